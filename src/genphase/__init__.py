@@ -1,0 +1,44 @@
+"""genphase: exact AND-OR interactions of deep networks and the three-phase dynamics of their generalization power.
+
+Public API (imported lazily, so ``import genphase`` is cheap):
+
+- :func:`extract_and_or`, :func:`harsanyi_dividends`, :class:`AndOrInteractions` (values level)
+- :func:`h_bar` and the analysis layer in :mod:`genphase.analysis`
+- maskers, value functions and model-to-values in :mod:`genphase.maskers`,
+  :mod:`genphase.value_functions`, :mod:`genphase.masked_outputs`
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AndOrInteractions": "genphase.interactions",
+    "extract_and_or": "genphase.interactions",
+    "harsanyi_dividends": "genphase.interactions",
+    "save_interactions": "genphase.io",
+    "load_interactions": "genphase.io",
+    "h_bar": "genphase.analysis",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genphase' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .interactions import AndOrInteractions, extract_and_or, harsanyi_dividends

@@ -1,0 +1,54 @@
+"""Exceptions raised by genphase, each carrying a message that names the bad value and the fix."""
+
+from __future__ import annotations
+
+__all__ = [
+    "GenphaseError",
+    "InputError",
+    "MemoryEstimateError",
+    "ConfigError",
+    "RunDirectoryError",
+    "MissingDependencyError",
+    "DatasetNotFoundError",
+]
+
+
+class GenphaseError(Exception):
+    """Base class of every error genphase raises on purpose."""
+
+
+class InputError(GenphaseError, ValueError):
+    """A value given by the user is malformed (shape, NaN, range...)."""
+
+
+class MemoryEstimateError(GenphaseError, MemoryError):
+    """The requested computation would need more memory than is available."""
+
+
+class ConfigError(GenphaseError, ValueError):
+    """A run configuration has an unknown key, a wrong type or an impossible value."""
+
+
+class RunDirectoryError(GenphaseError, RuntimeError):
+    """A run directory belongs to another configuration or version."""
+
+
+class MissingDependencyError(GenphaseError, ImportError):
+    """An optional dependency is not installed."""
+
+
+class DatasetNotFoundError(GenphaseError, FileNotFoundError):
+    """A dataset's files are missing; the message says how to install them."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional dependency lazily, or raise an error naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on environment
+        raise MissingDependencyError(
+            f"{purpose} needs the optional dependency {module!r}, which is not installed. "
+            f"Install it with: pip install 'genphase[{extra}]'"
+        ) from exc

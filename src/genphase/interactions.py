@@ -1,0 +1,452 @@
+"""The :class:`AndOrInteractions` result type and the values-level entry points.
+
+* :func:`extract_and_or` -- sparsest AND-OR interactions of a batch of games ``v[..., 2**n]``.
+* :func:`harsanyi_dividends` -- AND-only (Moebius) decomposition.
+
+Conventions: subsets are bitmasks, arrays are in bitmask order, and every result array is a
+numpy ``float64`` array on the CPU whatever the input was (torch tensors on any device are
+accepted; solving runs on the input's device).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ._typing import ArrayLike
+from .errors import InputError
+from .transforms import _is_torch, bitmasks_to_masks, moebius, num_variables, subset_orders
+
+__all__ = ["AndOrInteractions", "extract_and_or", "harsanyi_dividends", "SOLVERS"]
+
+#: Names accepted by ``extract_and_or(solver=...)``.
+SOLVERS = ("admm", "sgd-reference", "highs")
+
+
+@dataclass(frozen=True, eq=False)
+class AndOrInteractions:
+    """AND-OR interactions of a batch of samples; batch shape ``B`` (``values.shape[:-1]``).
+
+    Fields (``n`` variables, arrays in bitmask order, numpy float64):
+
+    - ``and_effects``, ``or_effects``: ``[*B, 2**n]``; entry 0 is 0.
+    - ``bias``: ``[*B]``, ``v[{}] + q[{}]``.
+    - ``noise``: ``[*B, 2**n]``, the noise ``q`` (``|q[S]| <= noise_bound * |v[N] - v[{}]|``).
+    - ``values``: ``[*B, 2**n]``, the game ``v`` that was decomposed.
+    - ``objective``: ``[*B]``, Eq. 6: ``sum_{T != {}} |and[T]| + |or[T]|``.
+    - ``lower_bound``: ``[*B]``, certified lower bound on the optimum (dual bound).
+    - ``gap``: ``[*B]``, certified bound on ``(objective - optimum) / optimum``.
+    - ``iterations``: ``[*B]`` solver iterations; ``converged``: ``[*B]`` bool.
+    - ``noise_bound``: ``r``; ``solver``: solver name; ``variables``: names of the n variables;
+      ``metadata``: free JSON-serialisable dict (value function, masker, model, ...).
+
+    Universal matching: ``predict(S) == values[..., S] + noise[..., S]`` for every mask ``S``.
+    """
+
+    and_effects: np.ndarray
+    or_effects: np.ndarray
+    bias: np.ndarray
+    noise: np.ndarray
+    values: np.ndarray
+    objective: np.ndarray
+    lower_bound: np.ndarray
+    gap: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    noise_bound: float = 0.0
+    solver: str = "admm"
+    variables: tuple[str, ...] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_effects(
+        cls,
+        and_effects: ArrayLike,
+        or_effects: ArrayLike,
+        bias: ArrayLike | float = 0.0,
+        *,
+        variables: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> "AndOrInteractions":
+        """Build a result from known effects (hand-built or planted sets; tests, theory).
+
+        ``and_effects``/``or_effects``: ``[*B, 2**n]`` (entry 0 ignored and set to 0); ``bias``
+        broadcastable to ``[*B]``. ``values`` is set to the surrogate's outputs, noise to 0,
+        gap to 0 and objective to the L1 norm.
+        """
+        a = np.array(and_effects.cpu() if _is_torch(and_effects) else and_effects, dtype=np.float64)
+        o = np.array(or_effects.cpu() if _is_torch(or_effects) else or_effects, dtype=np.float64)
+        if a.shape != o.shape:
+            raise InputError(f"and_effects {a.shape} and or_effects {o.shape} must have the same shape")
+        n = num_variables(a.shape[-1], what="and_effects")
+        a[..., 0] = 0.0
+        o[..., 0] = 0.0
+        batch = a.shape[:-1]
+        b = np.broadcast_to(np.asarray(bias, dtype=np.float64), batch).copy()
+        obj = np.abs(a).sum(-1) + np.abs(o).sum(-1)
+        res = cls(
+            and_effects=a, or_effects=o, bias=b, noise=np.zeros_like(a), values=np.zeros_like(a),
+            objective=obj, lower_bound=obj.copy(), gap=np.zeros(batch), iterations=np.zeros(batch, dtype=np.int64),
+            converged=np.ones(batch, dtype=bool), solver="given",
+            variables=tuple(variables) if variables is not None else None, metadata=dict(metadata or {}),
+        )
+        if variables is not None and len(variables) != n:
+            raise InputError(f"got {len(variables)} variable names for n={n} variables")
+        return replace(res, values=res.reconstruct())
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n(self) -> int:
+        """Number of input variables."""
+        return num_variables(self.and_effects.shape[-1])
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading (batch) shape: one entry per sample."""
+        return tuple(self.and_effects.shape[:-1])
+
+    @property
+    def orders(self) -> np.ndarray:
+        """``|T|`` for every subset, shape ``[2**n]``."""
+        return subset_orders(self.n)
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        """Names of the variables (``x0..x{n-1}`` unless given)."""
+        return self.variables if self.variables is not None else tuple(f"x{i}" for i in range(self.n))
+
+    def __len__(self) -> int:
+        return self.batch_shape[0] if self.batch_shape else 1
+
+    def __getitem__(self, index) -> "AndOrInteractions":
+        """Index the batch axes (not the subset axis): ``res[3]``, ``res[:10]``, ``res[mask]``."""
+        if not self.batch_shape:
+            raise InputError("this AndOrInteractions holds a single sample; it cannot be indexed")
+        if not isinstance(index, tuple):
+            index = (index,)
+        kw = {}
+        for f in fields(self):
+            val = getattr(self, f.name)
+            if isinstance(val, np.ndarray):
+                kw[f.name] = val[index]
+        return replace(self, **kw)
+
+    # ------------------------------------------------------------------ views
+    def merged(self) -> "AndOrInteractions":
+        """Singletons merged into AND: ``and[{i}] += or[{i}]``, ``or[{i}] = 0``.
+
+        A one-variable AND and a one-variable OR trigger on exactly the same masks, so only their
+        sum is identifiable; this view reports it once, as AND. Universal matching still holds.
+        """
+        single = self.orders == 1
+        a = self.and_effects.copy()
+        o = self.or_effects.copy()
+        a[..., single] += o[..., single]
+        o[..., single] = 0.0
+        return replace(self, and_effects=a, or_effects=o)
+
+    def effects(self) -> np.ndarray:
+        """AND and OR effects stacked: ``[*B, 2, 2**n]`` (index 0 = AND, 1 = OR)."""
+        return np.stack([self.and_effects, self.or_effects], axis=-2)
+
+    def max_abs(self) -> np.ndarray:
+        """Per-sample ``max_T |I[T]|`` over AND and OR effects, shape ``[*B]``."""
+        return np.maximum(np.abs(self.and_effects).max(-1), np.abs(self.or_effects).max(-1))
+
+    def thresholds(self, tau: float = 0.05, *, absolute: float | None = None) -> np.ndarray:
+        """Salience threshold per sample, ``[*B]``: ``tau * max|I|`` or the given absolute value."""
+        if absolute is not None:
+            if not (absolute >= 0 and math.isfinite(absolute)):
+                raise InputError(f"absolute threshold must be a finite number >= 0, got {absolute}")
+            return np.full(self.batch_shape, float(absolute))
+        if not (0 <= tau <= 1):
+            raise InputError(f"relative tau must be in [0, 1] (a fraction of max |I|), got {tau}")
+        return tau * self.max_abs()
+
+    def salient(self, tau: float = 0.05, *, absolute: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks ``(and_salient, or_salient)``, each ``[*B, 2**n]``: ``|I[T]| > threshold``."""
+        thr = self.thresholds(tau, absolute=absolute)[..., None]
+        return np.abs(self.and_effects) > thr, np.abs(self.or_effects) > thr
+
+    def top_k(self, k: int = 10, *, sample: int | tuple[int, ...] = 0):
+        """The ``k`` interactions of largest ``|I|`` of one sample, as a pandas DataFrame.
+
+        Columns: ``type`` (and/or), ``mask`` (bitmask), ``order``, ``variables`` (names), ``effect``.
+        """
+        import pandas as pd
+
+        one = self[sample] if self.batch_shape else self
+        eff = np.concatenate([one.and_effects, one.or_effects])
+        size = 1 << self.n
+        k = max(0, min(int(k), 2 * size))
+        idx = np.argsort(-np.abs(eff), kind="stable")[:k]
+        masks = idx % size
+        names = self.variable_names
+        members = bitmasks_to_masks(masks, self.n)
+        return pd.DataFrame(
+            {
+                "type": np.where(idx < size, "and", "or"),
+                "mask": masks,
+                "order": self.orders[masks],
+                "variables": [tuple(names[j] for j in np.nonzero(m)[0]) for m in members],
+                "effect": eff[idx],
+            }
+        )
+
+    def predict(self, masks: ArrayLike) -> np.ndarray:
+        """Surrogate ``h(x_S)`` for bitmasks ``S`` (int array ``[*B, m]`` or ``[m]``) or bool masks ``[..., n]``.
+
+        ``h(x_S) = bias + sum_{T subset S, T != {}} and[T] + sum_{T meets S, T != {}} or[T]``.
+        """
+        m = np.asarray(masks.cpu() if _is_torch(masks) else masks)
+        if m.dtype == bool:
+            if m.shape[-1] != self.n:
+                raise InputError(f"boolean masks must have last dimension n={self.n}, got {m.shape[-1]}")
+            from .transforms import masks_to_bitmasks
+
+            m = masks_to_bitmasks(m)
+        m = m.astype(np.int64)
+        size = 1 << self.n
+        if m.size and (m.min() < 0 or m.max() >= size):
+            raise InputError(f"bitmasks must lie in [0, {size - 1}] for n={self.n}, got range [{m.min()}, {m.max()}]")
+        full = self.reconstruct()
+        if m.ndim == 1:
+            return full[..., m]
+        return np.take_along_axis(full, np.broadcast_to(m, (*self.batch_shape, m.shape[-1])), axis=-1)
+
+    def reconstruct(self) -> np.ndarray:
+        """``h(x_S)`` for all ``2**n`` masks, ``[*B, 2**n]`` (computed with fast transforms)."""
+        from .transforms import reverse, zeta
+
+        a = self.and_effects.copy()
+        a[..., 0] = 0.0
+        o = self.or_effects.copy()
+        o[..., 0] = 0.0
+        # sum_{T meets S} o[T] = total - sum_{T subset N\S} o[T]
+        or_part = o.sum(-1, keepdims=True) - reverse(zeta(o))
+        return self.bias[..., None] + zeta(a) + or_part
+
+    # ------------------------------------------------------------------ export
+    def to_frame(self, *, tau: float | None = None, absolute: float | None = None, merged: bool = False):
+        """Long-form pandas DataFrame: ``sample, type, mask, order, effect[, salient]``.
+
+        ``sample`` is the flat index over the batch shape. With ``tau`` or ``absolute``, only
+        salient interactions are kept.
+        """
+        import pandas as pd
+
+        res = self.merged() if merged else self
+        size = 1 << self.n
+        eff = res.effects().reshape(-1, 2, size)
+        nb = eff.shape[0]
+        sample, typ, mask = np.meshgrid(np.arange(nb), np.arange(2), np.arange(size), indexing="ij")
+        keep = mask != 0
+        if tau is not None or absolute is not None:
+            thr = res.thresholds(0.05 if tau is None else tau, absolute=absolute).reshape(-1)
+            keep &= np.abs(eff) > thr[:, None, None]
+        return pd.DataFrame(
+            {
+                "sample": sample[keep],
+                "type": np.where(typ[keep] == 0, "and", "or"),
+                "mask": mask[keep],
+                "order": self.orders[mask[keep]],
+                "effect": eff[keep],
+            }
+        )
+
+    def save(self, path) -> None:
+        """Save to ``path`` (``.npz``: arrays + JSON metadata). See :func:`genphase.io.load_interactions`."""
+        from .io import save_interactions
+
+        save_interactions(self, path)
+
+    @staticmethod
+    def load(path) -> "AndOrInteractions":
+        """Load a result written by :meth:`save`."""
+        from .io import load_interactions
+
+        return load_interactions(path)
+
+    def to_shapiq(self, sample: int | tuple[int, ...] = 0, *, kind: str = "and"):
+        """Convert one sample to ``shapiq.InteractionValues`` (needs the ``shapiq`` extra)."""
+        from .io import to_shapiq
+
+        return to_shapiq(self, sample=sample, kind=kind)
+
+    def summary(self) -> dict[str, Any]:
+        """Small JSON-friendly summary of the batch (shape, solver, worst gap...)."""
+        return {
+            "n": self.n,
+            "batch_shape": list(self.batch_shape),
+            "solver": self.solver,
+            "noise_bound": self.noise_bound,
+            "max_gap": float(np.max(self.gap)) if self.gap.size else 0.0,
+            "all_converged": bool(np.all(self.converged)),
+            "mean_objective": float(np.mean(self.objective)) if self.objective.size else 0.0,
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"AndOrInteractions(n={s['n']}, batch_shape={tuple(s['batch_shape'])}, solver={self.solver!r}, "
+            f"noise_bound={self.noise_bound}, max_gap={s['max_gap']:.2e})"
+        )
+
+
+# ---------------------------------------------------------------------- entry points
+def _check_values(values: ArrayLike, what: str = "values"):
+    """Validate a value array; return it as a float64 torch tensor plus (n, batch_shape)."""
+    import torch
+
+    if _is_torch(values):
+        t = values.detach()
+        if not t.is_floating_point():
+            t = t.double()
+        t = t.to(torch.float64) if t.device.type != "mps" else t.float()
+    else:
+        arr = np.asarray(values)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise InputError(f"{what} must be a numeric array, got dtype {arr.dtype}")
+        t = torch.as_tensor(np.ascontiguousarray(arr, dtype=np.float64))
+    if t.ndim == 0:
+        raise InputError(f"{what} must have shape [..., 2**n], got a scalar")
+    n = num_variables(t.shape[-1], what=what)
+    batch = tuple(t.shape[:-1])
+    if t.numel() == 0 or any(b == 0 for b in batch):
+        raise InputError(f"{what} is an empty batch (shape {tuple(t.shape)}); pass at least one sample")
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        flat = bad.reshape(-1, t.shape[-1]).any(-1).nonzero()[:5, 0].tolist()
+        raise InputError(
+            f"{what} contains NaN or inf (first bad samples in flattened batch order: {flat}); "
+            "check the model's outputs (e.g. use the stable log-odds value function) before extracting"
+        )
+    return t, n, batch
+
+
+def harsanyi_dividends(values: ArrayLike) -> np.ndarray:
+    """AND-only decomposition: the Moebius transform of ``v`` (Harsanyi dividends).
+
+    ``values``: ``[..., 2**n]``; returns the same shape (numpy float64) with entry 0 = ``v[{}]``.
+    These equal shapiq's exact "Moebius" interaction values.
+    """
+    t, _, _ = _check_values(values)
+    return moebius(t).cpu().numpy()
+
+
+def _to_np(x) -> np.ndarray:
+    return x.detach().cpu().numpy()
+
+
+def extract_and_or(
+    values: ArrayLike,
+    *,
+    noise_bound: float = 0.0,
+    solver: str = "admm",
+    tol: float = 1e-3,
+    max_iter: int | None = None,
+    batch_size: int | None = None,
+    warm_start: AndOrInteractions | None = None,
+    variables: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    device: Any = None,
+    progress: bool = False,
+    **solver_options: Any,
+) -> AndOrInteractions:
+    """Sparsest AND-OR interactions of a batch of games (SCIENCE.md Eq. 6), with a certified gap.
+
+    Args:
+        values: ``[..., 2**n]`` array or tensor, ``v[..., S] = v(x_S)`` in bitmask order.
+        noise_bound: ``r >= 0``; the noise satisfies ``|q[S]| <= r * |v[N] - v[{}]|`` per sample.
+        solver: ``"admm"`` (default; exact, certified), ``"sgd-reference"`` (the original
+            research recipe, for reproducing published numbers), or ``"highs"`` (exact LP
+            through scipy, small ``n`` only).
+        tol: target certified relative gap for ``"admm"`` (default ``1e-3``).
+        max_iter: iteration cap (solver-specific default).
+        batch_size: samples solved together; default chosen from available memory.
+        warm_start: a previous result for the same samples and variables (e.g. the previous
+            checkpoint); starts ADMM from its effects.
+        variables, metadata: stored on the result.
+        device: solve on this torch device (default: the device of ``values``).
+        progress: show a progress bar over batches.
+        **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`).
+
+    Returns:
+        :class:`AndOrInteractions` with ``and_effects``, ``or_effects``, ``bias``, ``noise``,
+        ``objective``, ``lower_bound``, ``gap``... of batch shape ``values.shape[:-1]``.
+    """
+    from .solvers import solve
+
+    t, n, batch = _check_values(values)
+    if not (isinstance(noise_bound, (int, float)) and math.isfinite(noise_bound) and noise_bound >= 0):
+        raise InputError(f"noise_bound must be a finite number >= 0 (a fraction of |v[N]-v[{{}}]|), got {noise_bound!r}")
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    if variables is not None and len(variables) != n:
+        raise InputError(f"got {len(variables)} variable names for n={n} variables")
+    if warm_start is not None and (warm_start.n != n or warm_start.batch_shape != batch):
+        raise InputError(
+            f"warm_start has n={warm_start.n}, batch {warm_start.batch_shape}; values have n={n}, batch {batch}"
+        )
+    if device is not None:
+        t = t.to(device)
+    flat = t.reshape(-1, 1 << n)
+    init = None
+    if warm_start is not None:
+        init = (warm_start.and_effects.reshape(-1, 1 << n), warm_start.or_effects.reshape(-1, 1 << n))
+    raw = solve(
+        flat,
+        noise_bound=float(noise_bound),
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+        batch_size=batch_size,
+        init=init,
+        progress=progress,
+        **solver_options,
+    )
+    if solver != "sgd-reference" and not bool(np.all(raw["converged"])):
+        bad = int((~raw["converged"]).sum())
+        warnings.warn(
+            f"{bad} of {raw['converged'].size} samples did not reach the certified gap tol={tol} "
+            f"(worst gap {float(raw['gap'].max()):.3g}); raise max_iter or use solver='highs' for small n",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    v_np = _to_np(flat)
+
+    def shaped(x: np.ndarray, per_mask: bool = True) -> np.ndarray:
+        return x.reshape(*batch, 1 << n) if per_mask else x.reshape(batch)
+
+    meta = dict(metadata or {})
+    meta.setdefault("solver_options", {k: v for k, v in solver_options.items() if _jsonable(v)})
+    meta.setdefault("tol", tol)
+    return AndOrInteractions(
+        and_effects=shaped(raw["and_effects"]),
+        or_effects=shaped(raw["or_effects"]),
+        bias=shaped(v_np[:, 0] + raw["noise"][:, 0], False),
+        noise=shaped(raw["noise"]),
+        values=shaped(v_np),
+        objective=shaped(raw["objective"], False),
+        lower_bound=shaped(raw["lower_bound"], False),
+        gap=shaped(raw["gap"], False),
+        iterations=shaped(raw["iterations"], False),
+        converged=shaped(raw["converged"], False),
+        noise_bound=float(noise_bound),
+        solver=solver,
+        variables=tuple(variables) if variables is not None else None,
+        metadata=meta,
+    )
+
+
+def _jsonable(x: Any) -> bool:
+    try:
+        json.dumps(x)
+        return True
+    except TypeError:
+        return False

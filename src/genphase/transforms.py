@@ -1,0 +1,214 @@
+"""Fast subset transforms in bitmask order, batched over leading axes (numpy or torch).
+
+Every transform here is a Kronecker product of one 2x2 matrix per variable. It is
+applied in O(n 2^n) work by grouping variables into chunks of ``c <= 6`` bits and
+multiplying each chunk by the dense ``2^c x 2^c`` Kronecker factor (one BLAS call per
+chunk), never by a dense ``2^n x 2^n`` matrix. Inputs have shape ``[..., 2**n]``;
+outputs have the same shape, dtype and kind (numpy in, numpy out; torch in, torch out,
+on the same device).
+
+Transforms (``S``, ``T`` are subsets as bitmasks):
+
+* :func:`moebius`            ``(M f)[T] = sum_{L subset T} (-1)^{|T|-|L|} f[L]``  (AND / Harsanyi)
+* :func:`zeta`               ``(Z f)[S] = sum_{T subset S} f[T]``                  (inverse of moebius)
+* :func:`superset_zeta`      ``(Zup f)[U] = sum_{T superset U} f[T]``
+* :func:`superset_moebius`   inverse of :func:`superset_zeta`
+* :func:`reverse`            ``f[N \\ S]`` (complement), i.e. reversing the last axis
+* :func:`or_transform`       ``I_or[T] = -sum_{L subset T} (-1)^{|T|-|L|} f[N \\ L]``
+* :func:`inverse_or_transform`
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from .errors import InputError
+
+__all__ = [
+    "num_variables",
+    "subset_orders",
+    "order_parity",
+    "kron_apply",
+    "moebius",
+    "zeta",
+    "superset_zeta",
+    "superset_moebius",
+    "reverse",
+    "or_transform",
+    "inverse_or_transform",
+    "masks_to_bitmasks",
+    "bitmasks_to_masks",
+]
+
+_CHUNK_BITS = 6
+
+# 2x2 factors, rows = output bit (0 absent, 1 present), columns = input bit.
+_MOEBIUS = np.array([[1.0, 0.0], [-1.0, 1.0]])
+_ZETA = np.array([[1.0, 0.0], [1.0, 1.0]])
+_SUP_ZETA = np.array([[1.0, 1.0], [0.0, 1.0]])
+_SUP_MOEBIUS = np.array([[1.0, -1.0], [0.0, 1.0]])
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def num_variables(size: int, *, what: str = "values") -> int:
+    """Return ``n`` such that ``size == 2**n``, or raise an :class:`InputError`."""
+    size = int(size)
+    if size < 1 or size & (size - 1):
+        lo = 1 << max(size.bit_length() - 1, 0)
+        raise InputError(
+            f"the last dimension of {what} must be 2**n (one entry per subset of the n variables, "
+            f"in bitmask order), got {size}; nearest valid sizes are {lo} and {lo * 2}"
+        )
+    return size.bit_length() - 1
+
+
+@lru_cache(maxsize=64)
+def _orders_np(n: int) -> np.ndarray:
+    idx = np.arange(1 << n, dtype=np.int64)
+    out = np.zeros(1 << n, dtype=np.int64)
+    for i in range(n):
+        out += (idx >> i) & 1
+    out.setflags(write=False)
+    return out
+
+
+def subset_orders(n: int) -> np.ndarray:
+    """Orders ``|S|`` of all ``2**n`` subsets in bitmask order, shape ``[2**n]`` (int64, read-only)."""
+    if n < 0:
+        raise InputError(f"n must be >= 0, got {n}")
+    return _orders_np(n)
+
+
+@lru_cache(maxsize=64)
+def _parity_np(n: int) -> np.ndarray:
+    out = 1.0 - 2.0 * (_orders_np(n) % 2)
+    out.setflags(write=False)
+    return out
+
+
+def order_parity(n: int) -> np.ndarray:
+    """``(-1)^|S|`` for all subsets in bitmask order, shape ``[2**n]`` (float64, read-only)."""
+    return _parity_np(n)
+
+
+@lru_cache(maxsize=256)
+def _chunk_np(key: bytes, c: int) -> np.ndarray:
+    m = np.frombuffer(key, dtype=np.float64).reshape(2, 2)
+    out = np.ones((1, 1))
+    for _ in range(c):
+        out = np.kron(m, out)
+    return out
+
+
+_TORCH_CHUNKS: dict[tuple, Any] = {}
+
+
+def _chunk_for(x: Array, m: np.ndarray, c: int):
+    mat = _chunk_np(np.ascontiguousarray(m, dtype=np.float64).tobytes(), c)
+    if not _is_torch(x):
+        return mat.astype(x.dtype, copy=False)
+    import torch
+
+    key = (mat.tobytes(), c, x.dtype, x.device)
+    t = _TORCH_CHUNKS.get(key)
+    if t is None:
+        if len(_TORCH_CHUNKS) > 256:
+            _TORCH_CHUNKS.clear()
+        t = torch.as_tensor(mat, dtype=x.dtype, device=x.device)
+        _TORCH_CHUNKS[key] = t
+    return t
+
+
+def kron_apply(x: Array, m: np.ndarray) -> Array:
+    """Apply ``kron(m, ..., m)`` (one 2x2 factor ``m`` per variable) along the last axis.
+
+    ``x`` has shape ``[..., 2**n]``; returns a new array of the same shape and kind.
+    ``m[j, i]`` maps input bit value ``i`` to output bit value ``j`` of each variable.
+    """
+    size = x.shape[-1]
+    n = num_variables(size)
+    if n == 0:
+        return x.clone() if _is_torch(x) else np.array(x, copy=True)
+    if not (_is_torch(x) and x.is_floating_point()) and not (
+        isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)
+    ):
+        x = x.double() if _is_torch(x) else np.asarray(x, dtype=np.float64)
+    batch = x.shape[:-1]
+    y = x.reshape(-1, size)
+    lo = 0
+    while lo < n:
+        c = min(_CHUNK_BITS, n - lo)
+        mat = _chunk_for(y, m, c)
+        d = 1 << c
+        if lo == 0:
+            # bits [0, c) are the fastest-varying: (rows, d) @ mat^T
+            y = (y.reshape(-1, d) @ mat.T).reshape(-1, size)
+        else:
+            inner = 1 << lo
+            z = y.reshape(-1, d, inner)
+            y = (mat @ z).reshape(-1, size)
+        lo += c
+    return y.reshape(*batch, size)
+
+
+def moebius(f: Array) -> Array:
+    """Subset Moebius transform (Harsanyi dividends / AND interactions of a game), shape kept."""
+    return kron_apply(f, _MOEBIUS)
+
+
+def zeta(f: Array) -> Array:
+    """Subset-sum (zeta) transform, the inverse of :func:`moebius`, shape kept."""
+    return kron_apply(f, _ZETA)
+
+
+def superset_zeta(f: Array) -> Array:
+    """Superset-sum transform ``(Zup f)[U] = sum_{T superset U} f[T]``, shape kept."""
+    return kron_apply(f, _SUP_ZETA)
+
+
+def superset_moebius(f: Array) -> Array:
+    """Inverse of :func:`superset_zeta`, shape kept."""
+    return kron_apply(f, _SUP_MOEBIUS)
+
+
+def reverse(f: Array) -> Array:
+    """Complement map ``f[..., S] -> f[..., N \\ S]`` (reverses the last axis)."""
+    if _is_torch(f):
+        return f.flip(-1)
+    return f[..., ::-1]
+
+
+def or_transform(f: Array) -> Array:
+    """OR interactions of the game ``f``: ``I[T] = -sum_{L subset T} (-1)^{|T|-|L|} f[N \\ L]``.
+
+    Entry 0 holds ``-f[N]``; entries ``T != {}`` are the OR effects of SCIENCE.md Theorem 1.
+    """
+    return -moebius(reverse(f))
+
+
+def inverse_or_transform(i_or: Array) -> Array:
+    """Inverse of :func:`or_transform` (all entries, entry 0 included)."""
+    return reverse(zeta(-i_or))
+
+
+def masks_to_bitmasks(masks: Array) -> np.ndarray:
+    """Boolean masks ``[..., n]`` (True = variable kept) to integer bitmasks ``[...]``."""
+    m = np.asarray(masks.cpu() if _is_torch(masks) else masks).astype(bool)
+    n = m.shape[-1]
+    if n > 62:
+        raise InputError(f"at most 62 variables fit in an int64 bitmask, got n={n}")
+    weights = (np.int64(1) << np.arange(n, dtype=np.int64))
+    return (m.astype(np.int64) * weights).sum(-1)
+
+
+def bitmasks_to_masks(bitmasks: Array, n: int) -> np.ndarray:
+    """Integer bitmasks ``[...]`` to boolean masks ``[..., n]`` (True = variable kept)."""
+    b = np.asarray(bitmasks.cpu() if _is_torch(bitmasks) else bitmasks, dtype=np.int64)
+    return ((b[..., None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
