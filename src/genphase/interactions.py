@@ -363,7 +363,8 @@ def extract_and_or(
     Args:
         values: ``[..., 2**n]`` array or tensor, ``v[..., S] = v(x_S)`` in bitmask order.
         noise_bound: ``r >= 0``; the noise satisfies ``|q[S]| <= r * |v[N] - v[{}]|`` per sample.
-        solver: ``"admm"`` (default; exact, certified), ``"sgd-reference"`` (the original
+        solver: ``"admm"`` (default; exact, certified; samples it leaves unconverged are
+            re-solved by the exact LP when ``n <= 10``, which happens mostly with noise), ``"sgd-reference"`` (the original
             research recipe, for reproducing published numbers), or ``"highs"`` (exact LP
             through scipy, small ``n`` only).
         tol: target certified relative gap for ``"admm"`` (default ``1e-3``).

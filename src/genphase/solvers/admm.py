@@ -1,58 +1,61 @@
 """Exact sparsest AND-OR decomposition by ADMM with the closed-form Kronecker inverse.
 
-Problem (SCIENCE.md Eq. 6, with optional bounded noise): for each sample, find
-AND effects ``alpha`` and (negated) OR effects ``beta`` minimising
+Problem (SCIENCE.md Eq. 6 in the form of section 2b). For each sample, with ``a`` the AND
+effects, ``Zup`` the superset-sum transform, ``t[U] = (-1)^|U| Moebius(v reversed)[U]`` and
+``C q = (-1)^|U| Moebius(q reversed)`` the effect of the noise ``q`` on ``t``:
 
-    sum_{T != {}} |alpha[T]| + |beta[T]|
-    subject to  | Z alpha + R Z beta - v |  <=  eta      (elementwise over all 2^n masks)
+    min_{a, |q| <= eta}   sum_{T != {}} |a[T]|  +  sum_{U != {}} |(Zup a)[U] - t[U] - (C q)[U]|
 
-where ``Z`` is the subset-sum transform and ``R`` the complement map. ``Z alpha`` is the
-AND output ``o_and``, ``R Z beta`` the OR output ``o_or`` and their sum is ``v + q``.
-The OR effects are ``-beta`` (entry 0 excepted). With ``eta = 0`` this is exactly
-min over gamma of ||I_and||_1 + ||I_or||_1.
+The OR effects are ``I_or[U] = (-1)^|U| ((Zup a)[U] - t[U] - (C q)[U])``.
 
-Splitting: ``p1 = alpha, p2 = beta, e1 = Z alpha, e2 = R Z beta``; the alpha/beta update
-needs ``(I + Z^T Z)^{-1}``, which is the Kronecker product of 2x2 eigen-decompositions and
-costs four fast transforms; the rest are elementwise proxes (soft threshold and a
-projection onto ``|e1 + e2 - v| <= eta``). Over-relaxation, per-sample residual balancing
-of rho, and per-sample early exit are used. Every ``check_every`` iterations a feasible
-primal point and a feasible dual point are built; the dual point gives a certified lower
-bound on the optimum (weak duality), hence a certified relative gap.
+Splitting: ``p = a`` (L1), ``e = Zup a`` and ``f = C q`` (coupled L1 on ``e - f - t``),
+``s = q`` (box). The ``a``- and ``q``-updates need ``(I + Zup^T Zup)^{-1}`` and
+``(I + C^T C)^{-1}``; both are Kronecker products of 2x2 matrices and are applied exactly
+through their eigenvectors with two fast transforms each. Everything else is elementwise.
+Over-relaxation, per-sample residual balancing of rho and per-sample early exit are used.
 
-Tie-breaking: a tiny strictly convex term ``(eps/2) * (||alpha||^2 + ||beta||^2)`` (entries
-``T != {}``) is added inside the solver, so among L1-optimal decompositions the one with the
-least sum of squared effects is approached (exact regularisation of LPs). This splits
-strength evenly between decompositions that tie, e.g. a one-variable effect is returned as
-half AND, half OR. The reported objective and gap are those of the pure L1 problem.
+Certificate: every ``check_every`` iterations a feasible primal point (``a = p``, ``q`` clipped
+into the box, OR effects derived exactly) and a dual point (the scaled multiplier of the
+``e`` constraint, centred and scaled into the dual feasible set
+``|y| <= 1, |Zeta y| <= 1, y[{}] = 0``) are formed; weak duality gives the lower bound
+``-t.y - eta ||C^T y||_1`` and hence a certified relative gap.
+
+Ties: the optimum value is unique, the minimiser often is not. genphase's rule is
+(1) one-variable terms: AND {i} and OR {i} trigger on the same masks, so only their sum is
+identified; :func:`genphase.solvers.solve` reports it split evenly (``merged()`` sums them);
+(2) any other tie is broken by the deterministic ADMM trajectory started from the even split
+``gamma = 0`` (``a = 0``): the same values and options always give the same effects.
+An optional ``tiebreak`` > 0 adds ``(eps/2)||a||^2`` inside the L1 prox (off by default).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-from ..transforms import kron_apply, reverse, subset_orders, superset_zeta, zeta
+from ..transforms import kron_apply, moebius, order_parity, reverse, subset_orders, superset_moebius, superset_zeta, zeta
 
-__all__ = ["ADMMOptions", "SolveResult", "solve_admm", "dual_lower_bound", "feasible_primal"]
+__all__ = ["ADMMOptions", "SolveResult", "solve_admm", "dual_lower_bound", "or_from_and", "t_vector"]
 
 
 @dataclass(frozen=True)
 class ADMMOptions:
-    """Parameters of :func:`solve_admm` (all in units of the normalised game)."""
+    """Parameters of :func:`solve_admm`, in units of the normalised game (``max|v - v[{}]| = 1``)."""
 
     tol: float = 1e-3
-    max_iter: int = 20000
+    max_iter: int = 50000
     rho: float = 1.0
     relax: float = 1.6
-    check_every: int = 20
+    check_every: int = 10
     adapt_every: int = 20
     adapt_mu: float = 5.0
     adapt_tau: float = 2.0
-    tiebreak: float = 1e-6
-    abs_tol: float = 1e-9
+    tiebreak: float = 0.0
+    abs_tol: float = 1e-10
 
 
 @dataclass
@@ -69,61 +72,68 @@ class SolveResult:
     converged: torch.Tensor
 
 
-# Eigen-decomposition of the per-variable factor of Z^T Z = [[2, 1], [1, 1]]
-# (rows/cols: bit absent, bit present).
-_ZTZ = np.array([[2.0, 1.0], [1.0, 1.0]])
-_EVALS, _EVECS = np.linalg.eigh(_ZTZ)
+_KTK = np.array([[1.0, 1.0], [1.0, 2.0]])  # per-variable factor of Zup^T Zup
+_CTC = np.array([[1.0, -1.0], [-1.0, 2.0]])  # per-variable factor of C^T C
 
 
-def _inv_kernel(n: int, like: torch.Tensor) -> torch.Tensor:
-    """``1 / (1 + prod_i lambda_{bit_i})`` in the Kronecker eigenbasis, shape ``[2**n]``."""
-    k = torch.as_tensor(subset_orders(n), device=like.device)
-    lam = _EVALS[0] ** (n - k).to(like.dtype) * _EVALS[1] ** k.to(like.dtype)
-    return 1.0 / (1.0 + lam)
+def _eig_solver(m: np.ndarray, n: int, like: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return ``x -> (I + kron(m,...,m))^{-1} x`` for a symmetric 2x2 ``m``."""
+    evals, evecs = np.linalg.eigh(m)
+    k = torch.as_tensor(np.array(subset_orders(n)), device=like.device).to(like.dtype)
+    lam = (float(evals[0]) ** (n - k)) * (float(evals[1]) ** k)
+    kernel = 1.0 / (1.0 + lam)
+    vt, vv = evecs.T.copy(), evecs.copy()
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        return kron_apply(kron_apply(x, vt) * kernel, vv)
+
+    return apply
 
 
-def _solve_normal(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Apply ``(I + Z^T Z)^{-1}`` along the last axis."""
-    y = kron_apply(x, _EVECS.T)
-    y = y * kernel
-    return kron_apply(y, _EVECS)
+def _parity(n: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.array(order_parity(n)), dtype=like.dtype, device=like.device)
+
+
+def t_vector(v: torch.Tensor) -> torch.Tensor:
+    """``t[U] = (-1)^|U| Moebius(v reversed)[U]``, shape of ``v``."""
+    n = v.shape[-1].bit_length() - 1
+    return _parity(n, v) * moebius(reverse(v))
+
+
+def _c_apply(q: torch.Tensor, par: torch.Tensor) -> torch.Tensor:
+    return par * moebius(reverse(q))
+
+
+def _ct_apply(y: torch.Tensor, par: torch.Tensor) -> torch.Tensor:
+    return reverse(superset_moebius(par * y))
+
+
+def or_from_and(a: torch.Tensor, t: torch.Tensor, cq: torch.Tensor | None, par: torch.Tensor) -> torch.Tensor:
+    """Exact OR effects implied by AND effects ``a`` (and noise effect ``C q``); entry 0 set to 0."""
+    r = superset_zeta(a) - t
+    if cq is not None:
+        r = r - cq
+    out = par * r
+    out[..., 0] = 0.0
+    return out
 
 
 def _l1(x: torch.Tensor) -> torch.Tensor:
     return x[..., 1:].abs().sum(-1)
 
 
-def feasible_primal(
-    alpha: torch.Tensor, beta: torch.Tensor, v: torch.Tensor, eta: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Make ``(alpha, beta)`` exactly feasible: keep ``alpha``, let ``beta`` absorb the residual.
+def dual_lower_bound(y: torch.Tensor, t: torch.Tensor, eta: torch.Tensor, par: torch.Tensor) -> torch.Tensor:
+    """Certified lower bound on the optimum from any dual candidate ``y`` (``[B, 2**n]``).
 
-    Returns ``(alpha, beta, q, objective)`` with ``q = clip(Z alpha + R Z beta - v, +-eta)`` and
-    ``R Z beta = v + q - Z alpha`` holding to round-off.
+    The dual is ``max -t.y - eta ||C^T y||_1`` over ``|y[U]| <= 1``, ``|sum_{U subset T} y[U]| <= 1``,
+    ``y[{}] = 0``. ``y`` is scaled into that set; both signs are tried; the result is >= 0.
     """
-    za = zeta(alpha)
-    resid = za + reverse(zeta(beta)) - v
-    q = torch.maximum(torch.minimum(resid, eta[:, None]), -eta[:, None])
-    y = v + q - za
-    # R Z beta = y  <=>  beta = M R y
-    beta = kron_apply(reverse(y), np.array([[1.0, 0.0], [-1.0, 1.0]]))
-    obj = _l1(alpha) + _l1(beta)
-    return alpha, beta, q, obj
-
-
-def dual_lower_bound(lam: torch.Tensor, v: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-    """Certified lower bound on the optimum from any dual candidate ``lam`` (shape ``[B, 2**n]``).
-
-    The dual of the problem is ``max -v.lam - eta ||lam||_1`` over ``lam`` with
-    ``sum(lam) = 0``, ``|Zup lam|[T] <= 1`` and ``|Zup R lam|[T] <= 1`` for ``T != {}``.
-    ``lam`` is centred and scaled into that set; both signs are tried.
-    """
-    lam = lam - lam.mean(-1, keepdim=True)
-    s1 = superset_zeta(lam)[..., 1:].abs().amax(-1)
-    s2 = superset_zeta(reverse(lam))[..., 1:].abs().amax(-1)
-    s = torch.clamp(torch.maximum(s1, s2), min=1.0)
-    lin = (v * lam).sum(-1)
-    pen = eta * lam.abs().sum(-1)
+    y = y.clone()
+    y[..., 0] = 0.0
+    s = torch.maximum(y.abs().amax(-1), zeta(y).abs().amax(-1))
+    s = torch.clamp(s, min=1.0)
+    lin = (t * y).sum(-1)
+    pen = eta * _ct_apply(y, par).abs().sum(-1) if bool((eta > 0).any()) else torch.zeros_like(lin)
     best = torch.maximum(-lin - pen, lin - pen) / s
     return torch.clamp(best, min=0.0)
 
@@ -132,126 +142,143 @@ def solve_admm(
     v: torch.Tensor,
     eta: torch.Tensor,
     options: ADMMOptions = ADMMOptions(),
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
-    progress=None,
+    init: torch.Tensor | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> SolveResult:
-    """Solve a batch. ``v``: ``[B, 2**n]`` float64 (normalised); ``eta``: ``[B]`` noise bounds.
+    """Solve a batch. ``v``: ``[B, 2**n]`` float (normalised); ``eta``: ``[B]`` absolute noise bounds.
 
-    ``init`` optionally gives starting ``(alpha, beta)`` (warm start, e.g. the previous
-    checkpoint's AND effects and negated OR effects).
+    ``init`` optionally gives starting AND effects ``[B, 2**n]`` (warm start, e.g. the previous
+    checkpoint's result for the same samples).
     """
     B, size = v.shape
     n = size.bit_length() - 1
     dev, dt = v.device, v.dtype
-    kernel = _inv_kernel(n, v)
-    w = torch.ones(size, dtype=dt, device=dev)
-    w[0] = 0.0  # entry {} is free
     o = options
+    par = _parity(n, v)
+    t_all = t_vector(v)
+    solve_a = _eig_solver(_KTK, n, v)
+    noisy_all = eta > 0
+    use_noise = bool(noisy_all.any())
+    solve_q = _eig_solver(_CTC, n, v) if use_noise else None
+    w = torch.ones(size, dtype=dt, device=dev)
+    w[0] = 0.0
 
-    # state, shape [2, B, size]: index 0 = alpha side, 1 = beta side
-    if init is None:
-        p = torch.zeros(2, B, size, dtype=dt, device=dev)
-    else:
-        p = torch.stack([init[0], init[1]]).to(dtype=dt, device=dev).clone()
-    ze = zeta(p)
-    e = torch.stack([ze[0], reverse(ze[1])])
-    e = _project(e, v, eta)
-    u = torch.zeros_like(p)
-    d = torch.zeros_like(p)
+    a0 = torch.zeros(B, size, dtype=dt, device=dev) if init is None else init.to(dtype=dt, device=dev).clone()
+    a0[:, 0] = 0.0
+    p = a0
+    e = superset_zeta(a0)
+    up = torch.zeros_like(p)
+    ue = torch.zeros_like(p)
+    if use_noise:
+        s = torch.zeros_like(p)
+        us = torch.zeros_like(p)
+        cq_prev = torch.zeros_like(p)
     rho = torch.full((B, 1), float(o.rho), dtype=dt, device=dev)
 
-    out_alpha = torch.zeros(B, size, dtype=dt, device=dev)
-    out_beta = torch.zeros_like(out_alpha)
-    out_q = torch.zeros_like(out_alpha)
+    out_a = torch.zeros(B, size, dtype=dt, device=dev)
+    out_or = torch.zeros_like(out_a)
+    out_q = torch.zeros_like(out_a)
     out_obj = torch.full((B,), math.inf, dtype=dt, device=dev)
     out_lb = torch.zeros(B, dtype=dt, device=dev)
     out_it = torch.zeros(B, dtype=torch.long, device=dev)
     out_conv = torch.zeros(B, dtype=torch.bool, device=dev)
     active = torch.arange(B, device=dev)
+    t, et = t_all, eta
+    th = o.relax
 
-    va, etaa = v, eta
     it = 0
     while active.numel() > 0 and it < o.max_iter:
         it += 1
-        # --- u-update: (I + Z^T Z) x = (p - u) + Z^T (e' - d') with e' = [e1, R e2]
-        rhs_e = e - d
-        rhs_e = torch.stack([rhs_e[0], reverse(rhs_e[1])])
-        x = _solve_normal((p - u) + superset_zeta(rhs_e), kernel)
-        zx = zeta(x)
-        ax = torch.stack([zx[0], reverse(zx[1])])
-        # --- over-relaxation
-        hx = o.relax * x + (1.0 - o.relax) * p
-        hax = o.relax * ax + (1.0 - o.relax) * e
-        # --- g-update
-        r = rho[None]
-        c = hx + u
-        thr = w / r
-        p_new = torch.sign(c) * torch.clamp(c.abs() - thr, min=0.0)
+        # ---- u-updates (exact least squares through the Kronecker eigenbasis);
+        # with noise, a and q are updated one after the other (Gauss-Seidel).
+        if use_noise:
+            a = solve_a((p - up) + zeta(cq_prev + e - ue))
+            ka = superset_zeta(a)
+            q = solve_q((s - us) + _ct_apply(ka - e + ue, par))
+            cq = _c_apply(q, par)
+            kaq = ka - cq
+        else:
+            a = solve_a((p - up) + zeta(e - ue))
+            ka = superset_zeta(a)
+            kaq = ka
+        ha = th * a + (1 - th) * p
+        hka = th * kaq + (1 - th) * e
+        r = rho
+        # ---- g-updates
+        cp = ha + up
+        p_new = torch.sign(cp) * torch.clamp(cp.abs() - w / r, min=0.0)
         if o.tiebreak > 0:
-            p_new = p_new / (1.0 + (o.tiebreak * w) / r)
-        e_new = _project(hax + d, va, etaa)
-        # --- dual update
-        u = u + hx - p_new
-        d = d + hax - e_new
+            p_new = p_new / (1.0 + o.tiebreak * w / r)
+        d0 = hka + ue - t
+        e_new = t + torch.sign(d0) * torch.clamp(d0.abs() - w / r, min=0.0)
+        if use_noise:
+            hq = th * q + (1 - th) * s
+            s_new = torch.maximum(torch.minimum(hq + us, et[:, None]), -et[:, None])
+            us = us + hq - s_new
+            cq_prev = cq
+        up = up + ha - p_new
+        ue = ue + hka - e_new
+
         if it % o.adapt_every == 0:
-            pr = torch.sqrt(((x - p_new) ** 2).sum((0, 2)) + ((ax - e_new) ** 2).sum((0, 2)))
-            dp = p_new - p
-            de = e_new - e
-            de_back = superset_zeta(torch.stack([de[0], reverse(de[1])]))
-            dr = rho[:, 0] * torch.sqrt(((dp + de_back) ** 2).sum((0, 2)))
-            up = pr > o.adapt_mu * dr
-            down = dr > o.adapt_mu * pr
+            prim = ((a - p_new) ** 2).sum(-1) + ((kaq - e_new) ** 2).sum(-1)
+            dual_vec = (p_new - p) + zeta(e_new - e)
+            dual = rho[:, 0] ** 2 * (dual_vec**2).sum(-1)
+            if use_noise:
+                prim = prim + ((q - s_new) ** 2).sum(-1)
+                dual = dual + rho[:, 0] ** 2 * (((s_new - s) - _ct_apply(e_new - e, par)) ** 2).sum(-1)
+            prim, dual = prim.sqrt(), dual.sqrt()
             scale = torch.ones_like(rho[:, 0])
-            scale = torch.where(up, torch.full_like(scale, o.adapt_tau), scale)
-            scale = torch.where(down, torch.full_like(scale, 1.0 / o.adapt_tau), scale)
+            scale = torch.where(prim > o.adapt_mu * dual, torch.full_like(scale, o.adapt_tau), scale)
+            scale = torch.where(dual > o.adapt_mu * prim, torch.full_like(scale, 1.0 / o.adapt_tau), scale)
             rho = rho * scale[:, None]
-            u = u / scale[None, :, None]
-            d = d / scale[None, :, None]
+            up = up / scale[:, None]
+            ue = ue / scale[:, None]
+            if use_noise:
+                us = us / scale[:, None]
         p, e = p_new, e_new
+        if use_noise:
+            s = s_new
 
         if it % o.check_every == 0 or it == o.max_iter:
-            alpha, beta, q, obj = feasible_primal(p[0], p[1], va, etaa)
-            lam = rho * (d[0] + d[1]) * 0.5
-            lb = dual_lower_bound(lam, va, etaa)
+            if use_noise:
+                qf = torch.maximum(torch.minimum(q, et[:, None]), -et[:, None])
+                cqf = _c_apply(qf, par)
+            else:
+                qf, cqf = None, None
+            orf = or_from_and(p, t, cqf, par)
+            obj = _l1(p) + _l1(orf)
+            lb = dual_lower_bound(rho * ue, t, et, par)
             better = obj < out_obj[active]
-            idx_b = active[better]
-            out_alpha[idx_b] = alpha[better]
-            out_beta[idx_b] = beta[better]
-            out_q[idx_b] = q[better]
-            out_obj[idx_b] = obj[better]
+            idx = active[better]
+            out_a[idx] = p[better]
+            out_or[idx] = orf[better]
+            if qf is not None:
+                out_q[idx] = qf[better]
+            out_obj[idx] = obj[better]
             out_lb[active] = torch.maximum(out_lb[active], lb)
             out_it[active] = it
-            ob = out_obj[active]
-            gap = (ob - out_lb[active]) / torch.clamp(out_lb[active], min=o.abs_tol)
-            done = (gap <= o.tol) | (ob <= o.abs_tol)
+            ob, lbb = out_obj[active], out_lb[active]
+            done = (ob - lbb <= o.tol * lbb) | (ob <= o.abs_tol)
             if progress is not None:
-                progress(it, int(done.sum()), active.numel())
+                progress(it, int(done.sum()), int(active.numel()))
             if bool(done.any()):
                 out_conv[active[done]] = True
                 keep = ~done
                 active = active[keep]
-                p, e, u, d = p[:, keep], e[:, keep], u[:, keep], d[:, keep]
-                rho = rho[keep]
-                va, etaa = va[keep], etaa[keep]
+                p, e, up, ue, rho, t, et = p[keep], e[keep], up[keep], ue[keep], rho[keep], t[keep], et[keep]
+                if use_noise:
+                    s, us, cq_prev = s[keep], us[keep], cq_prev[keep]
 
     gap = (out_obj - out_lb) / torch.clamp(out_lb, min=o.abs_tol)
-    gap = torch.where(out_obj <= o.abs_tol, torch.zeros_like(gap), gap)
+    gap = torch.where(out_obj <= o.abs_tol, torch.zeros_like(gap), torch.clamp(gap, min=0.0))
+    out_a[:, 0] = 0.0
     return SolveResult(
-        and_effects=out_alpha,
-        or_effects=-out_beta,
+        and_effects=out_a,
+        or_effects=out_or,
         noise=out_q,
         objective=out_obj,
         lower_bound=out_lb,
-        gap=torch.clamp(gap, min=0.0),
+        gap=gap,
         iterations=out_it,
         converged=out_conv,
     )
-
-
-def _project(e: torch.Tensor, v: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-    """Project pairs ``(e1, e2)`` onto ``|e1 + e2 - v| <= eta`` (elementwise)."""
-    s = e[0] + e[1]
-    target = torch.maximum(torch.minimum(s, v + eta[:, None]), v - eta[:, None])
-    corr = 0.5 * (target - s)
-    return e + corr[None]
-

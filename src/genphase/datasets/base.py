@@ -1,0 +1,242 @@
+"""The common dataset container and the transformations that provoke over-fitting."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = [
+    "MODALITIES",
+    "Modality",
+    "ArrayDataset",
+    "add_label_noise",
+    "stratified_split",
+    "subsample",
+    "subsample_train",
+    "take",
+]
+
+Modality = Literal["image", "text", "pointcloud", "tabular"]
+#: The modalities an :class:`ArrayDataset` may declare.
+MODALITIES: tuple[str, ...] = ("image", "text", "pointcloud", "tabular")
+
+
+def take(x: np.ndarray | list[str], index: np.ndarray) -> np.ndarray | list[str]:
+    """Rows ``index`` of an array, or items ``index`` of a list of strings (returning a list)."""
+    if isinstance(x, np.ndarray):
+        return x[index]
+    return [x[int(i)] for i in index]
+
+
+def _length(x: Any) -> int:
+    return int(x.shape[0]) if isinstance(x, np.ndarray) else len(x)
+
+
+@dataclass(frozen=True)
+class ArrayDataset:
+    """A train/test split held in memory.
+
+    Shapes (``N`` samples):
+
+    * ``modality="image"``: ``x`` float32 ``[N, C, H, W]`` in ``[0, 1]``, ``input_shape=(C, H, W)``
+    * ``"tabular"``: float32 ``[N, D]``, ``input_shape=(D,)``
+    * ``"pointcloud"``: float32 ``[N, P, 3]``, ``input_shape=(P, 3)``
+    * ``"text"``: ``x`` is a ``list[str]`` of length ``N``, ``input_shape=None``
+
+    Labels ``y_train`` / ``y_test`` are int64 ``[N]`` in ``0 .. num_classes-1``.
+
+    Attributes:
+        name: registry name of the dataset (e.g. ``"digits"``).
+        feature_names: names of the ``D`` tabular features (``None`` otherwise).
+        meta: provenance (source files, seeds, subsampling, noisy label indices, ...).
+    """
+
+    x_train: np.ndarray | list[str]
+    y_train: np.ndarray
+    x_test: np.ndarray | list[str]
+    y_test: np.ndarray
+    num_classes: int
+    modality: Modality
+    class_names: list[str]
+    input_shape: tuple[int, ...] | None
+    name: str = ""
+    feature_names: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise InputError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if len(self.class_names) != self.num_classes:
+            raise InputError(
+                f"class_names has {len(self.class_names)} entries but num_classes={self.num_classes}"
+            )
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if not isinstance(y, np.ndarray) or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+                raise InputError(f"y_{split} must be a 1-D integer numpy array")
+            if _length(x) != y.shape[0]:
+                raise InputError(f"x_{split} has {_length(x)} samples but y_{split} has {y.shape[0]}")
+            if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+                raise InputError(
+                    f"y_{split} holds labels outside 0..{self.num_classes - 1} "
+                    f"(min {int(y.min())}, max {int(y.max())})"
+                )
+            if self.modality == "text":
+                if isinstance(x, np.ndarray) or not all(isinstance(t, str) for t in x):
+                    raise InputError(f"x_{split} of a text dataset must be a list of str")
+            elif not isinstance(x, np.ndarray):
+                raise InputError(f"x_{split} of a {self.modality} dataset must be a numpy array")
+            elif self.input_shape is not None and tuple(x.shape[1:]) != tuple(self.input_shape):
+                raise InputError(
+                    f"x_{split} has sample shape {tuple(x.shape[1:])}, input_shape says {self.input_shape}"
+                )
+
+    @property
+    def n_train(self) -> int:
+        """Number of training samples."""
+        return int(self.y_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        """Number of test samples."""
+        return int(self.y_test.shape[0])
+
+    def split(self, which: Literal["train", "test"]) -> tuple[np.ndarray | list[str], np.ndarray]:
+        """``(x, y)`` of the ``"train"`` or ``"test"`` split."""
+        if which not in ("train", "test"):
+            raise InputError(f"split must be 'train' or 'test', got {which!r}")
+        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+    def tensors(self, which: Literal["train", "test"]) -> tuple[Any, Any]:
+        """``(x, y)`` of a split as torch tensors (float32 / int64); not for text datasets."""
+        import torch
+
+        if self.modality == "text":
+            raise InputError("a text dataset holds strings; tokenise x_train / x_test instead of tensors()")
+        x, y = self.split(which)
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
+
+    def replace(self, **changes: Any) -> ArrayDataset:
+        """A copy with some fields replaced (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def summary(self) -> str:
+        """One line: name, modality, sizes, classes and sample shape."""
+        return (
+            f"{self.name or 'dataset'} ({self.modality}): {self.n_train} train / {self.n_test} test, "
+            f"{self.num_classes} classes, input_shape={self.input_shape}"
+        )
+
+
+def stratified_split(
+    y: np.ndarray, test_size: float | int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of the indices ``0..N-1`` of labels ``y [N]`` into (train, test) index arrays.
+
+    ``test_size`` is a fraction in ``(0, 1)`` or a number of samples. Both index arrays are sorted.
+    """
+    n = int(y.shape[0])
+    if isinstance(test_size, float) and not isinstance(test_size, bool):
+        if not 0.0 < test_size < 1.0:
+            raise InputError(f"test_size as a fraction must be in (0, 1), got {test_size!r}")
+        n_test = int(round(test_size * n))
+    elif isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        n_test = int(test_size)
+    else:
+        raise InputError(f"test_size must be a fraction in (0, 1) or a number of samples, got {test_size!r}")
+    if not 0 < n_test < n:
+        raise InputError(f"test_size={test_size!r} leaves {n_test} of {n} samples for testing; need 1..{n - 1}")
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 and n_test >= np.count_nonzero(counts) else None
+    train, test = train_test_split(idx, test_size=n_test, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(test)
+
+
+def _pick(y: np.ndarray, n: int, seed: int, stratified: bool, what: str) -> np.ndarray:
+    total = int(y.shape[0])
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"{what} must be a positive number of samples, got {n!r}")
+    if n > total:
+        raise InputError(f"{what}={n} exceeds the {total} samples available")
+    if n == total:
+        return np.arange(total)
+    rng = np.random.default_rng(seed)
+    if not stratified:
+        return np.sort(rng.choice(total, size=n, replace=False))
+    # Stratified: per class, the largest-remainder share of n, then a seeded choice.
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * (n / total)
+    k = np.floor(share).astype(int)
+    rest = n - int(k.sum())
+    if rest:
+        k[np.argsort(-(share - k), kind="stable")[:rest]] += 1
+    picked = [
+        rng.choice(np.flatnonzero(y == c), size=int(kc), replace=False) for c, kc in zip(classes, k) if kc
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def subsample(
+    ds: ArrayDataset,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    *,
+    seed: int = 0,
+    stratified: bool = True,
+) -> ArrayDataset:
+    """Keep ``n_train`` training and/or ``n_test`` test samples (seeded, class-stratified by default)."""
+    changes: dict[str, Any] = {}
+    meta = dict(ds.meta)
+    for which, n in (("train", n_train), ("test", n_test)):
+        if n is None:
+            continue
+        x, y = ds.split(which)  # type: ignore[arg-type]
+        idx = _pick(y, n, seed, stratified, f"n_{which}")
+        changes[f"x_{which}"], changes[f"y_{which}"] = take(x, idx), y[idx]
+        meta[f"{which}_subsample_indices"] = idx
+        if which == "train" and "noisy_train_indices" in meta:
+            pos = np.searchsorted(idx, meta["noisy_train_indices"])
+            keep = pos < idx.size
+            keep[keep] = idx[pos[keep]] == meta["noisy_train_indices"][keep]
+            meta["noisy_train_indices"] = pos[keep]
+        if which == "train" and "clean_y_train" in meta:
+            meta["clean_y_train"] = np.asarray(meta["clean_y_train"])[idx]
+    return ds.replace(**changes, meta=meta)
+
+
+def subsample_train(ds: ArrayDataset, n: int, seed: int = 0, *, stratified: bool = True) -> ArrayDataset:
+    """Keep ``n`` training samples (seeded, class-stratified by default); the test split is unchanged.
+
+    A small training set makes over-fitting (and the third phase of the interaction dynamics) appear early.
+    """
+    return subsample(ds, n_train=n, seed=seed, stratified=stratified)
+
+
+def add_label_noise(ds: ArrayDataset, fraction: float, seed: int = 0) -> ArrayDataset:
+    """Replace the labels of ``round(fraction * n_train)`` training samples by a different random class.
+
+    The test labels are untouched. ``meta["noisy_train_indices"]`` (sorted) records the changed
+    samples and ``meta["clean_y_train"]`` the original labels.
+    """
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise InputError(f"fraction must be in [0, 1], got {fraction!r}")
+    if ds.num_classes < 2:
+        raise InputError("label noise needs at least 2 classes")
+    rng = np.random.default_rng(seed)
+    n = int(round(float(fraction) * ds.n_train))
+    idx = np.sort(rng.choice(ds.n_train, size=n, replace=False))
+    y = ds.y_train.copy()
+    # A uniformly random *other* class: shift by 1..C-1 modulo C.
+    y[idx] = (y[idx] + rng.integers(1, ds.num_classes, size=n)) % ds.num_classes
+    meta = {**ds.meta, "noisy_train_indices": idx, "clean_y_train": ds.y_train.copy(), "label_noise": float(fraction)}
+    return ds.replace(y_train=y, meta=meta)
+

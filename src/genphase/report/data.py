@@ -1,0 +1,208 @@
+"""Loading a run directory for the report (see ``docs/run-directory.md``).
+
+Everything here is tolerant: a missing or unreadable optional file becomes ``None`` plus a
+human-readable note in :attr:`RunData.problems`, so that the report can skip the affected
+figure instead of crashing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RunData", "SampleSet", "TABLES", "load_run", "latest_interactions_path"]
+
+#: Metric tables of the run-directory contract (``metrics/<name>.parquet``).
+TABLES: tuple[str, ...] = (
+    "training",
+    "samples",
+    "h_bar",
+    "order_strengths",
+    "baseline_ablation",
+    "removal_loss",
+    "order_distribution",
+    "jaccard",
+    "phases",
+)
+
+_EPOCH_RE = re.compile(r"^epoch_(\d+)\.npz$")
+
+
+@dataclass
+class SampleSet:
+    """The explained samples (``explained/samples.npz`` and ``explained/variables.json``).
+
+    Attributes:
+        inputs: ``[2M, ...]`` inputs as stored (images ``[2M, C, H, W]``); ``None`` if absent.
+        labels: ``[2M]`` labels or ``None``.
+        split: ``[2M]`` strings ``"train"``/``"test"``.
+        names: names of the ``n`` input variables.
+        modality: ``"image"``, ``"text"``, ``"pointcloud"`` or ``"tabular"``.
+        patch_boxes: ``[[row0, col0, row1, col1], ...]`` (images only; end exclusive).
+    """
+
+    inputs: np.ndarray | None
+    labels: np.ndarray | None
+    split: np.ndarray
+    names: list[str]
+    modality: str
+    patch_boxes: list[list[int]] | None = None
+
+
+@dataclass
+class RunData:
+    """Everything the report reads from one run directory.
+
+    Tables are ``None`` when the file is missing or unreadable; ``problems`` says why.
+    """
+
+    run_dir: Path
+    tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    config_text: str | None = None
+    manifest: dict[str, Any] | None = None
+    phases_info: dict[str, Any] | None = None
+    samples: SampleSet | None = None
+    interactions: Any = None
+    interactions_epoch: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The metric table ``name`` (``None`` when missing)."""
+        return self.tables.get(name)
+
+
+def latest_interactions_path(run_dir: Path) -> tuple[Path, int] | None:
+    """Path and epoch of the highest-epoch ``interactions/model/epoch_XXXX.npz`` (``None`` if none)."""
+    folder = Path(run_dir) / "interactions" / "model"
+    if not folder.is_dir():
+        return None
+    best: tuple[Path, int] | None = None
+    for p in folder.iterdir():
+        m = _EPOCH_RE.match(p.name)
+        if m and p.is_file():
+            epoch = int(m.group(1))
+            if best is None or epoch > best[1]:
+                best = (p, epoch)
+    return best
+
+
+def _read_json(path: Path, problems: list[str], *, label: str | None = None) -> Any:
+    """Parse a JSON file; ``None`` (and a note in ``problems``) when missing or invalid."""
+    label = label or path.name
+    if not path.is_file():
+        problems.append(f"{label} is missing")
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.append(f"{label} could not be read ({exc})")
+        return None
+
+
+def _load_samples(run_dir: Path, problems: list[str]) -> SampleSet | None:
+    exp = run_dir / "explained"
+    var_path = exp / "variables.json"
+    npz_path = exp / "samples.npz"
+    variables = _read_json(var_path, problems, label="explained/variables.json")
+    inputs = labels = split = None
+    if npz_path.is_file():
+        try:
+            with np.load(npz_path, allow_pickle=False) as z:
+                inputs = np.asarray(z["inputs"]) if "inputs" in z.files else None
+                labels = np.asarray(z["labels"]) if "labels" in z.files else None
+                split = np.asarray(z["split"]).astype(str) if "split" in z.files else None
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"explained/samples.npz could not be read ({exc})")
+    else:
+        problems.append("explained/samples.npz is missing")
+    if variables is None and split is None:
+        return None
+    variables = variables if isinstance(variables, dict) else {}
+    if split is None:
+        samples_tab = None
+        p = run_dir / "metrics" / "samples.parquet"
+        if p.is_file():
+            try:
+                samples_tab = pd.read_parquet(p)
+            except Exception:  # noqa: BLE001 - any unreadable table just means "no split info"
+                samples_tab = None
+        if samples_tab is not None and {"sample", "split"} <= set(samples_tab.columns):
+            split = samples_tab.sort_values("sample")["split"].astype(str).to_numpy()
+        else:
+            split = np.array([], dtype=str)
+    names = [str(x) for x in variables.get("names", [])]
+    boxes = variables.get("patch_boxes")
+    return SampleSet(
+        inputs=inputs,
+        labels=labels,
+        split=split,
+        names=names,
+        modality=str(variables.get("modality", "unknown")),
+        patch_boxes=[list(map(int, b)) for b in boxes] if boxes else None,
+    )
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run directory into a :class:`RunData`; never raises for missing optional files.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` does not exist or is not a directory.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    data = RunData(run_dir=run_dir)
+    metrics = run_dir / "metrics"
+    for name in TABLES:
+        p = metrics / f"{name}.parquet"
+        if not p.is_file():
+            data.tables[name] = None
+            if name != "phases":
+                data.problems.append(f"metrics/{name}.parquet is missing")
+            continue
+        try:
+            data.tables[name] = pd.read_parquet(p)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for corrupt files
+            data.tables[name] = None
+            data.problems.append(f"metrics/{name}.parquet could not be read ({type(exc).__name__}: {exc})")
+
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.is_file():
+        try:
+            import yaml
+
+            data.config_text = cfg_path.read_text(encoding="utf-8")
+            loaded = yaml.safe_load(data.config_text)
+            data.config = loaded if isinstance(loaded, dict) else {"config": loaded}
+        except Exception as exc:  # noqa: BLE001 - yaml errors and I/O errors alike
+            data.problems.append(f"config.yaml could not be read ({exc})")
+    else:
+        data.problems.append("config.yaml is missing")
+
+    manifest = _read_json(run_dir / "manifest.json", data.problems)
+    data.manifest = manifest if isinstance(manifest, dict) or manifest is None else {"manifest": manifest}
+    phases_info = _read_json(metrics / "phases.json", data.problems, label="metrics/phases.json")
+    data.phases_info = phases_info if isinstance(phases_info, dict) or phases_info is None else {"phases": phases_info}
+
+    data.samples = _load_samples(run_dir, data.problems)
+
+    latest = latest_interactions_path(run_dir)
+    if latest is None:
+        data.problems.append("no interactions/model/epoch_XXXX.npz files")
+    else:
+        path, epoch = latest
+        try:
+            from ..interactions import AndOrInteractions
+
+            data.interactions = AndOrInteractions.load(path)
+            data.interactions_epoch = epoch
+        except Exception as exc:  # noqa: BLE001 - missing io module, corrupt file, ...
+            data.problems.append(f"{path.relative_to(run_dir)} could not be loaded ({type(exc).__name__}: {exc})")
+    return data

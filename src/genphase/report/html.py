@@ -1,0 +1,251 @@
+"""Assembly of the self-contained report page (inline CSS, figures as base64 PNG data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .data import RunData
+from .figures import FigureSpec
+
+__all__ = ["RenderedFigure", "PhaseSummary", "summarize_phases", "render_page", "WHAT_TO_LOOK_FOR"]
+
+#: Short guide printed on the page (SCIENCE.md sections 5-7).
+WHAT_TO_LOOK_FOR: tuple[str, ...] = (
+    "At initialisation the interactions are noise: a spindle-shaped order distribution (mostly middle orders, "
+    "positive and negative effects cancelling) and a low H-bar.",
+    "Phase 1: high-order noise is removed and low-order, generalizable interactions are learned, so H-bar rises "
+    "and the low orders dominate the order distribution.",
+    "Phase 2: higher and higher orders are learned; these generalize less, so H-bar falls while the test loss "
+    "still improves slowly and the train loss falls faster.",
+    "Phase 3: mostly high-order, non-generalizable interactions are added; the train-test loss gap widens and the "
+    "test loss stays flat or rises. Stopping near the end of phase 2 is the usual recommendation.",
+    "Removing the non-generalizable interactions from v(x) should close most of the train-test loss gap, mainly "
+    "by raising the train loss (Fig. 5 of the paper); higher orders should show less generalizable strength "
+    "than lower orders (Fig. 2), and H-bar should grow with the number of baseline DNNs k (Fig. 3).",
+)
+
+
+@dataclass
+class RenderedFigure:
+    """One figure slot of the page: either a PNG to embed or the reason it was skipped."""
+
+    spec: FigureSpec
+    caption: str
+    png: bytes | None = None
+    files: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+@dataclass
+class PhaseSummary:
+    """The phase / early-stopping summary read from ``metrics/phases.json`` (fields ``None`` if absent)."""
+
+    clear: bool | None = None
+    boundaries: str | None = None
+    recommendation: str | None = None
+    reason: str | None = None
+
+
+def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    for k in keys:
+        if k in mapping and mapping[k] is not None:
+            return mapping[k]
+    return None
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_compact(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    return json.dumps(value, default=str)
+
+
+def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
+    """Pick the clear flag, boundaries, recommendation and reason out of ``phases.json``.
+
+    Accepted spellings: ``clear`` / ``clear_phases`` / ``is_clear`` / ``three_phase_clear``; ``boundaries`` /
+    ``phase_boundaries``; ``recommendation`` / ``early_stopping`` (a string, or a mapping whose ``epoch`` /
+    ``stop_epoch`` / ``recommended_epoch`` and ``reason`` are read); ``reason`` at top level.
+    """
+    if not info:
+        return PhaseSummary()
+    clear = _first(info, ("clear", "clear_phases", "is_clear", "three_phase_clear", "phases_clear"))
+    boundaries = _first(info, ("boundaries", "phase_boundaries"))
+    rec = _first(info, ("recommendation", "early_stopping", "early_stop", "recommended"))
+    reason = _first(info, ("reason", "recommendation_reason"))
+    rec_text: str | None = None
+    if isinstance(rec, Mapping):
+        epoch = _first(rec, ("epoch", "stop_epoch", "recommended_epoch", "checkpoint"))
+        action = _first(rec, ("action", "recommendation", "decision", "summary"))
+        parts = [str(action)] if action is not None else []
+        if epoch is not None:
+            parts.append(f"epoch {epoch}")
+        rest = {k: v for k, v in rec.items()
+                if k not in {"epoch", "stop_epoch", "recommended_epoch", "checkpoint", "action", "recommendation",
+                             "decision", "summary", "reason"}}
+        if rest:
+            parts.append(_compact(rest))
+        rec_text = "; ".join(parts) if parts else None
+        if reason is None and rec.get("reason") is not None:
+            reason = rec["reason"]
+    elif rec is not None:
+        rec_text = _compact(rec)
+    return PhaseSummary(
+        clear=bool(clear) if clear is not None else None,
+        boundaries=_compact(boundaries) if boundaries is not None else None,
+        recommendation=rec_text,
+        reason=_compact(reason) if reason is not None else None,
+    )
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested mappings as ``(dotted.key, value)`` rows; lists of scalars joined, long values cut."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, Mapping) and v:
+                rows.extend(_flatten(v, key))
+            else:
+                rows.append((key, _short(v)))
+    else:
+        rows.append((prefix or "value", _short(obj)))
+    return rows
+
+
+def _short(v: Any, width: int = 160) -> str:
+    text = _compact(v) if not isinstance(v, str) else v
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _kv_table(rows: Sequence[tuple[str, str]], limit: int = 40) -> str:
+    if not rows:
+        return '<p class="sub">nothing recorded</p>'
+    body = "".join(f'<tr><td class="k">{_esc(k)}</td><td class="v">{_esc(v)}</td></tr>' for k, v in rows[:limit])
+    more = f'<p class="sub">{len(rows) - limit} more entries in the full file below.</p>' if len(rows) > limit else ""
+    return f'<table class="kv">{body}</table>{more}'
+
+
+def _data_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f'<table class="data"><tr>{head}</tr>{body}</table>'
+
+
+def _badge(flag: bool | None) -> str:
+    if flag is None:
+        return '<span class="badge unknown">not stated</span>'
+    return '<span class="badge yes">yes</span>' if flag else '<span class="badge no">no</span>'
+
+
+def _css() -> str:
+    try:
+        return resources.files("genphase.report").joinpath("style.css").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError):  # pragma: no cover - broken install
+        return "body{font-family:sans-serif;max-width:1180px;margin:auto}img{max-width:100%}"
+
+
+def _config_rows(data: RunData) -> list[tuple[str, str]]:
+    return _flatten(data.config) if data.config else []
+
+
+def _manifest_rows(data: RunData) -> list[tuple[str, str]]:
+    if not data.manifest:
+        return []
+    rows = _flatten(data.manifest)
+    rank = ("version", "seed", "hash", "stage")
+    return sorted(rows, key=lambda kv: next((i for i, w in enumerate(rank) if w in kv[0].lower()), len(rank)))
+
+
+def _figure_html(number: int, fig: RenderedFigure) -> str:
+    anchor = f'id="{fig.spec.key}"'
+    title = f"<h3>Figure {number}. {_esc(fig.spec.title)}</h3>"
+    if fig.png is None:
+        return (
+            f'<section class="fig-skipped" {anchor}>{title}<div class="note"><strong>Figure skipped:</strong> '
+            f"{_esc(fig.skipped or 'no data')}</div><p class=\"sub\">{_esc(fig.caption)}</p></section>"
+        )
+    b64 = base64.b64encode(fig.png).decode("ascii")
+    files = ", ".join(_esc(f) for f in fig.files)
+    return (
+        f'<figure class="fig" {anchor}>{title}'
+        f'<img src="data:image/png;base64,{b64}" alt="{html.escape(fig.spec.title)}">'
+        f"<figcaption>{_esc(fig.caption)}</figcaption>"
+        + (f'<div class="files">files: {files}</div>' if files else "")
+        + "</figure>"
+    )
+
+
+def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: str, version: str) -> str:
+    """The complete HTML document (a string) for ``data`` and its rendered figures."""
+    summary = summarize_phases(data.phases_info)
+    phases_tab = data.table("phases")
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>genphase report: {_esc(data.run_dir.name)}</title>",
+        f"<style>{_css()}</style></head><body><main>",
+        '<header class="page">',
+        f"<h1>genphase report: {_esc(data.run_dir.name)}</h1>",
+        f'<div class="sub">run directory <code>{_esc(data.run_dir)}</code> &middot; generated {_esc(generated)} '
+        f"by genphase {_esc(version)}</div>",
+        "</header>",
+        '<section id="summary"><h2>Run summary</h2><div class="grid">',
+        f'<div class="card"><h3>Configuration (config.yaml)</h3>{_kv_table(_config_rows(data))}</div>',
+        f'<div class="card"><h3>Manifest (versions, seeds)</h3>{_kv_table(_manifest_rows(data))}</div>',
+        "</div></section>",
+        '<section id="phases"><h2>Phases and early stopping</h2><div class="card">',
+        '<table class="kv">',
+        f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
+        f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
+        f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
+        f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
+        "</table>",
+    ]
+    if phases_tab is not None and len(phases_tab):
+        parts.append("<h3>Detected phases (phases.parquet)</h3>" + _data_table(phases_tab))
+    else:
+        parts.append('<p class="sub">No phases detected (phases.parquet is empty or missing): no clear phases.</p>')
+    if data.phases_info is None:
+        parts.append('<p class="sub">metrics/phases.json is missing.</p>')
+    parts.append("</div></section>")
+    parts.append('<section id="look" class="look"><h2>What to look for</h2>')
+    parts.extend(f"<p>{_esc(p)}</p>" for p in WHAT_TO_LOOK_FOR)
+    parts.append("</section>")
+    parts.append('<section id="figures"><h2>Figures</h2>')
+    parts.extend(_figure_html(i + 1, f) for i, f in enumerate(figures))
+    parts.append("</section>")
+    if data.problems:
+        parts.append('<section id="problems"><h2>Missing or unreadable inputs</h2><ul class="problems">')
+        parts.extend(f"<li>{_esc(p)}</li>" for p in data.problems)
+        parts.append("</ul></section>")
+    parts.append('<section id="files"><h2>Full inputs</h2>')
+    if data.config_text is not None:
+        parts.append(f"<details><summary>config.yaml</summary><pre>{_esc(data.config_text)}</pre></details>")
+    if data.manifest is not None:
+        parts.append(
+            f"<details><summary>manifest.json</summary><pre>{_esc(json.dumps(data.manifest, indent=2, default=str))}</pre></details>"
+        )
+    if data.phases_info is not None:
+        parts.append(
+            f"<details><summary>metrics/phases.json</summary><pre>{_esc(json.dumps(data.phases_info, indent=2, default=str))}</pre></details>"
+        )
+    parts.append("</section>")
+    parts.append("<footer>Self-contained page: every figure is embedded; PNG and PDF copies are in figures/.</footer>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts)

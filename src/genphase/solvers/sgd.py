@@ -1,0 +1,57 @@
+"""The reference recipe of the original research code, for reproducing published numbers.
+
+Plain (sub)gradient descent on ``gamma`` and ``q``: ``o_and = (v + q)/2 + gamma``,
+``o_or = (v + q)/2 - gamma``, loss ``||Moebius(o_and)||_1 + ||OR(o_or)||_1`` over ``T != {}``,
+SGD with momentum 0.9, learning rate decayed log-uniformly by 10x over ``steps`` steps,
+``gamma`` and ``q`` starting at 0, ``q`` clamped into ``[-eta, eta]`` after every step.
+It does not reach the optimum on most games (the transforms are ill-conditioned like
+phi^(2n)); genphase certifies how far it stops with a dual bound from the exact solver.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..transforms import moebius, reverse
+
+__all__ = ["solve_sgd_reference"]
+
+
+def solve_sgd_reference(
+    v: torch.Tensor,
+    eta: torch.Tensor,
+    *,
+    steps: int = 10000,
+    lr: float = 1e-5,
+    momentum: float = 0.9,
+    decay: float = 10.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the recipe on ``v`` ``[B, 2**n]`` (raw, unnormalised values, as the original code did).
+
+    Returns ``(and_effects, or_effects, q, objective)``; entry 0 of the effects is 0.
+    """
+    v = v.detach()
+    gamma = torch.zeros_like(v, requires_grad=True)
+    q = torch.zeros_like(v, requires_grad=True)
+    opt = torch.optim.SGD([gamma, q], lr=lr, momentum=momentum)
+    bound = eta[:, None]
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr * decay ** (-step / max(steps - 1, 1))
+        opt.zero_grad(set_to_none=True)
+        vq = v + q
+        i_and = moebius(0.5 * vq + gamma)
+        i_or = -moebius(reverse(0.5 * vq - gamma))
+        loss = i_and[:, 1:].abs().sum() + i_or[:, 1:].abs().sum()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            q.copy_(torch.maximum(torch.minimum(q, bound), -bound))
+    with torch.no_grad():
+        vq = v + q
+        i_and = moebius(0.5 * vq + gamma)
+        i_or = -moebius(reverse(0.5 * vq - gamma))
+        i_and[:, 0] = 0.0
+        i_or[:, 0] = 0.0
+        obj = i_and.abs().sum(-1) + i_or.abs().sum(-1)
+    return i_and, i_or, q.detach(), obj
