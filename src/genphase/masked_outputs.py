@@ -13,7 +13,6 @@ loop over subsets or samples, only over chunks.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import warnings
 from typing import Any, Mapping, Sequence
@@ -195,7 +194,7 @@ def _masked_values(
         if lab.is_floating_point() or lab.is_complex():
             raise InputError(f"labels must be integer class indices, got dtype {lab.dtype}")
         if lab.ndim == 0:
-            lab = lab.expand(b) if b == 1 else lab
+            lab = lab.expand(b)  # one class for every sample
         if lab.shape != (b,):
             raise InputError(f"labels must have shape [B] = [{b}] (one per sample), got {tuple(lab.shape)}")
         lab = lab.to(dev).long()

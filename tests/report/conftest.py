@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Callable
@@ -18,7 +17,6 @@ EPOCHS = list(range(0, 31, 3))  # checkpoints 0, 3, ..., 30
 TRAIN_EPOCHS = list(range(0, 31))
 M = 3  # explained samples per split
 K = 3  # baseline DNNs
-HAS_IO = importlib.util.find_spec("genphase.io") is not None
 
 
 def _orders(n: int) -> np.ndarray:
@@ -29,16 +27,6 @@ def _write_parquet(path: Path, rows: list[dict] | pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     df.to_parquet(path, index=False)
-
-
-def _fallback_save(res: AndOrInteractions, path: Path) -> None:
-    """Stand-in writer used only while genphase.io does not exist yet (see the monkeypatched loader)."""
-    np.savez(path, and_effects=res.and_effects, or_effects=res.or_effects, bias=res.bias)
-
-
-def _fallback_load(path) -> AndOrInteractions:
-    with np.load(path) as z:
-        return AndOrInteractions.from_effects(z["and_effects"], z["or_effects"], z["bias"])
 
 
 def _interactions(rng: np.random.Generator, scale: float) -> AndOrInteractions:
@@ -203,7 +191,7 @@ def make_run_dir(
     for e, scale in ((0, 1.0), (30, 0.2)):
         res = _interactions(rng, scale)
         path = inter / f"epoch_{e:04d}.npz"
-        res.save(path) if HAS_IO else _fallback_save(res, path)
+        res.save(path)
 
     import shutil
 
@@ -217,10 +205,8 @@ def make_run_dir(
 
 
 @pytest.fixture
-def run_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+def run_factory(tmp_path: Path) -> Callable[..., Path]:
     """``run_factory(**kwargs)`` -> a fresh synthetic run directory (see :func:`make_run_dir`)."""
-    if not HAS_IO:  # genphase.io is being written elsewhere: load the stand-in files instead
-        monkeypatch.setattr(AndOrInteractions, "load", staticmethod(_fallback_load))
     counter = iter(range(1000))
 
     def make(**kwargs) -> Path:

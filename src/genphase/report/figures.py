@@ -27,6 +27,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "FigureSpec",
@@ -135,6 +136,12 @@ _NEG_LIGHT, _NEG_DARK = "#a6c8f4", "#2166ac"
 def _figure(width: float, height: float) -> Figure:
     """A new constrained-layout figure (no pyplot involved)."""
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _int_x(*axes) -> None:
+    """Integer-only ticks on the x axes (epochs)."""
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _split_order(splits: Iterable[str]) -> list[str]:
@@ -266,6 +273,10 @@ def training_curves_figure(training: pd.DataFrame, phases: pd.DataFrame | None =
         _empty_note(ax_acc, "no accuracy recorded")
     phase_handles = _shade_phases(ax_loss, spans)
     _shade_phases(ax_acc, spans, label=False)
+    ep = pd.to_numeric(df["epoch"], errors="coerce").dropna()
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlim(float(ep.min()) - 0.5, float(ep.max()) + 0.5)
+    _int_x(ax_loss, ax_acc)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     ax_loss.legend(handles=handles + phase_handles, fontsize=8, loc="best")
@@ -299,6 +310,10 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None) -> Fig
         (h,) = ax.plot(x, mean, color=color, marker="." if len(x) < 60 else None, label=f"{split} samples")
         handles.append(h)
         ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=color, alpha=0.18, lw=0)
+    ck = pd.to_numeric(df["checkpoint"], errors="coerce").dropna()
+    if len(ck):
+        ax.set_xlim(float(ck.min()) - 0.5, float(ck.max()) + 0.5)
+    _int_x(ax)
     if not df["h_bar"].notna().any():
         _empty_note(ax, "H-bar is undefined at every checkpoint (no salient interactions)")
     handles += _shade_phases(ax, spans)
@@ -434,6 +449,10 @@ def removal_loss_figure(removal_loss: pd.DataFrame, phases: pd.DataFrame | None 
     handles, _ = ax.get_legend_handles_labels()
     handles += _shade_phases(ax, spans)
     _shade_phases(ax_gap, spans, label=False)
+    ck = removal_loss["checkpoint"].astype(float)
+    for a in (ax, ax_gap):
+        a.set_xlim(ck.min() - 0.5, ck.max() + 0.5)
+    _int_x(ax, ax_gap)
     ax.legend(handles=handles, fontsize=8, loc="best")
     ax.set(xlabel="epoch (checkpoint)", ylabel="mean -log sigmoid(v)", title="loss on explained samples")
     ax_gap.set(xlabel="epoch (checkpoint)", ylabel="test loss - train loss", title="train-test loss gap")
@@ -498,6 +517,8 @@ def order_distribution_figure(
             mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(grids[(split, sign)]), cmap=cmap,
                                  vmin=0, vmax=vmax[sign], shading="flat")
             _phase_lines(ax, spans)
+            ax.set_xlim(x_edges[0], x_edges[-1])
+            _int_x(ax)
             ax.set(ylabel="order m", title=f"{split} samples, {'positive' if sign == '+' else 'negative (|strength|)'}")
             ax.set_yticks(orders if len(orders) <= 12 else orders[:: max(1, len(orders) // 8)])
             if r == len(splits) - 1:
@@ -519,6 +540,8 @@ def order_distribution_figure(
             ax.plot(part.index, part.to_numpy(dtype=float), color=cmap(norm(m)), marker="." if len(part) < 60 else None,
                     label=f"m = {m}")
         _shade_phases(ax, spans, label=False)
+        ax.set_xlim(min(x_edges[0], float(jd["checkpoint"].min()) - 0.5), max(x_edges[-1], float(jd["checkpoint"].max()) + 0.5))
+        _int_x(ax)
         ax.set(xlabel="epoch (checkpoint)", ylabel="weighted Jaccard", ylim=(-0.02, 1.02),
                title=f"train-test Jaccard similarity per order (type {jtyp})")
         ax.grid(alpha=0.3)

@@ -1,0 +1,329 @@
+"""Run configuration of ``genphase run``: typed sections, strict validation, YAML I/O, overrides.
+
+A configuration is a YAML mapping with the sections below (every key optional except
+``data.name`` and ``model.name``, which presets fill). Unknown keys, wrong types and
+impossible values raise :class:`~genphase.errors.ConfigError` naming the key and the fix,
+before any training starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainingConfig",
+    "CheckpointConfig",
+    "BaselineConfig",
+    "ExplainConfig",
+    "VariablesConfig",
+    "InteractionConfig",
+    "RunConfig",
+    "load_config",
+    "apply_overrides",
+    "config_hash",
+]
+
+
+@dataclass
+class DataConfig:
+    """Dataset and split. ``train_size`` subsamples the training split (to provoke over-fitting);
+    ``test_subsample`` caps the test split (faster quick runs); ``label_noise`` flips that
+    fraction of training labels; ``options`` go to the dataset loader."""
+
+    name: str = ""
+    train_size: int | None = None
+    test_subsample: int | None = None
+    label_noise: float = 0.0
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Model family (see ``genphase.models.build_model``) and its keyword options."""
+
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingConfig:
+    """Training of the model under study (and defaults for baselines)."""
+
+    epochs: int = 30
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+
+
+@dataclass
+class CheckpointConfig:
+    """Checkpoint schedule: ``every`` k epochs, or ``log`` (``count`` log-spaced epochs); epoch 0 always."""
+
+    schedule: str = "every"
+    every: int = 1
+    count: int = 12
+
+
+@dataclass
+class BaselineConfig:
+    """K baseline models trained on the test split only, with seeds ``seed + k``."""
+
+    k: int = 3
+    epochs: int | None = None
+    lr: float | None = None
+    seed: int = 1000
+
+
+@dataclass
+class ExplainConfig:
+    """Explained samples: ``samples`` training + ``samples`` testing samples."""
+
+    samples: int = 16
+    selection: str = "random"
+    seed: int = 0
+
+
+@dataclass
+class VariablesConfig:
+    """Input variables: ``n`` and the modality's layout options (patch size, layout rule...)."""
+
+    n: int = 12
+    layout: str = "random-central"
+    patch_size: int | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InteractionConfig:
+    """Value function, salience and solver."""
+
+    value_function: str = "log_odds"
+    tau: float = 0.05
+    solver: str = "admm"
+    tol: float = 1e-3
+    noise_bound: float = 0.0
+    chunk_size: int = 4096
+
+
+@dataclass
+class RunConfig:
+    """Everything ``genphase run`` needs; ``to_dict`` / ``from_dict`` round-trip through YAML."""
+
+    preset: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    checkpoints: CheckpointConfig = field(default_factory=CheckpointConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    variables: VariablesConfig = field(default_factory=VariablesConfig)
+    interactions: InteractionConfig = field(default_factory=InteractionConfig)
+    device: str = "auto"
+
+    # -------------------------------------------------------------- conversion
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "RunConfig":
+        cfg = _build(cls, raw, "")
+        cfg.validate()
+        return cfg
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # -------------------------------------------------------------- checks
+    def validate(self) -> None:
+        """Check values that types alone cannot (ranges, names); raise ConfigError."""
+        def need(cond: bool, key: str, msg: str) -> None:
+            if not cond:
+                raise ConfigError(f"config key '{key}': {msg}")
+
+        need(bool(self.data.name), "data.name", "missing; name a dataset (see `genphase presets`)")
+        need(bool(self.model.name), "model.name", "missing; name a model family")
+        need(self.data.test_subsample is None or self.data.test_subsample >= 1, "data.test_subsample", "must be >= 1")
+        need(self.data.train_size is None or self.data.train_size >= 1, "data.train_size", f"must be >= 1, got {self.data.train_size}")
+        need(0.0 <= self.data.label_noise < 1.0, "data.label_noise", f"must be in [0, 1), got {self.data.label_noise}")
+        t = self.training
+        need(t.epochs >= 1, "training.epochs", f"must be >= 1, got {t.epochs}")
+        need(t.lr > 0, "training.lr", f"must be > 0, got {t.lr}")
+        need(t.batch_size >= 1, "training.batch_size", f"must be >= 1, got {t.batch_size}")
+        need(t.optimizer in ("sgd", "adam", "adamw"), "training.optimizer", f"must be sgd, adam or adamw, got {t.optimizer!r}")
+        c = self.checkpoints
+        need(c.schedule in ("every", "log"), "checkpoints.schedule", f"must be 'every' or 'log', got {c.schedule!r}")
+        need(c.every >= 1, "checkpoints.every", f"must be >= 1, got {c.every}")
+        need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
+        need(self.baselines.k >= 1, "baselines.k", f"must be >= 1 (K baseline models are needed for G and H-bar), got {self.baselines.k}")
+        need(self.baselines.epochs is None or self.baselines.epochs >= 1, "baselines.epochs", "must be >= 1")
+        need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
+        need(self.explain.selection in ("random", "first", "correct"), "explain.selection", "must be random, first or correct")
+        need(1 <= self.variables.n <= 20, "variables.n", f"must be in 1..20 (2**n masked forward passes per sample), got {self.variables.n}")
+        i = self.interactions
+        need(0.0 <= i.tau <= 1.0, "interactions.tau", f"relative tau must be in [0, 1], got {i.tau}")
+        need(i.noise_bound >= 0.0, "interactions.noise_bound", f"must be >= 0, got {i.noise_bound}")
+        need(i.solver in ("admm", "sgd-reference", "highs"), "interactions.solver", f"must be admm, sgd-reference or highs, got {i.solver!r}")
+        need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
+        need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
+        need(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "device", f"must be auto, cpu or cuda[:i], got {self.device!r}")
+
+    def checkpoint_epochs(self) -> list[int]:
+        """Epochs at which the model is checkpointed and explained (0 = initialisation)."""
+        e = self.training.epochs
+        if self.checkpoints.schedule == "every":
+            eps = list(range(0, e + 1, self.checkpoints.every))
+        else:
+            import numpy as np
+
+            eps = sorted({0, *np.unique(np.round(np.geomspace(1, e, self.checkpoints.count - 1)).astype(int)).tolist()})
+        if eps[-1] != e:
+            eps.append(e)
+        return eps
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else tp), True
+    return tp, False
+
+
+def _build(cls: type, raw: Any, prefix: str):
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config key '{prefix or '<root>'}': expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, val in raw.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key '{path}'; valid keys here: {', '.join(names)}")
+        tp, optional = _strip_optional(hints[key])
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, val if val is not None else {}, path + ".")
+        else:
+            kwargs[key] = _coerce(val, tp, optional, path)
+    return cls(**kwargs)
+
+
+def _coerce(val: Any, tp: Any, optional: bool, path: str) -> Any:
+    if val is None:
+        if optional:
+            return None
+        raise ConfigError(f"config key '{path}': may not be null")
+    origin = typing.get_origin(tp) or tp
+    ok = {
+        bool: isinstance(val, bool),
+        int: isinstance(val, int) and not isinstance(val, bool),
+        float: isinstance(val, (int, float)) and not isinstance(val, bool),
+        str: isinstance(val, str),
+        dict: isinstance(val, Mapping),
+    }.get(origin, True)
+    if not ok:
+        name = getattr(origin, "__name__", str(tp))
+        raise ConfigError(f"config key '{path}': expected {name}, got {val!r} ({type(val).__name__})")
+    if origin is float:
+        return float(val)
+    if origin is dict:
+        return dict(val)
+    return val
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any], overrides: list[str] | None = None, *, quick: bool = False
+) -> RunConfig:
+    """Build a config from a preset name, a YAML file or a mapping, then apply ``key=value`` overrides.
+
+    ``quick`` applies the preset's quick setting (for a YAML file: of the preset it names).
+    """
+    from .presets import PRESETS, preset_dict
+
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+    else:
+        s = str(source)
+        if s in PRESETS:
+            raw = preset_dict(s, quick=quick)
+        else:
+            p = Path(s)
+            if not p.exists():
+                raise ConfigError(
+                    f"{s!r} is neither a preset ({', '.join(PRESETS)}) nor an existing config file"
+                )
+            import yaml
+
+            try:
+                raw = yaml.safe_load(p.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"config file {s!r} is not valid YAML: {exc}") from exc
+            if not isinstance(raw, dict):
+                raise ConfigError(f"config file {s!r} must hold a mapping of sections, got {type(raw).__name__}")
+            base = raw.pop("preset", None)
+            if base is not None:
+                if base not in PRESETS:
+                    raise ConfigError(f"config key 'preset': unknown preset {base!r}; choose one of {', '.join(PRESETS)}")
+                raw = _merge(preset_dict(base, quick=quick), raw)
+    raw = apply_overrides(raw, overrides or [])
+    return RunConfig.from_dict(raw)
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
+    import yaml
+
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. training.epochs=10)")
+        key, _, text = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"override {item!r} has an empty key")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
+        node = out
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"override {item!r}: '{p}' is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """Stable hash of the scientific content of a config (device excluded)."""
+    d = cfg.to_dict()
+    d.pop("device", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,97 @@
+"""Atomic file writes and the run-directory manifest (nothing half-written is ever read as finished)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["atomic_write", "write_json", "read_json", "write_parquet", "save_torch", "RunPaths"]
+
+
+def atomic_write(path: str | os.PathLike, writer: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Write through ``writer(fh)`` into a temporary file beside ``path``, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    return atomic_write(path, lambda fh: fh.write(text), mode="w")
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def write_parquet(path: str | os.PathLike, frame) -> Path:
+    """Write a pandas DataFrame as Parquet, atomically."""
+    return atomic_write(path, lambda fh: frame.to_parquet(fh, index=False))
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+    import torch
+
+    return atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+class RunPaths:
+    """Paths inside a run directory (see docs/run-directory.md)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    config = property(lambda self: self.root / "config.yaml")
+    manifest = property(lambda self: self.root / "manifest.json")
+    report = property(lambda self: self.root / "report.html")
+    figures = property(lambda self: self.root / "figures")
+    metrics = property(lambda self: self.root / "metrics")
+    samples = property(lambda self: self.root / "explained" / "samples.npz")
+    variables = property(lambda self: self.root / "explained" / "variables.json")
+    train_state = property(lambda self: self.root / "checkpoints" / "model" / "state.pt")
+    training_log = property(lambda self: self.root / "checkpoints" / "training_log.json")
+
+    def checkpoint(self, epoch: int) -> Path:
+        return self.root / "checkpoints" / "model" / f"epoch_{epoch:04d}.pt"
+
+    def baseline(self, k: int) -> Path:
+        return self.root / "checkpoints" / f"baseline_{k}" / "final.pt"
+
+    def baseline_log(self, k: int) -> Path:
+        return self.root / "checkpoints" / f"baseline_{k}" / "training_log.json"
+
+    def interactions(self, epoch: int) -> Path:
+        return self.root / "interactions" / "model" / f"epoch_{epoch:04d}.npz"
+
+    def baseline_interactions(self, k: int) -> Path:
+        return self.root / "interactions" / f"baseline_{k}.npz"
+
+    def table(self, name: str) -> Path:
+        return self.metrics / f"{name}.parquet"

@@ -1,0 +1,122 @@
+"""Modality adapters: how the pipeline batches inputs for training and builds a masker.
+
+A :class:`Task` hides the difference between array inputs (images, tabular, point clouds;
+``model(x)``) and text (tokenised on the fly; ``model(**encoding)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .config import RunConfig
+
+__all__ = ["Task", "ArrayTask", "TextTask", "make_task"]
+
+
+@dataclass
+class Task:
+    """Base adapter. ``modality`` is one of image, tabular, pointcloud, text."""
+
+    modality: str
+    cfg: RunConfig
+
+    def batch(self, x: Any, idx: np.ndarray, device: torch.device) -> Any:
+        raise NotImplementedError
+
+    def forward(self, model: torch.nn.Module, xb: Any) -> torch.Tensor:
+        return model(**xb) if isinstance(xb, dict) else model(xb)
+
+    def masker_and_inputs(self, model: torch.nn.Module, data, x_explained: Any) -> tuple[Any, Any, dict]:
+        """Return ``(masker, masker_inputs, variables_json)`` for the explained samples."""
+        raise NotImplementedError
+
+
+class ArrayTask(Task):
+    """Images ``[N, C, H, W]``, tabular ``[N, D]`` and point clouds ``[N, P, 3]``."""
+
+    def batch(self, x: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x)[idx], dtype=torch.float32, device=device)
+
+    def masker_and_inputs(self, model, data, x_explained):
+        from ..maskers import ImagePatchMasker, PointCloudMasker, TabularMasker
+
+        v = self.cfg.variables
+        xt = torch.as_tensor(np.asarray(x_explained), dtype=torch.float32)
+        info: dict[str, Any] = {"modality": self.modality}
+        if self.modality == "image":
+            c, h, w = data.input_shape
+            ps = v.patch_size or max(1, min(h, w) // 4)
+            kw: dict[str, Any] = dict(patch_size=ps, layout=v.layout, n=v.n, seed=v.seed)
+            kw.update(v.options)
+            masker = ImagePatchMasker.from_data(np.asarray(data.x_train), **kw)
+            info["patch_boxes"] = [list(map(int, b)) for b in masker.patch_boxes]
+            info["image_shape"] = [int(c), int(h), int(w)]
+        elif self.modality == "tabular":
+            d = data.input_shape[0]
+            if v.n > d:
+                raise ConfigError(f"config key 'variables.n': {v.n} variables but the data has only {d} features")
+            feats = v.options.get("features")
+            if feats is None:
+                feats = list(range(v.n)) if v.layout == "first" else sorted(
+                    np.random.default_rng(v.seed).choice(d, v.n, replace=False).tolist()
+                )
+            masker = TabularMasker.from_data(np.asarray(data.x_train), features=feats)
+            if data.feature_names is not None:
+                info["feature_names"] = [data.feature_names[i] for i in feats]
+        elif self.modality == "pointcloud":
+            kw = dict(v.options)
+            masker = PointCloudMasker(n=v.n, **kw)
+        else:  # pragma: no cover - guarded by make_task
+            raise ConfigError(f"unsupported modality {self.modality!r}")
+        info["names"] = list(masker.variable_names)
+        return masker, xt, info
+
+
+class TextTask(Task):
+    """Sentences tokenised by the model's tokenizer; variables are words (sub-tokens together)."""
+
+    max_length: int = 64
+
+    def _tok(self, model):
+        tok = getattr(model, "tokenizer", None)
+        if tok is None:
+            raise ConfigError("text models need a tokenizer (model.tokenizer); use bert-scratch, minilm or hf")
+        return tok
+
+    def batch(self, x: list[str], idx: np.ndarray, device: torch.device, model=None) -> dict:
+        tok = self._tok(model)
+        enc = tok([x[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        return {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+    def masker_and_inputs(self, model, data, x_explained):
+        from ..maskers import EmbeddingMasker, collate_text, word_variables
+
+        tok = self._tok(model)
+        v = self.cfg.variables
+        items = [
+            word_variables(tok, text, v.n, max_length=self.max_length, choose="first" if v.layout != "random" else "random", seed=v.seed)
+            for text in x_explained
+        ]
+        inputs = collate_text(items, pad_token_id=tok.pad_token_id or 0)
+        emb = model.model.get_input_embeddings()
+        baseline = v.options.get("baseline", "mask")
+        if baseline == "mask":
+            baseline = int(tok.mask_token_id)
+        elif baseline == "pad":
+            baseline = int(tok.pad_token_id or 0)
+        masker = EmbeddingMasker(emb, v.n, baseline=baseline)
+        info = {"modality": "text", "names": [f"w{i}" for i in range(v.n)], "words": [list(it.words) for it in items]}
+        return masker, inputs, info
+
+
+def make_task(modality: str, cfg: RunConfig) -> Task:
+    if modality == "text":
+        return TextTask(modality, cfg)
+    if modality in ("image", "tabular", "pointcloud"):
+        return ArrayTask(modality, cfg)
+    raise ConfigError(f"dataset modality {modality!r} is not supported by the pipeline")

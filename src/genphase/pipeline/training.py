@@ -1,0 +1,145 @@
+"""Seeded, resumable training with per-epoch train/test loss and accuracy.
+
+Determinism: parameters are initialised from ``seed``; mini-batches are shuffled by a
+``numpy.random.Generator(seed)`` whose state is saved with every epoch state, as are torch's
+global RNG states (dropout). A run resumed from a saved state continues exactly as an
+uninterrupted one on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .storage import save_torch
+from .tasks import Task, TextTask
+
+__all__ = ["TrainSpec", "train", "evaluate"]
+
+
+@dataclass
+class TrainSpec:
+    epochs: int
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    seed: int
+
+
+def _optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+
+
+def _batch(task: Task, x: Any, idx: np.ndarray, device: torch.device, model: torch.nn.Module):
+    if isinstance(task, TextTask):
+        return task.batch(x, idx, device, model=model)
+    return task.batch(x, idx, device)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+    was = model.training
+    model.eval()
+    n = len(y)
+    loss, correct = 0.0, 0
+    for lo in range(0, n, batch_size):
+        idx = np.arange(lo, min(n, lo + batch_size))
+        logits = task.forward(model, _batch(task, x, idx, device, model)).float()
+        yt = torch.as_tensor(y[idx], device=device)
+        loss += float(F.cross_entropy(logits, yt, reduction="sum"))
+        correct += int((logits.argmax(-1) == yt).sum())
+    model.train(was)
+    return loss / max(n, 1), correct / max(n, 1)
+
+
+def train(
+    model: torch.nn.Module,
+    task: Task,
+    x: Any,
+    y: np.ndarray,
+    spec: TrainSpec,
+    device: torch.device,
+    *,
+    eval_sets: dict[str, tuple[Any, np.ndarray]],
+    checkpoint_epochs: set[int] = frozenset(),
+    on_checkpoint: Callable[[int, torch.nn.Module], None] | None = None,
+    state_path: Path | None = None,
+    progress: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Train ``model`` in place; return the log (one dict per epoch and split, epoch 0 = init).
+
+    With ``state_path``, the full training state is saved after every epoch and a run finds
+    and continues from it. ``on_checkpoint(epoch, model)`` is called at ``checkpoint_epochs``.
+    """
+    model.to(device)
+    opt = _optimizer(model, spec)
+    rng = np.random.default_rng(spec.seed)
+    log: list[dict] = []
+    start = 0
+    if state_path is not None and state_path.exists():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        log = st["log"]
+        start = st["epoch"]
+    else:
+        torch.manual_seed(spec.seed)
+        _record(log, 0, model, task, eval_sets, device)
+        if on_checkpoint is not None and 0 in checkpoint_epochs:
+            on_checkpoint(0, model)
+    n = len(y)
+    for epoch in range(start + 1, spec.epochs + 1):
+        model.train()
+        perm = rng.permutation(n)
+        for lo in range(0, n, spec.batch_size):
+            idx = perm[lo : lo + spec.batch_size]
+            logits = task.forward(model, _batch(task, x, idx, device, model))
+            loss = F.cross_entropy(logits.float(), torch.as_tensor(y[idx], device=device))
+            if not math.isfinite(float(loss)):
+                raise FloatingPointError(
+                    f"training loss became {float(loss)} at epoch {epoch}; lower training.lr (now {spec.lr})"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _record(log, epoch, model, task, eval_sets, device)
+        if on_checkpoint is not None and epoch in checkpoint_epochs:
+            on_checkpoint(epoch, model)
+        if state_path is not None:
+            save_torch(
+                state_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "log": log,
+                    "epoch": epoch,
+                },
+            )
+        if progress is not None:
+            progress(epoch, log[-1])
+    model.eval()
+    return log
+
+
+def _record(log: list[dict], epoch: int, model, task, eval_sets, device) -> None:
+    for split, (xs, ys) in eval_sets.items():
+        loss, acc = evaluate(model, task, xs, ys, device)
+        log.append({"epoch": epoch, "split": split, "loss": loss, "accuracy": acc})

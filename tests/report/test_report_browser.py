@@ -1,0 +1,68 @@
+"""Render report.html in headless Chromium: the page draws and every embedded image decodes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genphase.report import FIGURE_SPECS, build_report
+
+CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                             shutil.which("chromium-browser")) if p and Path(p).is_file()), None)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found (/usr/bin/chromium; apt-get install chromium)"),
+]
+
+# Test-only probe (the report itself has no scripts): after load, count images that decoded.
+PROBE = (
+    "<script>window.addEventListener('load', function () {"
+    "var imgs = Array.prototype.slice.call(document.images);"
+    "document.body.setAttribute('data-images-total', String(imgs.length));"
+    "document.body.setAttribute('data-images-loaded', String(imgs.filter(function (i) {"
+    "return i.complete && i.naturalWidth > 0; }).length));});</script>"
+)
+
+
+def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+    ]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_report_renders_in_chromium(run_factory, tmp_path: Path) -> None:
+    run = run_factory(modality="image")
+    report = build_report(run)
+
+    shot = tmp_path / "shot.png"
+    proc = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,3000", report.as_uri())
+    assert shot.is_file(), f"no screenshot; chromium said:\n{proc.stderr[-2000:]}"
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[0] >= 2000 and pixels.shape[1] >= 1000
+    rgb = pixels[..., :3]
+    assert float(rgb.std()) > 0.05, "screenshot is blank"
+    assert float((rgb.mean(-1) < 0.9).mean()) > 0.02, "screenshot has almost no non-white pixels"
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    proc = _chromium(tmp_path, "--dump-dom", probed.as_uri())
+    dom = proc.stdout
+    total = re.search(r'data-images-total="(\d+)"', dom)
+    loaded = re.search(r'data-images-loaded="(\d+)"', dom)
+    assert total and loaded, f"probe did not run; stderr:\n{proc.stderr[-2000:]}"
+    assert int(total.group(1)) == len(FIGURE_SPECS)
+    assert int(loaded.group(1)) == len(FIGURE_SPECS), "some embedded images failed to decode"
+    assert np.isfinite(pixels).all()
