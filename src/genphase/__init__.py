@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "save_interactions": "genphase.io",
     "load_interactions": "genphase.io",
     "h_bar": "genphase.analysis",
+    "explain": "genphase.masked_outputs",
+    "masked_values": "genphase.masked_outputs",
 }
 
 __all__ = ["__version__", *_EXPORTS]

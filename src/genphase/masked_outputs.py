@@ -228,20 +228,27 @@ def _masked_values(
                     f"{type(masker).__name__}.prepare changed the batch size from {b} to {_batch_size(prepared)}"
                 )
             _check_memory(n, b, chunk_size, _row_bytes(prepared), dev, max_memory)
-            ctx = lambda: _autocast_ctx(autocast, dev)  # noqa: E731
-            _autocast_ctx(autocast, dev)  # validate early
+            _autocast_ctx(autocast, dev)  # validate the dtype before any forward pass
 
             def run(index: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-                with ctx():
+                with _autocast_ctx(autocast, dev):
                     return _call_model(model, masker.mask(_rows(prepared, index), masks))
 
+            # Full inputs first (B of the B * 2**n passes): gives the predicted classes of the
+            # predicted_* value functions and validates outputs and labels per *sample* (so errors
+            # name the sample) before the long masked run.
+            full_out = []
+            for lo in range(0, b, chunk_size):
+                idx = torch.arange(lo, min(lo + chunk_size, b), device=dev)
+                full_out.append(run(idx, torch.ones(idx.shape[0], n, dtype=torch.bool, device=dev)))
             if vf.uses_prediction:
-                preds = []
-                for lo in range(0, b, chunk_size):
-                    idx = torch.arange(lo, min(lo + chunk_size, b), device=dev)
-                    full = torch.ones(idx.shape[0], n, dtype=torch.bool, device=dev)
-                    preds.append(vf.labels_from_full(run(idx, full)))
-                lab = torch.cat(preds).to(dev).long()
+                lab = torch.cat([vf.labels_from_full(o) for o in full_out]).to(dev).long()
+            if isinstance(full_out[0], torch.Tensor) and all(o.shape[1:] == full_out[0].shape[1:] for o in full_out):
+                vf(torch.cat(full_out), lab)
+            else:  # pragma: no cover - ragged outputs; the value function sees them chunk by chunk
+                for lo, o in zip(range(0, b, chunk_size), full_out):
+                    vf(o, lab[lo : lo + o.shape[0]])  # type: ignore[index]
+            del full_out
 
             total = b * size
             out = torch.empty(total, dtype=acc_dtype, device=dev)
@@ -297,7 +304,17 @@ def masked_values(
         max_memory: bytes available for the estimate (default: what the device reports free).
 
     The model runs under ``torch.no_grad`` in eval mode: a model in training mode triggers a
-    warning, is switched to eval and restored afterwards (module by module).
+    warning, is switched to eval and restored afterwards (module by module). The ``B`` full
+    inputs are run first (``B`` extra passes out of ``B * 2**n``): they give the predicted class of
+    ``predicted_*`` value functions and check outputs and labels before the long run.
+    ``chunk_size`` changes nothing but speed and memory (values agree to floating-point batching
+    effects, ~1e-16 relative).
+
+    Raises:
+        InputError: empty batch, labels missing / out of range, inputs that do not fit the masker,
+            model outputs that are not class scores.
+        MemoryEstimateError: ``n`` too large, or the values plus one chunk do not fit in memory
+            (the message gives the estimate).
     """
     values, _, _ = _masked_values(
         model, inputs, labels, masker, value_fn=value_fn, chunk_size=chunk_size, autocast=autocast,

@@ -266,6 +266,8 @@ class TabularMasker(Masker):
             ``groups[i]``; other features stay as they are), or a list of lists (variable ``i``
             = all features in ``groups[i]``, e.g. a one-hot block). A feature belongs to at most
             one variable.
+        features: shorthand for ``groups`` given as a flat list of feature indices (variable ``i``
+            = feature ``features[i]``); pass ``groups`` or ``features``, not both.
         names: variable names (default ``f{j}`` of the first feature of each variable).
     """
 
@@ -274,6 +276,7 @@ class TabularMasker(Masker):
         baseline: ArrayLike,
         *,
         groups: Sequence[int] | Sequence[Sequence[int]] | None = None,
+        features: Sequence[int] | None = None,
         names: Sequence[str] | None = None,
     ):
         base = _as_tensor(baseline, "baseline").detach().cpu()
@@ -284,6 +287,12 @@ class TabularMasker(Masker):
         self.num_features = int(base.shape[0])
         self._baseline = _BaselineCache(base)
         f = self.num_features
+        if features is not None:
+            if groups is not None:
+                raise InputError("pass either groups or features (a flat list of feature indices), not both")
+            if any(np.ndim(j) != 0 for j in features):
+                raise InputError("features must be a flat list of feature indices; use groups=[[...], ...] for groups")
+            groups = list(features)
         if groups is None:
             members = [[j] for j in range(f)]
         else:
@@ -356,8 +365,10 @@ class ImagePatchMasker(Masker):
     * ``"fixed"``: ``patches`` lists the cells (indices ``k`` or ``(row, col)`` pairs) in variable order.
     * ``"random-central"`` (default): ``n`` cells drawn without replacement, with
       ``numpy.random.default_rng(seed)``, among the *central* cells -- those whose centre lies in
-      the central box covering ``central_fraction`` of the height and of the width -- then
-      sorted row-major (variable 0 is the top-left chosen cell).
+      the central box covering ``central_fraction`` of the height and of the width (bounds
+      included) -- then sorted row-major (variable 0 is the top-left chosen cell). With the
+      default ``0.75`` an 8 x 8 grid keeps its central 6 x 6 cells (the outer ring is excluded);
+      a 4 x 4 grid keeps all 16; ``1.0`` always keeps every cell.
     * ``"all"``: every cell, row-major (``n = grid_h * grid_w``).
 
     Pixels outside the chosen patches always stay as in the image.
@@ -377,7 +388,7 @@ class ImagePatchMasker(Masker):
         patches: Sequence[int | tuple[int, int]] | None = None,
         n: int | None = None,
         seed: int = 0,
-        central_fraction: float = 0.5,
+        central_fraction: float = 0.75,
         image_shape: tuple[int, int, int] | None = None,
     ):
         base = _as_tensor(baseline, "baseline").detach().cpu()
@@ -472,8 +483,9 @@ class ImagePatchMasker(Masker):
             f = self.central_fraction
             rows_c = (np.arange(gh) + 0.5) * ph
             cols_c = (np.arange(gw) + 0.5) * pw
-            ok_r = (rows_c >= h * (1 - f) / 2) & (rows_c <= h * (1 + f) / 2)
-            ok_c = (cols_c >= w * (1 - f) / 2) & (cols_c <= w * (1 + f) / 2)
+            eps = 1e-9 * max(h, w)  # bounds included, robust to rounding
+            ok_r = (rows_c >= h * (1 - f) / 2 - eps) & (rows_c <= h * (1 + f) / 2 + eps)
+            ok_c = (cols_c >= w * (1 - f) / 2 - eps) & (cols_c <= w * (1 + f) / 2 + eps)
             central = [int(r * gw + c) for r in range(gh) for c in range(gw) if ok_r[r] and ok_c[c]]
             if n > len(central):
                 raise InputError(
@@ -767,10 +779,10 @@ def word_variables(
         raise InputError(f"n must be a positive integer, got {n!r}")
     if not isinstance(text, str):
         raise InputError(f"text must be a str, got {type(text).__name__}")
-    enc = tokenizer(text, add_special_tokens=True, truncation=False, return_offsets_mapping=True)
     try:
+        enc = tokenizer(text, add_special_tokens=True, truncation=False, return_offsets_mapping=True)
         word_ids = enc.word_ids()
-    except Exception as exc:
+    except (NotImplementedError, ValueError, AttributeError) as exc:
         raise InputError(
             f"{type(tokenizer).__name__} cannot map tokens to words (word_ids()); use a fast tokenizer "
             "(AutoTokenizer.from_pretrained(..., use_fast=True))"
