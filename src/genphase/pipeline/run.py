@@ -154,9 +154,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
         f"{len(ds.y_test)} test, device {device}, checkpoints {epochs}")
 
-    # ---- 1. model under study
+    # ---- 1. model under study (the masker is built first: bad variables fail before training)
     spec = TrainSpec(**{k: getattr(cfg.training, k) for k in TrainSpec.__dataclass_fields__})
     model = build_model_for(cfg, ds, seed=cfg.training.seed)
+    masker, m_inputs, var_info = task.masker_and_inputs(model, ds, x_exp)
     if "train_model" not in man["stages"]:
         ts = time.perf_counter()
 
@@ -190,7 +191,6 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         write_json(paths.manifest, man)
 
     # ---- 3. explained samples and variables
-    masker, m_inputs, var_info = task.masker_and_inputs(_load(build_model_for(cfg, ds, cfg.training.seed), paths.checkpoint(epochs[-1]), device), ds, x_exp)
     if not paths.samples.exists():
         from .storage import atomic_write
 

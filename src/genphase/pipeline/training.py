@@ -111,7 +111,7 @@ def train(
             idx = perm[lo : lo + spec.batch_size]
             logits = task.forward(model, _batch(task, x, idx, device, model))
             loss = F.cross_entropy(logits.float(), torch.as_tensor(y[idx], device=device))
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(
                     f"training loss became {float(loss)} at epoch {epoch}; lower training.lr (now {spec.lr})"
                 )
