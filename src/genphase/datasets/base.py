@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +37,7 @@ def _length(x: Any) -> int:
     return int(x.shape[0]) if isinstance(x, np.ndarray) else len(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ArrayDataset:
     """A train/test split held in memory.
 
@@ -156,7 +155,9 @@ def stratified_split(
 
     idx = np.arange(n)
     counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 and n_test >= np.count_nonzero(counts) else None
+    n_classes = int(np.count_nonzero(counts))
+    feasible = counts[counts > 0].min() >= 2 and min(n_test, n - n_test) >= n_classes
+    stratify = y if feasible else None
     train, test = train_test_split(idx, test_size=n_test, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(test)
 

@@ -119,8 +119,9 @@ def images_to_pointcloud_dataset(
         raise InputError(f"images_to_pointcloud_dataset needs an image dataset, got modality {ds.modality!r}")
     seeds = np.random.SeedSequence(seed).spawn(2)
     s_train, s_test = (int(s.generate_state(1)[0]) for s in seeds)
-    xtr, ytr = pointclouds_from_images(ds.x_train, ds.y_train, num_points, s_train, z=z, jitter=jitter)  # type: ignore[arg-type]
-    xte, yte = pointclouds_from_images(ds.x_test, ds.y_test, num_points, s_test, z=z, jitter=jitter)  # type: ignore[arg-type]
+    x_train, x_test = np.asarray(ds.x_train), np.asarray(ds.x_test)
+    xtr, ytr = pointclouds_from_images(x_train, ds.y_train, num_points, s_train, z=z, jitter=jitter)
+    xte, yte = pointclouds_from_images(x_test, ds.y_test, num_points, s_test, z=z, jitter=jitter)
     return ArrayDataset(
         xtr, ytr, xte, yte, ds.num_classes, "pointcloud", list(ds.class_names), (int(num_points), 3),
         name=f"pointcloud-{ds.name}" if ds.name else "pointcloud",
@@ -129,8 +130,18 @@ def images_to_pointcloud_dataset(
     )  # fmt: skip
 
 
-def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` rotation matrices ``[n, 3, 3]`` drawn uniformly from SO(3) (normalised Gaussian quaternions)."""
+def random_rotations(n: int, rng: np.random.Generator, axis: Literal["so3", "z"] = "so3") -> np.ndarray:
+    """``n`` random rotation matrices ``[n, 3, 3]``.
+
+    ``axis="so3"``: uniform on SO(3) (normalised Gaussian quaternions); ``axis="z"``: about the
+    z axis by a uniform angle.
+    """
+    if axis == "z":
+        t = rng.uniform(0.0, 2 * np.pi, n)
+        c, s, zero, one = np.cos(t), np.sin(t), np.zeros(n), np.ones(n)
+        return np.stack([np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)], 1)
+    if axis != "so3":
+        raise InputError(f"axis must be 'so3' or 'z', got {axis!r}")
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     a, b, c, d = q.T
@@ -202,7 +213,8 @@ def _torus(rng: np.random.Generator, n: int, p: int) -> np.ndarray:
 _APEX = np.array([0.0, 0.0, 1.0])
 _BASE = np.array([[-1.0, -1.0, -1.0], [1.0, -1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, 1.0, -1.0]])
 _PYRAMID = np.array(
-    [[_BASE[i], _BASE[(i + 1) % 4], _APEX] for i in range(4)] + [[_BASE[0], _BASE[1], _BASE[2]], [_BASE[0], _BASE[2], _BASE[3]]]
+    [[_BASE[i], _BASE[(i + 1) % 4], _APEX] for i in range(4)]  # 4 sides
+    + [[_BASE[0], _BASE[1], _BASE[2]], [_BASE[0], _BASE[2], _BASE[3]]]  # square base
 )  # [6 triangles, 3 vertices, 3]
 _PYRAMID_AREA = 0.5 * np.linalg.norm(
     np.cross(_PYRAMID[:, 1] - _PYRAMID[:, 0], _PYRAMID[:, 2] - _PYRAMID[:, 0]), axis=-1
@@ -235,13 +247,13 @@ def sample_primitive(
     *,
     noise: float = 0.01,
     scale_range: tuple[float, float] = (0.7, 1.3),
-    rotate: bool = True,
+    rotation: Literal["so3", "z", "none"] = "so3",
 ) -> np.ndarray:
     """``n`` noisy, randomly rotated and scaled surface samples of one primitive: float64 ``[n, num_points, 3]``.
 
     Canonical shapes fit in ``[-1, 1]^3``; points are uniform on the surface (by area), then
-    scaled by ``U(scale_range)`` (one factor per cloud), rotated uniformly in SO(3) and given
-    Gaussian noise of std ``noise``.
+    scaled by ``U(scale_range)`` (one factor per cloud), rotated (``rotation="so3"``: uniformly in
+    SO(3); ``"z"``: about the z axis; ``"none"``) and given Gaussian noise of std ``noise``.
     """
     if kind not in _SAMPLERS:
         raise InputError(f"unknown primitive {kind!r}; choose from {', '.join(PRIMITIVES)}")
@@ -250,10 +262,12 @@ def sample_primitive(
         raise InputError(f"scale_range must satisfy 0 < low <= high, got {scale_range!r}")
     if noise < 0:
         raise InputError(f"noise must be >= 0, got {noise!r}")
+    if rotation not in ("so3", "z", "none"):
+        raise InputError(f"rotation must be 'so3', 'z' or 'none', got {rotation!r}")
     pts = _SAMPLERS[kind](rng, n, num_points)
     pts = pts * rng.uniform(lo, hi, (n, 1, 1))
-    if rotate:
-        pts = np.einsum("npj,nij->npi", pts, random_rotations(n, rng))
+    if rotation != "none":
+        pts = np.einsum("npj,nij->npi", pts, random_rotations(n, rng, rotation))
     if noise > 0:
         pts = pts + rng.normal(scale=noise, size=pts.shape)
     return pts
@@ -267,14 +281,17 @@ def load_primitives(
     classes: Sequence[str] = PRIMITIVES,
     noise: float = 0.01,
     scale_range: tuple[float, float] = (0.7, 1.3),
-    rotate: bool = True,
+    rotation: Literal["so3", "z", "none"] = "so3",
     test_size: float | int = 0.25,
 ) -> ArrayDataset:
     """Synthetic 3D primitives (sphere, cube, cylinder, cone, torus, pyramid) as a point-cloud dataset.
 
     ``num_per_class`` clouds of ``num_points`` surface points per class (see
     :func:`sample_primitive`), split stratified into train and test; fully determined by ``seed``.
-    ``x`` is float32 ``[N, num_points, 3]``; label ``i`` is ``classes[i]``.
+    ``x`` is float32 ``[N, num_points, 3]``; label ``i`` is ``classes[i]``. With full SO(3) rotations
+    (the default) the task needs data: a small PointNet reaches about 55% test accuracy with the
+    default 100 clouds per class and 95% with 500 (Adam, 15-30 epochs); ``rotation="z"`` gives
+    about 75% and ``"none"`` about 98% with 100 per class.
     """
     names = [str(c) for c in classes]
     unknown = [c for c in names if c not in _SAMPLERS]
@@ -284,13 +301,13 @@ def load_primitives(
     p = _positive_int("num_points", num_points)
     rng = np.random.default_rng(seed)
     x = np.concatenate(
-        [sample_primitive(c, n, p, rng, noise=noise, scale_range=scale_range, rotate=rotate) for c in names]
+        [sample_primitive(c, n, p, rng, noise=noise, scale_range=scale_range, rotation=rotation) for c in names]
     ).astype(np.float32)
     y = np.repeat(np.arange(len(names), dtype=np.int64), n)
     train, test = stratified_split(y, test_size, seed)
     return ArrayDataset(
         x[train], y[train], x[test], y[test], len(names), "pointcloud", names, (p, 3),
         name="pointcloud-primitives",
-        meta={"seed": seed, "noise": noise, "scale_range": tuple(scale_range), "rotate": rotate,
+        meta={"seed": seed, "noise": noise, "scale_range": tuple(scale_range), "rotation": rotation,
               "train_index": train, "test_index": test},
     )  # fmt: skip

@@ -15,7 +15,7 @@ from .lenet import LeNet
 from .mlp import MLP
 from .pointnet import PointNet
 from .resnet import ResNet
-from .text import bert_from_scratch, load_hf_classifier, minilm_classifier
+from .text import bert_from_scratch, load_hf_classifier, minilm_classifier, train_wordpiece_tokenizer
 from .vgg import VGG
 
 __all__ = ["MODEL_NAMES", "build_model", "model_names"]
@@ -71,13 +71,22 @@ def _mlp(num_classes: int, input_shape: Sequence[int] | None, kwargs: dict[str, 
 
 def _bert(num_classes: int, input_shape: Sequence[int] | None, kwargs: dict[str, Any]) -> nn.Module:
     kwargs = dict(kwargs)
-    sources = [k for k in ("vocab", "vocab_size", "tokenizer") if k in kwargs]
-    if len(sources) != 1:
-        raise InputError(
-            "model 'bert-scratch' needs exactly one of vocab_size=<int> or tokenizer=<tokenizer> "
-            f"(e.g. from genphase.models.train_wordpiece_tokenizer), got {sources or 'neither'}"
-        )
-    vocab = kwargs.pop(sources[0])
+    texts = kwargs.pop("texts", None)
+    min_frequency = kwargs.pop("min_frequency", 2)
+    sources = [k for k in ("vocab", "tokenizer") if k in kwargs]
+    if texts is not None and not sources:
+        # Train a WordPiece tokenizer on the given (training) texts; vocab_size caps its vocabulary.
+        size = kwargs.pop("vocab_size", 8000)
+        vocab: Any = train_wordpiece_tokenizer(texts, vocab_size=size, min_frequency=min_frequency)
+    else:
+        sources += ["vocab_size"] if "vocab_size" in kwargs else []
+        if len(sources) != 1:
+            raise InputError(
+                "model 'bert-scratch' needs exactly one of vocab_size=<int>, tokenizer=<tokenizer> "
+                "(e.g. from genphase.models.train_wordpiece_tokenizer) or texts=<training sentences> "
+                f"(a WordPiece tokenizer is trained on them), got {sources or 'none'}"
+            )
+        vocab = kwargs.pop(sources[0])
     if input_shape is not None and "max_position" not in kwargs:
         kwargs["max_position"] = max(_shape(input_shape, "bert-scratch", "(L,)", (1,))[0], 8)
     _check_kwargs("bert-scratch", bert_from_scratch, kwargs, ("vocab", "num_labels", "seed"))
@@ -131,8 +140,10 @@ def build_model(
         name: one of :data:`MODEL_NAMES` (case-insensitive, ``_`` and ``-`` equivalent):
             ``"mlp"`` (any shape, flattened), ``"lenet"``, ``"vgg"``, ``"resnet"`` (images
             ``(C, H, W)``), ``"pointnet"``, ``"dgcnn"`` (point clouds ``(P, D)``),
-            ``"bert-scratch"`` (needs ``vocab_size=`` or ``tokenizer=``; ``input_shape=(L,)``
-            sets the maximum length), ``"minilm"`` (bundled all-MiniLM-L6-v2) and ``"hf"``
+            ``"bert-scratch"`` (needs ``tokenizer=``, ``vocab_size=`` or ``texts=``: training
+            sentences to train a WordPiece tokenizer of at most ``vocab_size`` (default 8000)
+            tokens on, with ``min_frequency`` (default 2); ``input_shape=(L,)`` sets the maximum
+            length), ``"minilm"`` (bundled all-MiniLM-L6-v2) and ``"hf"``
             (needs ``path=`` to a local Hugging Face model directory).
         num_classes: number of classes ``C``.
         input_shape: shape of one sample, without the batch axis (``None`` for text models).

@@ -228,7 +228,9 @@ def bert_from_scratch(
     else:
         raise InputError(f"vocab must be a vocabulary size or a tokenizer, got {type(vocab).__name__}")
     num_labels = check_positive("num_labels", num_labels)
-    hidden, layers, heads = (check_positive(n, v) for n, v in (("hidden", hidden), ("layers", layers), ("heads", heads)))
+    hidden = check_positive("hidden", hidden)
+    layers = check_positive("layers", layers)
+    heads = check_positive("heads", heads)
     if hidden % heads:
         raise InputError(f"hidden={hidden} must be divisible by heads={heads}")
     if not 0.0 <= dropout < 1.0:
