@@ -1,22 +1,67 @@
-"""Analysis layer: generalization power, H-bar, order-wise strengths, removal loss, order
-distribution, Jaccard similarity and phase detection over extracted interactions."""
+"""Analysis layer over extracted AND-OR interactions (pure, vectorised numpy; no plotting).
 
-from .generalization import (
-    check_compatible,
-    effects,
-    generalization_power,
-    h_bar,
-    h_bar_ablation,
-    order_strengths,
-    removal,
-    salient,
+One module per concept; every function takes :class:`~genphase.AndOrInteractions` batches (any
+batch shape ``B``, one entry per sample) or tidy tables, and every result has a long-form
+``to_frame()`` view:
+
+* :mod:`.salience` -- salient interactions, relative (``tau * max|I|``) or absolute threshold.
+* :mod:`.generalization` -- G against one (Eq. 7) or K baselines (Eq. 10), the k = 1..K ablation.
+* :mod:`.strengths` -- order-wise strengths (Eq. 8, 9) and H-bar (Eq. 11), per sample and aggregated.
+* :mod:`.removal` -- loss without non-generalizable interactions (Eq. 12, 13).
+* :mod:`.order_distribution` -- order distribution over checkpoints and the weighted Jaccard similarity.
+* :mod:`.phases` -- three-phase / two-phase detection and the early-stopping recommendation.
+* :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
+* :mod:`.checkpoint` -- the per-checkpoint metric tables of docs/run-directory.md.
+* :mod:`.tables` -- long-form helpers and the table contracts.
+
+Conventions: one-variable terms are merged into AND by default (``merge_singletons=True``);
+a sample without salient interactions has H-bar NaN; mismatched inputs raise
+:class:`~genphase.errors.InputError`.
+"""
+
+from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series
+from .generalization import BaselineAblation, GeneralizationPower, baseline_ablation, generalization_power, generalizes
+from .order_distribution import (
+    NORMALIZATIONS,
+    OrderDistribution,
+    order_distribution,
+    order_distribution_series,
+    order_jaccard,
+    order_strength,
+    output_range,
+    weighted_jaccard,
 )
-from .order_distribution import order_distribution, order_jaccard, weighted_jaccard
-from .phases import PhaseReport, detect_phases, smooth
-from .tables import analyze_checkpoint, long_form
+from .phases import Phase, PhaseReport, PhaseRules, detect_phases, noise_level, smooth
+from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
+from .salience import Salience, salience, salience_threshold
+from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths
+from .tables import LONG_COLUMNS, TABLE_COLUMNS, long_form
+from .theory import (
+    NoiseScheduleFit,
+    TheoryPrediction,
+    TriggeringRegression,
+    default_penalty,
+    default_sigma2_grid,
+    fit_noise_schedule,
+)
 
 __all__ = [
-    "check_compatible", "effects", "generalization_power", "h_bar", "h_bar_ablation", "order_strengths",
-    "removal", "salient", "order_distribution", "order_jaccard", "weighted_jaccard", "PhaseReport",
-    "detect_phases", "smooth", "analyze_checkpoint", "long_form",
+    # salience
+    "Salience", "salience", "salience_threshold",
+    # generalization
+    "GeneralizationPower", "BaselineAblation", "generalization_power", "generalizes", "baseline_ablation",
+    # strengths / H-bar
+    "OrderStrengths", "order_strengths", "h_bar", "h_bar_by_type", "h_bar_summary",
+    # removal
+    "RemovalResult", "removal_loss", "neg_log_sigmoid", "cross_entropy",
+    # order distribution / Jaccard
+    "NORMALIZATIONS", "OrderDistribution", "order_strength", "output_range", "order_distribution",
+    "order_distribution_series", "weighted_jaccard", "order_jaccard",
+    # phases
+    "PhaseRules", "Phase", "PhaseReport", "detect_phases", "smooth", "noise_level",
+    # theory
+    "TriggeringRegression", "TheoryPrediction", "NoiseScheduleFit", "fit_noise_schedule", "default_penalty",
+    "default_sigma2_grid",
+    # tables / pipeline
+    "LONG_COLUMNS", "TABLE_COLUMNS", "TABLE_NAMES", "long_form", "analyze_checkpoint", "analyze_series",
 ]

@@ -1,186 +1,274 @@
-"""Salience, generalization power (Eq. 7, 10), order-wise strengths (Eq. 8, 9), H-bar (Eq. 11)
-and the loss without non-generalizable interactions (Eq. 12, 13).
+"""Generalization power of salient interactions (Eq. 7) against K baseline models (Eq. 10).
 
-Conventions (SCIENCE.md sections 3-6):
+For a salient interaction ``T`` of type ``t`` (AND or OR) of the model under study on a sample,
+and a baseline model's interactions on the same sample with the same variables and masks:
 
-* Arrays of effects are ``[*B, 2, 2**n]``: axis -2 is the type (0 = AND, 1 = OR).
-* One-variable terms: an AND {i} and an OR {i} trigger on the same masks and only their sum is
-  identified, so by default (``merge_singletons=True``) every model's effects are taken in the
-  merged view (singleton sum reported as AND, OR singleton 0) before salience and G.
-* Salience: ``|I[T]| > tau * max_T |I[T]|`` over that model's own AND and OR effects of that
-  sample (relative, default), or ``> absolute``.
-* ``G[T] = 1`` when a baseline's same-type effect on ``T`` is salient for the baseline and has
-  the same sign (Eq. 7); with K baselines, when this holds for any of the first k (Eq. 10).
-* A sample with no salient interaction has H-bar NaN.
+    G_k[t, T] = 1  iff  |I_base_k[t, T]| > tau_base_k   and   I[t, T] * I_base_k[t, T] > 0     (Eq. 7)
+
+types are matched (AND with AND, OR with OR); ``tau_base_k`` is the baseline's own threshold
+(relative: ``tau`` times that baseline's max |I| on that sample; absolute: the same number for all
+models). With K baselines, ``G_hat(k) = 1`` iff ``T`` generalizes to ANY of the first k baselines
+(Eq. 10); ``k = K`` is the default everywhere, and :meth:`GeneralizationPower.ablation` gives the
+k = 1..K ablation of the paper's Fig. 3 as data.
+
+Singletons: by default every model (the model and each baseline) is taken in the merged view
+(one-variable AND + OR summed into AND, see :mod:`genphase.analysis.salience`), so a one-variable
+term generalizes when the baseline's merged singleton on the same variable is salient with the
+same sign, however either solver split it between AND and OR. ``merge_singletons=False`` compares
+the raw AND and OR singletons separately.
+
+``G`` is only defined on the model's salient interactions; the arrays hold False elsewhere.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
+from ._common import TYPES, SIGNS, check_compatible, check_threshold_args, signed_order_sums
+from .salience import Salience, salience
+from .tables import long_form
 
-__all__ = [
-    "effects",
-    "salient",
-    "generalization_power",
-    "order_strengths",
-    "h_bar",
-    "h_bar_ablation",
-    "removal",
-    "check_compatible",
-]
+if TYPE_CHECKING:  # pragma: no cover
+    from .removal import RemovalResult
+    from .strengths import OrderStrengths
+
+__all__ = ["GeneralizationPower", "BaselineAblation", "generalization_power", "generalizes", "baseline_ablation"]
 
 
-def check_compatible(model: AndOrInteractions, baselines: Sequence[AndOrInteractions]) -> None:
-    """Raise InputError unless every baseline explains the same samples with the same variables."""
-    if not isinstance(model, AndOrInteractions):
-        raise InputError(f"model must be an AndOrInteractions, got {type(model).__name__}")
-    if len(baselines) == 0:
-        raise InputError("baselines is empty: pass the interactions of K >= 1 baseline models trained on the test split")
-    for k, b in enumerate(baselines):
-        if not isinstance(b, AndOrInteractions):
-            raise InputError(f"baselines[{k}] must be an AndOrInteractions, got {type(b).__name__}")
-        if b.n != model.n:
-            raise InputError(f"baselines[{k}] has n={b.n} variables, the model has n={model.n}; extract both with the same masker")
-        if model.variables is not None and b.variables is not None and tuple(b.variables) != tuple(model.variables):
-            raise InputError(
-                f"baselines[{k}] uses variables {list(b.variables)}, the model {list(model.variables)}; "
-                "extract both on the same samples with the same masker"
-            )
-        if b.batch_shape != model.batch_shape:
-            raise InputError(f"baselines[{k}] has batch shape {b.batch_shape}, the model {model.batch_shape}; use the same samples")
-    for name, r in [("model", model)] + [(f"baselines[{k}]", b) for k, b in enumerate(baselines)]:
-        if not (np.all(np.isfinite(r.and_effects)) and np.all(np.isfinite(r.or_effects))):
-            raise InputError(f"{name} has NaN or inf effects; re-extract it from finite values")
+def _h_bar(eff: np.ndarray, sal: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """H-bar per sample and type: ``[*B, 3]`` (and, or, all); NaN where a type has no salient term."""
+    a = np.abs(eff)
+    tot = np.where(sal, a, 0.0).sum(-1)  # [*B, 2]
+    g = np.where(sal & gen, a, 0.0).sum(-1)
+    tot = np.concatenate([tot, tot.sum(-1, keepdims=True)], axis=-1)
+    g = np.concatenate([g, g.sum(-1, keepdims=True)], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tot > 0, g / np.where(tot > 0, tot, 1.0), np.nan)
 
 
-def effects(res: AndOrInteractions, merge_singletons: bool = True) -> np.ndarray:
-    """``[*B, 2, 2**n]`` effects (AND, OR), singletons merged into AND by default."""
-    return (res.merged() if merge_singletons else res).effects()
+def _type_index(type: str) -> int:
+    if type not in TYPES:
+        raise InputError(f"type must be one of {list(TYPES)}, got {type!r}")
+    return TYPES.index(type)
 
 
-def salient(eff: np.ndarray, tau: float = 0.05, absolute: float | None = None) -> np.ndarray:
-    """Boolean ``[*B, 2, 2**n]``: ``|I| > threshold`` (entry 0 never salient)."""
-    if absolute is not None:
-        if not absolute >= 0:
-            raise InputError(f"absolute threshold must be >= 0, got {absolute}")
-        thr = np.full(eff.shape[:-2], float(absolute))
-    else:
-        if not 0 <= tau <= 1:
-            raise InputError(f"relative tau must be in [0, 1] (fraction of max |I|), got {tau}")
-        thr = tau * np.abs(eff).max(axis=(-2, -1))
-    out = np.abs(eff) > thr[..., None, None]
-    out[..., 0] = False
+@dataclass(frozen=True, eq=False)
+class BaselineAblation:
+    """H-bar and order-wise strengths with the first k baselines, k = 1..K (the paper's Fig. 3).
+
+    - ``h_bar``: ``[K, *B]`` (AND and OR together; NaN for samples without salient interactions).
+    - ``h_bar_by_type``: ``[K, *B, 3]`` (types and, or, all).
+    - ``generalizable``: ``[K, *B, 3, n, 2]`` signed sums of the generalizable salient interactions
+      per type, order and sign (Eq. 9 with ``G_hat(k)``); ``total``: ``[*B, 3, n, 2]`` (Eq. 8).
+    """
+
+    h_bar: np.ndarray
+    h_bar_by_type: np.ndarray
+    generalizable: np.ndarray
+    total: np.ndarray
+
+    @property
+    def K(self) -> int:
+        """Number of baselines."""
+        return int(self.h_bar.shape[0])
+
+    @property
+    def non_generalizable(self) -> np.ndarray:
+        """``[K, *B, 3, n, 2]``: total minus generalizable."""
+        return self.total[None] - self.generalizable
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and spread of H-bar over samples for each k: ``k, mean, std, n, n_nan`` (nan-aware)."""
+        h = self.h_bar.reshape(self.K, -1)
+        ok = np.isfinite(h)
+        cnt = ok.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(cnt > 0, np.where(ok, h, 0).sum(1) / np.maximum(cnt, 1), np.nan)
+            var = np.where(cnt > 0, np.where(ok, (h - mean[:, None]) ** 2, 0).sum(1) / np.maximum(cnt, 1), np.nan)
+        return pd.DataFrame({"k": np.arange(1, self.K + 1), "mean": mean, "std": np.sqrt(var), "n": cnt,
+                             "n_nan": (~ok).sum(1)})
+
+    def to_frame(self, *, checkpoint: int | None = None, model: str = "model", split=None) -> pd.DataFrame:
+        """Long form: ``[checkpoint,] k, sample, [split,] model, type, order, sign, metric, value``.
+
+        Rows with ``metric`` "generalizable" / "non_generalizable" hold signed strengths per order;
+        rows with ``metric`` "h_bar" hold H-bar (``order`` 0 and ``sign`` "" there).
+        """
+        K = self.K
+        gen = self.generalizable.reshape(K, -1, *self.generalizable.shape[-3:])
+        B = gen.shape[1]
+        n = gen.shape[-2]
+        both = np.stack([gen, self.non_generalizable.reshape(gen.shape)], axis=-1)  # [K, B, 3, n, 2, 2]
+        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
+        per = {} if split is None else {"split": ("sample", np.asarray(split).reshape(-1))}
+        fr = long_form(both, [("k", np.arange(1, K + 1)), ("sample", np.arange(B)), ("type", TYPES),
+                              ("order", np.arange(1, n + 1)), ("sign", SIGNS),
+                              ("metric", ["generalizable", "non_generalizable"])], constants=const, per_axis=per)
+        hb = self.h_bar_by_type.reshape(K, B, 3)
+        fh = long_form(hb, [("k", np.arange(1, K + 1)), ("sample", np.arange(B)), ("type", TYPES)],
+                       constants={**const, "order": 0, "sign": "", "metric": "h_bar"}, per_axis=per)
+        return pd.concat([fr, fh[fr.columns]], ignore_index=True)
+
+
+@dataclass(frozen=True, eq=False)
+class GeneralizationPower:
+    """G of every salient interaction of the model against each of K baselines.
+
+    - ``model``: :class:`Salience` of the model (its ``effects`` ``[*B, 2, 2**n]``, ``mask``, ``threshold``).
+    - ``baselines``: one :class:`Salience` per baseline.
+    - ``per_baseline``: ``[K, *B, 2, 2**n]`` bool, Eq. 7 against baseline k (False where the
+      model's interaction is not salient).
+    - ``values_full``: ``[*B]`` ``v(x)`` on the full input (``model.values[..., -1]``), for Eq. 12.
+    """
+
+    model: Salience
+    baselines: tuple[Salience, ...]
+    per_baseline: np.ndarray
+    values_full: np.ndarray
+
+    @property
+    def K(self) -> int:
+        """Number of baselines."""
+        return int(self.per_baseline.shape[0])
+
+    @property
+    def n(self) -> int:
+        """Number of input variables."""
+        return self.model.n
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Batch shape ``B``."""
+        return self.model.batch_shape
+
+    def _check_k(self, k: int | None) -> int:
+        if k is None:
+            return self.K
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= self.K:
+            raise InputError(f"k must be an int in 1..K={self.K} (use the first k baselines), got {k!r}")
+        return int(k)
+
+    def g(self, k: int | None = None) -> np.ndarray:
+        """``G_hat(k)`` (Eq. 10): ``[*B, 2, 2**n]`` bool, generalizes to any of the first k baselines (default K)."""
+        k = self._check_k(k)
+        return np.any(self.per_baseline[:k], axis=0)
+
+    def cumulative(self) -> np.ndarray:
+        """``[K, *B, 2, 2**n]``: ``G_hat(k)`` for k = 1..K."""
+        return np.logical_or.accumulate(self.per_baseline, axis=0)
+
+    def h_bar(self, k: int | None = None, *, type: str = "all") -> np.ndarray:
+        """Per-sample H-bar (Eq. 11) with ``G_hat(k)``: ``[*B]``; NaN for samples without salient interactions.
+
+        ``type`` "and"/"or" restricts numerator and denominator to that type.
+        """
+        return _h_bar(self.model.effects, self.model.mask, self.g(k))[..., _type_index(type)]
+
+    def order_strengths(self, k: int | None = None) -> "OrderStrengths":
+        """Order-wise strengths (Eq. 8, 9) with ``G_hat(k)``; see :class:`~genphase.analysis.strengths.OrderStrengths`."""
+        from .strengths import OrderStrengths
+
+        k = self._check_k(k)
+        i = np.where(self.model.mask, self.model.effects, 0.0)
+        g = np.where(self.g(k), i, 0.0)
+        return OrderStrengths(total=signed_order_sums(i, self.n), generalizable=signed_order_sums(g, self.n), k=k)
+
+    def ablation(self) -> BaselineAblation:
+        """H-bar and generalizable strengths for k = 1..K (Eq. 10 ablation, the paper's Fig. 3)."""
+        cum = self.cumulative()
+        eff, sal = self.model.effects, self.model.mask
+        hb = _h_bar(eff[None], sal[None], cum)  # [K, *B, 3]
+        i = np.where(sal, eff, 0.0)
+        gen = signed_order_sums(np.where(cum, i[None], 0.0), self.n)
+        return BaselineAblation(h_bar=hb[..., 2], h_bar_by_type=hb, generalizable=gen, total=signed_order_sums(i, self.n))
+
+    def removal(self, k: int | None = None) -> "RemovalResult":
+        """Eq. 12-13: remove the salient non-generalizable interactions (``G_hat(k) = 0``) from ``v(x)``."""
+        from .removal import RemovalResult
+
+        k = self._check_k(k)
+        nongen = self.model.mask & ~self.g(k)
+        removed = np.where(nongen, self.model.effects, 0.0).sum(axis=(-2, -1))
+        return RemovalResult(v=self.values_full.copy(), v_tilde=self.values_full - removed, removed=removed, k=k)
+
+    def to_frame(self, *, checkpoint: int | None = None, model: str = "model") -> pd.DataFrame:
+        """Long form over the model's salient interactions and k = 1..K:
+        ``[checkpoint,] k, sample, model, type, mask, order, sign, metric, value`` with ``metric``
+        "generalizes" and ``value`` ``G_hat(k)`` in {0, 1}, plus an ``effect`` column."""
+        base = self.model.to_frame(checkpoint=checkpoint, model=model)
+        size = 1 << self.n
+        cum = self.cumulative().reshape(self.K, -1, 2, size)
+        s = base["sample"].to_numpy()
+        t = (base["type"].to_numpy() == "or").astype(np.int64)
+        m = base["mask"].to_numpy()
+        frames = []
+        for k in range(self.K):
+            fr = base.rename(columns={"value": "effect"})
+            fr.insert(0 if checkpoint is None else 1, "k", k + 1)
+            fr["metric"] = "generalizes"
+            fr["value"] = cum[k, s, t, m].astype(np.int64)
+            frames.append(fr)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _per_baseline(model_sal: Salience, base_sal: Sequence[Salience]) -> np.ndarray:
+    eff = model_sal.effects
+    out = np.empty((len(base_sal), *eff.shape), dtype=bool)
+    for k, b in enumerate(base_sal):
+        out[k] = model_sal.mask & b.mask & (eff * b.effects > 0)
     return out
 
 
 def generalization_power(
     model: AndOrInteractions,
-    baselines: Sequence[AndOrInteractions],
+    baselines: Sequence[AndOrInteractions] | AndOrInteractions,
+    *,
+    tau: float = 0.05,
+    absolute: float | None = None,
+    merge_singletons: bool = True,
+) -> GeneralizationPower:
+    """G of every salient interaction of ``model`` against each of the K ``baselines`` (Eq. 7, 10).
+
+    ``model``: interactions of the model under study, batch shape ``B``; ``baselines``: K
+    interaction sets of the baseline models on the same samples and variables (a single
+    AndOrInteractions counts as K = 1). Salience uses ``tau`` relative to each model's own
+    per-sample max |I| (model and each baseline separately) or the fixed ``absolute`` threshold
+    for all; singletons merged into AND unless ``merge_singletons=False``.
+    Raises :class:`~genphase.errors.InputError` for mismatched n, variables or batch shapes and NaN effects.
+    """
+    model, bases = check_compatible(model, baselines)
+    check_threshold_args(tau, absolute)
+    ms = salience(model, tau, absolute=absolute, merge_singletons=merge_singletons)
+    bs = tuple(salience(b, tau, absolute=absolute, merge_singletons=merge_singletons) for b in bases)
+    v = np.asarray(model.values, dtype=np.float64)[..., -1]
+    return GeneralizationPower(model=ms, baselines=bs, per_baseline=_per_baseline(ms, bs), values_full=v)
+
+
+def generalizes(
+    model: AndOrInteractions,
+    baseline: AndOrInteractions,
     *,
     tau: float = 0.05,
     absolute: float | None = None,
     merge_singletons: bool = True,
 ) -> np.ndarray:
-    """``G_hat(k)`` for k = 1..K: bool ``[K, *B, 2, 2**n]``; entry ``k-1`` says whether the
-    interaction generalizes to any of the first k baselines (Eq. 10; Eq. 7 for k = 1).
-    Only meaningful on the model's salient interactions (mask with :func:`salient`)."""
-    check_compatible(model, baselines)
-    eff = effects(model, merge_singletons)
-    per = []
-    for b in baselines:
-        be = effects(b, merge_singletons)
-        per.append(salient(be, tau, absolute) & (eff * be > 0))
-    return np.logical_or.accumulate(np.stack(per), axis=0)
+    """Eq. 7 against one baseline: ``[*B, 2, 2**n]`` bool (True = salient in the model and generalizes)."""
+    return generalization_power(model, [baseline], tau=tau, absolute=absolute, merge_singletons=merge_singletons).g(1)
 
 
-def order_strengths(eff: np.ndarray, sal: np.ndarray, gen: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Eq. 8-9 over salient interactions: arrays ``[*B, 2, n+1]`` (index m = order; type axis 2).
-
-    Keys ``total_pos``, ``total_neg``, ``gen_pos``, ``gen_neg`` (negative ones hold values <= 0).
-    """
-    from ..transforms import subset_orders
-
-    orders = subset_orders(n)
-    onehot = (orders[:, None] == np.arange(n + 1)[None, :]).astype(float)  # [2**n, n+1]
-    i = np.where(sal, eff, 0.0)
-    g = np.where(sal & gen, eff, 0.0)
-    return {
-        "total_pos": np.maximum(i, 0) @ onehot,
-        "total_neg": np.minimum(i, 0) @ onehot,
-        "gen_pos": np.maximum(g, 0) @ onehot,
-        "gen_neg": np.minimum(g, 0) @ onehot,
-    }
-
-
-def _h_from(eff: np.ndarray, sal: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    tot = np.where(sal, np.abs(eff), 0.0).sum(axis=(-2, -1))
-    g = np.where(sal & gen, np.abs(eff), 0.0).sum(axis=(-2, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tot > 0, g / np.where(tot > 0, tot, 1.0), np.nan)
-
-
-def h_bar(
+def baseline_ablation(
     model: AndOrInteractions,
-    baselines: Sequence[AndOrInteractions],
+    baselines: Sequence[AndOrInteractions] | AndOrInteractions,
     *,
     tau: float = 0.05,
     absolute: float | None = None,
     merge_singletons: bool = True,
-) -> np.ndarray:
-    """Per-sample H-bar (Eq. 11) against all K baselines (Eq. 10), shape = ``model.batch_shape``.
-
-    ``sum_m |gen+(m)| + |gen-(m)|`` over ``sum_m |total+(m)| + |total-(m)|``, AND and OR
-    together; NaN for a sample without salient interactions. ``tau`` is relative to each model's
-    own per-sample max |I|; ``absolute`` replaces it by a fixed threshold for all models.
-    """
-    G = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    eff = effects(model, merge_singletons)
-    return _h_from(eff, salient(eff, tau, absolute), G[-1])
-
-
-def h_bar_ablation(
-    model: AndOrInteractions,
-    baselines: Sequence[AndOrInteractions],
-    *,
-    tau: float = 0.05,
-    absolute: float | None = None,
-    merge_singletons: bool = True,
-) -> np.ndarray:
-    """H-bar with the first k baselines, k = 1..K (the paper's Fig. 3): ``[K, *B]``."""
-    G = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    eff = effects(model, merge_singletons)
-    sal = salient(eff, tau, absolute)
-    return np.stack([_h_from(eff, sal, G[k]) for k in range(G.shape[0])])
-
-
-def _neg_log_sigmoid(x: np.ndarray) -> np.ndarray:
-    """``-log sigmoid(x)`` computed stably."""
-    return np.logaddexp(0.0, -x)
-
-
-def removal(
-    model: AndOrInteractions,
-    baselines: Sequence[AndOrInteractions],
-    *,
-    tau: float = 0.05,
-    absolute: float | None = None,
-    merge_singletons: bool = True,
-) -> dict[str, np.ndarray]:
-    """Eq. 12-13 per sample: ``v`` (= v(x) on the full input), ``v_tilde`` (salient non-generalizable
-    interactions removed), ``loss = -log sigmoid(v)``, ``loss_removed = -log sigmoid(v_tilde)``.
-
-    ``v`` must be the log-odds of the ground-truth class (the default value function), so
-    ``sigmoid(v)`` is the probability of that class.
-    """
-    G = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    eff = effects(model, merge_singletons)
-    sal = salient(eff, tau, absolute)
-    v = model.values[..., -1]
-    drop = np.where(sal & ~G[-1], eff, 0.0).sum(axis=(-2, -1))
-    vt = v - drop
-    return {"v": v, "v_tilde": vt, "loss": _neg_log_sigmoid(v), "loss_removed": _neg_log_sigmoid(vt)}
+) -> BaselineAblation:
+    """H-bar and generalizable strengths with the first k baselines, k = 1..K (Fig. 3), as data."""
+    return generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons).ablation()

@@ -1,64 +1,269 @@
-"""Order distribution of interactions (the two-phase view) and the weighted Jaccard similarity.
+"""Order distribution of interactions over checkpoints (the two-phase view) and the weighted Jaccard
+similarity between the order-m interaction distributions of training and testing samples.
 
-Strength per order m and sign, over ALL interactions (salient or not), AND and OR apart or
-together; normalisations (SCIENCE.md section 7): raw sums, division by the mean
-``|v[N] - v[{}]|``, and sum-to-one over orders and signs.
+Strength (SCIENCE.md section 7; docs/run-directory.md ``order_distribution``): per sample, type and
+order ``m``, the signed sums over ALL interactions of that order (salient or not)
+
+    strength+(m) = sum_{|T| = m} max(I[T], 0),    strength-(m) = sum_{|T| = m} min(I[T], 0),
+
+averaged over the samples of a group (a split). Three normalisations, selectable:
+
+* ``"raw"``: the mean signed sums themselves (column ``strength``);
+* ``"relative"``: divided by the mean over the same samples of ``|v[N] - v[{}]|`` (``strength_rel``);
+* ``"share"``: ``|strength|`` divided by its sum over orders and signs, per group and type
+  (``strength_share``; sums to one).
+
+Types are "and", "or" and "all" (AND + OR); singletons are merged into AND by default.
+
+Weighted Jaccard similarity of order ``m`` (two-phase paper): for each sample, the order-m
+effects are split into positive and negative parts ``x+ = max(I, 0)``, ``x- = max(-I, 0)``
+(aligned by type and subset ``T``); ``a+``, ``a-`` are their means over the training samples and
+``b+``, ``b-`` over the testing samples; then
+
+    J(m) = sum_T [min(a+, b+) + min(a-, b-)] / sum_T [max(a+, b+) + max(a-, b-)]
+
+over the order-m subsets (type "all": over the AND and the OR subsets together). Splitting per
+sample before averaging keeps opposite effects on different samples from cancelling. ``J`` is NaN
+when both distributions are zero.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ..transforms import subset_orders
+from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums
+from .tables import TABLE_COLUMNS, long_form
 
-__all__ = ["order_distribution", "weighted_jaccard", "order_jaccard"]
+__all__ = [
+    "NORMALIZATIONS",
+    "OrderDistribution",
+    "order_strength",
+    "output_range",
+    "order_distribution",
+    "order_distribution_series",
+    "weighted_jaccard",
+    "order_jaccard",
+    "checkpoint_items",
+]
 
-
-def order_distribution(res: AndOrInteractions, merge_singletons: bool = True) -> dict[str, np.ndarray]:
-    """Per-sample signed strength per order: ``pos`` and ``neg`` arrays ``[*B, 2, n+1]`` (types AND, OR).
-
-    ``pos[..., t, m] = sum_{|T| = m} max(I_t[T], 0)``, ``neg`` likewise with ``min`` (<= 0).
-    """
-    eff = (res.merged() if merge_singletons else res).effects()
-    orders = subset_orders(res.n)
-    onehot = (orders[:, None] == np.arange(res.n + 1)[None, :]).astype(float)
-    return {"pos": np.maximum(eff, 0) @ onehot, "neg": np.minimum(eff, 0) @ onehot}
-
-
-def weighted_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Weighted Jaccard similarity of aligned signed vectors along the last axis.
-
-    ``J = sum[min(a+, b+) + min(a-, b-)] / sum[max(a+, b+) + max(a-, b-)]`` with ``x+ = max(x, 0)``
-    and ``x- = max(-x, 0)``; 1 for two all-zero vectors.
-    """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise InputError(f"weighted_jaccard needs aligned vectors, got shapes {a.shape} and {b.shape}")
-    ap, an, bp, bn = np.maximum(a, 0), np.maximum(-a, 0), np.maximum(b, 0), np.maximum(-b, 0)
-    num = (np.minimum(ap, bp) + np.minimum(an, bn)).sum(-1)
-    den = (np.maximum(ap, bp) + np.maximum(an, bn)).sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+#: Names accepted by ``normalization=`` / :meth:`OrderDistribution.normalized`.
+NORMALIZATIONS = ("raw", "relative", "share")
 
 
-def order_jaccard(train: AndOrInteractions, test: AndOrInteractions, merge_singletons: bool = True) -> np.ndarray:
-    """Similarity of the order-m interaction distributions of training vs testing samples.
+def order_strength(res: AndOrInteractions, *, merge_singletons: bool = True) -> np.ndarray:
+    """Per-sample signed strength of ALL interactions: ``[*B, 3, n, 2]`` (types and/or/all, orders 1..n, signs +/-)."""
+    check_model(res, "res")
+    return signed_order_sums(effects_view(res, merge_singletons), res.n)
 
-    For each type (AND, OR) and order m, the vector of order-m effects summed over samples
-    (aligned by subset ``T``) of the training samples is compared with that of the testing
-    samples by :func:`weighted_jaccard`. Returns ``[2, n+1]`` (order 0 is 1 by convention).
-    """
-    if train.n != test.n:
-        raise InputError(f"train and test interactions must have the same n, got {train.n} and {test.n}")
-    n = train.n
-    a = (train.merged() if merge_singletons else train).effects().reshape(-1, 2, 1 << n).mean(0)
-    b = (test.merged() if merge_singletons else test).effects().reshape(-1, 2, 1 << n).mean(0)
-    orders = subset_orders(n)
-    out = np.ones((2, n + 1))
-    for m in range(1, n + 1):
-        sel = orders == m
-        out[:, m] = weighted_jaccard(a[:, sel], b[:, sel])
+
+def output_range(res: AndOrInteractions) -> np.ndarray:
+    """``|v[N] - v[{}]|`` per sample, ``[*B]`` (from ``res.values``)."""
+    check_model(res, "res")
+    v = np.asarray(res.values, dtype=np.float64)
+    out = np.abs(v[..., -1] - v[..., 0])
+    if not np.all(np.isfinite(out)):
+        raise InputError("res.values has NaN or inf at the full or empty mask; re-extract from finite outputs")
     return out
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class OrderDistribution:
+    """Mean order distribution per group of samples (usually the split).
+
+    - ``groups``: group names (``("all",)`` without a split).
+    - ``strength``: ``[G, 3, n, 2]`` mean over the group's samples of the signed sums per type,
+      order and sign (all interactions).
+    - ``mean_range``: ``[G]`` mean ``|v[N] - v[{}]|``; ``count``: ``[G]`` samples per group.
+    """
+
+    groups: tuple[str, ...]
+    strength: np.ndarray
+    mean_range: np.ndarray
+    count: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of input variables (= highest order)."""
+        return int(self.strength.shape[-2])
+
+    @property
+    def strength_rel(self) -> np.ndarray:
+        """``strength / mean |v[N] - v[{}]|`` per group (NaN when that mean is 0)."""
+        return _safe_div(self.strength, self.mean_range[:, None, None, None])
+
+    @property
+    def strength_share(self) -> np.ndarray:
+        """``|strength|`` over its sum over orders and signs, per group and type (NaN when all zero)."""
+        a = np.abs(self.strength)
+        return _safe_div(a, a.sum(axis=(-2, -1), keepdims=True))
+
+    def normalized(self, mode: str = "raw") -> np.ndarray:
+        """``[G, 3, n, 2]`` in one of :data:`NORMALIZATIONS`."""
+        if mode not in NORMALIZATIONS:
+            raise InputError(f"normalization must be one of {list(NORMALIZATIONS)}, got {mode!r}")
+        if mode == "raw":
+            return self.strength.copy()
+        return self.strength_rel if mode == "relative" else self.strength_share
+
+    def mean_order(self, *, type: str = "all") -> np.ndarray:
+        """Strength-weighted mean order ``sum_m m |s(m)| / sum_m |s(m)|`` per group, ``[G]``."""
+        if type not in TYPES:
+            raise InputError(f"type must be one of {list(TYPES)}, got {type!r}")
+        a = np.abs(self.strength[:, TYPES.index(type)]).sum(-1)  # [G, n]
+        return _safe_div((a * np.arange(1, self.n + 1)).sum(-1), a.sum(-1))
+
+    def to_table(self) -> pd.DataFrame:
+        """The ``order_distribution`` metric table (without ``checkpoint``):
+        ``split, type, order, sign, strength, strength_rel, strength_share``."""
+        axes = [("split", list(self.groups)), ("type", TYPES), ("order", np.arange(1, self.n + 1)), ("sign", SIGNS)]
+        fr = long_form(self.strength, axes, value_name="strength")
+        fr["strength_rel"] = self.strength_rel.reshape(-1)
+        fr["strength_share"] = self.strength_share.reshape(-1)
+        return fr[list(TABLE_COLUMNS["order_distribution"])]
+
+    def to_frame(self, *, checkpoint: int | None = None, model: str = "model") -> pd.DataFrame:
+        """Long form: ``[checkpoint,] split, model, type, order, sign, metric, value`` with metrics
+        strength, strength_rel, strength_share."""
+        arr = np.stack([self.strength, self.strength_rel, self.strength_share], axis=-1)
+        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
+        axes = [("split", list(self.groups)), ("type", TYPES), ("order", np.arange(1, self.n + 1)), ("sign", SIGNS),
+                ("metric", ["strength", "strength_rel", "strength_share"])]
+        return long_form(arr, axes, constants=const)
+
+
+def _split_groups(split: Any, batch_shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
+    nb = int(np.prod(batch_shape)) if batch_shape else 1
+    if split is None:
+        return [("all", np.ones(nb, dtype=bool))]
+    s = np.asarray(split)
+    if s.size != nb:
+        raise InputError(f"split must have one entry per sample (batch shape {batch_shape}), got shape {s.shape}")
+    s = s.astype(str).reshape(-1)
+    return [(g, s == g) for g in dict.fromkeys(s.tolist())]
+
+
+def order_distribution(res: AndOrInteractions, *, split: Any = None, merge_singletons: bool = True) -> OrderDistribution:
+    """Mean order distribution of ``res`` per split group (see the module docstring).
+
+    ``split``: per-sample labels (e.g. "train"/"test"), same size as the batch; None for one group "all".
+    """
+    per = order_strength(res, merge_singletons=merge_singletons)
+    nb = int(np.prod(res.batch_shape)) if res.batch_shape else 1
+    per = per.reshape(nb, 3, res.n, 2)
+    rng = output_range(res).reshape(nb)
+    groups = _split_groups(split, res.batch_shape)
+    return OrderDistribution(
+        groups=tuple(g for g, _ in groups),
+        strength=np.stack([per[sel].mean(0) for _, sel in groups]),
+        mean_range=np.array([rng[sel].mean() for _, sel in groups]),
+        count=np.array([int(sel.sum()) for _, sel in groups]),
+    )
+
+
+def checkpoint_items(checkpoints: Any) -> list[tuple[int, AndOrInteractions]]:
+    """Normalise a checkpoint series (``{epoch: res}`` or ``[(epoch, res), ...]``) to a sorted list."""
+    if isinstance(checkpoints, Mapping):
+        items = list(checkpoints.items())
+    else:
+        try:
+            items = [tuple(x) for x in checkpoints]
+        except TypeError as exc:
+            raise InputError("checkpoints must be a mapping {epoch: AndOrInteractions} or a sequence of "
+                             "(epoch, AndOrInteractions) pairs") from exc
+    if not items:
+        raise InputError("the checkpoint series is empty: pass at least one (epoch, AndOrInteractions)")
+    out = []
+    for it in items:
+        if len(it) != 2:
+            raise InputError(f"each checkpoint must be an (epoch, AndOrInteractions) pair, got {it!r:.80}")
+        e, r = it
+        try:
+            ei = int(e)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"checkpoint epochs must be integers, got {e!r}") from exc
+        out.append((ei, check_model(r, f"checkpoint {ei}")))
+    epochs = [e for e, _ in out]
+    if len(set(epochs)) != len(epochs):
+        raise InputError(f"duplicate checkpoint epochs in the series: {sorted(epochs)}")
+    out.sort(key=lambda x: x[0])
+    for e, r in out[1:]:
+        check_same_variables(out[0][1], r, f"checkpoint {out[0][0]}", f"checkpoint {e}")
+    return out
+
+
+def order_distribution_series(
+    checkpoints: Mapping[int, AndOrInteractions] | Sequence[tuple[int, AndOrInteractions]],
+    *,
+    split: Any = None,
+    merge_singletons: bool = True,
+) -> pd.DataFrame:
+    """Order distribution at every checkpoint: ``checkpoint, split, type, order, sign, strength,
+    strength_rel, strength_share`` (the two-phase view; pick a normalisation by column)."""
+    frames = []
+    for e, res in checkpoint_items(checkpoints):
+        fr = order_distribution(res, split=split, merge_singletons=merge_singletons).to_table()
+        fr.insert(0, "checkpoint", e)
+        frames.append(fr)
+    return pd.concat(frames, ignore_index=True)
+
+
+def weighted_jaccard(a: Any, b: Any, *, axis: int = -1, signed: bool = True) -> np.ndarray:
+    """Weighted Jaccard similarity of aligned vectors along ``axis``.
+
+    ``signed=True``: ``a`` and ``b`` are signed; ``J = sum[min(a+, b+) + min(a-, b-)] / sum[max(a+, b+) +
+    max(a-, b-)]`` with ``x+ = max(x, 0)``, ``x- = max(-x, 0)``. ``signed=False``: ``a`` and ``b`` are
+    non-negative weights and ``J = sum min(a, b) / sum max(a, b)``. NaN where both are all zero.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise InputError(f"weighted_jaccard needs aligned vectors of the same shape, got {a.shape} and {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise InputError("weighted_jaccard got NaN or inf entries")
+    if signed:
+        ap, an, bp, bn = np.maximum(a, 0), np.maximum(-a, 0), np.maximum(b, 0), np.maximum(-b, 0)
+        num = (np.minimum(ap, bp) + np.minimum(an, bn)).sum(axis)
+        den = (np.maximum(ap, bp) + np.maximum(an, bn)).sum(axis)
+    else:
+        if np.any(a < 0) or np.any(b < 0):
+            raise InputError("weighted_jaccard(signed=False) needs non-negative weights; use signed=True for signed vectors")
+        num = np.minimum(a, b).sum(axis)
+        den = np.maximum(a, b).sum(axis)
+    return _safe_div(num, den)
+
+
+def order_jaccard(
+    train: AndOrInteractions, test: AndOrInteractions, *, merge_singletons: bool = True
+) -> np.ndarray:
+    """Weighted Jaccard similarity between the order-m distributions of training and testing samples.
+
+    ``train`` / ``test``: interactions of the same model on training and testing samples (any batch
+    sizes, same variables). Returns ``[3, n]``: types ("and", "or", "all"), orders 1..n (see the
+    module docstring for the definition).
+    """
+    check_same_variables(train, test, "train", "test")
+    n = train.n
+
+    def parts(res: AndOrInteractions) -> tuple[np.ndarray, np.ndarray]:
+        e = effects_view(res, merge_singletons).reshape(-1, 2, 1 << n)
+        return np.maximum(e, 0).mean(0), np.maximum(-e, 0).mean(0)  # [2, 2**n] each
+
+    ap, an = parts(train)
+    bp, bn = parts(test)
+    oh = order_onehot(n)
+    num = (np.minimum(ap, bp) + np.minimum(an, bn)) @ oh  # [2, n]
+    den = (np.maximum(ap, bp) + np.maximum(an, bn)) @ oh
+    num = np.concatenate([num, num.sum(0, keepdims=True)])
+    den = np.concatenate([den, den.sum(0, keepdims=True)])
+    return _safe_div(num, den)

@@ -1,114 +1,92 @@
-"""Per-checkpoint tidy tables (docs/run-directory.md) from the model's and baselines' interactions."""
+"""Tidy (long-form) table views of analysis results.
+
+Every result type of :mod:`genphase.analysis` has a ``to_frame()`` method built on
+:func:`long_form`: one row per value, with the columns of :data:`LONG_COLUMNS` that apply
+(``checkpoint, k, sample, split, model, type, mask, order, sign, metric, value``), so results can
+be concatenated, plotted and queried with the user's own tools.
+
+:data:`TABLE_COLUMNS` lists the columns of the per-checkpoint metric tables of
+``docs/run-directory.md`` (without the ``checkpoint`` column, which the pipeline adds); they are
+produced by :func:`genphase.analysis.analyze_checkpoint`.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..interactions import AndOrInteractions
-from .generalization import effects, generalization_power, order_strengths, removal, salient, _h_from
-from .order_distribution import order_distribution, order_jaccard
 
-__all__ = ["analyze_checkpoint", "long_form"]
+__all__ = ["LONG_COLUMNS", "TABLE_COLUMNS", "long_form", "add_constants"]
 
-_TYPES = ("and", "or", "all")
+#: Column order of the long-form views (only the columns that apply are present).
+LONG_COLUMNS: tuple[str, ...] = (
+    "checkpoint", "k", "sample", "split", "model", "type", "mask", "order", "sign", "metric", "value",
+)
 
-
-def long_form(arrays: dict[str, np.ndarray], n: int, samples: np.ndarray, split: np.ndarray) -> pd.DataFrame:
-    """``[B, 2, n+1]`` arrays keyed by column name -> rows (sample, split, type, order); 'all' = AND + OR."""
-    B = len(samples)
-    cols = {}
-    for k, a in arrays.items():
-        full = np.concatenate([a, a.sum(1, keepdims=True)], axis=1)[:, :, 1:]  # [B, 3, n]
-        cols[k] = full.reshape(-1)
-    s, t, m = np.meshgrid(np.arange(B), np.arange(3), np.arange(1, n + 1), indexing="ij")
-    return pd.DataFrame({"sample": samples[s.reshape(-1)], "split": split[s.reshape(-1)],
-                         "type": np.array(_TYPES)[t.reshape(-1)], "order": m.reshape(-1), **cols})
+#: Columns of the per-checkpoint metric tables (docs/run-directory.md), ``checkpoint`` excluded.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "h_bar": ("sample", "split", "h_bar"),
+    "order_strengths": ("sample", "split", "type", "order", "sign", "total", "generalizable"),
+    "baseline_ablation": ("k", "sample", "split", "h_bar"),
+    "removal_loss": ("sample", "split", "label", "v", "v_tilde", "loss", "loss_removed"),
+    "order_distribution": ("split", "type", "order", "sign", "strength", "strength_rel", "strength_share"),
+    "jaccard": ("type", "order", "jaccard"),
+}
 
 
-def analyze_checkpoint(
-    model: AndOrInteractions,
-    baselines: Sequence[AndOrInteractions],
+def long_form(
+    values: np.ndarray,
+    axes: Sequence[tuple[str, Sequence[Any]]],
     *,
-    split: np.ndarray,
-    labels: np.ndarray | None = None,
-    tau: float = 0.05,
-    absolute: float | None = None,
-    merge_singletons: bool = True,
-) -> dict[str, pd.DataFrame]:
-    """The tables ``h_bar``, ``order_strengths``, ``baseline_ablation``, ``removal_loss``,
-    ``order_distribution`` and ``jaccard`` for one checkpoint (without the ``checkpoint`` column).
+    value_name: str = "value",
+    constants: Mapping[str, Any] | None = None,
+    per_axis: Mapping[str, tuple[str, Sequence[Any]]] | None = None,
+) -> pd.DataFrame:
+    """Flatten an array into a long-form DataFrame, one row per element (vectorised).
 
-    ``model`` has batch shape ``[B]`` (explained samples); ``split`` ``[B]`` holds "train"/"test".
+    ``values`` has shape ``tuple(len(labels) for _, labels in axes)``; each ``(name, labels)`` of
+    ``axes`` becomes a column holding the label of that axis. ``constants`` adds columns with one
+    value for every row (``checkpoint``, ``model``...). ``per_axis`` maps an extra column name to
+    ``(axis_name, labels)``: a second labelling of an existing axis (e.g. ``split`` per ``sample``).
+    Columns: any not in :data:`LONG_COLUMNS` first (in the given order), then those of
+    :data:`LONG_COLUMNS` in its order, then ``value_name``.
     """
-    if len(model.batch_shape) != 1:
-        raise InputError(f"analyze_checkpoint expects a flat batch [B], got batch shape {model.batch_shape}")
-    B, n = model.batch_shape[0], model.n
-    split = np.asarray(split).astype(str)
-    if split.shape != (B,) or not set(split) <= {"train", "test"}:
-        raise InputError(f"split must be [B]={B} strings 'train'/'test', got shape {split.shape}, values {sorted(set(split))[:4]}")
-    labels = np.full(B, -1) if labels is None else np.asarray(labels)
-    samples = np.arange(B)
-    G = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    eff = effects(model, merge_singletons)
-    sal = salient(eff, tau, absolute)
-    out: dict[str, pd.DataFrame] = {}
-    out["h_bar"] = pd.DataFrame({"sample": samples, "split": split, "h_bar": _h_from(eff, sal, G[-1])})
-    K = G.shape[0]
-    ab = np.stack([_h_from(eff, sal, G[k]) for k in range(K)])  # [K, B]
-    out["baseline_ablation"] = pd.DataFrame({
-        "k": np.repeat(np.arange(1, K + 1), B), "sample": np.tile(samples, K), "split": np.tile(split, K), "h_bar": ab.reshape(-1),
-    })
-    st = order_strengths(eff, sal, G[-1], n)
-    rows = []
-    for sign, tk, gk in (("+", "total_pos", "gen_pos"), ("-", "total_neg", "gen_neg")):
-        fr = long_form({"total": st[tk], "generalizable": st[gk]}, n, samples, split)
-        fr.insert(4, "sign", sign)
-        rows.append(fr)
-    out["order_strengths"] = pd.concat(rows, ignore_index=True)[["sample", "split", "type", "order", "sign", "total", "generalizable"]]
-    rm = removal(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    out["removal_loss"] = pd.DataFrame({"sample": samples, "split": split, "label": labels, **rm})
-    od = order_distribution(model, merge_singletons)
-    scale = np.abs(model.values[..., -1] - model.values[..., 0])
-    dist_rows = []
-    for sp in ("train", "test"):
-        sel = split == sp
-        if not sel.any():
-            continue
-        denom = max(float(scale[sel].mean()), 1e-12)
-        parts = {}
-        for sign, key in (("+", "pos"), ("-", "neg")):
-            a = od[key][sel].mean(0)  # [2, n+1]
-            parts[sign] = np.concatenate([a, a.sum(0, keepdims=True)])[:, 1:]  # [3, n]
-        tot = np.abs(parts["+"]).sum(1) + np.abs(parts["-"]).sum(1)  # [3]
-        for sign in ("+", "-"):
-            t_idx, m_idx = np.meshgrid(np.arange(3), np.arange(1, n + 1), indexing="ij")
-            s = parts[sign]
-            dist_rows.append(pd.DataFrame({
-                "split": sp, "type": np.array(_TYPES)[t_idx.reshape(-1)], "order": m_idx.reshape(-1), "sign": sign,
-                "strength": s.reshape(-1), "strength_rel": (s / denom).reshape(-1),
-                "strength_share": (np.abs(s) / np.where(tot > 0, tot, 1.0)[:, None]).reshape(-1),
-            }))
-    out["order_distribution"] = pd.concat(dist_rows, ignore_index=True)
-    if (split == "train").any() and (split == "test").any():
-        j = order_jaccard(model[split == "train"], model[split == "test"], merge_singletons)
-        j = np.concatenate([j, np.full((1, n + 1), np.nan)])
-        # 'all': AND and OR vectors concatenated
-        from .order_distribution import weighted_jaccard
-        from ..transforms import subset_orders
+    arr = np.asarray(values)
+    shape = tuple(len(lab) for _, lab in axes)
+    if arr.shape != shape:
+        raise InputError(f"long_form: values have shape {arr.shape} but the axes describe {shape}")
+    idx = np.indices(shape).reshape(len(shape), -1) if shape else np.zeros((0, 1), dtype=np.int64)
+    cols: dict[str, Any] = {}
+    for name, val in (constants or {}).items():
+        cols[name] = np.full(arr.size, val, dtype=object if isinstance(val, str) else None)
+    axis_pos = {name: i for i, (name, _) in enumerate(axes)}
+    for i, (name, labels) in enumerate(axes):
+        cols[name] = np.asarray(labels)[idx[i]]
+    for name, (axis_name, labels) in (per_axis or {}).items():
+        if axis_name not in axis_pos:
+            raise InputError(f"long_form: per_axis column {name!r} refers to unknown axis {axis_name!r}")
+        lab = np.asarray(labels)
+        if len(lab) != shape[axis_pos[axis_name]]:
+            raise InputError(f"long_form: {name!r} has {len(lab)} labels for axis {axis_name!r} of length "
+                             f"{shape[axis_pos[axis_name]]}")
+        cols[name] = lab[idx[axis_pos[axis_name]]]
+    cols[value_name] = arr.reshape(-1)
+    order = [c for c in cols if c not in LONG_COLUMNS and c != value_name]  # e.g. sigma2: leading keys
+    order += [c for c in LONG_COLUMNS if c in cols and c != value_name]
+    return pd.DataFrame({c: cols[c] for c in order + [value_name]})
 
-        a = effects(model[split == "train"], merge_singletons).mean(0)
-        b = effects(model[split == "test"], merge_singletons).mean(0)
-        orders = subset_orders(n)
-        for m in range(1, n + 1):
-            s = orders == m
-            j[2, m] = weighted_jaccard(a[:, s].reshape(-1), b[:, s].reshape(-1))
-        t_idx, m_idx = np.meshgrid(np.arange(3), np.arange(1, n + 1), indexing="ij")
-        out["jaccard"] = pd.DataFrame({"type": np.array(_TYPES)[t_idx.reshape(-1)], "order": m_idx.reshape(-1),
-                                       "jaccard": j[:, 1:].reshape(-1)})
-    else:
-        out["jaccard"] = pd.DataFrame(columns=["type", "order", "jaccard"])
-    return out
+
+def add_constants(frame: pd.DataFrame, **constants: Any) -> pd.DataFrame:
+    """Return ``frame`` with constant columns (``None`` values skipped) moved to the :data:`LONG_COLUMNS` order."""
+    out = frame.copy()
+    for name, val in constants.items():
+        if val is not None:
+            out[name] = val
+    order = [c for c in LONG_COLUMNS if c in out.columns and c != "value"]
+    order += [c for c in out.columns if c not in order and c != "value"]
+    if "value" in out.columns:
+        order.append("value")
+    return out[order]

@@ -89,6 +89,10 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
     h = config_hash(cfg)
     if paths.manifest.exists():
         man = read_json(paths.manifest)
+        if not paths.config.exists() and man.get("config_hash") == h:  # killed between the two writes
+            from .storage import atomic_write
+
+            atomic_write(paths.config, lambda fh: fh.write(cfg.to_yaml()), mode="w")
         if man.get("config_hash") != h:
             raise RunDirectoryError(
                 f"run directory {str(paths.root)!r} holds a run of another configuration "
@@ -100,14 +104,13 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
                 f"this is {__version__}; choose another --out or delete it"
             )
         return man
-    if paths.root.exists() and any(paths.root.iterdir()):
+    if paths.root.exists() and any(not q.name.startswith(".manifest.json.") for q in paths.root.iterdir()):
         raise RunDirectoryError(
             f"{str(paths.root)!r} exists and is not a genphase run directory (no manifest.json); choose another --out"
         )
     paths.root.mkdir(parents=True, exist_ok=True)
     from .storage import atomic_write
 
-    atomic_write(paths.config, lambda fh: fh.write(cfg.to_yaml()), mode="w")
     man = {
         "genphase_version": __version__,
         "config_hash": h,
@@ -122,7 +125,8 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
         "stages": {},
         "timings": {},
     }
-    write_json(paths.manifest, man)
+    write_json(paths.manifest, man)  # first: a directory with a manifest is ours, whatever else is missing
+    atomic_write(paths.config, lambda fh: fh.write(cfg.to_yaml()), mode="w")
     return man
 
 

@@ -26,6 +26,8 @@ __all__ = ["solve", "estimate_memory", "available_memory", "default_batch_size"]
 FALLBACK_MAX_N = 10
 #: default iteration cap of ADMM on noise-bounded problems (then the HiGHS fallback)
 NOISY_MAX_ITER = 5000
+#: default iteration cap without noise when the HiGHS fallback is available (n <= FALLBACK_MAX_N)
+EXACT_MAX_ITER_SMALL_N = 20000
 
 # float64 arrays of size 2**n kept per sample by ADMM (state, temporaries, outputs), noise case
 _ARRAYS_PER_SAMPLE = 40
@@ -159,6 +161,8 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
         kw["max_iter"] = int(max_iter)
     elif noisy:
         kw["max_iter"] = NOISY_MAX_ITER
+    elif vb.shape[-1].bit_length() - 1 <= fallback_max_n:
+        kw["max_iter"] = EXACT_MAX_ITER_SMALL_N
     a0 = None
     if init is not None:
         a0 = torch.as_tensor(np.asarray(init[0])[lo:hi], dtype=vb.dtype, device=vb.device) / sc[:, None]

@@ -1,0 +1,142 @@
+"""Per-checkpoint metric tables for the pipeline (docs/run-directory.md), and the same over a series.
+
+:func:`analyze_checkpoint` is what the main job calls once per checkpoint: it computes G once
+(against all K baselines) and derives every table from it, so all tables of a checkpoint agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..interactions import AndOrInteractions
+from ._common import SIGNS, TYPES, as_str_array, flat_batch
+from .generalization import generalization_power
+from .order_distribution import checkpoint_items, order_distribution, order_jaccard
+from .tables import TABLE_COLUMNS, long_form
+
+__all__ = ["analyze_checkpoint", "analyze_series", "TABLE_NAMES"]
+
+#: Names of the per-checkpoint tables returned by :func:`analyze_checkpoint`.
+TABLE_NAMES: tuple[str, ...] = tuple(TABLE_COLUMNS)
+
+
+def _labels(labels: Any, nb: int) -> Any:
+    if labels is None:
+        return pd.array([pd.NA] * nb, dtype="Int64")
+    lab = np.asarray(labels)
+    if lab.size != nb:
+        raise InputError(f"labels must have one entry per sample ({nb}), got shape {lab.shape}")
+    lab = lab.reshape(-1)
+    if not np.issubdtype(lab.dtype, np.integer):
+        if np.issubdtype(lab.dtype, np.floating) and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
+            lab = lab.astype(np.int64)
+        else:
+            raise InputError(f"labels must be integers (class indices), got dtype {lab.dtype}")
+    return lab.astype(np.int64)
+
+
+def analyze_checkpoint(
+    model: AndOrInteractions,
+    baselines: Sequence[AndOrInteractions] | AndOrInteractions,
+    *,
+    split: Any,
+    labels: Any = None,
+    tau: float = 0.05,
+    absolute: float | None = None,
+    merge_singletons: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """All per-checkpoint tables of docs/run-directory.md for one checkpoint, WITHOUT ``checkpoint``.
+
+    ``model``: interactions of the model at this checkpoint, batch ``[B]`` (the explained samples
+    in order; other batch shapes are flattened); ``baselines``: the K baselines' interactions on the
+    same samples; ``split``: ``[B]`` "train"/"test" per sample; ``labels``: ``[B]`` int class
+    indices (only recorded in ``removal_loss.label``; nullable NA when None).
+
+    Returns ``{"h_bar", "order_strengths", "baseline_ablation", "removal_loss",
+    "order_distribution", "jaccard"}`` with exactly the columns of :data:`~genphase.analysis.tables.TABLE_COLUMNS`.
+    G is ``G_hat(K)`` (all baselines) except in ``baseline_ablation`` (k = 1..K). ``jaccard`` is
+    empty when the batch lacks train or test samples.
+    """
+    gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
+    if not np.all(np.isfinite(gp.values_full)):
+        bad = np.nonzero(~np.isfinite(gp.values_full.reshape(-1)))[0][:5].tolist()
+        raise InputError(f"model.values[..., -1] (v on the full input) is NaN or inf for samples {bad}; "
+                         "re-extract the interactions from finite model outputs")
+    nb = flat_batch(model)
+    split_arr = np.asarray(split)
+    if split_arr.size == nb:  # accept the batch shape or the flat [B]
+        split_arr = split_arr.reshape(-1)
+    sp = as_str_array(split_arr, (nb,), "split", ("train", "test"))
+    lab = _labels(labels, nb)
+    samples = np.arange(nb)
+    n = model.n
+    out: dict[str, pd.DataFrame] = {}
+
+    out["h_bar"] = pd.DataFrame({"sample": samples, "split": sp, "h_bar": gp.h_bar().reshape(-1)})
+
+    st = gp.order_strengths()
+    axes = [("sample", samples), ("type", TYPES), ("order", np.arange(1, n + 1)), ("sign", SIGNS)]
+    fr = long_form(st.total.reshape(nb, 3, n, 2), axes, value_name="total", per_axis={"split": ("sample", sp)})
+    fr["generalizable"] = st.generalizable.reshape(-1)
+    out["order_strengths"] = fr[list(TABLE_COLUMNS["order_strengths"])]
+
+    ab = gp.ablation()
+    fr = long_form(ab.h_bar.reshape(gp.K, nb), [("k", np.arange(1, gp.K + 1)), ("sample", samples)],
+                   value_name="h_bar", per_axis={"split": ("sample", sp)})
+    out["baseline_ablation"] = fr[list(TABLE_COLUMNS["baseline_ablation"])]
+
+    rm = gp.removal()
+    out["removal_loss"] = pd.DataFrame({
+        "sample": samples, "split": sp, "label": lab, "v": rm.v.reshape(-1), "v_tilde": rm.v_tilde.reshape(-1),
+        "loss": rm.loss.reshape(-1), "loss_removed": rm.loss_removed.reshape(-1),
+    })[list(TABLE_COLUMNS["removal_loss"])]
+
+    out["order_distribution"] = order_distribution(model, split=sp, merge_singletons=merge_singletons).to_table()
+
+    flat = _flatten(model)
+    tr, te = sp == "train", sp == "test"
+    if tr.any() and te.any():
+        j = order_jaccard(flat[tr], flat[te], merge_singletons=merge_singletons)
+        out["jaccard"] = long_form(j, [("type", TYPES), ("order", np.arange(1, n + 1))], value_name="jaccard")
+    else:
+        out["jaccard"] = pd.DataFrame({"type": pd.Series(dtype=object), "order": pd.Series(dtype=np.int64),
+                                       "jaccard": pd.Series(dtype=np.float64)})
+    return out
+
+
+def _flatten(res: AndOrInteractions) -> AndOrInteractions:
+    from dataclasses import fields, replace
+
+    nb = flat_batch(res)
+    kw = {}
+    for f in fields(res):
+        val = getattr(res, f.name)
+        if isinstance(val, np.ndarray):
+            kw[f.name] = val.reshape(nb, *val.shape[len(res.batch_shape):])
+    return replace(res, **kw)
+
+
+def analyze_series(
+    checkpoints: Mapping[int, AndOrInteractions] | Sequence[tuple[int, AndOrInteractions]],
+    baselines: Sequence[AndOrInteractions] | AndOrInteractions,
+    *,
+    split: Any,
+    labels: Any = None,
+    tau: float = 0.05,
+    absolute: float | None = None,
+    merge_singletons: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """:func:`analyze_checkpoint` at every checkpoint (``{epoch: res}`` or ``[(epoch, res), ...]``),
+    concatenated with a leading ``checkpoint`` column (the metric tables of docs/run-directory.md)."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for e, res in checkpoint_items(checkpoints):
+        for name, fr in analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,
+                                           merge_singletons=merge_singletons).items():
+            fr = fr.copy()
+            fr.insert(0, "checkpoint", e)
+            frames.setdefault(name, []).append(fr)
+    return {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}

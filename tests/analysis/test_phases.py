@@ -1,0 +1,203 @@
+"""Phase detection on synthetic series with known boundaries, noisy ones and ones without phases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genphase.analysis import PhaseReport, detect_phases, noise_level, smooth
+from genphase.errors import InputError
+
+from .helpers import series
+
+
+def _names(report: PhaseReport) -> list[str]:
+    return report.to_frame()["phase"].tolist()
+
+
+def test_clean_three_phases_found_with_evidence():
+    training, h_bar = series()
+    r = detect_phases(training, h_bar)
+    assert r.clear
+    assert _names(r) == ["phase1", "phase2", "phase3"]
+    p1, p3 = r.boundaries["phase1_end"], r.boundaries["phase3_start"]
+    assert 20 <= p1 <= 23  # true peak at 20 (a moving mean shifts it towards the flatter side)
+    assert 50 <= p3 <= 62  # the test loss flattens at 60
+    fr = r.to_frame()
+    assert list(fr.columns) == ["phase", "start_epoch", "end_epoch"]
+    assert fr["start_epoch"].dtype == np.int64
+    rows = fr.set_index("phase")
+    assert rows.loc["phase1", "start_epoch"] == 0 and rows.loc["phase1", "end_epoch"] == p1
+    assert rows.loc["phase2", "start_epoch"] == p1 + 1 and rows.loc["phase2", "end_epoch"] == p3 - 1
+    assert rows.loc["phase3", "end_epoch"] == 100
+    d = r.to_dict()
+    json.dumps(d)  # JSON-serialisable
+    assert d["clear"] is True and d["early_stopping"]["epoch"] == p3
+    assert "phase 3" in d["early_stopping"]["reason"]
+    assert d["rules"]["parameters"]["smooth_window"] == 3
+    assert d["evidence"]["h_bar"]["peak_epoch"] == p1
+    assert d["evidence"]["test_loss"]["remaining_improvement"] <= d["evidence"]["test_loss"]["plateau_threshold"]
+    assert set(r.series["quantity"]) >= {"h_bar", "test_loss", "train_loss", "gap"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_noisy_three_phases(seed):
+    training, h_bar = series(noise_h=0.03, noise_l=0.02, seed=seed)
+    r = detect_phases(training, h_bar, smooth_window=5)
+    assert r.clear, r.message
+    assert 14 <= r.boundaries["phase1_end"] <= 30
+    assert 45 <= r.boundaries["phase3_start"] <= 66
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_flat_noisy_h_bar_has_no_phases(seed):
+    training, h_bar = series(h_shape="flat", noise_h=0.03, noise_l=0.02, seed=seed)
+    r = detect_phases(training, h_bar, smooth_window=3)
+    assert not r.clear
+    assert r.boundaries["phase1_end"] is None and r.boundaries["phase3_start"] is None
+    assert _names(r) == []
+    assert "no clear phase structure" in r.message
+    assert "fallback" in r.early_stopping["reason"]
+    assert r.to_dict()["clear"] is False
+
+
+def test_pure_noise_h_bar_without_smoothing_has_no_phases():
+    for seed in range(5):
+        training, h_bar = series(h_shape="flat", noise_h=0.1, seed=seed)
+        assert not detect_phases(training, h_bar, smooth_window=1).clear
+
+
+def test_rising_h_bar_is_not_invented_into_phases():
+    training, h_bar = series(h_shape="rising")
+    r = detect_phases(training, h_bar)
+    assert not r.clear and _names(r) == []
+    assert "has not ended" in r.message
+
+
+def test_test_loss_still_falling_means_no_phase3():
+    training, h_bar = series(test_shape="linear")
+    r = detect_phases(training, h_bar)
+    assert r.clear
+    assert _names(r) == ["phase1", "phase2"]
+    assert r.boundaries["phase3_start"] is None
+    assert "phase 3 not reached" in r.message
+    assert r.early_stopping["epoch"] == 100
+
+
+def test_early_stopping_rules_and_snapping():
+    training, h_bar = series()
+    coarse = h_bar[h_bar["checkpoint"] % 10 == 0]  # interactions only every 10 epochs
+    r = detect_phases(training, coarse)
+    assert r.early_stopping["epoch"] % 10 == 0
+    assert abs(r.early_stopping["epoch"] - r.early_stopping["rule_epoch"]) <= 5
+    r2 = detect_phases(training, coarse, snap_to_checkpoints=False)
+    assert r2.early_stopping["epoch"] == r2.early_stopping["rule_epoch"]
+    m = detect_phases(training, h_bar, early_stopping="min_test_loss")
+    assert 59 <= m.early_stopping["epoch"] <= 62  # minimum of the smoothed test loss (true: 60)
+    p = detect_phases(training, h_bar, early_stopping="h_bar_peak")
+    assert p.early_stopping["epoch"] == p.boundaries["phase1_end"]
+
+
+def _two_phase_table(turn: int = 30, shape: str = "dip") -> pd.DataFrame:
+    e = np.arange(0, 101, 2)
+    rows = []
+    for c in e:
+        low = 0.2 + 0.8 * min(c / 40, 1.0)
+        if shape == "dip":
+            high = 1.0 - 0.9 * c / turn if c <= turn else 0.1 + 0.7 * (c - turn) / (100 - turn)
+        else:
+            high = 1.0 - 0.9 * c / 100
+        for m in range(1, 7):
+            s = low if m <= 2 else (0.5 * low if m == 3 else high)
+            for sign, val in (("+", 0.6 * s), ("-", -0.4 * s)):
+                rows.append({"checkpoint": c, "sample": 0, "split": "train", "type": "all", "order": m, "sign": sign,
+                             "total": val, "generalizable": 0.0})
+                rows.append({"checkpoint": c, "sample": 0, "split": "train", "type": "and", "order": m, "sign": sign,
+                             "total": 99.0, "generalizable": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_two_phase_turning_point():
+    training, h_bar = series()
+    r = detect_phases(training, h_bar, _two_phase_table(30))
+    assert r.two_phase_clear, r.two_phase_message
+    assert 26 <= r.boundaries["two_phase_turn"] <= 34
+    fr = r.to_frame().set_index("phase")
+    assert fr.loc["two_phase_1", "end_epoch"] == r.boundaries["two_phase_turn"]
+    assert fr.loc["two_phase_2", "end_epoch"] == 100
+    ev = r.to_dict()["evidence"]["two_phase"]
+    assert ev["high_order_min"] == 3 and "gap_onset_epoch" in ev
+    for stat in ("high_order_strength", "mean_order"):
+        assert detect_phases(training, h_bar, _two_phase_table(30), two_phase_statistic=stat).two_phase_clear
+
+
+def test_two_phase_from_order_distribution_table():
+    tab = _two_phase_table(30).drop(columns=["sample", "generalizable"]).rename(columns={"total": "strength"})
+    training, h_bar = series()
+    r = detect_phases(training, h_bar, tab)
+    assert r.two_phase_clear and 26 <= r.boundaries["two_phase_turn"] <= 34
+
+
+def test_no_two_phase_turn_when_high_orders_only_fall():
+    training, h_bar = series()
+    r = detect_phases(training, h_bar, _two_phase_table(shape="falling"))
+    assert not r.two_phase_clear
+    assert "no clear two-phase turn" in r.two_phase_message
+    assert "two_phase_1" not in _names(r)
+    assert detect_phases(training, h_bar).two_phase_message.startswith("two-phase rule skipped")
+
+
+def test_other_models_and_nan_samples_are_ignored():
+    training, h_bar = series()
+    other = training.assign(model="baseline_0", loss=5.0)
+    h = h_bar.copy()
+    h.loc[h["sample"] == 1, "h_bar"] = np.nan  # a sample without salient interactions
+    h.loc[h["checkpoint"] == 50, "h_bar"] = np.nan  # a checkpoint where no sample has any
+    r = detect_phases(pd.concat([training, other]), h)
+    assert r.clear and 20 <= r.boundaries["phase1_end"] <= 23
+    assert r.evidence["h_bar"]["dropped_checkpoints"] == [50]
+
+
+def test_too_few_checkpoints_is_not_clear():
+    training, h_bar = series(epochs=np.array([0, 10]))
+    r = detect_phases(training, h_bar)
+    assert not r.clear and "only 2 checkpoint" in r.message
+
+
+def test_bad_input():
+    training, h_bar = series()
+    with pytest.raises(InputError, match="empty"):
+        detect_phases(training.iloc[:0], h_bar)
+    with pytest.raises(InputError, match="empty"):
+        detect_phases(training, h_bar.iloc[:0])
+    bad = training.copy()
+    bad.loc[3, "loss"] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        detect_phases(bad, h_bar)
+    with pytest.raises(InputError, match="lacks the columns"):
+        detect_phases(training.drop(columns=["loss"]), h_bar)
+    with pytest.raises(InputError, match="unknown phase-rule"):
+        detect_phases(training, h_bar, window=3)
+    with pytest.raises(InputError, match="odd"):
+        detect_phases(training, h_bar, smooth_window=4)
+    with pytest.raises(InputError, match="'test'"):
+        detect_phases(training[training["split"] == "train"], h_bar)
+    with pytest.raises(InputError, match="NaN"):
+        detect_phases(training, h_bar.assign(h_bar=np.nan))
+    with pytest.raises(InputError, match="split"):
+        detect_phases(training, h_bar, h_bar_split="test")
+    with pytest.raises(InputError, match="model == 'model'"):
+        detect_phases(training.assign(model="baseline_0"), h_bar)
+
+
+def test_smooth_and_noise_helpers():
+    np.testing.assert_allclose(smooth([1.0, 2.0, 6.0], 3), [1.5, 3.0, 4.0])
+    np.testing.assert_allclose(smooth([1.0, 2.0], 1), [1.0, 2.0])
+    assert noise_level(np.linspace(0, 5, 50)) == pytest.approx(0.0, abs=1e-12)  # a trend is not noise
+    x = np.random.default_rng(0).normal(0, 0.1, 4000)
+    assert noise_level(x) == pytest.approx(0.1, rel=0.1)
+    with pytest.raises(InputError):
+        smooth([1.0, np.nan], 1)
