@@ -15,15 +15,15 @@ _COMMON_CKPT = {"schedule": "log", "count": 12}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": {
-        "about": "MLP on scikit-learn's bundled 8x8 digits (400 training images), n=8 patches of 2x2, K=3 (the default)",
+        "about": "MLP on scikit-learn's bundled 8x8 digits (400 training images), n=12 patches of 2x2, K=3 (the default)",
         "config": {
             "data": {"name": "digits", "train_size": 400, "seed": 0, "options": {"test_size": 0.5}},
             "model": {"name": "mlp", "options": {"hidden": [256, 256]}},
             "training": {"epochs": 60, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "seed": 0},
-            "checkpoints": {"schedule": "log", "count": 12},
+            "checkpoints": {"schedule": "log", "count": 10},
             "baselines": {"k": 3, "epochs": 40, "seed": 1000},
             "explain": {"samples": 16, "selection": "random", "seed": 0},
-            "variables": {"n": 8, "layout": "random-central", "patch_size": 2, "seed": 0, "options": {"central_fraction": 0.75}},
+            "variables": {"n": 12, "layout": "random-central", "patch_size": 2, "seed": 0, "options": {"central_fraction": 0.75}},
             "interactions": {"value_function": "log_odds", "tau": 0.05, "solver": "admm", "noise_bound": 0.0},
         },
         "quick": {"training": {"epochs": 40}, "baselines": {"epochs": 30}, "checkpoints": {"count": 8}, "explain": {"samples": 8}},
