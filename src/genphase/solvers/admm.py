@@ -51,7 +51,7 @@ class ADMMOptions:
     max_iter: int = 50000
     rho: float | None = None
     relax: float = 1.9
-    check_every: int = 10
+    check_every: int = 25
     adapt_every: int = 0
     adapt_mu: float = 5.0
     adapt_tau: float = 2.0
