@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .errors import InputError, require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,17 +54,8 @@ def save_interactions(result: "AndOrInteractions", path: str | os.PathLike) -> P
         "versions": _versions(),
     }
     arrays = {k: getattr(result, k) for k in _ARRAYS}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, __meta__=np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    payload = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
+    atomic_write(path, lambda fh: np.savez_compressed(fh, __meta__=payload, **arrays))
     return path
 
 

@@ -623,7 +623,7 @@ class PointCloudMasker(Masker):
             raise InputError(
                 f"point clouds have P={p} points, fewer than n={self.n} clusters; lower n or use denser clouds"
                 + ("" if self.channels_first or x.shape[2] < self.n else
-                   f" (if the layout is [B, D, P], pass channels_first=True)")
+                   " (if the layout is [B, D, P], pass channels_first=True)")
             )
         k = self.coord_dims if self.coord_dims is not None else min(3, x.shape[2])
         if k > x.shape[2]:

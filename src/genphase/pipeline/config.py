@@ -281,16 +281,17 @@ def load_config(
             if base is not None:
                 if base not in PRESETS:
                     raise ConfigError(f"config key 'preset': unknown preset {base!r}; choose one of {', '.join(PRESETS)}")
-                raw = _merge(preset_dict(base, quick=quick), raw)
+                raw = merge_config(preset_dict(base, quick=quick), raw)
     raw = apply_overrides(raw, overrides or [])
     return RunConfig.from_dict(raw)
 
 
-def _merge(base: dict, over: Mapping) -> dict:
+def merge_config(base: dict, over: Mapping) -> dict:
+    """Deep-merge the raw mapping ``over`` into a copy of ``base``."""
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+            out[k] = merge_config(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
     return out

@@ -6,8 +6,9 @@ estimated for one H100 GPU (full setting), see the README.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from .config import merge_config as _merge
 
 __all__ = ["PRESETS", "preset_dict", "preset_descriptions"]
 
@@ -131,16 +132,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "quick": {"training": {"epochs": 80}, "baselines": {"epochs": 40}, "explain": {"samples": 10}, "variables": {"n": 8}},
     },
 }
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def preset_dict(name: str, *, quick: bool = False) -> dict[str, Any]:

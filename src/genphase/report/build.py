@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
+
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -13,6 +13,7 @@ from typing import Callable
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._atomic import atomic_write
 from .data import RunData, load_run
 from .figures import (
     FIGURE_SPECS,
@@ -40,22 +41,8 @@ class _Skip(Exception):
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``payload`` to ``path`` atomically (see :func:`genphase._atomic.atomic_write`)."""
+    atomic_write(path, lambda fh: fh.write(payload))
 
 
 def _figure_bytes(fig: Figure, fmt: str, dpi: int) -> bytes:
