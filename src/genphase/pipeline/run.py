@@ -57,27 +57,81 @@ def load_data(cfg: RunConfig):
     return ds
 
 
-def build_model_for(cfg: RunConfig, ds, seed: int) -> torch.nn.Module:
+def build_model_for(cfg: RunConfig, ds, seed: int, tokenizer: Any = None) -> torch.nn.Module:
+    """A fresh model of ``cfg.model`` for dataset ``ds`` (initialised from ``seed``).
+
+    ``bert-scratch`` needs a tokenizer: pass the run's (see :func:`run_tokenizer`); without one a
+    WordPiece tokenizer is trained on the training texts.
+    """
     from ..models import build_model
 
     kw = dict(cfg.model.options)
-    if ds.modality == "text" and cfg.model.name in ("bert-scratch",) and "texts" not in kw:
-        kw["texts"] = list(ds.x_train)
+    if ds.modality == "text" and cfg.model.name == "bert-scratch" and "vocab_size" not in kw and "tokenizer" not in kw:
+        if tokenizer is not None:
+            kw["tokenizer"] = tokenizer
+        elif "texts" not in kw:
+            kw["texts"] = list(ds.x_train)
     return build_model(cfg.model.name, num_classes=ds.num_classes, input_shape=ds.input_shape, seed=seed, **kw)
 
 
-def select_samples(cfg: RunConfig, ds) -> dict[str, np.ndarray]:
-    """Indices of the M training and M testing samples to explain."""
+def run_tokenizer(cfg: RunConfig, ds, root: Path | None) -> Any:
+    """The one tokenizer of a ``bert-scratch`` run, trained once and kept in ``checkpoints/tokenizer``.
+
+    WordPiece training is not bit-for-bit repeatable across calls, so every model of a run (and a
+    resumed run) must share the saved one. Returns None for other models.
+    """
+    if ds.modality != "text" or cfg.model.name != "bert-scratch" or "vocab_size" in cfg.model.options:
+        return None
+    from transformers import PreTrainedTokenizerFast
+
+    target = None if root is None else Path(root) / "checkpoints" / "tokenizer"
+    if target is not None and (target / "tokenizer.json").exists():
+        return PreTrainedTokenizerFast.from_pretrained(str(target))
+    tok = build_model_for(cfg, ds, seed=cfg.training.seed).tokenizer
+    if target is not None:
+        import shutil
+        import tempfile
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tokenizer."))
+        tok.save_pretrained(str(tmp))
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    return tok
+
+
+def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = None) -> dict[str, np.ndarray]:
+    """Indices of the M training and M testing samples to explain.
+
+    ``usable(x)`` (text: the sentence has at least n eligible words and fits the model) filters
+    candidates; selection then walks a seeded permutation (``random``) or the split in order.
+    """
     m = cfg.explain.samples
     out = {}
-    for split, y in (("train", ds.y_train), ("test", ds.y_test)):
+    for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
         if m > len(y):
             raise ConfigError(f"config key 'explain.samples': {m} exceeds the {len(y)} samples of the {split} split")
         if cfg.explain.selection == "first":
-            idx = np.arange(m)
+            order = np.arange(len(y))
         else:
-            idx = np.sort(np.random.default_rng(cfg.explain.seed + (split == "test")).choice(len(y), m, replace=False))
-        out[split] = idx
+            order = np.random.default_rng(cfg.explain.seed + (split == "test")).permutation(len(y))
+        if usable is None:
+            idx = order[:m]
+        else:
+            picked = []
+            for i in order:  # stops after m usable samples; not a hot path
+                if usable(x[int(i)]):
+                    picked.append(int(i))
+                    if len(picked) == m:
+                        break
+            if len(picked) < m:
+                raise ConfigError(
+                    f"config key 'explain.samples': only {len(picked)} {split} samples can be explained with "
+                    f"variables.n={cfg.variables.n}; lower variables.n or explain.samples"
+                )
+            idx = np.asarray(picked)
+        out[split] = np.sort(idx)
     return out
 
 
@@ -147,7 +201,9 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     t0 = time.perf_counter()
     ds = load_data(cfg)
     task = make_task(ds.modality, cfg)
-    sel = select_samples(cfg, ds)
+    tokenizer = run_tokenizer(cfg, ds, paths.root)
+    model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tokenizer)
+    sel = select_samples(cfg, ds, usable=task.usable(model))
     x_exp = _take(ds.x_train, sel["train"]) + _take(ds.x_test, sel["test"]) if isinstance(ds.x_train, list) else np.concatenate(
         [_take(ds.x_train, sel["train"]), _take(ds.x_test, sel["test"])]
     )
@@ -160,7 +216,6 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
 
     # ---- 1. model under study (the masker is built first: bad variables fail before training)
     spec = TrainSpec(**{k: getattr(cfg.training, k) for k in TrainSpec.__dataclass_fields__})
-    model = build_model_for(cfg, ds, seed=cfg.training.seed)
     masker, m_inputs, var_info = task.masker_and_inputs(model, ds, x_exp)
     if "train_model" not in man["stages"]:
         ts = time.perf_counter()
@@ -186,7 +241,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         ts = time.perf_counter()
         log(f"training baseline {k + 1}/{cfg.baselines.k} on the test split")
         seed = cfg.baselines.seed + k
-        bmodel = build_model_for(cfg, ds, seed=seed)
+        bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
         blog = train(bmodel, task, ds.x_test, ds.y_test, TrainSpec(**{**bspec.__dict__, "seed": seed}), device,
                      eval_sets={"test": (ds.x_test, ds.y_test)})
         write_json(paths.baseline_log(k), blog)
@@ -229,7 +284,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     for k in range(cfg.baselines.k):
         if not paths.baseline_interactions(k).exists():
             log(f"extracting interactions of baseline {k + 1}/{cfg.baselines.k}")
-            save_interactions(extract(_load(build_model_for(cfg, ds, cfg.baselines.seed + k), paths.baseline(k), device)),
+            save_interactions(extract(_load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), paths.baseline(k), device)),
                               paths.baseline_interactions(k))
     prev = None
     for e in epochs:
@@ -238,7 +293,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
             prev = load_interactions(p)
             continue
         ts = time.perf_counter()
-        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed), paths.checkpoint(e), device), warm=prev)
+        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), paths.checkpoint(e), device), warm=prev)
         save_interactions(res, p)
         prev = res
         log(f"  interactions at epoch {e}: {time.perf_counter() - ts:.1f}s, max gap {float(res.gap.max()):.1e}")

