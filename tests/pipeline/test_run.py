@@ -91,3 +91,27 @@ def test_cli_presets_and_help():
     assert r.exit_code == 0 and "resumes" in r.output
     r = CliRunner().invoke(app, ["run", "digits", "training.epochz=3", "--out", "/tmp/never"])
     assert r.exit_code == 2
+
+
+def test_cli_extract_from_a_checkpoint(tmp_path):
+    import torch
+    from typer.testing import CliRunner
+
+    import genphase as gp
+    from genphase.cli import app
+    from genphase.pipeline.run import build_model_for, load_data
+
+    cfg = load_config("digits", ["variables.n=4"])
+    model = build_model_for(cfg, load_data(cfg), seed=3)
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    out = tmp_path / "ints.npz"
+    r = CliRunner().invoke(app, ["extract", str(tmp_path / "m.pt"), "-c", "digits", "variables.n=4",
+                                 "--samples", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = gp.load_interactions(out)
+    assert res.batch_shape == (3,) and res.n == 4
+    import numpy as np
+
+    np.testing.assert_allclose(res.reconstruct(), res.values + res.noise, atol=1e-9)
+    bad = CliRunner().invoke(app, ["extract", str(tmp_path / "m.pt"), "--samples", "100000"])
+    assert bad.exit_code == 2
