@@ -89,6 +89,7 @@ def extract(
     samples: int = typer.Option(16, help="Number of samples to explain."),
     out: Path = typer.Option(Path("interactions.npz"), "--out", "-o", help="Output .npz (AndOrInteractions)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
+    quick: bool = typer.Option(False, "--quick", help="Use the preset's quick setting (as the run that made the checkpoint)."),
 ) -> None:
     """Extract AND-OR interactions of one model checkpoint on chosen samples (for your own training loops)."""
     import numpy as np
@@ -98,29 +99,31 @@ def extract(
     from .io import save_interactions
     from .masked_outputs import explain
     from .pipeline.config import load_config
-    from .pipeline.run import build_model_for, load_data, resolve_device
+    from .pipeline.run import build_model_for, load_data, pick_samples, resolve_device, run_tokenizer
     from .pipeline.tasks import make_task
 
     ov = list(overrides or []) + [f"explain.samples={samples}"] + ([f"device={device}"] if device else [])
     try:
         if split not in ("train", "test"):
             raise ValueError(f"--split must be train or test, got {split!r}")
-        cfg = load_config(preset_or_config, ov)
+        cfg = load_config(preset_or_config, ov, quick=quick)
         ds = load_data(cfg)
         dev = resolve_device(cfg.device)
         obj = torch.load(checkpoint, map_location=dev, weights_only=False)
         if isinstance(obj, torch.nn.Module):
             model = obj
         else:
-            model = build_model_for(cfg, ds, seed=cfg.training.seed)
+            # a bert-scratch checkpoint needs its run's tokenizer (RUN_DIR/checkpoints/tokenizer)
+            root = next((p for p in checkpoint.resolve().parents if (p / "checkpoints" / "tokenizer").is_dir()), None)
+            tok = run_tokenizer(cfg, ds, root)
+            model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tok)
             model.load_state_dict(obj)
         model = model.to(dev).eval()
         x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
-        if samples > len(y):
-            raise ValueError(f"--samples {samples} exceeds the {len(y)} samples of the {split} split")
-        idx = np.sort(np.random.default_rng(cfg.explain.seed).choice(len(y), samples, replace=False))
-        xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
         task = make_task(ds.modality, cfg)
+        idx = pick_samples(x, samples, seed=cfg.explain.seed, selection=cfg.explain.selection,
+                           usable=task.usable(model), what=f"{split} split")
+        xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
         masker, inputs, info = task.masker_and_inputs(model, ds, xs)
         ic = cfg.interactions
         res = explain(model, inputs, torch.as_tensor(y[idx]), masker, value_fn=ic.value_function, noise_bound=ic.noise_bound,

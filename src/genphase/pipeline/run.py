@@ -23,7 +23,7 @@ from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
 from .training import TrainSpec, train
 
-__all__ = ["run", "resolve_device", "load_data", "build_model_for", "select_samples"]
+__all__ = ["run", "resolve_device", "load_data", "build_model_for", "run_tokenizer", "pick_samples", "select_samples"]
 
 Log = Callable[[str], None]
 
@@ -101,38 +101,39 @@ def run_tokenizer(cfg: RunConfig, ds, root: Path | None) -> Any:
     return tok
 
 
-def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = None) -> dict[str, np.ndarray]:
-    """Indices of the M training and M testing samples to explain.
+def pick_samples(
+    x: Any, m: int, *, seed: int, selection: str = "random", usable: Callable[[Any], bool] | None = None, what: str = "split"
+) -> np.ndarray:
+    """Sorted indices of ``m`` samples of ``x``: the first ones or a seeded permutation, skipping
+    samples ``usable`` rejects (text: fewer than n eligible words, too long)."""
+    size = len(x)
+    if m > size:
+        raise ConfigError(f"config key 'explain.samples': {m} exceeds the {size} samples of the {what}")
+    order = np.arange(size) if selection == "first" else np.random.default_rng(seed).permutation(size)
+    if usable is None:
+        return np.sort(order[:m])
+    picked = []
+    for i in order:  # stops after m usable samples; not a hot path
+        if usable(x[int(i)]):
+            picked.append(int(i))
+            if len(picked) == m:
+                break
+    if len(picked) < m:
+        raise ConfigError(
+            f"config key 'explain.samples': only {len(picked)} samples of the {what} can be explained with "
+            "these variables; lower variables.n or explain.samples"
+        )
+    return np.sort(np.asarray(picked))
 
-    ``usable(x)`` (text: the sentence has at least n eligible words and fits the model) filters
-    candidates; selection then walks a seeded permutation (``random``) or the split in order.
-    """
-    m = cfg.explain.samples
-    out = {}
-    for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
-        if m > len(y):
-            raise ConfigError(f"config key 'explain.samples': {m} exceeds the {len(y)} samples of the {split} split")
-        if cfg.explain.selection == "first":
-            order = np.arange(len(y))
-        else:
-            order = np.random.default_rng(cfg.explain.seed + (split == "test")).permutation(len(y))
-        if usable is None:
-            idx = order[:m]
-        else:
-            picked = []
-            for i in order:  # stops after m usable samples; not a hot path
-                if usable(x[int(i)]):
-                    picked.append(int(i))
-                    if len(picked) == m:
-                        break
-            if len(picked) < m:
-                raise ConfigError(
-                    f"config key 'explain.samples': only {len(picked)} {split} samples can be explained with "
-                    f"variables.n={cfg.variables.n}; lower variables.n or explain.samples"
-                )
-            idx = np.asarray(picked)
-        out[split] = np.sort(idx)
-    return out
+
+def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = None) -> dict[str, np.ndarray]:
+    """Indices of the M training and M testing samples to explain (see :func:`pick_samples`)."""
+    e = cfg.explain
+    return {
+        split: pick_samples(x, e.samples, seed=e.seed + (split == "test"), selection=e.selection, usable=usable,
+                            what=f"{split} split")
+        for split, x in (("train", ds.x_train), ("test", ds.x_test))
+    }
 
 
 def _take(x, idx):
