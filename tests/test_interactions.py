@@ -229,3 +229,13 @@ def test_memory_estimate_error(monkeypatch):
     monkeypatch.setattr(solvers, "available_memory", lambda device: 1024)
     with pytest.raises(MemoryEstimateError, match="GiB"):
         gp.extract_and_or(np.zeros(1 << 10))
+
+
+def test_solver_options_apply_to_every_batch(rng):
+    v = rng.normal(size=(4, 16))
+    ref = gp.extract_and_or(v, solver="sgd-reference", batch_size=2, steps=7, certify=False)
+    assert ref.iterations.tolist() == [7, 7, 7, 7]
+    assert np.all(np.isnan(ref.lower_bound))
+    exact = gp.extract_and_or(v, fallback_max_n=0, batch_size=2)
+    assert np.all(exact.converged)
+    np.testing.assert_allclose(exact.gap, (exact.objective - exact.lower_bound) / exact.lower_bound, atol=1e-12)

@@ -15,6 +15,7 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Any], None], mode: s
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
     try:
         with os.fdopen(fd, mode) as fh:
             writer(fh)
@@ -26,3 +27,9 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Any], None], mode: s
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

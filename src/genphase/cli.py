@@ -71,8 +71,14 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     from .errors import GenphaseError
     from .report import build_report
 
-    if not (run_dir / "metrics").is_dir():
-        _fail(FileNotFoundError(f"{str(run_dir)!r} has no metrics/ folder; run `genphase run --out {run_dir}` first"))
+    import json
+
+    manifest = run_dir / "manifest.json"
+    stages = json.loads(manifest.read_text()).get("stages", {}) if manifest.exists() else {}
+    if stages.get("analysis") != "done":
+        _fail(FileNotFoundError(
+            f"{str(run_dir)!r} has no finished analysis (manifest stage 'analysis'); run or resume it with "
+            f"`genphase run <preset or config> --out {run_dir}` first"))
     try:
         path = build_report(run_dir)
     except GenphaseError as exc:

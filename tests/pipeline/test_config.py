@@ -38,6 +38,11 @@ def test_required_presets_exist():
         (["bogus=1"], "unknown config key 'bogus'"),
         (["training=3"], "expected a mapping"),
         (["noequals"], "section.key=value"),
+        (["interactions.value_function=nosuch"], "interactions.value_function"),
+        (["baselines.lr=-1"], "baselines.lr"),
+        (["training.momentum=-1"], "training.momentum"),
+        (["explain.selection=correct"], "explain.selection"),
+        (["interactions.noise_bound=.inf"], "interactions.noise_bound"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, match):

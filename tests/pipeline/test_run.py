@@ -64,6 +64,7 @@ def test_other_config_in_run_dir_is_refused(tmp_path):
     from genphase.pipeline.storage import RunPaths
 
     _prepare_dir(RunPaths(tmp_path / "r"), cfg)
+    (tmp_path / "r" / "checkpoints").mkdir()  # work has started: the directory is no longer free
     with pytest.raises(RunDirectoryError, match="another configuration"):
         run(load_config("digits", MINI + ["training.epochs=7"]), tmp_path / "r", log=lambda m: None)
     (tmp_path / "x").mkdir()
@@ -115,3 +116,14 @@ def test_cli_extract_from_a_checkpoint(tmp_path):
     np.testing.assert_allclose(res.reconstruct(), res.values + res.noise, atol=1e-9)
     bad = CliRunner().invoke(app, ["extract", str(tmp_path / "m.pt"), "--samples", "100000"])
     assert bad.exit_code == 2
+
+
+def test_directory_of_a_run_that_failed_before_any_work_is_taken_over(tmp_path):
+    from genphase.errors import GenphaseError
+
+    bad = load_config("digits", MINI + ["data.options.foo=1"])
+    with pytest.raises(GenphaseError):
+        run(bad, tmp_path / "r", log=lambda m: None, report=False)
+    out = run(load_config("digits", MINI), tmp_path / "r", log=lambda m: None, report=False)
+    assert (out / "metrics" / "h_bar.parquet").exists()
+    assert oct((out / "manifest.json").stat().st_mode & 0o777) != oct(0o600)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import hashlib
 import json
 import types
@@ -167,6 +168,9 @@ class RunConfig:
         t = self.training
         need(t.epochs >= 1, "training.epochs", f"must be >= 1, got {t.epochs}")
         need(t.lr > 0, "training.lr", f"must be > 0, got {t.lr}")
+        need(t.momentum >= 0, "training.momentum", f"must be >= 0, got {t.momentum}")
+        need(t.weight_decay >= 0, "training.weight_decay", f"must be >= 0, got {t.weight_decay}")
+        need(self.baselines.lr is None or self.baselines.lr > 0, "baselines.lr", f"must be > 0, got {self.baselines.lr}")
         need(t.batch_size >= 1, "training.batch_size", f"must be >= 1, got {t.batch_size}")
         need(t.optimizer in ("sgd", "adam", "adamw"), "training.optimizer", f"must be sgd, adam or adamw, got {t.optimizer!r}")
         c = self.checkpoints
@@ -176,11 +180,17 @@ class RunConfig:
         need(self.baselines.k >= 1, "baselines.k", f"must be >= 1 (K baseline models are needed for G and H-bar), got {self.baselines.k}")
         need(self.baselines.epochs is None or self.baselines.epochs >= 1, "baselines.epochs", "must be >= 1")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
-        need(self.explain.selection in ("random", "first", "correct"), "explain.selection", "must be random, first or correct")
+        need(self.explain.selection in ("random", "first"), "explain.selection",
+             f"must be random or first, got {self.explain.selection!r}")
         need(1 <= self.variables.n <= 20, "variables.n", f"must be in 1..20 (2**n masked forward passes per sample), got {self.variables.n}")
         i = self.interactions
         need(0.0 <= i.tau <= 1.0, "interactions.tau", f"relative tau must be in [0, 1], got {i.tau}")
-        need(i.noise_bound >= 0.0, "interactions.noise_bound", f"must be >= 0, got {i.noise_bound}")
+        need(math.isfinite(i.noise_bound) and i.noise_bound >= 0.0, "interactions.noise_bound",
+             f"must be a finite number >= 0, got {i.noise_bound}")
+        from ..value_functions import VALUE_FUNCTIONS
+
+        need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
+             f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
         need(i.solver in ("admm", "sgd-reference", "highs"), "interactions.solver", f"must be admm, sgd-reference or highs, got {i.solver!r}")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
@@ -209,7 +219,7 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
 
 def _build(cls: type, raw: Any, prefix: str):
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"config key '{prefix or '<root>'}': expected a mapping, got {type(raw).__name__}")
+        raise ConfigError(f"config key '{prefix.rstrip('.') or '<root>'}': expected a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}

@@ -148,6 +148,12 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
             from .storage import atomic_write
 
             atomic_write(paths.config, lambda fh: fh.write(cfg.to_yaml()), mode="w")
+        fresh = not man.get("stages") and not (paths.root / "checkpoints").exists()
+        if man.get("config_hash") != h and fresh:
+            # an earlier invocation failed before any work (e.g. a bad config): take the directory over
+            paths.manifest.unlink()
+            paths.config.unlink(missing_ok=True)
+            return _prepare_dir(paths, cfg)
         if man.get("config_hash") != h:
             raise RunDirectoryError(
                 f"run directory {str(paths.root)!r} holds a run of another configuration "
@@ -235,7 +241,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         _mark(paths, man, "train_model", time.perf_counter() - ts)
 
     # ---- 2. baselines on the test split
-    bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.baselines.lr or cfg.training.lr})
+    bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.training.lr if cfg.baselines.lr is None else cfg.baselines.lr})
     for k in range(cfg.baselines.k):
         if paths.baseline(k).exists():
             continue
@@ -251,13 +257,13 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         write_json(paths.manifest, man)
 
     # ---- 3. explained samples and variables
-    if not paths.samples.exists():
+    if not (paths.samples.exists() and paths.variables.exists()):
         from .storage import atomic_write
 
         arr = np.asarray(x_exp) if not isinstance(x_exp, list) else np.asarray(x_exp, dtype=object).astype(str)
+        write_json(paths.variables, var_info)
         atomic_write(paths.samples, lambda fh: np.savez_compressed(
             fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel["train"], sel["test"]])))
-        write_json(paths.variables, var_info)
 
     # ---- 4. extraction
     from ..interactions import extract_and_or

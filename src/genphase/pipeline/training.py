@@ -96,6 +96,8 @@ def train(
         opt.load_state_dict(st["optimizer"])
         rng.bit_generator.state = st["rng"]
         torch.set_rng_state(st["torch_rng"])
+        if st.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(st["cuda_rng"])
         log = st["log"]
         start = st["epoch"]
     else:
@@ -129,6 +131,7 @@ def train(
                     "optimizer": opt.state_dict(),
                     "rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "log": log,
                     "epoch": epoch,
                 },

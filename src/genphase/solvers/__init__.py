@@ -144,17 +144,22 @@ def _split_singletons_evenly(part: dict, n: int) -> None:
     a[:, idx] = half
     o[:, idx] = half
     part["objective"] = part["objective"] - old + 2.0 * half.abs().sum(-1)
+    lb, ob = part["lower_bound"], part["objective"]
+    if part["gap"].dtype.is_floating_point and not bool(torch.isnan(lb).any()):
+        gap = (ob - lb) / torch.clamp(lb, min=1e-12)
+        part["gap"] = torch.where(ob <= 1e-12, torch.zeros_like(gap), torch.clamp(gap, min=0.0))
 
 
 def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
     from .admm import ADMMOptions, solve_admm
 
-    names = {f.name for f in fields(ADMMOptions)}
-    unknown = set(options) - names
-    if unknown:
-        raise InputError(f"unknown ADMM options {sorted(unknown)}; valid: {sorted(names - {'tol', 'max_iter'})}")
     kw = dict(options)
     fallback_max_n = int(kw.pop("fallback_max_n", FALLBACK_MAX_N))
+    names = {f.name for f in fields(ADMMOptions)}
+    unknown = set(kw) - names
+    if unknown:
+        valid = sorted((names - {"tol", "max_iter"}) | {"fallback_max_n"})
+        raise InputError(f"unknown ADMM options {sorted(unknown)}; valid: {valid}")
     kw["tol"] = tol
     noisy = bool((eta > 0).any())
     if max_iter is not None:
@@ -180,7 +185,8 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
     n = vb.shape[-1].bit_length() - 1
     todo = (~r.converged).nonzero()[:, 0]
     if todo.numel() and n <= fallback_max_n:
-        # ADMM stalled (it can on noise-bounded problems): finish these samples with the exact LP
+        # ADMM stalled (it can on noise-bounded problems): finish these samples with the exact LP;
+        # their gap is then 0 up to HiGHS's own optimality tolerance (~1e-9), not a dual certificate
         exact = _run_highs(vb[todo], eta[todo], {})
         for k, val in exact.items():
             if k != "iterations":
@@ -192,6 +198,7 @@ def _run_sgd(v_raw, eta_raw, vb, eta, sc, max_iter, options):
     from .admm import ADMMOptions, solve_admm
     from .sgd import solve_sgd_reference
 
+    options = dict(options)  # shared by every batch: never pop from the caller's dict
     certify = bool(options.pop("certify", True))
     steps = int(options.pop("steps", max_iter or 10000))
     a, o, q, obj = solve_sgd_reference(v_raw - v_raw[:, :1], eta_raw, steps=steps, **options)
