@@ -191,3 +191,13 @@ def as_str_array(x: Any, shape: tuple[int, ...], what: str, allowed: Sequence[st
         if bad:
             raise InputError(f"{what} may only hold {list(allowed)}, got {bad[:5]}")
     return arr
+
+
+def frame_context(checkpoint: int | None, model: str) -> dict[str, Any]:
+    """Constant columns of a ``to_frame`` view: ``model`` and, when given, ``checkpoint``."""
+    return {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
+
+
+def per_sample_split(split: Any) -> dict[str, tuple[str, np.ndarray]]:
+    """``per_axis`` entry of :func:`long_form` adding a ``split`` column per sample (none if None)."""
+    return {} if split is None else {"split": ("sample", np.asarray(split).astype(str).reshape(-1))}

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import TYPES, SIGNS, check_compatible, check_threshold_args, signed_order_sums
+from ._common import TYPES, SIGNS, check_compatible, check_threshold_args, signed_order_sums, frame_context, per_sample_split
 from .salience import Salience, salience
 from .tables import long_form
 
@@ -105,8 +105,8 @@ class BaselineAblation:
         B = gen.shape[1]
         n = gen.shape[-2]
         both = np.stack([gen, self.non_generalizable.reshape(gen.shape)], axis=-1)  # [K, B, 3, n, 2, 2]
-        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
-        per = {} if split is None else {"split": ("sample", np.asarray(split).reshape(-1))}
+        const = frame_context(checkpoint, model)
+        per = per_sample_split(split)
         fr = long_form(both, [("k", np.arange(1, K + 1)), ("sample", np.arange(B)), ("type", TYPES),
                               ("order", np.arange(1, n + 1)), ("sign", SIGNS),
                               ("metric", ["generalizable", "non_generalizable"])], constants=const, per_axis=per)

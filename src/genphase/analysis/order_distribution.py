@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums
+from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums, frame_context
 from .tables import TABLE_COLUMNS, long_form
 
 __all__ = [
@@ -136,7 +136,7 @@ class OrderDistribution:
         """Long form: ``[checkpoint,] split, model, type, order, sign, metric, value`` with metrics
         strength, strength_rel, strength_share."""
         arr = np.stack([self.strength, self.strength_rel, self.strength_share], axis=-1)
-        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
+        const = frame_context(checkpoint, model)
         axes = [("split", list(self.groups)), ("type", TYPES), ("order", np.arange(1, self.n + 1)), ("sign", SIGNS),
                 ("metric", ["strength", "strength_rel", "strength_share"])]
         return long_form(arr, axes, constants=const)

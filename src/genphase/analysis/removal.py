@@ -27,6 +27,7 @@ from scipy.special import expit
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
+from ._common import frame_context, per_sample_split
 from .generalization import generalization_power
 from .tables import long_form
 
@@ -112,8 +113,8 @@ class RemovalResult:
         v, v_tilde, p, p_tilde, loss, loss_removed."""
         names = ["v", "v_tilde", "p", "p_tilde", "loss", "loss_removed"]
         arr = np.stack([getattr(self, m).reshape(-1) for m in names], axis=-1)
-        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
-        per = {} if split is None else {"split": ("sample", np.asarray(split).astype(str).reshape(-1))}
+        const = frame_context(checkpoint, model)
+        per = per_sample_split(split)
         return long_form(arr, [("sample", np.arange(arr.shape[0])), ("metric", names)], constants=const, per_axis=per)
 
 

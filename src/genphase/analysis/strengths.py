@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import SIGNS, TYPES
+from ._common import SIGNS, TYPES, frame_context, per_sample_split
 from .generalization import _type_index, generalization_power
 from .tables import long_form
 
@@ -125,8 +125,8 @@ class OrderStrengths:
         """
         nb = int(np.prod(self.batch_shape)) if self.batch_shape else 1
         arr = np.stack([self.total, self.generalizable], axis=-1).reshape(nb, 3, self.n, 2, 2)
-        const = {"model": model} if checkpoint is None else {"checkpoint": checkpoint, "model": model}
-        per = {} if split is None else {"split": ("sample", np.asarray(split).astype(str).reshape(-1))}
+        const = frame_context(checkpoint, model)
+        per = per_sample_split(split)
         return long_form(arr, [("sample", np.arange(nb)), ("type", TYPES), ("order", np.arange(1, self.n + 1)),
                                ("sign", SIGNS), ("metric", ["total", "generalizable"])], constants=const, per_axis=per)
 

@@ -309,17 +309,11 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     _mark(paths, man, "extract", timing["masked_forward_s"] + timing["solve_s"])
 
     # ---- 5. analysis
-    from ..analysis import analyze_checkpoint, detect_phases
+    from ..analysis import analyze_series, detect_phases
 
     baselines = [load_interactions(paths.baseline_interactions(k)) for k in range(cfg.baselines.k)]
-    frames: dict[str, list] = {}
-    for e in epochs:
-        res = load_interactions(paths.interactions(e))
-        for name, fr in analyze_checkpoint(res, baselines, split=split_exp, labels=y_exp, tau=ic.tau).items():
-            fr = fr.copy()
-            fr.insert(0, "checkpoint", e)
-            frames.setdefault(name, []).append(fr)
-    tables = {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}
+    series = [(e, load_interactions(paths.interactions(e))) for e in epochs]
+    tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau)
     rows = [{"model": "model", **r} for r in read_json(paths.training_log)]
     for k in range(cfg.baselines.k):
         rows += [{"model": f"baseline_{k}", **r} for r in read_json(paths.baseline_log(k))]
