@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
+from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["as_hw", "check_positive", "conv_out", "pool_out", "seeded"]
+__all__ = ["as_hw", "check_positive", "classifier_head", "conv_out", "pool_out", "seeded"]
 
 
 def check_positive(name: str, value: int) -> int:
@@ -56,3 +57,23 @@ def seeded(seed: int | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield
+
+
+def classifier_head(
+    widths: Sequence[int], c_in: int, c_out: int, batchnorm: bool, dropout: float, activation: Callable[[], nn.Module] | None = None
+) -> nn.Sequential:
+    """MLP head ``Linear[-BatchNorm]-activation[-Dropout]`` per width, then ``Linear(c_out)``
+    (activation: ``nn.ReLU`` by default)."""
+    act = activation or (lambda: nn.ReLU(inplace=True))
+    layers: list[nn.Module] = []
+    for i, c in enumerate(widths):
+        c = check_positive(f"head[{i}]", int(c))
+        layers.append(nn.Linear(c_in, c, bias=not batchnorm))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(c))
+        layers.append(act())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        c_in = c
+    layers.append(nn.Linear(c_in, c_out))
+    return nn.Sequential(*layers)

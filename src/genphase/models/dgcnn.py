@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ._common import check_positive
+from ._common import check_positive, classifier_head
 
 __all__ = ["DGCNN", "EdgeConv", "knn", "edge_features"]
 
@@ -126,19 +126,8 @@ class DGCNN(nn.Module):
             emb.append(nn.BatchNorm1d(emb_dims))
         emb.append(nn.LeakyReLU(0.2, inplace=True))
         self.embed = nn.Sequential(*emb)
-        layers: list[nn.Module] = []
-        width = 2 * emb_dims
-        for i, c in enumerate(head):
-            c = check_positive(f"head[{i}]", int(c))
-            layers.append(nn.Linear(width, c, bias=not batchnorm))
-            if batchnorm:
-                layers.append(nn.BatchNorm1d(c))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            width = c
-        layers.append(nn.Linear(width, num_classes))
-        self.head = nn.Sequential(*layers)
+        self.head = classifier_head(head, 2 * emb_dims, num_classes, batchnorm, dropout,
+                                    activation=lambda: nn.LeakyReLU(0.2, inplace=True))
 
     def global_features(self, points: torch.Tensor) -> torch.Tensor:
         """Global feature ``[B, 2 * emb_dims]`` (max and mean pool) of points ``[B, P, in_dims]``."""

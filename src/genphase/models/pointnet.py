@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ._common import check_positive
+from ._common import check_positive, classifier_head
 
 __all__ = ["PointNet", "TNet"]
 
@@ -25,21 +25,6 @@ def _shared_mlp(widths: Sequence[int], c_in: int, batchnorm: bool) -> tuple[nn.S
     return nn.Sequential(*layers), c_in
 
 
-def _head(widths: Sequence[int], c_in: int, c_out: int, batchnorm: bool, dropout: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, c in enumerate(widths):
-        c = check_positive(f"head[{i}]", int(c))
-        layers.append(nn.Linear(c_in, c, bias=not batchnorm))
-        if batchnorm:
-            layers.append(nn.BatchNorm1d(c))
-        layers.append(nn.ReLU(inplace=True))
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        c_in = c
-    layers.append(nn.Linear(c_in, c_out))
-    return nn.Sequential(*layers)
-
-
 class TNet(nn.Module):
     """Predicts a ``D x D`` alignment matrix from a point cloud ``[B, D, P]`` -> ``[B, D, D]``.
 
@@ -50,7 +35,7 @@ class TNet(nn.Module):
         super().__init__()
         self.dims = dims
         self.mlp, c = _shared_mlp((64, 128, 256), dims, batchnorm)
-        self.head = _head((128, 64), c, dims * dims, batchnorm, 0.0)
+        self.head = classifier_head((128, 64), c, dims * dims, batchnorm, 0.0)
         last = self.head[-1]
         assert isinstance(last, nn.Linear)
         nn.init.zeros_(last.weight)
@@ -101,7 +86,7 @@ class PointNet(nn.Module):
         self.in_dims = in_dims
         self.tnet = TNet(in_dims, batchnorm) if input_transform else None
         self.mlp, c = _shared_mlp(widths, in_dims, batchnorm)
-        self.head = _head(head, c, num_classes, batchnorm, dropout)
+        self.head = classifier_head(head, c, num_classes, batchnorm, dropout)
 
     def global_features(self, points: torch.Tensor) -> torch.Tensor:
         """Global (max-pooled) feature ``[B, widths[-1]]`` of points ``[B, P, in_dims]``."""
