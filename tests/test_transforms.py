@@ -13,6 +13,7 @@ from genphase.errors import InputError
 from genphase.transforms import (
     bitmasks_to_masks,
     inverse_or_transform,
+    kron_operator,
     masks_to_bitmasks,
     moebius,
     num_variables,
@@ -117,3 +118,24 @@ def test_orders_and_mask_conversion():
 def test_bad_sizes_are_named(size):
     with pytest.raises(InputError, match=str(size)):
         num_variables(size)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 3), st.sampled_from([torch.float32, torch.float64]), st.integers(0, 2**31 - 1))
+def test_kron_operator_matches_dense_kronecker(n, batch, dtype, seed):
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(2, 2))
+    x = rng.normal(size=(batch, 1 << n))
+    dense = np.ones((1, 1))
+    for _ in range(n):
+        dense = np.kron(m, dense)  # variable 0 is the fastest-varying bit
+    op = kron_operator(m, n, dtype=dtype)
+    out = op(torch.as_tensor(x, dtype=dtype))
+    assert out.dtype == dtype and out.shape == (batch, 1 << n)
+    tol = 1e-4 if dtype == torch.float32 else 1e-10
+    np.testing.assert_allclose(out.double().numpy(), x @ dense.T, rtol=tol, atol=tol * np.abs(dense).sum())
+
+
+def test_kron_operator_rejects_n0():
+    with pytest.raises(InputError, match="n >= 1"):
+        kron_operator(np.eye(2), 0, dtype=torch.float64)

@@ -20,8 +20,8 @@ Transforms (``S``, ``T`` are subsets as bitmasks):
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,6 +33,7 @@ __all__ = [
     "subset_orders",
     "order_parity",
     "kron_apply",
+    "kron_operator",
     "moebius",
     "zeta",
     "superset_zeta",
@@ -107,23 +108,45 @@ def _chunk_np(key: bytes, c: int) -> np.ndarray:
     return out
 
 
-_TORCH_CHUNKS: dict[tuple, Any] = {}
+def _chunk_sizes(n: int) -> list[int]:
+    return [min(_CHUNK_BITS, n - lo) for lo in range(0, n, _CHUNK_BITS)]
 
 
-def _chunk_for(x: Array, m: np.ndarray, c: int):
-    mat = _chunk_np(np.ascontiguousarray(m, dtype=np.float64).tobytes(), c)
-    if not _is_torch(x):
-        return mat.astype(x.dtype, copy=False)
-    import torch
+def _plan_np(m: np.ndarray, n: int, dtype) -> list:
+    key = np.ascontiguousarray(m, dtype=np.float64).tobytes()
+    return [_chunk_np(key, c).astype(dtype, copy=False) for c in _chunk_sizes(n)]
 
-    key = (mat.tobytes(), c, x.dtype, x.device)
-    t = _TORCH_CHUNKS.get(key)
-    if t is None:
-        if len(_TORCH_CHUNKS) > 256:
-            _TORCH_CHUNKS.clear()
-        t = torch.as_tensor(mat, dtype=x.dtype, device=x.device)
-        _TORCH_CHUNKS[key] = t
-    return t
+
+_TORCH_PLANS: dict[tuple, list] = {}
+
+
+def _plan_torch(m: np.ndarray, n: int, dtype, device) -> list:
+    key = (np.ascontiguousarray(m, dtype=np.float64).tobytes(), n, dtype, device)
+    plan = _TORCH_PLANS.get(key)
+    if plan is None:
+        import torch
+
+        if len(_TORCH_PLANS) > 256:
+            _TORCH_PLANS.clear()
+        plan = [torch.as_tensor(mat, dtype=dtype, device=device) for mat in _plan_np(m, n, np.float64)]
+        _TORCH_PLANS[key] = plan
+    return plan
+
+
+def _apply_plan(x: Array, plan: list) -> Array:
+    """Multiply the last axis of ``x`` (``[..., 2**n]``) chunk by chunk: one BLAS call per chunk."""
+    size = x.shape[-1]
+    y = x.reshape(-1, size)
+    lo = 0
+    for mat in plan:
+        d = mat.shape[0]
+        if lo == 0:
+            # bits [0, c) are the fastest-varying: (rows, d) @ mat^T
+            y = y.reshape(-1, d) @ mat.T
+        else:
+            y = mat @ y.reshape(-1, d, 1 << lo)
+        lo += d.bit_length() - 1
+    return y.reshape(x.shape)
 
 
 def kron_apply(x: Array, m: np.ndarray) -> Array:
@@ -132,30 +155,29 @@ def kron_apply(x: Array, m: np.ndarray) -> Array:
     ``x`` has shape ``[..., 2**n]``; returns a new array of the same shape and kind.
     ``m[j, i]`` maps input bit value ``i`` to output bit value ``j`` of each variable.
     """
-    size = x.shape[-1]
-    n = num_variables(size)
+    n = num_variables(x.shape[-1])
     if n == 0:
         return x.clone() if _is_torch(x) else np.array(x, copy=True)
     if not (_is_torch(x) and x.is_floating_point()) and not (
         isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)
     ):
         x = x.double() if _is_torch(x) else np.asarray(x, dtype=np.float64)
-    batch = x.shape[:-1]
-    y = x.reshape(-1, size)
-    lo = 0
-    while lo < n:
-        c = min(_CHUNK_BITS, n - lo)
-        mat = _chunk_for(y, m, c)
-        d = 1 << c
-        if lo == 0:
-            # bits [0, c) are the fastest-varying: (rows, d) @ mat^T
-            y = (y.reshape(-1, d) @ mat.T).reshape(-1, size)
-        else:
-            inner = 1 << lo
-            z = y.reshape(-1, d, inner)
-            y = (mat @ z).reshape(-1, size)
-        lo += c
-    return y.reshape(*batch, size)
+    if _is_torch(x):
+        return _apply_plan(x, _plan_torch(m, n, x.dtype, x.device))
+    return _apply_plan(x, _plan_np(m, n, x.dtype))
+
+
+def kron_operator(m: np.ndarray, n: int, *, dtype: Any, device: Any = "cpu") -> Callable[[Any], Any]:
+    """Precompiled :func:`kron_apply` for torch tensors ``[..., 2**n]`` of one dtype and device.
+
+    Skips the per-call checks and lookups; for inner loops (the solvers). ``n >= 1``.
+    """
+    if n < 1:
+        raise InputError(f"kron_operator needs n >= 1, got {n}")
+    import torch
+
+    plan = _plan_torch(m, n, dtype, torch.device(device))
+    return partial(_apply_plan, plan=plan)
 
 
 def moebius(f: Array) -> Array:
