@@ -6,6 +6,7 @@ Games: (1) planted sparse AND-OR games plus small Gaussian noise (sigma = 0.02 o
 masking variables (dense, like a real model's masked outputs).
 
 Run:  .venv/bin/python benchmarks/bench_solver.py [--samples 16] [--large] [--device cuda] [--repeats 3]
+      [--noise-bound 0.02]   (the default solver runs without the HiGHS fallback here)
 Prints one row per (n, game, solver): seconds per sample (median of --repeats runs), median
 certified gap, objective relative to the best lower bound, and each solver's time as a
 multiple of genphase's default solver ("admm").
@@ -70,16 +71,23 @@ def main() -> None:
     ap.add_argument("--highs-max-n", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3, help="median of this many timed runs per solver")
+    ap.add_argument("--noise-bound", type=float, default=0.0, help="r of SCIENCE.md section 2 (all solvers)")
     args = ap.parse_args()
+    r = args.noise_bound
     ns = args.ns or ([8, 10, 12] + ([14, 16] if args.large else []))
     rng = np.random.default_rng(0)
-    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} samples={args.samples}")
+    print(
+        f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"samples={args.samples} noise_bound={r} repeats={args.repeats}"
+    )
     print(f"{'n':>3} {'game':>8} {'solver':>14} {'s/sample':>10} {'gap(med)':>10} {'obj/LB-1':>10} {'vs admm':>8}")
     for n in ns:
         for name, make in (("planted", planted_games), ("network", network_games)):
             v = torch.as_tensor(make(n, args.samples, rng), device=args.device)
+            vn = v.cpu().numpy()
+            eta = r * np.abs(vn[:, -1] - vn[:, 0])
             def admm():
-                out = gp.extract_and_or(v)
+                out = gp.extract_and_or(v, noise_bound=r, fallback_max_n=0)
                 if args.device != "cpu":
                     torch.cuda.synchronize()
                 return out
@@ -89,11 +97,11 @@ def main() -> None:
             rows = [("admm", t_admm, np.median(res.gap), np.median(res.objective / lb - 1))]
             if n <= 12 or args.sgd_steps <= 2000:
                 ref, t_sgd = timed(
-                    lambda: gp.extract_and_or(v, solver="sgd-reference", steps=args.sgd_steps, certify=False), args.repeats
+                    lambda: gp.extract_and_or(v, solver="sgd-reference", steps=args.sgd_steps, certify=False, noise_bound=r), args.repeats
                 )
                 rows.append(("sgd-reference", t_sgd, np.median(ref.objective / lb - 1), np.median(ref.objective / lb - 1)))
             if n <= args.highs_max_n:
-                (a, o, q, obj), t_lp = timed(lambda: solve_lp_highs(v.cpu().numpy()), args.repeats)
+                (a, o, q, obj), t_lp = timed(lambda: solve_lp_highs(vn, eta), args.repeats)
                 rows.append(("highs", t_lp, 0.0, np.median(obj / lb - 1)))
             for solver, t, gap, rel in rows:
                 speed = (t / t_admm) if solver != "admm" else 1.0

@@ -24,7 +24,8 @@ __all__ = ["solve", "estimate_memory", "available_memory", "default_batch_size"]
 
 #: samples ADMM leaves unconverged are re-solved exactly by HiGHS up to this n
 FALLBACK_MAX_N = 10
-#: default iteration cap of ADMM on noise-bounded problems (then the HiGHS fallback)
+#: default iteration cap of the Gauss-Seidel ADMM (``halpern=False``) on noise-bounded problems
+#: (then the HiGHS fallback); it converges slowly there
 NOISY_MAX_ITER = 5000
 #: default iteration cap without noise when the HiGHS fallback is available (n <= FALLBACK_MAX_N)
 EXACT_MAX_ITER_SMALL_N = 20000
@@ -164,7 +165,7 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
     noisy = bool((eta > 0).any())
     if max_iter is not None:
         kw["max_iter"] = int(max_iter)
-    elif noisy:
+    elif noisy and not kw.get("halpern", True):
         kw["max_iter"] = NOISY_MAX_ITER
     elif vb.shape[-1].bit_length() - 1 <= fallback_max_n:
         kw["max_iter"] = EXACT_MAX_ITER_SMALL_N
@@ -185,7 +186,7 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
     n = vb.shape[-1].bit_length() - 1
     todo = (~r.converged).nonzero()[:, 0]
     if todo.numel() and n <= fallback_max_n:
-        # ADMM stalled (it can on noise-bounded problems): finish these samples with the exact LP;
+        # the iteration cap was reached: finish these samples with the exact LP;
         # their gap is then 0 up to HiGHS's own optimality tolerance (~1e-9), not a dual certificate
         exact = _run_highs(vb[todo], eta[todo], {})
         for k, val in exact.items():

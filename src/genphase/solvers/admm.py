@@ -15,11 +15,13 @@ through their eigenvectors with two fast transforms each. Everything else is ele
 
 Two iterations use this splitting:
 
-* without noise (the default setting), Halpern-anchored Peaceman-Rachford steps with
-  restarts (:func:`_solve_halpern`, rho = :func:`halpern_rho`), iterating in float32 and
-  switching to the input's dtype when float32 round-off stalls the certificate;
-* with a noise bound, over-relaxed ADMM (1.9) with a Gauss-Seidel ``a``/``q`` block and a
-  fixed rho = 2^(n/2) (:func:`default_rho`; residual balancing is available but off).
+* by default (``halpern=True``), Halpern-anchored Peaceman-Rachford steps with restarts
+  (:func:`_solve_halpern`, rho = :func:`halpern_rho`), iterating in float32 and switching to
+  the input's dtype when float32 round-off stalls the certificate. With a noise bound the
+  noise enters through the noisy game ``g = v + q`` (:class:`_NoisySplit`), which keeps the
+  projection exact and decoupled;
+* ``halpern=False``: over-relaxed ADMM (1.9) with a Gauss-Seidel ``a``/``q`` block for noise
+  and a fixed rho = 2^(n/2) (:func:`default_rho`; residual balancing is available but off).
 
 Both exit per sample as soon as its certified gap reaches ``tol``.
 
@@ -47,7 +49,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..transforms import _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M, kron_operator, moebius, order_parity, reverse, subset_orders, superset_moebius, superset_zeta, zeta
+from ..transforms import _MOEBIUS as _MOEBIUS_M, _SUP_MOEBIUS as _SUP_MOEBIUS_M, _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M, kron_operator, moebius, order_parity, reverse, subset_orders, superset_moebius, superset_zeta, zeta
 
 __all__ = ["ADMMOptions", "SolveResult", "solve_admm", "default_rho", "halpern_rho", "dual_lower_bound", "or_from_and", "t_vector"]
 
@@ -56,9 +58,8 @@ __all__ = ["ADMMOptions", "SolveResult", "solve_admm", "default_rho", "halpern_r
 class ADMMOptions:
     """Parameters of :func:`solve_admm`, in units of the normalised game (``max|v - v[{}]| = 1``).
 
-    ``halpern`` (default on; used when no sample has a noise bound and ``adapt_every == 0``):
-    Halpern-anchored Peaceman-Rachford iterations with restarts instead of over-relaxed ADMM
-    (``relax`` then unused). ``iterate_dtype``: dtype of the iterates of that path, ``"float32"``
+    ``halpern`` (default on; used when ``adapt_every == 0``): Halpern-anchored Peaceman-Rachford
+    iterations with restarts instead of over-relaxed ADMM (``relax`` then unused). ``iterate_dtype``: dtype of the iterates of that path, ``"float32"``
     or ``"float64"``; ``None`` picks float32 when ``tol >= 1e-5`` (the certificate, the returned
     effects and universal matching are always evaluated in the input's dtype).
     """
@@ -263,14 +264,14 @@ def _iterate_dtype(options: ADMMOptions, dt: torch.dtype) -> torch.dtype:
         ) from None
 
 
-def _best_primal(candidates, t, par, dt):
-    """Per sample, the candidate AND effects (cast to ``dt``) whose exact OR completion has the
-    smallest objective; returns ``(and_effects, or_effects)``."""
+def _best_primal(candidates, t, cq, par, dt):
+    """Per sample, the candidate AND effects (cast to ``dt``) whose exact OR completion (given
+    the noise effect ``cq`` or None) has the smallest objective; returns ``(and, or)``."""
     best_a = best_o = best_obj = None
     for cand in candidates:
         cand = cand.to(dt, copy=True)
         cand[:, 0] = 0.0
-        orf = or_from_and(cand, t, None, par)
+        orf = or_from_and(cand, t, cq, par)
         obj = _l1(cand) + _l1(orf)
         if best_a is None:
             best_a, best_o, best_obj = cand, orf, obj
@@ -281,48 +282,131 @@ def _best_primal(candidates, t, par, dt):
     return best_a, best_o
 
 
-def _best_dual(y_e, y_p, t, par):
-    """Best weak-duality bound (noise-free) over blends of the two multiplier estimates: ``y_e``
-    of the ``e = Zup a`` constraint and ``-Moebius(y_p)``, the one implied by stationarity in ``a``
-    (``y_p + Zeta y_e = 0``). Every blend is a valid candidate; blending cut the iterations to a
-    certified 1e-3 by 13-26% (median) at n = 8-12 against ``y_e`` alone."""
+def _best_dual(y_e, y_p, t, eta, par):
+    """Best weak-duality bound (``eta``: noise bounds ``[B]`` or None) over blends of two
+    multiplier estimates: ``y_e``, that of the ``e = Zup a`` constraint, and ``-Moebius(y_p)``,
+    the one implied by stationarity in ``a`` (``y_p + Zeta y_e = 0``). Every blend is a valid
+    candidate; blending cut the median iterations to a certified 1e-3 by 13-26% at n = 8-12
+    against ``y_e`` alone."""
     y_from_p = -moebius(y_p)
-    zero = torch.zeros(len(t), dtype=t.dtype, device=t.device)
-    bounds = [dual_lower_bound(w * y_e + (1.0 - w) * y_from_p, t, zero, par) for w in _DUAL_BLENDS]
+    if eta is None:
+        eta = torch.zeros(len(t), dtype=t.dtype, device=t.device)
+    bounds = [dual_lower_bound(w * y_e + (1.0 - w) * y_from_p, t, eta, par) for w in _DUAL_BLENDS]
     return torch.stack(bounds).amax(0)
 
 
-def _solve_halpern(v, options, init, progress, trace) -> SolveResult:
-    """Noise-free problem by Halpern-anchored Peaceman-Rachford splitting with restarts.
+class _NoiseFreeSplit:
+    """Blocks ``(p, e)``: ``p = a`` under the L1 norm, ``e = Zup a`` under ``||e - t||_1``."""
 
-    State ``s = (s_p, s_e)`` (``[B, 2, 2**n]``); ``z = prox(s)`` soft-thresholds ``s_p`` and
-    ``s_e - t`` (weights ``1/rho``, entry 0 free); ``x`` projects ``2z - s`` onto the graph
-    ``{(a, Zup a)}`` exactly; ``T(s) = s + 2(x - z)`` is nonexpansive and the Halpern step
-    ``s <- lerp(anchor, T(s), (k+1)/(k+2))`` converges at rate O(1/k) in the fixed-point
-    residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. In a sweep over
-    planted and network games at n = 8-12 this needed about half the iterations of the
-    over-relaxed ADMM. The certificate is formed in the input's dtype: the primal point is the
-    better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by its exact OR
-    effects; the dual point is the best blend of the two multiplier estimates (:func:`_best_dual`).
+    def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: float, dt: torch.dtype, par: torch.Tensor) -> None:
+        self.n = v.shape[-1].bit_length() - 1
+        self.rho, self.par, self.dt = rho, par, dt
+        self.t = t_vector(v)
+
+    def cast(self, idt: torch.dtype) -> None:
+        """(Re)build the operators and constants for iterates of dtype ``idt``."""
+        n, like, dev = self.n, torch.empty(0, dtype=idt, device=self.t.device), self.t.device
+        self.zeta_op, self.sup_op = _operator(_ZETA_M, n, like), _operator(_SUP_ZETA_M, n, like)
+        self.solve_a = _eig_solver(_KTK, n, like)
+        self.lam = torch.full((1 << n,), 1.0 / self.rho, dtype=idt, device=dev)
+        self.lam[0] = 0.0
+        self.shift = torch.stack((torch.zeros_like(self.t), self.t), 1).to(idt)
+
+    def keep(self, mask: torch.Tensor) -> None:
+        self.t, self.shift = self.t[mask], self.shift[mask]
+
+    def start(self, a0: torch.Tensor) -> torch.Tensor:
+        return torch.stack((a0, self.sup_op(a0)), 1)
+
+    def multipliers(self, s: torch.Tensor) -> torch.Tensor:
+        """``u = s - prox(s)``: soft-thresholds of ``s_p`` and ``s_e - t`` (weights ``1/rho``)."""
+        return torch.clamp(s - self.shift, -self.lam, self.lam)
+
+    def project(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact projection of ``r`` onto ``{(a, Zup a)}``; returns ``(x, a)``."""
+        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
+        return torch.stack((a, self.sup_op(a)), 1), a
+
+    def certify(self, z, u, a):
+        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype."""
+        p, orf = _best_primal((z[:, 0], a), self.t, None, self.par, self.dt)
+        lb = _best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, None, self.par)
+        return p, orf, None, lb
+
+
+class _NoisySplit(_NoiseFreeSplit):
+    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = v + q`` the noisy game:
+    ``p = a`` (L1), ``e1 = Zup a`` and ``e2 = C g`` (L1 on ``e1 - e2``, since ``t + C q = C g``),
+    and ``g`` in the box ``|g - v| <= eta``. The projection decouples into the ``a``-solve and the
+    ``g``-solve, both exact through Kronecker eigenbases."""
+
+    def __init__(self, v, eta, rho, dt, par) -> None:
+        super().__init__(v, eta, rho, dt, par)
+        self.v, self.eta = v, eta
+
+    def cast(self, idt):
+        super().cast(idt)
+        like = torch.empty(0, dtype=idt, device=self.t.device)
+        self.moeb_op, self.supmoeb_op = _operator(_MOEBIUS_M, self.n, like), _operator(_SUP_MOEBIUS_M, self.n, like)
+        self.solve_g = _eig_solver(_CTC, self.n, like)
+        self.par_i = self.par.to(idt)
+        self.lo, self.hi = (self.v - self.eta[:, None]).to(idt), (self.v + self.eta[:, None]).to(idt)
+
+    def keep(self, mask):
+        super().keep(mask)
+        self.v, self.eta, self.lo, self.hi = self.v[mask], self.eta[mask], self.lo[mask], self.hi[mask]
+
+    def start(self, a0):
+        g0 = self.v.to(a0.dtype)
+        return torch.stack((a0, self.sup_op(a0), self.par_i * self.moeb_op(g0.flip(-1)), g0), 1)
+
+    def multipliers(self, s):
+        # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
+        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2], -2.0 * self.lam, 2.0 * self.lam)
+        box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
+        return torch.stack((torch.clamp(s[:, 0], -self.lam, self.lam), half, -half, box), 1)
+
+    def project(self, r):
+        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
+        ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2
+        g = self.solve_g(r[:, 3] + ct)
+        cg = self.par_i * self.moeb_op(g.flip(-1))
+        return torch.stack((a, self.sup_op(a), cg, g), 1), a
+
+    def certify(self, z, u, a):
+        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) - self.v, -self.eta[:, None]), self.eta[:, None])
+        cq = _c_apply(q, self.par)
+        p, orf = _best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
+        lb = _best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, self.eta, self.par)
+        return p, orf, q, lb
+
+
+def _solve_halpern(v, eta, options, init, progress, trace) -> SolveResult:
+    """Halpern-anchored Peaceman-Rachford splitting with restarts (both problem forms).
+
+    With ``prox`` the separable L1/box step and ``x`` the exact projection of ``2z - s`` onto
+    the graph of the linear map (a :class:`_NoiseFreeSplit` or :class:`_NoisySplit`), the state
+    ``s`` ([B, blocks, 2**n]) follows ``z = prox(s)``, ``T(s) = s + 2(x - z)`` (nonexpansive) and
+    the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
+    the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. In a
+    sweep over planted and network games at n = 8-12 this needed about half the iterations of
+    the over-relaxed ADMM. The certificate is formed in the input's dtype: the primal point is
+    the better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by its exact
+    OR effects; the dual point is the best blend of the two multiplier estimates
+    (:func:`_best_dual`).
     """
     B, size = v.shape
     n = size.bit_length() - 1
     o = options
     dev, dt = v.device, v.dtype
     idt = _iterate_dtype(o, dt)
-    like = torch.empty(0, dtype=idt, device=dev)
-    par = _parity(n, v)
-    t = t_vector(v)
-    zeta_op, sup_op = _operator(_ZETA_M, n, like), _operator(_SUP_ZETA_M, n, like)
-    solve_a = _eig_solver(_KTK, n, like)
     rho = halpern_rho(n) if o.rho is None else float(o.rho)
-    lam = torch.full((size,), 1.0 / rho, dtype=idt, device=dev)
-    lam[0] = 0.0
-    shift = torch.zeros(B, 2, size, dtype=idt, device=dev)
-    shift[:, 1] = t.to(idt)
+    noisy = bool((eta > 0).any())
+    prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, rho, dt, _parity(n, v))
+    prob.cast(idt)
     a0 = torch.zeros(B, size, dtype=idt, device=dev) if init is None else init.to(dtype=idt, device=dev).clone()
     a0[:, 0] = 0.0
-    s = torch.stack((a0, sup_op(a0)), 1)
+    s = prob.start(a0)
     anchor = s
     k = torch.zeros(B, 1, 1, dtype=idt, device=dev)
     r0 = torch.full((B,), math.inf, dtype=idt, device=dev)
@@ -335,20 +419,18 @@ def _solve_halpern(v, options, init, progress, trace) -> SolveResult:
     it = 0
     while best.active.numel() > 0 and it < o.max_iter:
         it += 1
-        u = torch.clamp(s - shift, -lam, lam)  # scaled multipliers; z = prox(s) = s - u
+        u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
         if o.tiebreak > 0:
-            u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * lam)
+            u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * prob.lam)
         r = torch.add(s, u, alpha=-2.0)  # 2 z - s
-        a = solve_a(r[:, 0] + zeta_op(r[:, 1]))
-        x = torch.stack((a, sup_op(a)), 1)
+        x, a = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
         k = k + 1.0
         if it % o.check_every == 0 or it == o.max_iter:
             na = best.active.numel()
             z = s - u
-            p, orf = _best_primal((z[:, 0], a), t, par, dt)
-            lb = _best_dual(rho * u[:, 1].to(dt), rho * u[:, 0].to(dt), t, par)
-            done = best.update(it, p, orf, None, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
+            p, orf, qf, lb = prob.certify(z, u, a)
+            done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
             since = since + o.check_every
             restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
@@ -361,7 +443,8 @@ def _solve_halpern(v, options, init, progress, trace) -> SolveResult:
             if bool(done.any()):
                 keep = ~done
                 s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
-                shift, t, ref_gap = shift[keep], t[keep], ref_gap[keep]
+                ref_gap = ref_gap[keep]
+                prob.keep(keep)
             checks += 1
             if idt != dt and checks % _STALL_CHECKS == 0 and best.active.numel() > 0:
                 # float32 round-off puts a floor under the certificate: once most samples stop
@@ -371,11 +454,8 @@ def _solve_halpern(v, options, init, progress, trace) -> SolveResult:
                 ref_gap = gap
                 if bool(stalled.float().mean() >= 0.5):
                     idt = dt
-                    like = torch.empty(0, dtype=idt, device=dev)
-                    zeta_op, sup_op = _operator(_ZETA_M, n, like), _operator(_SUP_ZETA_M, n, like)
-                    solve_a = _eig_solver(_KTK, n, like)
-                    lam, shift = lam.to(dt), torch.cat((torch.zeros_like(t[:, None]), t[:, None]), 1)
-                    s_next, anchor, k, r0, r_prev, since = (x.to(dt) for x in (s_next, anchor, k, r0, r_prev, since))
+                    prob.cast(idt)
+                    s_next, anchor, k, r0, r_prev, since = (y.to(dt) for y in (s_next, anchor, k, r0, r_prev, since))
         s = s_next
     return best.result()
 
@@ -393,15 +473,15 @@ def solve_admm(
     ``init`` optionally gives starting AND effects ``[B, 2**n]`` (warm start, e.g. the previous
     checkpoint's result for the same samples). ``trace``, if a list, receives
     ``(iteration, best objective [B], best lower bound [B], rho [active])`` at every check.
-    Without noise (and with ``options.halpern``) the Halpern path runs; otherwise over-relaxed
-    ADMM with a Gauss-Seidel ``a``/``q`` block.
+    With ``options.halpern`` (default) the Halpern path runs; otherwise over-relaxed ADMM with a
+    Gauss-Seidel ``a``/``q`` block for noise.
     """
     B, size = v.shape
     n = size.bit_length() - 1
     o = options
     _iterate_dtype(o, v.dtype)  # validate early
-    if o.halpern and o.adapt_every == 0 and not bool((eta > 0).any()):
-        return _solve_halpern(v, o, init, progress, trace)
+    if o.halpern and o.adapt_every == 0:
+        return _solve_halpern(v, eta, o, init, progress, trace)
     dev, dt = v.device, v.dtype
     par = _parity(n, v)
     t_all = t_vector(v)
