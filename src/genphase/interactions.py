@@ -415,7 +415,8 @@ def extract_and_or(
         bad = int((~raw["converged"]).sum())
         warnings.warn(
             f"{bad} of {raw['converged'].size} samples did not reach the certified gap tol={tol} "
-            f"(worst gap {float(raw['gap'].max()):.3g}); raise max_iter or use solver='highs' for small n",
+            f"(worst gap {float(raw['gap'].max()):.3g}, at most {int(raw['iterations'].max())} iterations); "
+            f"raise max_iter or tol, or for n <= 10 use solver='highs'",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -25,23 +25,29 @@ Two iterations use this splitting:
 
 Both exit per sample as soon as its certified gap reaches ``tol``.
 
-Certificate: every ``check_every`` iterations a feasible primal point (``a = p``, ``q`` clipped
-into the box, OR effects derived exactly) and a dual point (the scaled multiplier of the
-``e`` constraint, centred and scaled into the dual feasible set
-``|y| <= 1, |Zeta y| <= 1, y[{}] = 0``) are formed; weak duality gives the lower bound
-``-t.y - eta ||C^T y||_1`` and hence a certified relative gap.
+Certificate: every ``check_every`` iterations each active sample gets a feasible primal point
+(AND effects completed by their exact OR effects, ``q`` clipped into the box) and a dual point
+scaled into the dual feasible set ``|y| <= 1, |Zeta y| <= 1, y[{}] = 0``; weak duality gives
+the lower bound ``-t.y - eta ||C^T y||_1`` (:func:`dual_lower_bound`) and hence a certified
+relative gap. The Halpern path tries two primal points (the soft-thresholded ``p`` and the
+projected ``a``) and three blends of two multiplier estimates (:func:`_best_dual`); the ADMM
+path uses ``a = p`` and the ``e`` multiplier.
 
 Ties: the optimum value is unique, the minimiser often is not. genphase's rule is
 (1) one-variable terms: AND {i} and OR {i} trigger on the same masks, so only their sum is
 identified; :func:`genphase.solvers.solve` reports it split evenly (``merged()`` sums them);
 (2) any other tie is broken by the deterministic trajectory of the iteration started from
-``a = 0``: the same values, options and device always give the same effects.
-An optional ``tiebreak`` > 0 adds ``(eps/2)||a||^2`` inside the L1 prox (off by default).
+``a = 0``: the same values, options, batch and device always give the same effects. (Solved in
+another batch, a sample's effects can move by round-off-level amounts, well inside the
+certified gap: BLAS rounding and the float32 -> float64 switch depend on the batch.)
+An optional ``tiebreak`` > 0 adds ``(eps/2)||a||^2`` inside the L1 prox (off by default); it
+puts a floor of about ``eps`` under the certified gap, so keep ``eps <= tol / 10``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -429,6 +435,10 @@ def _solve_halpern(v, eta, options, init, progress, trace) -> SolveResult:
         if it % o.check_every == 0 or it == o.max_iter:
             na = best.active.numel()
             z = s - u
+            if o.tiebreak > 0:
+                # the p-multiplier carries the quadratic term (rho u_p = sign + eps z_p); drop it
+                u = u.clone()
+                u[:, 0] -= o.tiebreak * z[:, 0] / rho
             p, orf, qf, lb = prob.certify(z, u, a)
             done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
@@ -446,7 +456,7 @@ def _solve_halpern(v, eta, options, init, progress, trace) -> SolveResult:
                 ref_gap = ref_gap[keep]
                 prob.keep(keep)
             checks += 1
-            if idt != dt and checks % _STALL_CHECKS == 0 and best.active.numel() > 0:
+            if idt == torch.float32 and dt == torch.float64 and checks % _STALL_CHECKS == 0 and best.active.numel() > 0:
                 # float32 round-off puts a floor under the certificate: once most samples stop
                 # improving, continue from the same state in the input's dtype
                 gap = best.gap()[best.active]
@@ -480,6 +490,13 @@ def solve_admm(
     n = size.bit_length() - 1
     o = options
     _iterate_dtype(o, v.dtype)  # validate early
+    if o.tiebreak > 0.1 * o.tol:
+        warnings.warn(
+            f"tiebreak={o.tiebreak} is large against tol={o.tol}: the quadratic term puts a floor of "
+            f"about tiebreak under the certified gap, so samples may not converge; use tiebreak <= tol / 10",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if o.halpern and o.adapt_every == 0:
         return _solve_halpern(v, eta, o, init, progress, trace)
     dev, dt = v.device, v.dtype
