@@ -113,8 +113,11 @@ def _chunk_sizes(n: int) -> list[int]:
 
 
 def _plan_np(m: np.ndarray, n: int, dtype) -> list:
+    """Chunk factors of ``kron(m, ..., m)``, lowest bits first; the first one stored transposed."""
     key = np.ascontiguousarray(m, dtype=np.float64).tobytes()
-    return [_chunk_np(key, c).astype(dtype, copy=False) for c in _chunk_sizes(n)]
+    mats = [_chunk_np(key, c).astype(dtype, copy=False) for c in _chunk_sizes(n)]
+    mats[0] = np.ascontiguousarray(mats[0].T)
+    return mats
 
 
 _TORCH_PLANS: dict[tuple, list] = {}
@@ -141,8 +144,8 @@ def _apply_plan(x: Array, plan: list) -> Array:
     for mat in plan:
         d = mat.shape[0]
         if lo == 0:
-            # bits [0, c) are the fastest-varying: (rows, d) @ mat^T
-            y = y.reshape(-1, d) @ mat.T
+            # bits [0, c) are the fastest-varying: (rows, d) @ factor^T (stored transposed)
+            y = y.reshape(-1, d) @ mat
         else:
             y = mat @ y.reshape(-1, d, 1 << lo)
         lo += d.bit_length() - 1
