@@ -138,3 +138,18 @@ def test_zero_variables():
 def test_bad_iterate_dtype_is_explained():
     with pytest.raises(InputError, match="iterate_dtype"):
         gp.extract_and_or(np.zeros(8), iterate_dtype="float16")
+
+
+def test_sample_alone_or_in_a_batch_agrees_within_the_certificate(rng):
+    # the batch can change round-off and the float32 -> float64 switch, never the certified answer
+    n = 8
+    games = np.stack([rng.integers(-2, 3, 1 << n).astype(float)]
+                     + [planted_game(n, *random_planted(rng, n, 3, 3)) + 0.02 * rng.normal(size=1 << n) for _ in range(6)])
+    vb = _normalised(games)
+    zero = torch.zeros(len(vb), dtype=vb.dtype)
+    alone = solve_admm(vb[:1], zero[:1])
+    batch = solve_admm(vb, zero)
+    assert alone.converged.all() and batch.converged.all()
+    for r in (alone, batch):
+        assert r.lower_bound[0] <= batch.objective[0] and r.lower_bound[0] <= alone.objective[0]
+    np.testing.assert_allclose(alone.objective[0].item(), batch.objective[0].item(), rtol=1e-3)
