@@ -13,32 +13,28 @@ CPU smoke test: .venv/bin/python benchmarks/bench_gpu_budget.py --device cpu --s
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 import genphase as gp
+from bench_solver import timed  # benchmarks/ is on sys.path when run as a script
 from genphase.masked_outputs import masked_values
 from genphase.maskers import ImagePatchMasker
 from genphase.models.resnet import ResNet
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _median_time(fn, device: torch.device, repeats: int):
-    out = fn()  # warm-up (kernels, autotuning, caches)
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    """:func:`bench_solver.timed` after one warm-up (kernels, autotuning, caches), synchronised."""
+
+    def synced():
         out = fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return out, float(np.median(times))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out
+
+    synced()
+    return timed(synced, repeats)
 
 
 def main() -> None:

@@ -112,12 +112,18 @@ def _chunk_sizes(n: int) -> list[int]:
     return [min(_CHUNK_BITS, n - lo) for lo in range(0, n, _CHUNK_BITS)]
 
 
-def _plan_np(m: np.ndarray, n: int, dtype) -> list:
+def _plan_np(m: np.ndarray, n: int, dtype) -> tuple:
     """Chunk factors of ``kron(m, ..., m)``, lowest bits first; the first one stored transposed."""
-    key = np.ascontiguousarray(m, dtype=np.float64).tobytes()
-    mats = [_chunk_np(key, c).astype(dtype, copy=False) for c in _chunk_sizes(n)]
+    return _plan_np_cached(np.ascontiguousarray(m, dtype=np.float64).tobytes(), n, np.dtype(dtype).str)
+
+
+@lru_cache(maxsize=256)
+def _plan_np_cached(key: bytes, n: int, dtype: str) -> tuple:
+    mats = [_chunk_np(key, c).astype(dtype) for c in _chunk_sizes(n)]
     mats[0] = np.ascontiguousarray(mats[0].T)
-    return mats
+    for mat in mats:
+        mat.setflags(write=False)
+    return tuple(mats)
 
 
 _TORCH_PLANS: dict[tuple, list] = {}
@@ -131,7 +137,7 @@ def _plan_torch(m: np.ndarray, n: int, dtype, device) -> list:
 
         if len(_TORCH_PLANS) > 256:
             _TORCH_PLANS.clear()
-        plan = [torch.as_tensor(mat, dtype=dtype, device=device) for mat in _plan_np(m, n, np.float64)]
+        plan = [torch.tensor(mat, dtype=dtype, device=device) for mat in _plan_np(m, n, np.float64)]
         _TORCH_PLANS[key] = plan
     return plan
 

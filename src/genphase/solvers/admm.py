@@ -364,7 +364,11 @@ class _NoisySplit(_NoiseFreeSplit):
 
     def start(self, a0):
         g0 = self.v.to(a0.dtype)
-        return torch.stack((a0, self.sup_op(a0), self.par_i * self.moeb_op(g0.flip(-1)), g0), 1)
+        return torch.stack((a0, self.sup_op(a0), self._c(g0), g0), 1)
+
+    def _c(self, g: torch.Tensor) -> torch.Tensor:
+        """``C g`` (as :func:`_c_apply`) with the precompiled operators of the iterate dtype."""
+        return self.par_i * self.moeb_op(g.flip(-1))
 
     def multipliers(self, s):
         # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
@@ -376,8 +380,7 @@ class _NoisySplit(_NoiseFreeSplit):
         a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
         ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2
         g = self.solve_g(r[:, 3] + ct)
-        cg = self.par_i * self.moeb_op(g.flip(-1))
-        return torch.stack((a, self.sup_op(a), cg, g), 1), a
+        return torch.stack((a, self.sup_op(a), self._c(g), g), 1), a
 
     def certify(self, z, u, a):
         q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) - self.v, -self.eta[:, None]), self.eta[:, None])
