@@ -16,6 +16,7 @@ from genphase.analysis import (
     order_distribution,
     order_jaccard,
 )
+from genphase.analysis.strengths import OrderStrengths
 from genphase.errors import InputError
 
 from .helpers import make, random_set, stack
@@ -52,7 +53,7 @@ def test_tables_agree_with_the_library_functions(batch):
     gpow = generalization_power(model, bases)
     np.testing.assert_allclose(out["h_bar"]["h_bar"], gp.h_bar(model, bases), equal_nan=True)
     assert out["h_bar"]["split"].tolist() == SPLIT.tolist()
-    st = gpow.order_strengths()
+    st = OrderStrengths.from_power(gpow)
     os_ = out["order_strengths"]
     row = os_.query("sample == 2 and type == 'or' and order == 3 and sign == '-'")
     assert row["total"].item() == pytest.approx(st.total[2, 1, 2, 1])

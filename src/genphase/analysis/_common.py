@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ..transforms import subset_orders
+from ._stats import TYPES
 
 __all__ = [
     "TYPES",
@@ -36,7 +37,6 @@ __all__ = [
     "flat_batch",
 ]
 
-TYPES: tuple[str, str, str] = ("and", "or", "all")
 SIGNS: tuple[str, str] = ("+", "-")
 
 

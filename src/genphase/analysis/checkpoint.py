@@ -16,6 +16,8 @@ from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, as_str_array, flat_batch
 from .generalization import generalization_power
 from .order_distribution import checkpoint_items, order_distribution, order_jaccard
+from .removal import RemovalResult
+from .strengths import OrderStrengths
 from .tables import TABLE_COLUMNS, long_form
 
 __all__ = ["analyze_checkpoint", "analyze_series", "TABLE_NAMES"]
@@ -78,7 +80,7 @@ def analyze_checkpoint(
 
     out["h_bar"] = pd.DataFrame({"sample": samples, "split": sp, "h_bar": gp.h_bar().reshape(-1)})
 
-    st = gp.order_strengths()
+    st = OrderStrengths.from_power(gp)
     axes = [("sample", samples), ("type", TYPES), ("order", np.arange(1, n + 1)), ("sign", SIGNS)]
     fr = long_form(st.total.reshape(nb, 3, n, 2), axes, value_name="total", per_axis={"split": ("sample", sp)})
     fr["generalizable"] = st.generalizable.reshape(-1)
@@ -89,7 +91,7 @@ def analyze_checkpoint(
                    value_name="h_bar", per_axis={"split": ("sample", sp)})
     out["baseline_ablation"] = fr[list(TABLE_COLUMNS["baseline_ablation"])]
 
-    rm = gp.removal()
+    rm = RemovalResult.from_power(gp)
     out["removal_loss"] = pd.DataFrame({
         "sample": samples, "split": sp, "label": lab, "v": rm.v.reshape(-1), "v_tilde": rm.v_tilde.reshape(-1),
         "loss": rm.loss.reshape(-1), "loss_removed": rm.loss_removed.reshape(-1),

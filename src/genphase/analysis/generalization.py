@@ -23,7 +23,7 @@ the raw AND and OR singletons separately.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,31 +31,26 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import TYPES, SIGNS, check_compatible, check_threshold_args, signed_order_sums, frame_context, per_sample_split
+from ._stats import h_bar_ratio, nan_stats, type_index
 from .salience import Salience, salience
 from .tables import long_form
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .removal import RemovalResult
-    from .strengths import OrderStrengths
 
 __all__ = ["GeneralizationPower", "BaselineAblation", "generalization_power", "generalizes", "baseline_ablation"]
 
 
 def _h_bar(eff: np.ndarray, sal: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """H-bar per sample and type: ``[*B, 3]`` (and, or, all); NaN where a type has no salient term."""
+    """H-bar per sample and type: ``[*B, 3]`` (and, or, all); NaN where a type has no salient term.
+
+    ``sum |gen+(m)| + |gen-(m)|`` over orders equals the sum of ``|I|`` over the generalizable
+    salient terms (each term has one sign), so the order axis is summed first; the ratio itself is
+    :func:`~genphase.analysis._stats.h_bar_ratio`, shared with :meth:`OrderStrengths.h_bar`.
+    """
     a = np.abs(eff)
     tot = np.where(sal, a, 0.0).sum(-1)  # [*B, 2]
     g = np.where(sal & gen, a, 0.0).sum(-1)
     tot = np.concatenate([tot, tot.sum(-1, keepdims=True)], axis=-1)
     g = np.concatenate([g, g.sum(-1, keepdims=True)], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tot > 0, g / np.where(tot > 0, tot, 1.0), np.nan)
-
-
-def _type_index(type: str) -> int:
-    if type not in TYPES:
-        raise InputError(f"type must be one of {list(TYPES)}, got {type!r}")
-    return TYPES.index(type)
+    return h_bar_ratio(g, tot)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,14 +80,9 @@ class BaselineAblation:
 
     def summary(self) -> pd.DataFrame:
         """Mean and spread of H-bar over samples for each k: ``k, mean, std, n, n_nan`` (nan-aware)."""
-        h = self.h_bar.reshape(self.K, -1)
-        ok = np.isfinite(h)
-        cnt = ok.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(cnt > 0, np.where(ok, h, 0).sum(1) / np.maximum(cnt, 1), np.nan)
-            var = np.where(cnt > 0, np.where(ok, (h - mean[:, None]) ** 2, 0).sum(1) / np.maximum(cnt, 1), np.nan)
-        return pd.DataFrame({"k": np.arange(1, self.K + 1), "mean": mean, "std": np.sqrt(var), "n": cnt,
-                             "n_nan": (~ok).sum(1)})
+        st = nan_stats(self.h_bar.reshape(self.K, -1), axis=1)
+        return pd.DataFrame({"k": np.arange(1, self.K + 1), "mean": st["mean"], "std": st["std"], "n": st["n"],
+                             "n_nan": st["n_nan"]})
 
     def to_frame(self, *, checkpoint: int | None = None, model: str = "model", split=None) -> pd.DataFrame:
         """Long form: ``[checkpoint,] k, sample, [split,] model, type, order, sign, metric, value``.
@@ -168,16 +158,14 @@ class GeneralizationPower:
 
         ``type`` "and"/"or" restricts numerator and denominator to that type.
         """
-        return _h_bar(self.model.effects, self.model.mask, self.g(k))[..., _type_index(type)]
+        return _h_bar(self.model.effects, self.model.mask, self.g(k))[..., type_index(type)]
 
-    def order_strengths(self, k: int | None = None) -> "OrderStrengths":
-        """Order-wise strengths (Eq. 8, 9) with ``G_hat(k)``; see :class:`~genphase.analysis.strengths.OrderStrengths`."""
-        from .strengths import OrderStrengths
-
+    def salient_effects(self, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(salient, generalizable)`` effects ``[*B, 2, 2**n]``: the model's salient effects (0 elsewhere)
+        and those of them with ``G_hat(k) = 1`` -- the inputs of Eq. 8-9 and Eq. 12."""
         k = self._check_k(k)
         i = np.where(self.model.mask, self.model.effects, 0.0)
-        g = np.where(self.g(k), i, 0.0)
-        return OrderStrengths(total=signed_order_sums(i, self.n), generalizable=signed_order_sums(g, self.n), k=k)
+        return i, np.where(self.g(k), i, 0.0)
 
     def ablation(self) -> BaselineAblation:
         """H-bar and generalizable strengths for k = 1..K (Eq. 10 ablation, the paper's Fig. 3)."""
@@ -187,15 +175,6 @@ class GeneralizationPower:
         i = np.where(sal, eff, 0.0)
         gen = signed_order_sums(np.where(cum, i[None], 0.0), self.n)
         return BaselineAblation(h_bar=hb[..., 2], h_bar_by_type=hb, generalizable=gen, total=signed_order_sums(i, self.n))
-
-    def removal(self, k: int | None = None) -> "RemovalResult":
-        """Eq. 12-13: remove the salient non-generalizable interactions (``G_hat(k) = 0``) from ``v(x)``."""
-        from .removal import RemovalResult
-
-        k = self._check_k(k)
-        nongen = self.model.mask & ~self.g(k)
-        removed = np.where(nongen, self.model.effects, 0.0).sum(axis=(-2, -1))
-        return RemovalResult(v=self.values_full.copy(), v_tilde=self.values_full - removed, removed=removed, k=k)
 
     def to_frame(self, *, checkpoint: int | None = None, model: str = "model") -> pd.DataFrame:
         """Long form over the model's salient interactions and k = 1..K:

@@ -38,6 +38,7 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums, frame_context
+from ._stats import safe_div, split_groups
 from .tables import TABLE_COLUMNS, long_form
 
 __all__ = [
@@ -72,11 +73,6 @@ def output_range(res: AndOrInteractions) -> np.ndarray:
     return out
 
 
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
-
-
 @dataclass(frozen=True, eq=False)
 class OrderDistribution:
     """Mean order distribution per group of samples (usually the split).
@@ -100,13 +96,13 @@ class OrderDistribution:
     @property
     def strength_rel(self) -> np.ndarray:
         """``strength / mean |v[N] - v[{}]|`` per group (NaN when that mean is 0)."""
-        return _safe_div(self.strength, self.mean_range[:, None, None, None])
+        return safe_div(self.strength, self.mean_range[:, None, None, None])
 
     @property
     def strength_share(self) -> np.ndarray:
         """``|strength|`` over its sum over orders and signs, per group and type (NaN when all zero)."""
         a = np.abs(self.strength)
-        return _safe_div(a, a.sum(axis=(-2, -1), keepdims=True))
+        return safe_div(a, a.sum(axis=(-2, -1), keepdims=True))
 
     def normalized(self, mode: str = "raw") -> np.ndarray:
         """``[G, 3, n, 2]`` in one of :data:`NORMALIZATIONS`."""
@@ -121,7 +117,7 @@ class OrderDistribution:
         if type not in TYPES:
             raise InputError(f"type must be one of {list(TYPES)}, got {type!r}")
         a = np.abs(self.strength[:, TYPES.index(type)]).sum(-1)  # [G, n]
-        return _safe_div((a * np.arange(1, self.n + 1)).sum(-1), a.sum(-1))
+        return safe_div((a * np.arange(1, self.n + 1)).sum(-1), a.sum(-1))
 
     def to_table(self) -> pd.DataFrame:
         """The ``order_distribution`` metric table (without ``checkpoint``):
@@ -142,17 +138,6 @@ class OrderDistribution:
         return long_form(arr, axes, constants=const)
 
 
-def _split_groups(split: Any, batch_shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
-    nb = int(np.prod(batch_shape)) if batch_shape else 1
-    if split is None:
-        return [("all", np.ones(nb, dtype=bool))]
-    s = np.asarray(split)
-    if s.size != nb:
-        raise InputError(f"split must have one entry per sample (batch shape {batch_shape}), got shape {s.shape}")
-    s = s.astype(str).reshape(-1)
-    return [(g, s == g) for g in dict.fromkeys(s.tolist())]
-
-
 def order_distribution(res: AndOrInteractions, *, split: Any = None, merge_singletons: bool = True) -> OrderDistribution:
     """Mean order distribution of ``res`` per split group (see the module docstring).
 
@@ -162,7 +147,7 @@ def order_distribution(res: AndOrInteractions, *, split: Any = None, merge_singl
     nb = int(np.prod(res.batch_shape)) if res.batch_shape else 1
     per = per.reshape(nb, 3, res.n, 2)
     rng = output_range(res).reshape(nb)
-    groups = _split_groups(split, res.batch_shape)
+    groups = split_groups(split, nb)
     return OrderDistribution(
         groups=tuple(g for g, _ in groups),
         strength=np.stack([per[sel].mean(0) for _, sel in groups]),
@@ -240,7 +225,7 @@ def weighted_jaccard(a: Any, b: Any, *, axis: int = -1, signed: bool = True) -> 
             raise InputError("weighted_jaccard(signed=False) needs non-negative weights; use signed=True for signed vectors")
         num = np.minimum(a, b).sum(axis)
         den = np.maximum(a, b).sum(axis)
-    return _safe_div(num, den)
+    return safe_div(num, den)
 
 
 def order_jaccard(
@@ -266,4 +251,4 @@ def order_jaccard(
     den = (np.maximum(ap, bp) + np.maximum(an, bn)) @ oh
     num = np.concatenate([num, num.sum(0, keepdims=True)])
     den = np.concatenate([den, den.sum(0, keepdims=True)])
-    return _safe_div(num, den)
+    return safe_div(num, den)

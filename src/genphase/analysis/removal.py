@@ -28,7 +28,8 @@ from scipy.special import expit
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import frame_context, per_sample_split
-from .generalization import generalization_power
+from ._stats import split_groups
+from .generalization import GeneralizationPower, generalization_power
 from .tables import long_form
 
 __all__ = ["RemovalResult", "removal_loss", "neg_log_sigmoid", "cross_entropy"]
@@ -62,6 +63,20 @@ class RemovalResult:
     removed: np.ndarray
     k: int
 
+    @classmethod
+    def from_power(cls, power: GeneralizationPower, k: int | None = None) -> "RemovalResult":
+        """Eq. 12-13: remove the salient non-generalizable interactions (``G_hat(k) = 0``) from ``v(x)``.
+
+        >>> import numpy as np, genphase as gp
+        >>> m = gp.AndOrInteractions.from_effects(np.array([0, 0, 0, 1.0]), np.zeros(4), 0.0)
+        >>> float(RemovalResult.from_power(generalization_power(m, [m])).removed)
+        0.0
+        """
+        salient, gen = power.salient_effects(k)
+        removed = (salient - gen).sum(axis=(-2, -1))
+        return cls(v=power.values_full.copy(), v_tilde=power.values_full - removed, removed=removed,
+                   k=power._check_k(k))
+
     @property
     def p(self) -> np.ndarray:
         """``sigmoid(v)``: probability of the true class."""
@@ -90,13 +105,7 @@ class RemovalResult:
         """
         loss = self.loss.reshape(-1)
         lr = self.loss_removed.reshape(-1)
-        if split is None:
-            groups = [("all", np.ones(loss.size, dtype=bool))]
-        else:
-            s = np.asarray(split).astype(str).reshape(-1)
-            if s.size != loss.size:
-                raise InputError(f"split must have one entry per sample ({loss.size}), got {s.size}")
-            groups = [(g, s == g) for g in dict.fromkeys(s.tolist())]
+        groups = split_groups(split, loss.size)
         rows = [{"split": g, "n": int(sel.sum()), "loss": float(loss[sel].mean()), "loss_removed": float(lr[sel].mean())}
                 for g, sel in groups]
         by = {r["split"]: r for r in rows}
@@ -137,4 +146,4 @@ def removal_loss(
         bad = np.nonzero(~np.isfinite(gp.values_full.reshape(-1)))[0][:5].tolist()
         raise InputError(f"model.values[..., -1] (v on the full input) is NaN or inf for samples {bad}; "
                          "the removal loss needs finite log-odds")
-    return gp.removal(k)
+    return RemovalResult.from_power(gp, k)

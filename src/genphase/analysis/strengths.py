@@ -24,42 +24,12 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import SIGNS, TYPES, frame_context, per_sample_split
-from .generalization import _type_index, generalization_power
+from ._common import SIGNS, TYPES, frame_context, per_sample_split, signed_order_sums
+from ._stats import h_bar_from_order_sums, nan_stats, split_groups, type_index
+from .generalization import GeneralizationPower, generalization_power
 from .tables import long_form
 
 __all__ = ["OrderStrengths", "order_strengths", "h_bar", "h_bar_by_type", "h_bar_summary"]
-
-
-def _nan_stats(x: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
-    """Mean, std (population), median, quartiles, count and NaN count along ``axis`` without warnings."""
-    x = np.asarray(x, dtype=np.float64)
-    ok = np.isfinite(x)
-    cnt = ok.sum(axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(ok, x, 0.0).sum(axis)
-        mean = np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
-        dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
-        std = np.where(cnt > 0, np.sqrt((dev ** 2).sum(axis) / np.maximum(cnt, 1)), np.nan)
-    xs = np.where(ok, x, np.nan)
-    if np.all(cnt > 0):
-        q = np.nanquantile(xs, [0.25, 0.5, 0.75], axis=axis)
-    else:
-        q = np.full((3, *mean.shape), np.nan)
-        good = cnt > 0
-        if np.any(good):
-            moved = np.moveaxis(xs, axis, 0)[:, good]
-            q[:, good] = np.nanquantile(moved, [0.25, 0.5, 0.75], axis=0)
-    return {"mean": mean, "std": std, "q25": q[0], "median": q[1], "q75": q[2], "n": cnt, "n_nan": (~ok).sum(axis)}
-
-
-def _groups(split: Any, nb: int) -> list[tuple[str, np.ndarray]]:
-    if split is None:
-        return [("all", np.ones(nb, dtype=bool))]
-    s = np.asarray(split).astype(str).reshape(-1)
-    if s.shape[0] != nb:
-        raise InputError(f"split must have one entry per sample ({nb}), got {s.shape[0]}")
-    return [(g, s == g) for g in dict.fromkeys(s.tolist())]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +45,19 @@ class OrderStrengths:
     total: np.ndarray
     generalizable: np.ndarray
     k: int
+
+    @classmethod
+    def from_power(cls, power: GeneralizationPower, k: int | None = None) -> "OrderStrengths":
+        """Eq. 8-9 of the salient interactions of ``power.model`` with ``G_hat(k)`` (default: all K).
+
+        >>> import numpy as np, genphase as gp
+        >>> m = gp.AndOrInteractions.from_effects(np.array([0, 0, 0, 1.0]), np.zeros(4), 0.0)
+        >>> OrderStrengths.from_power(generalization_power(m, [m])).generalizable[2].tolist()
+        [[0.0, 0.0], [1.0, 0.0]]
+        """
+        salient, gen = power.salient_effects(k)
+        return cls(total=signed_order_sums(salient, power.n), generalizable=signed_order_sums(gen, power.n),
+                   k=power._check_k(k))
 
     @property
     def n(self) -> int:
@@ -93,11 +76,8 @@ class OrderStrengths:
 
     def h_bar(self, *, type: str = "all") -> np.ndarray:
         """Per-sample H-bar (Eq. 11) ``[*B]``; NaN where the sample has no salient interaction of that type."""
-        t = _type_index(type)
-        num = np.abs(self.generalizable[..., t, :, :]).sum(axis=(-2, -1))
-        den = np.abs(self.total[..., t, :, :]).sum(axis=(-2, -1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        t = type_index(type)
+        return h_bar_from_order_sums(self.total[..., t, :, :], self.generalizable[..., t, :, :])
 
     def summary(self, split: Any = None) -> pd.DataFrame:
         """Mean and spread over samples: ``split, type, order, sign, metric, mean, std, q25, median, q75, n``.
@@ -108,8 +88,8 @@ class OrderStrengths:
         nb = int(np.prod(self.batch_shape)) if self.batch_shape else 1
         arr = np.stack([self.total, self.generalizable, self.non_generalizable], axis=-1).reshape(nb, 3, self.n, 2, 3)
         frames = []
-        for name, sel in _groups(split, nb):
-            st = _nan_stats(arr[sel], axis=0)
+        for name, sel in split_groups(split, nb):
+            st = nan_stats(arr[sel], axis=0)
             axes = [("type", TYPES), ("order", np.arange(1, self.n + 1)), ("sign", SIGNS),
                     ("metric", ["total", "generalizable", "non_generalizable"])]
             fr = long_form(st["mean"], axes, value_name="mean", constants={"split": name})
@@ -142,7 +122,7 @@ def order_strengths(
 ) -> OrderStrengths:
     """Eq. 8-9 per sample for AND, OR and both, with ``G_hat(k)`` (default: all K baselines)."""
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
-    return gp.order_strengths(k)
+    return OrderStrengths.from_power(gp, k)
 
 
 def h_bar(
@@ -196,7 +176,7 @@ def h_bar_summary(values: Any, split: Any = None) -> pd.DataFrame:
     if h.size == 0:
         raise InputError("h_bar_summary got no samples")
     rows = []
-    for name, sel in _groups(split, h.size):
-        st = _nan_stats(h[sel], axis=0)
+    for name, sel in split_groups(split, h.size):
+        st = nan_stats(h[sel], axis=0)
         rows.append({"split": name, **{k: (int(v) if k in ("n", "n_nan") else float(v)) for k, v in st.items()}})
     return pd.DataFrame(rows, columns=["split", "mean", "std", "q25", "median", "q75", "n", "n_nan"])
