@@ -66,3 +66,33 @@ def series(epochs=None, *, p1: int = 20, p3: int = 60, noise_h: float = 0.0, noi
     h_bar = pd.DataFrame({"checkpoint": np.repeat(epochs, samples), "sample": np.tile(np.arange(samples), k),
                           "split": "train", "h_bar": np.repeat(h, samples)})
     return training, h_bar
+
+
+def planted_strengths(epochs=None, *, p3: int | None = 60, samples: int = 2, split: str = "train",
+                      scale=None) -> pd.DataFrame:
+    """Synthetic ``order_strengths`` table whose phase 3 starts at ``p3`` by construction.
+
+    Per sample (``scale[s]`` times, default 1), type "all":
+    - order 1, "+": generalizable strength growing by 0.02 per epoch up to ``p3``, 0.002 per epoch after;
+    - order 2, "-": non-generalizable noise falling linearly from 1.0 to 0 over epochs 0..20 (removed, not learned);
+    - order 3, "-": non-generalizable strength growing by 0.01 per epoch throughout.
+    So the strength newly learned per epoch is 1/3 non-generalizable before ``p3`` and 0.01 / 0.012 = 5/6 after
+    (``p3=None``: 0.02 per epoch throughout, never mostly non-generalizable).
+    """
+    epochs = np.arange(0, 101) if epochs is None else np.asarray(epochs)
+    e = epochs.astype(float)
+    knee = np.inf if p3 is None else float(p3)
+    g1 = 0.02 * np.minimum(e, knee) + 0.002 * np.maximum(e - knee, 0.0)
+    n2 = np.clip(1.0 - e / 20.0, 0.0, None)
+    n3 = 0.01 * e
+    scale = np.ones(samples) if scale is None else np.asarray(scale, dtype=float)
+    rows = []
+    for i, c in enumerate(epochs):
+        for s in range(samples):
+            k = scale[s]
+            for m, sign, tot, gen in ((1, "+", k * g1[i], k * g1[i]), (2, "-", -k * n2[i], 0.0),
+                                      (3, "-", -k * n3[i], 0.0), (1, "-", 0.0, 0.0), (2, "+", 0.0, 0.0),
+                                      (3, "+", 0.0, 0.0)):
+                rows.append({"checkpoint": int(c), "sample": s, "split": split, "type": "all", "order": m, "sign": sign,
+                             "total": tot, "generalizable": gen})
+    return pd.DataFrame(rows)

@@ -1,61 +1,36 @@
-"""Phase detection from a checkpoint series, and an early-stopping recommendation.
+"""Phase detection from a checkpoint series, its bootstrap uncertainty, and an early-stopping recommendation.
 
 Inputs are the tidy tables of docs/run-directory.md: the training log (``epoch, split, loss``;
 rows of ``model == "model"`` when a ``model`` column is present), per-sample H-bar
-(``checkpoint, sample, split, h_bar``) and optionally the order-wise strengths
-(``order_strengths`` table, or the ``order_distribution`` table).
+(``checkpoint, sample, split, h_bar``), the per-sample order-wise strengths of salient interactions
+(``order_strengths``: ``total`` and ``generalizable``) and, for the two-phase view, the
+all-interactions ``order_distribution`` table. docs/analysis.md states every rule with the
+paper's words next to it.
 
-Every rule below is applied to series smoothed by a centred moving mean over
-``smooth_window`` checkpoints (the window shrinks at the ends). The noise level ``sigma`` of a
-raw series is estimated robustly from second differences
-(``1.4826 * median|x[i-1] - 2 x[i] + x[i+1]| / sqrt(6)``, insensitive to linear trends). A rise or
-fall of a smoothed series over ``C`` checkpoints counts as real only when it exceeds both its own
-minimum (``min_rise``, ...) and ``noise_factor * sigma / sqrt(smooth_window) * sqrt(2 ln C)``
-(``noise_factor`` times the typical extreme excursion of the smoothed noise), so that pure noise
-is not read as a phase.
+Each rule is one small function on arrays, batched over leading dimensions (one row per bootstrap
+resample), returning a frozen dataclass of its evidence:
 
-Three phases (the paper, SCIENCE.md section 5), on the mean H-bar over samples of ``h_bar_split``
-(default "train": the samples whose non-generalizable interactions make the overfitting) and the
-test loss:
+* :func:`phase1_end_rule` -- the peak of smoothed mean H-bar, if it is a significant interior peak;
+* :func:`phase3_start_rule` -- the first checkpoint after which the newly learned salient strength
+  is mostly non-generalizable (consecutive checkpoints compared order by order);
+* :func:`two_phase_rule` -- the two-phase turning point of the high-order strength share;
+* :func:`gap_onset_rule` -- when the train-test loss gap starts to widen (evidence only);
+* :func:`stop_rule` -- the checkpoint to keep.
 
-1. **Phase 1 ends at the peak of smoothed H-bar.** The structure is *clear* only when H-bar rises
-   to the peak (from its lowest value before the peak) and falls after it (to its lowest value
-   after the peak) by more than the thresholds above (``min_rise``, ``min_fall``, noise), and the
-   peak is neither the first nor the last checkpoint. Otherwise no boundary is reported, ``clear`` is
-   False and ``message`` says which condition failed.
-2. **Phase 3 starts where the smoothed test loss stops improving:** the first loss epoch after
-   the H-bar peak, followed by at least ``min_tail`` epochs, from which (a) the remaining
-   improvement ``L[i] - min_{j >= i} L[j]`` is at most ``max(plateau_tol * D, noise_factor *
-   sigma / sqrt(smooth_window))``, with ``D = L[0] - min L`` the total improvement, and (b) the
-   mean improvement rate over the rest of training is at most ``slope_ratio`` times the mean rate
-   up to ``i`` (so a loss still falling steadily is not called a plateau). When no epoch
-   qualifies, phase 3 has not begun ("not reached").
-3. **Phase 2** lies between the two boundaries (it may be empty).
+The default boundaries and stop use the model's interactions only: no test, evaluation or
+validation loss enters them (``early_stopping="min_test_loss"`` is the loss-based alternative).
 
-Two-phase turning point (the predecessor paper) from the order-wise strengths: with ``S(m)`` the
-mean over samples of ``|+| + |-|`` strength of order ``m`` (type "all"), the statistic
-``two_phase_statistic`` is the share of orders ``>= high_order_min`` (default
-``max(2, ceil(n/2))``) in the total ("high_order_share", default), their summed strength
-("high_order_strength") or the strength-weighted mean order ("mean_order"). The turning point is
-the minimum of the smoothed statistic; it is *clear* when the statistic drops to it and rises after
-it by at least ``min_rel_change * max|statistic|`` and the noise threshold each, the minimum
-being interior. Evidence: the onset of the widening of the smoothed train-test loss gap (first
-epoch after the gap's minimum where it exceeds that minimum by ``gap_frac`` of its later rise), and
-the distance in epochs between the two.
+Smoothing is a centred moving mean over ``smooth_window`` checkpoints (shrinking at the ends). The
+noise level ``sigma`` of a raw series is ``1.4826 * median|x[i-1] - 2 x[i] + x[i+1]| / sqrt(6)``
+(insensitive to linear trends); a rise or fall of a smoothed series over ``C`` checkpoints is real
+only when it exceeds its minimum (``min_rise``...) and ``noise_factor * sigma / sqrt(smooth_window)
+* sqrt(2 ln C)``.
 
-Early stopping (``early_stopping``):
-
-* ``"phase3_start"`` (default): keep the checkpoint where phase 3 starts -- the test loss has
-  reached (within tolerance) its best level and further training mainly adds non-generalizable
-  interactions. If the phases are clear but phase 3 is not reached: the last checkpoint (the test
-  loss is still improving). Without clear phases: the same plateau rule on the test loss alone,
-  else the lowest smoothed test loss; the reason says which fallback was used.
-* ``"min_test_loss"``: the lowest smoothed test loss.
-* ``"h_bar_peak"``: the end of phase 1 (highest generalization power), falling back to the lowest
-  smoothed test loss when the phases are not clear.
-
-With ``snap_to_checkpoints`` (default) the epoch is moved to the nearest H-bar checkpoint (those
-whose weights and interactions exist), ties to the earlier one; ``rule_epoch`` keeps the unsnapped value.
+Uncertainty: the explained samples of ``h_bar_split`` are resampled with replacement
+(``n_resamples`` times, seeded by ``seed``; the same resampled set of sample ids at every
+checkpoint and in both tables), the rules are re-run on every resample, and percentile intervals
+at ``ci_level`` are reported for each boundary and the stop epoch, with the share of resamples in
+which the three-phase structure is found (``three_phase_support``).
 """
 
 from __future__ import annotations
@@ -68,8 +43,27 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._stats import bootstrap_weights, nan_mean, percentile_interval, safe_div
 
-__all__ = ["PhaseRules", "Phase", "PhaseReport", "detect_phases", "smooth", "noise_level"]
+__all__ = [
+    "PhaseRules",
+    "Phase",
+    "PhaseReport",
+    "Phase1Evidence",
+    "Phase3Evidence",
+    "TwoPhaseEvidence",
+    "GapEvidence",
+    "StopEvidence",
+    "detect_phases",
+    "phase1_end_rule",
+    "phase3_start_rule",
+    "two_phase_rule",
+    "gap_onset_rule",
+    "stop_rule",
+    "new_strength",
+    "smooth",
+    "noise_level",
+]
 
 _STATISTICS = ("high_order_share", "high_order_strength", "mean_order")
 _STOP_RULES = ("phase3_start", "min_test_loss", "h_bar_peak")
@@ -77,15 +71,19 @@ _STOP_RULES = ("phase3_start", "min_test_loss", "h_bar_peak")
 
 @dataclass(frozen=True)
 class PhaseRules:
-    """Parameters of the phase rules (see the module docstring for how each is used)."""
+    """Parameters of the phase rules and of their bootstrap (see the module docstring and docs/analysis.md).
+
+    >>> PhaseRules(nongen_share=0.6).early_stopping
+    'phase3_start'
+    """
 
     smooth_window: int = 3
     h_bar_split: str = "train"
     min_rise: float = 0.05
     min_fall: float = 0.05
     noise_factor: float = 2.5
-    plateau_tol: float = 0.02
-    slope_ratio: float = 0.2
+    nongen_share: float = 0.5
+    learn_tol: float = 0.05
     min_tail: int = 2
     high_order_min: int | None = None
     two_phase_statistic: str = "high_order_share"
@@ -94,21 +92,28 @@ class PhaseRules:
     gap_frac: float = 0.1
     early_stopping: str = "phase3_start"
     snap_to_checkpoints: bool = True
+    n_resamples: int = 1000
+    ci_level: float = 0.95
+    seed: int = 0
 
     def __post_init__(self) -> None:
         w = self.smooth_window
         if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 or w % 2 == 0:
             raise InputError(f"smooth_window must be an odd int >= 1 (centred window), got {w!r}")
-        for name in ("min_rise", "min_fall", "noise_factor", "slope_ratio", "min_rel_change"):
+        for name in ("min_rise", "min_fall", "noise_factor", "min_rel_change"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{name} must be a finite number >= 0, got {v!r}")
-        for name in ("plateau_tol", "gap_frac"):
+        for name in ("gap_frac", "learn_tol", "nongen_share"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.floating)) and 0 <= v <= 1):
                 raise InputError(f"{name} must be in [0, 1], got {v!r}")
-        if isinstance(self.min_tail, bool) or not isinstance(self.min_tail, (int, np.integer)) or self.min_tail < 1:
-            raise InputError(f"min_tail must be an int >= 1, got {self.min_tail!r}")
+        if not (isinstance(self.ci_level, (int, float, np.floating)) and 0 < self.ci_level < 1):
+            raise InputError(f"ci_level must be in (0, 1), e.g. 0.95, got {self.ci_level!r}")
+        for name, low in (("min_tail", 1), ("n_resamples", 0), ("seed", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise InputError(f"{name} must be an int >= {low}, got {v!r}")
         if self.high_order_min is not None and (not isinstance(self.high_order_min, (int, np.integer))
                                                 or self.high_order_min < 1):
             raise InputError(f"high_order_min must be None or an int >= 1, got {self.high_order_min!r}")
@@ -145,13 +150,16 @@ def _jsonable(x: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class PhaseReport:
-    """Detected phases, the rules and evidence behind them, and the early-stopping recommendation.
+    """Detected phases, the rules and evidence behind them, their uncertainty and the stop.
 
     - ``phases``: detected phases (only those whose boundaries were found).
-    - ``clear`` / ``message``: whether the three-phase structure was found, and why (not).
+    - ``clear`` / ``message``: whether the phase structure (a significant H-bar peak) was found, and why (not).
     - ``two_phase_clear`` / ``two_phase_message``: the same for the two-phase turning point.
     - ``boundaries``: ``phase1_end``, ``phase3_start``, ``two_phase_turn`` (epochs or None).
-    - ``early_stopping``: ``{"epoch", "rule_epoch", "rule", "reason"}``.
+    - ``boundaries_ci``: the same names -> ``[low, high]`` percentile interval over bootstrap
+      resamples (None when no resample found it or it is not resampled).
+    - ``early_stopping``: ``{"epoch", "rule_epoch", "rule", "reason", "ci"}``.
+    - ``three_phase_support``: share of resamples in which all three phases are found (None without bootstrap).
     - ``rules``: the rule texts and every parameter; ``evidence``: the numbers the rules used.
     - ``series``: long frame ``epoch, quantity, raw, smoothed`` of every series used.
     """
@@ -166,6 +174,8 @@ class PhaseReport:
     rules: dict[str, Any]
     evidence: dict[str, Any]
     series: pd.DataFrame
+    boundaries_ci: dict[str, list[int] | None] | None = None
+    three_phase_support: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """``phase, start_epoch, end_epoch`` (metrics/phases.parquet); empty when nothing was detected."""
@@ -183,6 +193,8 @@ class PhaseReport:
             "message": self.message,
             "phases": [asdict(p) for p in self.phases],
             "boundaries": self.boundaries,
+            "boundaries_ci": self.boundaries_ci or {k: None for k in self.boundaries},
+            "three_phase_support": self.three_phase_support,
             "two_phase": {"clear": self.two_phase_clear, "message": self.two_phase_message,
                           "turn_epoch": self.boundaries.get("two_phase_turn")},
             "early_stopping": self.early_stopping,
@@ -192,37 +204,386 @@ class PhaseReport:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def smooth(x: Any, window: int) -> np.ndarray:
-    """Centred moving mean over ``window`` (odd) points; the window shrinks at both ends."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1:
-        raise InputError(f"smooth expects a 1-D series, got shape {x.shape}")
+def _check_window(window: Any) -> None:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1 or window % 2 == 0:
         raise InputError(f"window must be an odd int >= 1, got {window!r}")
+
+
+def smooth(x: Any, window: int) -> np.ndarray:
+    """Centred moving mean over ``window`` (odd) points along the last axis; the window shrinks at both ends.
+
+    ``x``: ``[..., C]`` (batched over leading dims).
+
+    >>> smooth([1.0, 2.0, 6.0], 3).tolist()
+    [1.5, 3.0, 4.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0:
+        raise InputError("smooth expects a series (at least 1-D), got a scalar")
+    _check_window(window)
     if not np.all(np.isfinite(x)):
         raise InputError("smooth got NaN or inf values; drop or fill them first")
+    C = x.shape[-1]
     h = window // 2
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    idx = np.arange(x.size)
-    lo = np.clip(idx - h, 0, x.size)
-    hi = np.clip(idx + h + 1, 0, x.size)
-    return (c[hi] - c[lo]) / (hi - lo)
+    c = np.concatenate([np.zeros((*x.shape[:-1], 1)), np.cumsum(x, axis=-1)], axis=-1)
+    idx = np.arange(C)
+    lo = np.clip(idx - h, 0, C)
+    hi = np.clip(idx + h + 1, 0, C)
+    return (c[..., hi] - c[..., lo]) / (hi - lo)
+
+
+def _noise(x: np.ndarray) -> np.ndarray:
+    """Batched robust noise sd along the last axis (0 for < 3 points)."""
+    if x.shape[-1] < 3:
+        return np.zeros(x.shape[:-1])
+    d2 = x[..., :-2] - 2 * x[..., 1:-1] + x[..., 2:]
+    return 1.4826 * np.median(np.abs(d2), axis=-1) / math.sqrt(6.0)
 
 
 def noise_level(x: Any) -> float:
-    """Robust noise standard deviation of a series from second differences (0 for < 3 points)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size < 3:
-        return 0.0
-    d2 = x[:-2] - 2 * x[1:-1] + x[2:]
-    return float(1.4826 * np.median(np.abs(d2)) / math.sqrt(6.0))
+    """Robust noise standard deviation of a 1-D series from second differences (0 for < 3 points).
+
+    >>> noise_level([0.0, 1.0, 2.0, 3.0])
+    0.0
+    """
+    return float(_noise(np.asarray(x, dtype=np.float64).reshape(-1)))
 
 
-def _extreme_noise(sd: float, window: int, count: int) -> float:
+def _extreme(sd: Any, window: int, count: int) -> np.ndarray:
     """Typical extreme excursion of smoothed noise: ``sd / sqrt(window) * sqrt(2 ln count)``."""
-    return sd / math.sqrt(window) * math.sqrt(2.0 * math.log(max(count, 2)))
+    return np.asarray(sd) / math.sqrt(window) * math.sqrt(2.0 * math.log(max(count, 2)))
 
 
+def _take(x: np.ndarray, i: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(x, i[..., None], axis=-1)[..., 0]
+
+
+def _first_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True along the last axis, -1 where none."""
+    return np.where(mask.any(-1), np.argmax(mask, axis=-1), -1)
+
+
+# ---------------------------------------------------------------------------------------- rules
+@dataclass(frozen=True, eq=False)
+class Phase1Evidence:
+    """Evidence of :func:`phase1_end_rule`, every field shaped like the batch (``[]`` for one series).
+
+    ``found``: a significant interior peak; ``index`` / ``epoch``: the peak (also when not found);
+    ``rise`` / ``fall``: of the smoothed H-bar to and after the peak; ``rise_threshold`` /
+    ``fall_threshold`` and ``noise_sd``: what they were compared with; ``smoothed``: ``[..., C]``.
+    """
+
+    found: np.ndarray
+    index: np.ndarray
+    epoch: np.ndarray
+    start: np.ndarray
+    peak: np.ndarray
+    end: np.ndarray
+    rise: np.ndarray
+    fall: np.ndarray
+    noise_sd: np.ndarray
+    rise_threshold: np.ndarray
+    fall_threshold: np.ndarray
+    smoothed: np.ndarray
+
+
+def phase1_end_rule(epochs: Any, h_bar: Any, rules: PhaseRules | None = None) -> Phase1Evidence:
+    """End of phase 1: the peak of the smoothed mean H-bar, when it is interior and significant.
+
+    ``epochs``: ``[C]`` sorted checkpoints; ``h_bar``: ``[..., C]`` mean H-bar per checkpoint (finite).
+    Found iff ``C >= 3``, the peak is neither the first nor the last checkpoint, and the smoothed
+    H-bar rises to it (from its lowest value before) by ``>= max(min_rise, noise threshold)`` and
+    falls after it (to its lowest value after) by ``>= max(min_fall, noise threshold)``.
+
+    >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
+    >>> bool(ev.found), int(ev.epoch)
+    (True, 2)
+    """
+    r = rules or PhaseRules()
+    e = np.asarray(epochs, dtype=np.int64)
+    H = np.asarray(h_bar, dtype=np.float64)
+    C = H.shape[-1]
+    Hs = smooth(H, r.smooth_window)
+    p = np.argmax(Hs, axis=-1)
+    rise = _take(Hs, p) - _take(np.minimum.accumulate(Hs, axis=-1), p)
+    fall = _take(Hs, p) - _take(np.minimum.accumulate(Hs[..., ::-1], axis=-1)[..., ::-1], p)
+    sd = _noise(H)
+    ext = r.noise_factor * _extreme(sd, r.smooth_window, C)
+    rise_thr = np.maximum(r.min_rise, ext)
+    fall_thr = np.maximum(r.min_fall, ext)
+    found = (C >= 3) & (p > 0) & (p < C - 1) & (rise >= rise_thr) & (fall >= fall_thr)
+    return Phase1Evidence(found=found, index=p, epoch=e[p], start=Hs[..., 0], peak=_take(Hs, p), end=Hs[..., -1],
+                          rise=rise, fall=fall, noise_sd=sd, rise_threshold=rise_thr, fall_threshold=fall_thr,
+                          smoothed=Hs)
+
+
+def new_strength(strength: Any) -> np.ndarray:
+    """Strength newly learned between consecutive checkpoints, order by order: ``[..., C, n] -> [..., C-1]``.
+
+    ``sum_m max(S[c, m] - S[c-1, m], 0)``: only the orders whose strength grew count (a fall at one
+    order, e.g. removed noise, does not cancel what another order learned).
+
+    >>> new_strength([[1.0, 2.0], [2.0, 1.0], [2.5, 1.5]]).tolist()
+    [1.0, 1.0]
+    """
+    S = np.asarray(strength, dtype=np.float64)
+    return np.maximum(np.diff(S, axis=-2), 0.0).sum(-1)
+
+
+@dataclass(frozen=True, eq=False)
+class Phase3Evidence:
+    """Evidence of :func:`phase3_start_rule` (fields shaped like the batch; per-step fields ``[..., C-1]``).
+
+    - ``found``, ``index``, ``epoch``: the start of phase 3 (``index`` -1 / ``epoch`` -1 when not found).
+    - ``new_generalizable`` / ``new_non_generalizable``: smoothed strength newly learned at each step
+      (step ``j`` goes from checkpoint ``j`` to ``j + 1``); ``share``: the non-generalizable share of it
+      (NaN where nothing was learned); ``counted``: steps that learned at least ``learn_tol`` of the
+      largest step.
+    - ``min_share_after``: the smallest share over the counted steps after the start (NaN if none).
+    - ``learned_anything``: some step after ``after_epoch`` learned a counted amount.
+    """
+
+    found: np.ndarray
+    index: np.ndarray
+    epoch: np.ndarray
+    new_generalizable: np.ndarray
+    new_non_generalizable: np.ndarray
+    share: np.ndarray
+    counted: np.ndarray
+    min_share_after: np.ndarray
+    learned_anything: np.ndarray
+
+
+def phase3_start_rule(epochs: Any, generalizable: Any, non_generalizable: Any, rules: PhaseRules | None = None, *,
+                      after_epoch: Any = None) -> Phase3Evidence:
+    """Start of phase 3 from the interactions: the first checkpoint after which the newly learned
+    salient strength is mostly non-generalizable.
+
+    ``epochs``: ``[C]`` sorted checkpoints; ``generalizable`` / ``non_generalizable``: ``[..., C, n]``
+    mean strength (``|+| + |-|``) per checkpoint and order of the salient interactions that do / do
+    not generalize. At each step between consecutive checkpoints the newly learned strength of each
+    kind is :func:`new_strength` (order by order), smoothed over ``smooth_window`` steps. Phase 3
+    starts at the first checkpoint ``c`` (later than ``after_epoch``, with at least ``min_tail``
+    checkpoints after it) such that every counted step after ``c`` has a non-generalizable share
+    ``>= nongen_share``, and at least one step after ``c`` is counted. Steps learning less than
+    ``learn_tol`` times the largest step are not counted (they neither confirm nor contradict).
+
+    >>> g = np.array([[0.0], [1.0], [2.0], [2.1], [2.2], [2.3]])
+    >>> ng = np.array([[0.0], [0.2], [0.4], [1.4], [2.4], [3.4]])
+    >>> ev = phase3_start_rule(np.arange(6), g, ng, PhaseRules(smooth_window=1, min_tail=1))
+    >>> int(ev.epoch)
+    2
+    """
+    r = rules or PhaseRules()
+    e = np.asarray(epochs, dtype=np.int64)
+    G = np.asarray(generalizable, dtype=np.float64)
+    N = np.asarray(non_generalizable, dtype=np.float64)
+    if G.shape != N.shape or G.ndim < 2 or G.shape[-2] != e.size:
+        raise InputError(f"generalizable and non_generalizable must both be [..., C={e.size}, n], got {G.shape} and {N.shape}")
+    C = e.size
+    batch = G.shape[:-2]
+    if C < 2:
+        nan = np.full((*batch, 0), np.nan)
+        z = np.zeros(batch, dtype=bool)
+        return Phase3Evidence(found=z, index=np.full(batch, -1), epoch=np.full(batch, -1), new_generalizable=nan,
+                              new_non_generalizable=nan, share=nan, counted=np.zeros((*batch, 0), dtype=bool),
+                              min_share_after=np.full(batch, np.nan), learned_anything=z)
+    dg = smooth(new_strength(G), r.smooth_window)
+    dn = smooth(new_strength(N), r.smooth_window)
+    tot = dg + dn
+    share = safe_div(dn, tot)
+    counted = tot > r.learn_tol * tot.max(-1, keepdims=True)
+    counted &= tot > 0
+    bad = counted & ~(share >= r.nongen_share)
+    # suffix over steps s >= c (the steps after checkpoint c)
+    any_bad = np.logical_or.accumulate(bad[..., ::-1], axis=-1)[..., ::-1]
+    any_cnt = np.logical_or.accumulate(counted[..., ::-1], axis=-1)[..., ::-1]
+    cidx = np.arange(C - 1)
+    after = np.full(batch, -np.inf) if after_epoch is None else np.broadcast_to(np.asarray(after_epoch, float), batch)
+    ok = ~any_bad & any_cnt & (cidx <= C - 1 - r.min_tail) & (e[:-1] > after[..., None])
+    idx = _first_true(ok)
+    found = idx >= 0
+    masked = np.where(counted & (cidx >= np.where(found, idx, C)[..., None]), share, np.inf)
+    min_after = np.where(found, masked.min(-1), np.nan)
+    learned = (counted & (e[1:] > after[..., None])).any(-1)
+    return Phase3Evidence(found=found, index=idx, epoch=np.where(found, e[np.maximum(idx, 0)], -1),
+                          new_generalizable=dg, new_non_generalizable=dn, share=share, counted=counted,
+                          min_share_after=min_after, learned_anything=learned)
+
+
+@dataclass(frozen=True)
+class TwoPhaseEvidence:
+    """Evidence of :func:`two_phase_rule`: the statistic's smoothed series and the turn (if clear)."""
+
+    found: bool
+    epoch: int | None
+    statistic: str
+    high_order_min: int
+    epochs: np.ndarray
+    values: np.ndarray
+    smoothed: np.ndarray
+    high_order_share: np.ndarray
+    high_order_strength: np.ndarray
+    drop: float
+    rise: float
+    threshold: float
+    noise_sd: float
+    min_index: int
+    why: tuple[str, ...]
+
+
+def two_phase_rule(epochs: Any, strength: Any, rules: PhaseRules | None = None) -> TwoPhaseEvidence:
+    """Two-phase turning point: the interior minimum of the smoothed statistic of the order strengths.
+
+    ``strength``: ``[C, n]`` mean strength ``|+| + |-|`` per checkpoint and order (all
+    interactions: the ``order_distribution`` table). Statistics: the share of orders ``>=
+    high_order_min`` in the total (default), their summed strength, or the mean order. Clear when it
+    drops to its minimum and rises after it by ``>= max(min_rel_change * max|statistic|, noise
+    threshold)`` each. ``high_order_share`` and ``high_order_strength`` are both reported: a share
+    can fall only because low-order strength grows.
+
+    >>> s = np.array([[1, 1], [1, 0.5], [1, 0.1], [1, 0.5], [1, 1.0]])
+    >>> two_phase_rule(np.arange(5), s, PhaseRules(smooth_window=1)).epoch
+    2
+    """
+    r = rules or PhaseRules()
+    e = np.asarray(epochs, dtype=np.int64)
+    S = np.asarray(strength, dtype=np.float64)
+    n = S.shape[1]
+    m0 = r.high_order_min if r.high_order_min is not None else max(2, math.ceil(n / 2))
+    if m0 > n:
+        raise InputError(f"high_order_min={m0} exceeds the highest order n={n} of the order strengths")
+    tot = S.sum(1)
+    high = S[:, m0 - 1:].sum(1)
+    share = safe_div(high, tot)
+    X = {"high_order_share": share, "high_order_strength": high,
+         "mean_order": safe_div((S * np.arange(1, n + 1)).sum(1), tot)}[r.two_phase_statistic]
+    ok = np.isfinite(X)
+    e, X, share, high = e[ok], X[ok], share[ok], high[ok]
+    if len(X) < 3:
+        return TwoPhaseEvidence(False, None, r.two_phase_statistic, int(m0), e, X, X, share, high, math.nan, math.nan,
+                                math.nan, math.nan, -1, (f"only {len(X)} checkpoint(s) with non-zero order strengths",))
+    Xs = smooth(X, r.smooth_window)
+    q = int(np.argmin(Xs))
+    drop = float(Xs[: q + 1].max() - Xs[q])
+    rise = float(Xs[q:].max() - Xs[q])
+    sd = float(_noise(X))
+    thr = max(r.min_rel_change * float(np.abs(Xs).max()), float(r.noise_factor * _extreme(sd, r.smooth_window, len(X))))
+    why = []
+    if q == 0:
+        why.append("the statistic is lowest at the first checkpoint (no phase-1 drop)")
+    elif q == len(Xs) - 1:
+        why.append("the statistic is still falling at the last checkpoint (no phase-2 rise)")
+    if drop < thr:
+        why.append(f"drop {drop:.3f} < {thr:.3f}")
+    if rise < thr:
+        why.append(f"rise {rise:.3f} < {thr:.3f}")
+    found = not why
+    return TwoPhaseEvidence(found, int(e[q]) if found else None, r.two_phase_statistic, int(m0), e, X, Xs, share, high,
+                            drop, rise, thr, sd, q, tuple(why))
+
+
+@dataclass(frozen=True)
+class GapEvidence:
+    """Evidence of :func:`gap_onset_rule`: the smoothed train-test gap and when it starts widening."""
+
+    onset_epoch: int | None
+    start: float
+    min: float
+    max: float
+    end: float
+    widening: float
+    smoothed: np.ndarray
+
+
+def gap_onset_rule(epochs: Any, gap: Any, rules: PhaseRules | None = None) -> GapEvidence:
+    """Onset of the widening of the smoothed train-test loss gap (evidence only, never a boundary).
+
+    The first epoch after the gap's minimum (before its maximum) where it exceeds that minimum by
+    ``gap_frac`` of its later rise, when the rise beats the noise threshold; else None.
+
+    >>> gap_onset_rule([0, 1, 2, 3, 4], [0.0, 0.0, 0.0, 1.0, 2.0], PhaseRules(smooth_window=1)).onset_epoch
+    3
+    """
+    r = rules or PhaseRules()
+    e = np.asarray(epochs, dtype=np.int64)
+    g = np.asarray(gap, dtype=np.float64)
+    gs = smooth(g, r.smooth_window)
+    j = int(np.argmax(gs))
+    i0 = int(np.argmin(gs[: j + 1]))
+    widen = float(gs[j] - gs[i0])
+    thr = float(r.noise_factor * _extreme(_noise(g), r.smooth_window, len(gs)))
+    onset = None
+    if len(gs) >= 2 and widen > 0 and widen > thr:
+        k = i0 + int(np.argmax(gs[i0:] >= gs[i0] + r.gap_frac * widen))
+        onset = int(e[k])
+    return GapEvidence(onset, float(gs[0]), float(gs[i0]), float(gs[j]), float(gs[-1]), widen, gs)
+
+
+@dataclass(frozen=True, eq=False)
+class StopEvidence:
+    """Result of :func:`stop_rule` (fields shaped like the batch): the epoch to keep and which case applied.
+
+    ``case``: 0 phase 3 start (clear phases), 1 phase 3 not reached (last checkpoint), 2 no clear
+    phases but the phase-3 rule found a start from the first checkpoint on, 3 no clear phases and no
+    such start (last checkpoint), 4 lowest smoothed test loss, 5 H-bar peak (clear), 6 H-bar peak
+    (not significant), 7 phase 3 undetermined without order strengths (last checkpoint).
+    """
+
+    epoch: np.ndarray
+    rule_epoch: np.ndarray
+    case: np.ndarray
+
+
+def stop_rule(rule: str, last_epoch: int, phase1: Phase1Evidence, phase3: Phase3Evidence | None,
+              phase3_from_start: Phase3Evidence | None = None, *, test_loss_epoch: int | None = None,
+              snap_to: Any = None) -> StopEvidence:
+    """The checkpoint to keep under ``rule`` ("phase3_start", "min_test_loss" or "h_bar_peak").
+
+    ``phase3`` is :func:`phase3_start_rule` run after the phase-1 end, ``phase3_from_start`` the same
+    from the first checkpoint (used when the phases are not clear); None when no order strengths
+    were given. ``test_loss_epoch``: the epoch of the lowest smoothed test loss (only for
+    "min_test_loss"). ``snap_to``: sorted epochs to move the result to (nearest, earlier on ties).
+
+    >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
+    >>> int(stop_rule("h_bar_peak", 4, ev, None).epoch)
+    2
+    """
+    clear = np.asarray(phase1.found)
+    shape = clear.shape
+    if rule == "min_test_loss":
+        if test_loss_epoch is None:
+            raise InputError("early_stopping='min_test_loss' needs the test loss in the training table")
+        rule_epoch = np.full(shape, int(test_loss_epoch))
+        case = np.full(shape, 4)
+    elif rule == "h_bar_peak":
+        rule_epoch = np.asarray(phase1.epoch)
+        case = np.where(clear, 5, 6)
+    elif rule == "phase3_start":
+        if phase3 is None:
+            rule_epoch = np.full(shape, int(last_epoch))
+            case = np.full(shape, 7)
+        else:
+            p3s = phase3_from_start if phase3_from_start is not None else phase3
+            rule_epoch = np.where(clear, np.where(phase3.found, phase3.epoch, last_epoch),
+                                  np.where(p3s.found, p3s.epoch, last_epoch))
+            case = np.where(clear, np.where(phase3.found, 0, 1), np.where(p3s.found, 2, 3))
+    else:
+        raise InputError(f"early_stopping must be one of {list(_STOP_RULES)}, got {rule!r}")
+    rule_epoch = np.asarray(rule_epoch, dtype=np.int64)
+    epoch = rule_epoch
+    if snap_to is not None:
+        ch = np.asarray(snap_to, dtype=np.int64)
+        j = np.clip(np.searchsorted(ch, rule_epoch), 1, max(len(ch) - 1, 1)) if len(ch) > 1 else np.zeros(shape, int)
+        if len(ch) > 1:
+            left, right = ch[j - 1], ch[j]
+            epoch = np.where(rule_epoch - left <= right - rule_epoch, left, right)
+        else:
+            epoch = np.full(shape, ch[0])
+    return StopEvidence(epoch=np.asarray(epoch, dtype=np.int64), rule_epoch=rule_epoch, case=np.asarray(case))
+
+
+# ---------------------------------------------------------------------------------------- tables
 def _need(df: Any, cols: set[str], what: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
@@ -234,10 +595,9 @@ def _need(df: Any, cols: set[str], what: str) -> pd.DataFrame:
     return df
 
 
-def _loss_series(training: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
-    """Return (epochs, test_loss, train_loss or None over the same epochs, notes)."""
+def _loss_table(training: pd.DataFrame) -> pd.DataFrame:
+    """``[epoch x split]`` mean loss of the model under study (the only use of the training table)."""
     df = _need(training, {"epoch", "split", "loss"}, "training")
-    notes: list[str] = []
     if "model" in df.columns:
         models = sorted(map(str, df["model"].unique()))
         if models != ["model"]:
@@ -245,29 +605,23 @@ def _loss_series(training: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None,
                 raise InputError(f"training has no rows with model == 'model' (models: {models}); "
                                  "pass the training log of the model under study")
             df = df[df["model"] == "model"]
-    loss = pd.to_numeric(df["loss"], errors="coerce")
-    if loss.isna().any() or not np.all(np.isfinite(loss.to_numpy())):
-        bad = sorted(set(df.loc[~np.isfinite(loss.to_numpy(dtype=float, na_value=np.nan)), "epoch"].tolist()))[:5]
+    loss = pd.to_numeric(df["loss"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.all(np.isfinite(loss)):
+        bad = sorted(set(df.loc[~np.isfinite(loss), "epoch"].tolist()))[:5]
         raise InputError(f"training.loss has NaN or inf values (epochs {bad}); a diverged run cannot be phased")
-    df = df.assign(loss=loss.astype(float))
-    pv = df.groupby(["epoch", "split"])["loss"].mean().unstack("split").sort_index()
-    if "test" not in pv.columns:
-        raise InputError(f"training has no 'test' split rows (splits: {sorted(map(str, pv.columns))}); "
-                         "the test loss is needed for phase 3 and early stopping")
-    test = pv["test"].dropna()
-    epochs = test.index.to_numpy().astype(np.int64)
-    train = None
-    if "train" in pv.columns:
-        tr = pv["train"].reindex(test.index)
-        if tr.isna().any():
-            notes.append("train loss missing at some test-loss epochs; gap evidence uses the epochs with both")
-        train = tr.to_numpy(dtype=float)
-    return epochs, test.to_numpy(dtype=float), train, notes
+    df = df.assign(loss=loss)
+    return df.groupby(["epoch", "split"])["loss"].mean().unstack("split").sort_index()
 
 
-def _h_bar_series(h_bar: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _sample_ids(df: pd.DataFrame) -> np.ndarray:
+    if "sample" in df.columns:
+        return df["sample"].to_numpy()
+    return df.groupby("checkpoint").cumcount().to_numpy()  # rows of a checkpoint in order
+
+
+def _h_bar_matrix(h_bar: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(sample ids [N], checkpoints [C], H [N, C])`` of the ``split`` samples; NaN where missing/NaN."""
     df = _need(h_bar, {"checkpoint", "h_bar"}, "h_bar")
-    info: dict[str, Any] = {"split": split}
     if "split" in df.columns and split != "all":
         avail = sorted(map(str, df["split"].unique()))
         if split not in avail:
@@ -276,140 +630,177 @@ def _h_bar_series(h_bar: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarr
     vals = pd.to_numeric(df["h_bar"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if np.any(np.isinf(vals)):
         raise InputError("h_bar holds inf values; H-bar lies in [0, 1] (NaN only for samples without salient interactions)")
-    g = pd.DataFrame({"checkpoint": df["checkpoint"].to_numpy(), "h": vals}).groupby("checkpoint")["h"]
-    mean = g.mean()  # pandas skips NaN
-    valid = g.count()
-    total = g.size()
-    dropped = [int(e) for e in mean.index[mean.isna()]]
-    mean = mean.dropna().sort_index()
-    if mean.empty:
-        raise InputError("every H-bar value is NaN (no sample has a salient interaction at any checkpoint); "
-                         "lower tau or check the extracted interactions")
-    info["dropped_checkpoints"] = dropped
-    info["samples_per_checkpoint"] = int(total.max())
-    info["nan_samples_total"] = int((total - valid).sum())
-    return mean.index.to_numpy().astype(np.int64), mean.to_numpy(dtype=float), info
+    tab = pd.DataFrame({"s": _sample_ids(df), "c": df["checkpoint"].to_numpy(), "h": vals})
+    wide = tab.groupby(["s", "c"])["h"].mean().unstack("c").sort_index().sort_index(axis=1)
+    return wide.index.to_numpy(), wide.columns.to_numpy().astype(np.int64), wide.to_numpy(dtype=float)
 
 
-def _order_series(frame: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean strength per checkpoint and order ``[C, n]`` (|+| + |-|, type "all") from either table."""
+def _strength_arrays(frame: pd.DataFrame, split: str, what: str, need_generalizable: bool
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(sample ids [N], checkpoints [C], total [N, C, n], generalizable [N, C, n] or None)``: strengths
+    ``|+| + |-|`` of type "all" per sample (one pseudo-sample when the table holds split means)."""
     if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
-        raise InputError("order_strengths is empty; pass None to skip the two-phase rule")
+        raise InputError(f"{what} is empty; pass None to skip the rules that need it")
     ck = "checkpoint" if "checkpoint" in frame.columns else "epoch"
     val = "total" if "total" in frame.columns else ("strength" if "strength" in frame.columns else None)
     if ck not in frame.columns or "order" not in frame.columns or val is None:
-        raise InputError("order_strengths must be the order_strengths table (checkpoint, order, total, ...) or the "
-                         f"order_distribution table (checkpoint, order, strength, ...); got columns {sorted(frame.columns)}")
+        raise InputError(f"{what} must be the order_strengths table (checkpoint, order, total, generalizable, ...) or "
+                         f"the order_distribution table (checkpoint, order, strength, ...); got columns {sorted(frame.columns)}")
     df = frame
     if "type" in df.columns:
         df = df[df["type"] == "all"]
         if df.empty:
-            raise InputError("order_strengths has no rows with type == 'all'")
+            raise InputError(f"{what} has no rows with type == 'all'")
     if "split" in df.columns and split != "all":
         avail = sorted(map(str, frame["split"].unique()))
         df = df[df["split"] == split]
         if df.empty:
-            raise InputError(f"order_strengths has no rows with split == {split!r} (splits: {avail}); set strength_split")
-    v = pd.to_numeric(df[val], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    if not np.all(np.isfinite(v)):
-        raise InputError(f"order_strengths.{val} has NaN or inf values")
-    df = pd.DataFrame({"c": df[ck].to_numpy(), "m": df["order"].to_numpy().astype(np.int64), "a": np.abs(v),
-                       "s": df["sample"].to_numpy() if "sample" in df.columns else 0})
-    nsamp = df.groupby("c")["s"].nunique()
-    tab = df.groupby(["c", "m"])["a"].sum().unstack("m", fill_value=0.0).sort_index()
-    tab = tab.div(nsamp.reindex(tab.index), axis=0)
-    n = int(tab.columns.max())
-    tab = tab.reindex(columns=np.arange(1, n + 1), fill_value=0.0)
-    return tab.index.to_numpy().astype(np.int64), tab.to_numpy(dtype=float)
+            raise InputError(f"{what} has no rows with split == {split!r} (splits: {avail}); set h_bar_split / strength_split")
+    cols = [val] + (["generalizable"] if need_generalizable and "generalizable" in df.columns else [])
+    data = {}
+    for c in cols:
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if not np.all(np.isfinite(v)):
+            raise InputError(f"{what}.{c} has NaN or inf values")
+        data[c] = np.abs(v)
+    d = pd.DataFrame({"s": df["sample"].to_numpy() if "sample" in df.columns else 0, "c": df[ck].to_numpy(),
+                      "m": df["order"].to_numpy().astype(np.int64), **data})
+    g = d.groupby(["s", "c", "m"])[cols].sum()
+    ids = np.sort(d["s"].unique())
+    cks = np.sort(d["c"].unique()).astype(np.int64)
+    n = int(d["m"].max())
+    full = pd.MultiIndex.from_product([ids, cks, np.arange(1, n + 1)], names=["s", "c", "m"])
+    g = g.reindex(full)
+    have = g[cols[0]].notna().to_numpy().reshape(len(ids), len(cks), n).any(-1)  # sample present at checkpoint
+    arrs = [g[c].to_numpy(dtype=float).reshape(len(ids), len(cks), n) for c in cols]
+    arrs = [np.where(have[..., None], np.nan_to_num(a), np.nan) for a in arrs]
+    return ids, cks, arrs[0], (arrs[1] if len(arrs) > 1 else None)
 
 
-def _first_plateau(epochs: np.ndarray, ls: np.ndarray, raw: np.ndarray, r: PhaseRules, after: int | None
-                   ) -> tuple[int | None, dict[str, Any]]:
-    """Index of the first epoch (> ``after``) from which the smoothed loss stops improving, with evidence."""
-    C = len(ls)
-    D = float(ls[0] - ls.min())
-    noise_s = noise_level(raw) / math.sqrt(r.smooth_window)
-    tol_abs = max(r.plateau_tol * D, r.noise_factor * noise_s)
-    ev: dict[str, Any] = {"start": float(ls[0]), "min": float(ls.min()), "min_epoch": int(epochs[int(np.argmin(ls))]),
-                          "end": float(ls[-1]), "total_improvement": D, "noise_sd_smoothed": noise_s,
-                          "plateau_threshold": tol_abs}
-    if C < r.min_tail + 2 or D <= r.noise_factor * noise_s:
-        ev["improves"] = bool(D > r.noise_factor * noise_s)
-        return None, ev
-    ev["improves"] = True
-    suffix_min = np.minimum.accumulate(ls[::-1])[::-1]
-    R = ls - suffix_min
-    span_after = (epochs[-1] - epochs).astype(float)
-    span_before = (epochs - epochs[0]).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate_after = np.where(span_after > 0, R / np.where(span_after > 0, span_after, 1), np.inf)
-        rate_before = np.where(span_before > 0, (ls[0] - ls) / np.where(span_before > 0, span_before, 1), 0.0)
-    idx = np.arange(C)
-    ok = (R <= tol_abs) & ((rate_before <= 0) | (rate_after <= r.slope_ratio * rate_before))
-    ok &= idx >= 1
-    ok &= idx <= C - 1 - r.min_tail
-    if after is not None:
-        ok &= epochs > after
-    hits = np.nonzero(ok)[0]
-    if hits.size == 0:
-        return None, ev
-    i = int(hits[0])
-    ev.update({"remaining_improvement": float(R[i]), "rate_before": float(rate_before[i]),
-               "rate_after": float(rate_after[i]), "level": float(ls[i])})
-    return i, ev
+def _resampled_means(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """NaN-aware means over samples per resample: ``W [R, N]``, ``X [N, ...]`` -> ``[R, ...]``."""
+    flat = X.reshape(X.shape[0], -1)
+    ok = np.isfinite(flat)
+    num = W @ np.where(ok, flat, 0.0)
+    den = W @ ok.astype(np.float64)
+    return safe_div(num, den).reshape(W.shape[0], *X.shape[1:])
 
 
-def _nearest(epoch: int, choices: np.ndarray) -> int:
-    d = np.abs(choices.astype(np.int64) - int(epoch))
-    return int(choices[int(np.argmin(d))])  # argmin takes the first = earlier on ties (choices sorted)
+def _fill_rows(x: np.ndarray) -> np.ndarray:
+    """Interpolate NaN entries of each row of ``[R, C]`` from its finite neighbours (rare resamples)."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return x
+    out = x.copy()
+    idx = np.arange(x.shape[1])
+    for i in np.nonzero(bad.any(1))[0]:
+        ok = ~bad[i]
+        out[i] = np.interp(idx, idx[ok], x[i, ok]) if ok.any() else np.nan
+    return out
+
+
+def _ci(values: np.ndarray, found: np.ndarray, level: float) -> list[int] | None:
+    if not found.any():
+        return None
+    lo, hi = percentile_interval(values[found].astype(float), level, discrete=True)
+    return [int(lo), int(hi)]
 
 
 # ---------------------------------------------------------------------------------------- main
+_STOP_TEXT = {
+    "phase3_start": "start of phase 3 (from the interactions); the last checkpoint if phase 3 is not reached; without "
+                    "clear phases the phase-3 rule from the first checkpoint on",
+    "min_test_loss": "lowest smoothed test loss (loss-based alternative; uses the test split)",
+    "h_bar_peak": "end of phase 1 (peak of smoothed H-bar; the highest peak when it is not significant)",
+}
+
+
 def detect_phases(
     training: pd.DataFrame,
     h_bar: pd.DataFrame,
     order_strengths: pd.DataFrame | None = None,
+    *,
+    order_distribution: pd.DataFrame | None = None,
+    rules: PhaseRules | None = None,
     **params: Any,
 ) -> PhaseReport:
-    """Detect the three phases, the two-phase turning point and the checkpoint to keep.
+    """Detect the three phases, the two-phase turning point and the checkpoint to keep, with bootstrap intervals.
 
     ``training``: the training log (``epoch, split, loss``; rows with ``model == "model"`` are used
-    when a ``model`` column is present); ``h_bar``: per-sample H-bar (``checkpoint, [sample,] split,
-    h_bar``; NaN samples are left out of the mean); ``order_strengths``: the ``order_strengths`` or
-    ``order_distribution`` table, or None to skip the two-phase rule. ``params``: the fields of
-    :class:`PhaseRules`. The rules are stated in the module docstring; every threshold and the
-    numbers they were compared with are in the report's ``rules`` and ``evidence``.
+    when a ``model`` column is present); only the test loss (for ``early_stopping="min_test_loss"``
+    and the gap evidence) and the train loss (evidence) are read from it. ``h_bar``: per-sample
+    H-bar (``checkpoint, sample, split, h_bar``; NaN samples are left out of the mean).
+    ``order_strengths``: the per-sample ``order_strengths`` table (``total``, ``generalizable``),
+    needed for phase 3; None skips it (an ``order_distribution`` table given here instead is used for
+    the two-phase turn, as before). ``order_distribution``: the all-interactions table for the
+    two-phase turn (None, and no such table as third argument: the two-phase rule is skipped). ``rules``: a :class:`PhaseRules`; ``params`` override its
+    fields (e.g. ``smooth_window=5``, ``n_resamples=0`` to skip the bootstrap).
+
+    >>> import pandas as pd
+    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "train", "loss": [5.0, 4, 3, 2, 1]})
+    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
+    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
+    >>> detect_phases(tr, hb, smooth_window=1, n_resamples=10).boundaries["phase1_end"]
+    2
     """
     valid = {f.name for f in fields(PhaseRules)}
     unknown = sorted(set(params) - valid)
     if unknown:
         raise InputError(f"unknown phase-rule parameters {unknown}; valid ones: {sorted(valid)}")
-    r = PhaseRules(**params)
+    if rules is not None and not isinstance(rules, PhaseRules):
+        raise InputError(f"rules must be a PhaseRules, got {type(rules).__name__}")
+    r = PhaseRules(**{**(asdict(rules) if rules is not None else {}), **params})
     w = r.smooth_window
 
-    E_l, L_test, L_train, notes = _loss_series(training)
-    E_h, H, h_info = _h_bar_series(h_bar, r.h_bar_split)
-    Ls = smooth(L_test, w)
-    Hs = smooth(H, w)
-    series = [pd.DataFrame({"epoch": E_h, "quantity": "h_bar", "raw": H, "smoothed": Hs}),
-              pd.DataFrame({"epoch": E_l, "quantity": "test_loss", "raw": L_test, "smoothed": Ls})]
-    gap_s = None
-    E_g = None
-    if L_train is not None:
-        both = np.isfinite(L_train)
-        series.append(pd.DataFrame({"epoch": E_l[both], "quantity": "train_loss", "raw": L_train[both],
-                                    "smoothed": smooth(L_train[both], w)}))
-        if both.sum() >= 1:
-            E_g = E_l[both]
-            gap = L_test[both] - L_train[both]
-            gap_s = smooth(gap, w)
-            series.append(pd.DataFrame({"epoch": E_g, "quantity": "gap", "raw": gap, "smoothed": gap_s}))
-
-    all_epochs = set(E_h.tolist()) | set(E_l.tolist())
-    E_o = S = None
+    # ---------------------------------------------------------------- inputs
+    losses = _loss_table(training)
+    notes: list[str] = []
+    ids_h, E_h_all, Hmat = _h_bar_matrix(h_bar, r.h_bar_split)
+    strengths = None
     if order_strengths is not None:
-        E_o, S = _order_series(order_strengths, r.strength_split)
-        all_epochs |= set(E_o.tolist())
+        ids_s, E_s, T_s, G_s = _strength_arrays(order_strengths, r.h_bar_split, "order_strengths", True)
+        if G_s is None:
+            notes.append("order_strengths has no 'generalizable' column (an order_distribution table?): phase 3 "
+                         "needs the order_strengths table")
+        else:
+            strengths = (ids_s, E_s, G_s, T_s - G_s)
+
+    ids = np.union1d(ids_h, strengths[0]) if strengths is not None else ids_h
+    N = ids.size
+    Hx = np.full((N, E_h_all.size), np.nan)
+    Hx[np.searchsorted(ids, ids_h)] = Hmat
+    R = r.n_resamples
+    if R > 0 and N < 2:
+        raise InputError(f"the bootstrap needs at least 2 explained samples of split {r.h_bar_split!r}, got {N}; "
+                         "raise explain.samples (or pass n_resamples=0 to skip the intervals)")
+    W = np.ones((1, N))
+    if R > 0:
+        W = np.vstack([W, bootstrap_weights(np.zeros(N), R, r.seed).astype(np.float64)])
+
+    Hm = _resampled_means(W, Hx)  # [1 + R, C]
+    keep = np.isfinite(Hm[0])
+    dropped = [int(e) for e in E_h_all[~keep]]
+    E_h = E_h_all[keep]
+    if E_h.size == 0:
+        raise InputError("every H-bar value is NaN (no sample has a salient interaction at any checkpoint); "
+                         "lower tau or check the extracted interactions")
+    Hm = Hm[:, keep]
+    valid = np.isfinite(Hm).any(1)  # a resample drawing only samples without salient interactions is void
+    Hm = np.where(valid[:, None], _fill_rows(Hm), Hm[0])
+    H = Hm[0]
+    h_info = {"split": r.h_bar_split, "dropped_checkpoints": dropped, "samples": int(ids_h.size),
+              "nan_samples_total": int((~np.isfinite(Hmat)).sum())}
+
+    test = losses["test"].dropna() if "test" in losses.columns else None
+    train = losses["train"].dropna() if "train" in losses.columns else None
+    series = [pd.DataFrame({"epoch": E_h, "quantity": "h_bar", "raw": H, "smoothed": smooth(H, w)})]
+    for name, s in (("test_loss", test), ("train_loss", train)):
+        if s is not None and len(s):
+            series.append(pd.DataFrame({"epoch": s.index.to_numpy().astype(np.int64), "quantity": name,
+                                        "raw": s.to_numpy(float), "smoothed": smooth(s.to_numpy(float), w)}))
+    all_epochs = set(E_h.tolist()) | set(losses.index.astype(np.int64).tolist())
+    if strengths is not None:
+        all_epochs |= set(strengths[1].tolist())
     U = np.array(sorted(all_epochs), dtype=np.int64)
 
     def next_after(e: int) -> int | None:
@@ -420,211 +811,256 @@ def detect_phases(
         earlier = U[U < e]
         return int(earlier[-1]) if earlier.size else None
 
-    rules: dict[str, Any] = {
+    # ---------------------------------------------------------------- phase 1 (all resamples at once)
+    p1 = phase1_end_rule(E_h, Hm, r)
+    clear = bool(p1.found[0])
+    hev: dict[str, Any] = {**h_info, "n_checkpoints": int(E_h.size), "noise_sd": float(p1.noise_sd[0]),
+                           "rise_threshold": float(p1.rise_threshold[0]), "fall_threshold": float(p1.fall_threshold[0])}
+    if E_h.size >= 1:
+        hev.update({"start": float(p1.start[0]), "peak": float(p1.peak[0]), "peak_epoch": int(p1.epoch[0]),
+                    "end": float(p1.end[0]), "rise": float(p1.rise[0]), "fall": float(p1.fall[0])})
+    boundaries: dict[str, int | None] = {"phase1_end": None, "phase3_start": None, "two_phase_turn": None}
+    phases: list[Phase] = []
+    pk, rise, fall = int(p1.epoch[0]), float(p1.rise[0]), float(p1.fall[0])
+    if E_h.size < 3:
+        message = (f"no clear phase structure: only {E_h.size} checkpoint(s) with a finite mean H-bar "
+                   "(at least 3 are needed to see a rise and a fall)")
+    elif p1.index[0] == 0 or rise < p1.rise_threshold[0]:
+        message = (f"no clear phase structure: H-bar does not rise significantly to its peak at epoch {pk} "
+                   f"(rise {rise:.3f} < {float(p1.rise_threshold[0]):.3f}; fall after it {fall:.3f}); no phase-1 rise, "
+                   "so no boundary is reported")
+    elif not clear:
+        message = (f"no clear phase structure: H-bar rises by {rise:.3f} but does not fall significantly after its "
+                   f"peak at epoch {pk} (fall {fall:.3f} < {float(p1.fall_threshold[0]):.3f}); phase 1 has not ended "
+                   "by the last checkpoint, so no boundary is reported")
+    else:
+        message = ""
+
+    # ---------------------------------------------------------------- phase 3 (all resamples at once)
+    p3 = p3s = None
+    p3ev: dict[str, Any] = {}
+    if strengths is not None:
+        ids_s, E_s, G_s, N_s = strengths
+        pos = np.searchsorted(ids, ids_s)
+        Gx = np.full((N, *G_s.shape[1:]), np.nan)
+        Nx = np.full((N, *N_s.shape[1:]), np.nan)
+        Gx[pos], Nx[pos] = G_s, N_s
+        Gm = _fill_rows(_resampled_means(W, Gx).reshape(W.shape[0], -1)).reshape(W.shape[0], *G_s.shape[1:])
+        Nm = _fill_rows(_resampled_means(W, Nx).reshape(W.shape[0], -1)).reshape(W.shape[0], *N_s.shape[1:])
+        after = np.where(p1.found, p1.epoch, -np.inf)
+        p3 = phase3_start_rule(E_s, Gm, Nm, r, after_epoch=after)
+        p3s = phase3_start_rule(E_s, Gm, Nm, r)
+        steps = E_s[1:]
+        series += [pd.DataFrame({"epoch": steps, "quantity": q, "raw": raw, "smoothed": sm}) for q, raw, sm in (
+            ("new_generalizable", new_strength(Gm[0]), p3.new_generalizable[0]),
+            ("new_non_generalizable", new_strength(Nm[0]), p3.new_non_generalizable[0]),
+            ("new_non_generalizable_share", safe_div(new_strength(Nm[0]), new_strength(Nm[0]) + new_strength(Gm[0])),
+             p3.share[0]))]
+        used = p3 if clear else p3s
+        p3ev = {"n_checkpoints": int(E_s.size), "nongen_share": r.nongen_share, "learn_tol": r.learn_tol,
+                "share_by_step": {int(e): float(v) for e, v in zip(steps, used.share[0])},
+                "start_epoch": int(used.epoch[0]) if used.found[0] else None,
+                "min_share_after_start": float(used.min_share_after[0]),
+                "learned_after": bool(used.learned_anything[0])}
+    if clear:
+        p1_end = pk
+        boundaries["phase1_end"] = p1_end
+        phases.append(Phase("phase1", int(U[0]), p1_end))
+        end_epoch = int(U[-1])
+        head = (f"H-bar rises by {rise:.3f} to its peak {float(p1.peak[0]):.3f} at epoch {p1_end} (end of phase 1) "
+                f"and falls by {fall:.3f} after it")
+        if p3 is not None and p3.found[0]:
+            p3e = int(p3.epoch[0])
+            boundaries["phase3_start"] = p3e
+            s2, e2 = next_after(p1_end), prev_before(p3e)
+            if s2 is not None and e2 is not None and s2 <= e2:
+                phases.append(Phase("phase2", s2, e2))
+            phases.append(Phase("phase3", p3e, end_epoch))
+            message = (f"three phases: {head}; from epoch {p3e} on (start of phase 3) the newly learned salient "
+                       f"strength is mostly non-generalizable (non-generalizable share >= {r.nongen_share:g} at every "
+                       f"step after it, lowest {float(p3.min_share_after[0]):.2f})")
+            if s2 is None or e2 is None or s2 > e2:
+                message += "; phase 2 is empty"
+        else:
+            s2 = next_after(p1_end)
+            if s2 is not None:
+                phases.append(Phase("phase2", s2, end_epoch))
+            if p3 is None:
+                why = "phase 3 needs the order_strengths table (generalizable and total strength per order)"
+            elif not p3.learned_anything[0]:
+                why = "no salient strength worth counting is learned after the H-bar peak"
+            else:
+                why = (f"at some step up to the last checkpoints the newly learned strength is still mostly "
+                       f"generalizable (non-generalizable share < {r.nongen_share:g})")
+            message = f"phases 1-2: {head}; phase 3 not reached ({why})"
+    evidence: dict[str, Any] = {"notes": notes, "h_bar": hev, "phase3": p3ev}
+
+    # ---------------------------------------------------------------- gap (evidence only)
+    gev: dict[str, Any] = {}
+    if test is not None and train is not None:
+        both = test.index.intersection(train.index)
+        if len(both) >= 1:
+            E_g = both.to_numpy().astype(np.int64)
+            gap = test.reindex(both).to_numpy(float) - train.reindex(both).to_numpy(float)
+            g = gap_onset_rule(E_g, gap, r)
+            series.append(pd.DataFrame({"epoch": E_g, "quantity": "gap", "raw": gap, "smoothed": g.smoothed}))
+            gev = {"start": g.start, "min": g.min, "max": g.max, "end": g.end, "widening": g.widening,
+                   "onset_epoch": g.onset_epoch}
+            if boundaries["phase3_start"] is not None:
+                sel = E_g >= boundaries["phase3_start"]
+                if sel.any():
+                    gev["at_phase3_start"] = float(g.smoothed[np.argmax(sel)])
+    evidence["gap"] = gev
+
+    # ---------------------------------------------------------------- two phases
+    two_clear = False
+    src_frame = order_distribution
+    if src_frame is None and order_strengths is not None and "generalizable" not in order_strengths.columns:
+        src_frame = order_strengths  # an order_distribution table passed as the third argument
+    if src_frame is None:
+        two_msg = ("two-phase rule skipped: it needs the all-interactions order_distribution table "
+                   "(pass order_distribution=...)")
+    else:
+        _, E_o, T_o, _ = _strength_arrays(src_frame, r.strength_split, "order_distribution", False)
+        S = nan_mean(T_o, axis=0)  # mean over samples (one pseudo-sample for split-mean tables)
+        tp = two_phase_rule(E_o, np.nan_to_num(S), r)
+        E_x = tp.epochs
+        tev: dict[str, Any] = {"statistic": r.two_phase_statistic, "high_order_min": tp.high_order_min,
+                               "n": int(S.shape[1]), "n_checkpoints": int(tp.values.size),
+                               "source": "order_distribution (all interactions)"}
+        if tp.values.size >= 3:
+            series.append(pd.DataFrame({"epoch": E_x, "quantity": r.two_phase_statistic, "raw": tp.values,
+                                        "smoothed": tp.smoothed}))
+            for q, v in (("high_order_share", tp.high_order_share), ("high_order_strength", tp.high_order_strength)):
+                if q != r.two_phase_statistic:
+                    series.append(pd.DataFrame({"epoch": E_x, "quantity": q, "raw": v, "smoothed": smooth(v, w)}))
+            q = tp.min_index
+            tev.update({"start": float(tp.smoothed[0]), "min": float(tp.smoothed[q]), "min_epoch": int(E_x[q]),
+                        "end": float(tp.smoothed[-1]), "drop": tp.drop, "rise": tp.rise, "noise_sd": tp.noise_sd,
+                        "threshold": tp.threshold,
+                        "high_order_share": {"start": float(tp.high_order_share[0]), "at_min": float(tp.high_order_share[q]),
+                                             "end": float(tp.high_order_share[-1])},
+                        "high_order_strength": {"start": float(tp.high_order_strength[0]),
+                                                "at_min": float(tp.high_order_strength[q]),
+                                                "end": float(tp.high_order_strength[-1])}})
+        if tp.found:
+            two_clear = True
+            turn = int(tp.epoch)
+            boundaries["two_phase_turn"] = turn
+            phases.append(Phase("two_phase_1", int(U[0]), turn))
+            s2 = next_after(turn)
+            if s2 is not None:
+                phases.append(Phase("two_phase_2", s2, int(U[-1])))
+            hs = tev["high_order_strength"]
+            two_msg = (f"two phases: the {r.two_phase_statistic} (orders >= {tp.high_order_min}) drops by {tp.drop:.3f} "
+                       f"to its minimum at epoch {turn} and rises by {tp.rise:.3f} after it (high-order strength "
+                       f"{hs['start']:.3g} -> {hs['at_min']:.3g} -> {hs['end']:.3g})")
+            onset = gev.get("onset_epoch")
+            if onset is not None:
+                tev["gap_onset_epoch"] = onset
+                tev["turn_minus_gap_onset"] = turn - onset
+                two_msg += f"; the train-test loss gap starts widening at epoch {onset} ({turn - onset:+d} epochs)"
+        else:
+            two_msg = "no clear two-phase turn: " + "; ".join(tp.why)
+        evidence["two_phase"] = tev
+
+    # ---------------------------------------------------------------- early stopping
+    tl_epoch = None
+    if r.early_stopping == "min_test_loss":
+        if test is None or not len(test):
+            split_names = sorted(map(str, losses.columns))
+            raise InputError(f"training has no 'test' split rows (splits: {split_names}); "
+                             "early_stopping='min_test_loss' needs the test loss")
+        ls = smooth(test.to_numpy(float), w)
+        tl_epoch = int(test.index[int(np.argmin(ls))])
+        evidence["test_loss"] = {"min": float(ls.min()), "min_epoch": tl_epoch, "start": float(ls[0]),
+                                 "end": float(ls[-1]), "improves": bool(ls.min() < ls[0])}
+    stop = stop_rule(r.early_stopping, int(U[-1]), p1, p3, p3s, test_loss_epoch=tl_epoch,
+                     snap_to=E_h if r.snap_to_checkpoints else None)
+    case = int(stop.case[0])
+    rule_epoch, epoch = int(stop.rule_epoch[0]), int(stop.epoch[0])
+    if case == 0:
+        reason = (f"start of phase 3: after epoch {rule_epoch} the newly learned salient strength is mostly "
+                  f"non-generalizable (share >= {r.nongen_share:g}) while H-bar has fallen from its peak "
+                  f"{float(p1.peak[0]):.3f}; later training mainly adds non-generalizable interactions")
+        if "at_phase3_start" in gev:
+            reason += f" (train-test gap {gev['at_phase3_start']:.4f} here, {gev['end']:.4f} at the end)"
+    elif case == 1:
+        reason = ("phase 3 not reached: the newly learned interactions are not yet mostly non-generalizable; "
+                  "keep the last checkpoint")
+    elif case == 2:
+        reason = (f"no clear phase structure; fallback: the first checkpoint after which the newly learned salient "
+                  f"strength is mostly non-generalizable (phase-3 rule from the first checkpoint): epoch {rule_epoch}")
+    elif case == 3:
+        reason = ("no clear phase structure and the newly learned strength never becomes mostly non-generalizable; "
+                  "fallback: keep the last checkpoint")
+    elif case == 4:
+        tev_l = evidence["test_loss"]
+        reason = f"lowest smoothed test loss ({tev_l['min']:.4f} at epoch {tl_epoch})"
+        if not tev_l["improves"]:
+            reason += "; the test loss never improved on its first value"
+    elif case == 5:
+        reason = (f"end of phase 1: H-bar peaks ({float(p1.peak[0]):.3f}); later checkpoints learn less generalizable "
+                  "interactions")
+    elif case == 6:
+        reason = (f"no clear phases; fallback: the highest smoothed H-bar ({float(p1.peak[0]):.3f} at epoch "
+                  f"{rule_epoch}), although its peak is not significant")
+    else:
+        reason = ("phase 3 cannot be determined without the order_strengths table; fallback: keep the last checkpoint")
+    if epoch != rule_epoch:
+        reason += f"; moved from epoch {rule_epoch} to the nearest analysed checkpoint {epoch}"
+
+    # ---------------------------------------------------------------- bootstrap summaries
+    lvl = r.ci_level
+    b_ci: dict[str, list[int] | None] = {"phase1_end": None, "phase3_start": None, "two_phase_turn": None}
+    support = None
+    stop_ci = None
+    if R > 0:
+        v = valid[1:]
+        nv = int(v.sum())
+        f1 = p1.found[1:] & v
+        b_ci["phase1_end"] = _ci(p1.epoch[1:], f1, lvl)
+        f3 = f1 & p3.found[1:] if p3 is not None else np.zeros(R, dtype=bool)
+        if p3 is not None:
+            b_ci["phase3_start"] = _ci(p3.epoch[1:], f3, lvl)
+            support = float(f3.sum() / max(nv, 1))
+        stop_ci = _ci(stop.epoch[1:], v, lvl)
+        evidence["bootstrap"] = {
+            "n_resamples": R, "seed": r.seed, "level": lvl, "interval": "percentile (ends on observed epochs)",
+            "resampled": f"the {N} explained samples of split {r.h_bar_split!r}, with replacement, the same ids at "
+                         "every checkpoint (H-bar and order strengths)",
+            "void_resamples": R - nv, "phase1_found_share": float(f1.sum() / max(nv, 1)), "three_phase_share": support,
+            "stop_epoch_counts": {int(k): int(c) for k, c in zip(*np.unique(stop.epoch[1:][v], return_counts=True))},
+            "not_resampled": ["two_phase_turn (order_distribution holds split means, not per-sample values)",
+                              "training losses (one curve per run)"],
+        }
+    early = {"epoch": epoch, "rule_epoch": rule_epoch, "rule": r.early_stopping, "reason": reason, "ci": stop_ci}
+
+    rules_text: dict[str, Any] = {
         "parameters": asdict(r),
         "smoothing": f"centred moving mean over {w} checkpoints (shrinking at the ends)",
         "noise": "sigma = 1.4826 * median|second difference| / sqrt(6) of the raw series; a rise/fall is real if it "
                  "exceeds noise_factor * sigma / sqrt(smooth_window) * sqrt(2 ln C)",
         "phase1_end": "peak of the smoothed mean H-bar; clear if it rises to the peak by >= max(min_rise, noise "
                       "threshold), falls after it by >= max(min_fall, noise threshold), peak interior",
-        "phase3_start": "first loss epoch after the H-bar peak (with >= min_tail epochs after it) from which the "
-                        "smoothed test loss improves by <= max(plateau_tol*total improvement, "
-                        "noise_factor*noise/sqrt(smooth_window)) and at <= slope_ratio times its earlier mean rate",
-        "two_phase_turn": f"minimum of the smoothed {r.two_phase_statistic} of the order strengths (type all); clear if it "
-                          "drops to and rises from it by >= max(min_rel_change*max|statistic|, noise threshold)",
+        "phase3_start": "first checkpoint after the H-bar peak (with >= min_tail checkpoints after it) after which every "
+                        "counted step between consecutive checkpoints learns mostly non-generalizable salient strength "
+                        "(sum over orders of the growth of non-generalizable strength >= nongen_share of the growth "
+                        "of all salient strength, smoothed over smooth_window steps; steps learning < learn_tol of the "
+                        "largest step are not counted)",
+        "two_phase_turn": f"minimum of the smoothed {r.two_phase_statistic} of the all-interactions order strengths (type "
+                          "all); clear if it drops to and rises from it by >= max(min_rel_change*max|statistic|, noise "
+                          "threshold)",
         "gap_onset": "first epoch after the smoothed train-test gap's minimum where it exceeds the minimum by "
-                     "gap_frac of its later rise",
-        "early_stopping": {
-            "phase3_start": "start of phase 3; last checkpoint if phase 3 is not reached; fallbacks without clear phases",
-            "min_test_loss": "lowest smoothed test loss",
-            "h_bar_peak": "end of phase 1 (peak H-bar)",
-        }[r.early_stopping],
+                     "gap_frac of its later rise (evidence only)",
+        "early_stopping": _STOP_TEXT[r.early_stopping],
+        "uses_test_loss": r.early_stopping == "min_test_loss",
+        "bootstrap": f"{R} resamples of the explained samples (seed {r.seed}), percentile intervals at level {lvl}",
     }
-    evidence: dict[str, Any] = {"notes": notes}
-    boundaries: dict[str, int | None] = {"phase1_end": None, "phase3_start": None, "two_phase_turn": None}
-    phases: list[Phase] = []
-
-    # ---------------------------------------------------------------- three phases
-    noise_h = noise_level(H)
-    ext_h = _extreme_noise(noise_h, w, len(H))
-    rise_thr = max(r.min_rise, r.noise_factor * ext_h)
-    fall_thr = max(r.min_fall, r.noise_factor * ext_h)
-    hev: dict[str, Any] = {**h_info, "n_checkpoints": int(len(E_h)), "noise_sd": noise_h,
-                           "rise_threshold": rise_thr, "fall_threshold": fall_thr}
-    clear = False
-    if len(E_h) < 3:
-        message = (f"no clear phase structure: only {len(E_h)} checkpoint(s) with a finite mean H-bar "
-                   "(at least 3 are needed to see a rise and a fall)")
-    else:
-        p = int(np.argmax(Hs))
-        rise = float(Hs[p] - Hs[: p + 1].min())
-        fall = float(Hs[p] - Hs[p:].min())
-        hev.update({"start": float(Hs[0]), "peak": float(Hs[p]), "peak_epoch": int(E_h[p]), "end": float(Hs[-1]),
-                    "rise": rise, "fall": fall})
-        if p == 0 or rise < rise_thr:
-            message = (f"no clear phase structure: H-bar does not rise significantly to its peak at epoch {int(E_h[p])} "
-                       f"(rise {rise:.3f} < {rise_thr:.3f}; fall after it {fall:.3f}); no phase-1 rise, so no "
-                       "boundary is reported")
-        elif p == len(E_h) - 1 or fall < fall_thr:
-            message = (f"no clear phase structure: H-bar rises by {rise:.3f} but does not fall significantly after its "
-                       f"peak at epoch {int(E_h[p])} (fall {fall:.3f} < {fall_thr:.3f}); phase 1 has not ended by the "
-                       "last checkpoint, so no boundary is reported")
-        else:
-            clear = True
-            p1_end = int(E_h[p])
-            boundaries["phase1_end"] = p1_end
-            i3, lev = _first_plateau(E_l, Ls, L_test, r, after=p1_end)
-            evidence["test_loss"] = lev
-            end_epoch = int(U[-1])
-            phases.append(Phase("phase1", int(U[0]), p1_end))
-            if i3 is not None:
-                p3 = int(E_l[i3])
-                boundaries["phase3_start"] = p3
-                s2, e2 = next_after(p1_end), prev_before(p3)
-                if s2 is not None and e2 is not None and s2 <= e2:
-                    phases.append(Phase("phase2", s2, e2))
-                phases.append(Phase("phase3", p3, end_epoch))
-                message = (f"three phases: H-bar rises by {rise:.3f} to its peak {Hs[p]:.3f} at epoch {p1_end} (end of "
-                           f"phase 1) and falls by {fall:.3f} after it; the test loss stops improving at epoch {p3} "
-                           f"(start of phase 3; remaining improvement {lev['remaining_improvement']:.4f} <= "
-                           f"{lev['plateau_threshold']:.4f})")
-                if e2 is None or s2 is None or s2 > e2:
-                    message += "; phase 2 is empty"
-            else:
-                s2 = next_after(p1_end)
-                if s2 is not None:
-                    phases.append(Phase("phase2", s2, end_epoch))
-                why = ("the test loss never improved beyond its noise" if not lev.get("improves", True)
-                       else "the test loss is still improving at the last checkpoints")
-                message = (f"phases 1-2: H-bar rises by {rise:.3f} to its peak at epoch {p1_end} and falls by "
-                           f"{fall:.3f} after it; phase 3 not reached ({why})")
-    evidence["h_bar"] = hev
-
-    # ---------------------------------------------------------------- gap onset (evidence)
-    gev: dict[str, Any] = {}
-    if gap_s is not None and len(gap_s) >= 2:
-        j = int(np.argmax(gap_s))
-        i0 = int(np.argmin(gap_s[: j + 1]))
-        widen = float(gap_s[j] - gap_s[i0])
-        gnoise = noise_level(gap) if len(gap_s) >= 3 else 0.0
-        gev.update({"start": float(gap_s[0]), "min": float(gap_s[i0]), "max": float(gap_s[j]), "end": float(gap_s[-1]),
-                    "widening": widen})
-        if widen > r.noise_factor * _extreme_noise(gnoise, w, len(gap_s)) and widen > 0:
-            thr = gap_s[i0] + r.gap_frac * widen
-            k = i0 + int(np.argmax(gap_s[i0:] >= thr))
-            gev["onset_epoch"] = int(E_g[k])
-        else:
-            gev["onset_epoch"] = None
-        if boundaries["phase3_start"] is not None:
-            sel = E_g >= boundaries["phase3_start"]
-            if sel.any():
-                gev["at_phase3_start"] = float(gap_s[np.argmax(sel)])
-    evidence["gap"] = gev
-
-    # ---------------------------------------------------------------- two phases
-    two_clear = False
-    if S is None:
-        two_msg = "two-phase rule skipped: no order strengths given"
-    else:
-        n = S.shape[1]
-        m0 = r.high_order_min if r.high_order_min is not None else max(2, math.ceil(n / 2))
-        if m0 > n:
-            raise InputError(f"high_order_min={m0} exceeds the highest order n={n} in order_strengths")
-        tot = S.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if r.two_phase_statistic == "high_order_share":
-                X = np.where(tot > 0, S[:, m0 - 1:].sum(1) / np.where(tot > 0, tot, 1), np.nan)
-            elif r.two_phase_statistic == "high_order_strength":
-                X = S[:, m0 - 1:].sum(1)
-            else:
-                X = np.where(tot > 0, (S * np.arange(1, n + 1)).sum(1) / np.where(tot > 0, tot, 1), np.nan)
-        ok = np.isfinite(X)
-        E_x, X = E_o[ok], X[ok]
-        tev: dict[str, Any] = {"statistic": r.two_phase_statistic, "high_order_min": int(m0), "n": int(n),
-                               "n_checkpoints": int(len(X))}
-        if len(X) < 3:
-            two_msg = f"no clear two-phase turn: only {len(X)} checkpoint(s) with non-zero order strengths"
-        else:
-            Xs = smooth(X, w)
-            series.append(pd.DataFrame({"epoch": E_x, "quantity": r.two_phase_statistic, "raw": X, "smoothed": Xs}))
-            q = int(np.argmin(Xs))
-            drop = float(Xs[: q + 1].max() - Xs[q])
-            rise2 = float(Xs[q:].max() - Xs[q])
-            nx = noise_level(X)
-            thr = max(r.min_rel_change * float(np.abs(Xs).max()), r.noise_factor * _extreme_noise(nx, w, len(X)))
-            tev.update({"start": float(Xs[0]), "min": float(Xs[q]), "min_epoch": int(E_x[q]), "end": float(Xs[-1]),
-                        "drop": drop, "rise": rise2, "noise_sd": nx, "threshold": thr})
-            if 0 < q < len(Xs) - 1 and drop >= thr and rise2 >= thr:
-                two_clear = True
-                turn = int(E_x[q])
-                boundaries["two_phase_turn"] = turn
-                phases.append(Phase("two_phase_1", int(U[0]), turn))
-                s2 = next_after(turn)
-                if s2 is not None:
-                    phases.append(Phase("two_phase_2", s2, int(U[-1])))
-                two_msg = (f"two phases: the {r.two_phase_statistic} (orders >= {m0}) drops by {drop:.3f} to its minimum "
-                           f"at epoch {turn} and rises by {rise2:.3f} after it")
-                onset = gev.get("onset_epoch")
-                if onset is not None:
-                    tev["gap_onset_epoch"] = onset
-                    tev["turn_minus_gap_onset"] = turn - onset
-                    two_msg += f"; the train-test loss gap starts widening at epoch {onset} ({turn - onset:+d} epochs)"
-            else:
-                why = []
-                if q == 0:
-                    why.append("the statistic is lowest at the first checkpoint (no phase-1 drop)")
-                elif q == len(Xs) - 1:
-                    why.append("the statistic is still falling at the last checkpoint (no phase-2 rise)")
-                if drop < thr:
-                    why.append(f"drop {drop:.3f} < {thr:.3f}")
-                if rise2 < thr:
-                    why.append(f"rise {rise2:.3f} < {thr:.3f}")
-                two_msg = "no clear two-phase turn: " + "; ".join(why)
-        evidence["two_phase"] = tev
-
-    # ---------------------------------------------------------------- early stopping
-    min_i = int(np.argmin(Ls))
-    if r.early_stopping == "min_test_loss":
-        rule_epoch, reason = int(E_l[min_i]), f"lowest smoothed test loss ({Ls[min_i]:.4f})"
-    elif r.early_stopping == "h_bar_peak":
-        if clear:
-            rule_epoch = int(boundaries["phase1_end"])
-            reason = (f"end of phase 1: H-bar peaks ({evidence['h_bar']['peak']:.3f}); later checkpoints learn "
-                      "less generalizable interactions")
-        else:
-            rule_epoch = int(E_l[min_i])
-            reason = f"no clear phases; fallback: lowest smoothed test loss ({Ls[min_i]:.4f})"
-    else:
-        if clear and boundaries["phase3_start"] is not None:
-            rule_epoch = int(boundaries["phase3_start"])
-            lev = evidence["test_loss"]
-            reason = (f"start of phase 3: from here the smoothed test loss ({lev['level']:.4f}, best {lev['min']:.4f}) "
-                      f"improves by at most {lev['remaining_improvement']:.4f} while H-bar has fallen from its peak "
-                      f"{evidence['h_bar']['peak']:.3f}; later training mainly adds non-generalizable interactions")
-            if "at_phase3_start" in gev:
-                reason += f" (train-test gap {gev['at_phase3_start']:.4f} here, {gev['end']:.4f} at the end)"
-        elif clear:
-            rule_epoch = int(E_l[-1])
-            reason = "phase 3 not reached: the test loss is still improving, keep the last checkpoint"
-        else:
-            i, lev = _first_plateau(E_l, Ls, L_test, r, after=None)
-            evidence["test_loss"] = lev
-            if i is not None:
-                rule_epoch = int(E_l[i])
-                reason = (f"no clear phase structure; fallback: first checkpoint after which the smoothed test loss "
-                          f"stops improving (remaining improvement {lev['remaining_improvement']:.4f})")
-            else:
-                rule_epoch = int(E_l[min_i])
-                reason = f"no clear phase structure and no test-loss plateau; fallback: lowest smoothed test loss ({Ls[min_i]:.4f})"
-    epoch = _nearest(rule_epoch, E_h) if r.snap_to_checkpoints else rule_epoch
-    if epoch != rule_epoch:
-        reason += f"; moved from epoch {rule_epoch} to the nearest analysed checkpoint {epoch}"
-    early = {"epoch": int(epoch), "rule_epoch": int(rule_epoch), "rule": r.early_stopping, "reason": reason}
-
     order = {"phase1": 0, "phase2": 1, "phase3": 2, "two_phase_1": 3, "two_phase_2": 4}
     phases.sort(key=lambda ph: order[ph.name])
     return PhaseReport(
         phases=tuple(phases), clear=clear, message=message, two_phase_clear=two_clear, two_phase_message=two_msg,
-        boundaries=boundaries, early_stopping=early, rules=rules, evidence=evidence,
-        series=pd.concat(series, ignore_index=True),
+        boundaries=boundaries, early_stopping=early, rules=rules_text, evidence=evidence,
+        series=pd.concat(series, ignore_index=True), boundaries_ci=b_ci, three_phase_support=support,
     )
