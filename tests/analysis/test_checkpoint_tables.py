@@ -77,7 +77,7 @@ def test_closed_form_checkpoint():
     train = make({3: 1.0, 5: 2.0}, {6: 3.0, 7: 4.0}, bias=0.0)
     test = make({3: 1.0}, bias=0.0)
     base = stack(make({3: 0.5}, {7: 2.0}), make({3: 1.0}))
-    out = analyze_checkpoint(stack(train, test), [base], split=["train", "test"], labels=[1, 0])
+    out = analyze_checkpoint(stack(train, test), [base], split=["train", "test"], labels=[1, 1])
     assert out["h_bar"]["h_bar"].tolist() == pytest.approx([0.5, 1.0])
     rm = out["removal_loss"].set_index("sample")
     assert rm.loc[0, "v"] == pytest.approx(10.0) and rm.loc[0, "v_tilde"] == pytest.approx(5.0)

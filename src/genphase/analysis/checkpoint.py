@@ -15,7 +15,9 @@ from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, as_str_array, flat_batch
 from .generalization import generalization_power
-from .order_distribution import checkpoint_items, order_distribution, order_jaccard
+from ._stats import split_groups
+from .bootstrap import bootstrap_h_bar
+from .order_distribution import checkpoint_items, order_distribution, order_jaccard_by_class
 from .removal import RemovalResult
 from .strengths import OrderStrengths
 from .tables import TABLE_COLUMNS, long_form
@@ -50,6 +52,7 @@ def analyze_checkpoint(
     tau: float = 0.05,
     absolute: float | None = None,
     merge_singletons: bool = True,
+    variables_shared: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """All per-checkpoint tables of docs/run-directory.md for one checkpoint, WITHOUT ``checkpoint``.
 
@@ -58,10 +61,16 @@ def analyze_checkpoint(
     same samples; ``split``: ``[B]`` "train"/"test" per sample; ``labels``: ``[B]`` int class
     indices (only recorded in ``removal_loss.label``; nullable NA when None).
 
+    ``variables_shared``: False when the input variables differ per sample (text, point clouds;
+    the pipeline sets it by modality): the Jaccard similarity is then reported as not applicable.
+
     Returns ``{"h_bar", "order_strengths", "baseline_ablation", "removal_loss",
-    "order_distribution", "jaccard"}`` with exactly the columns of :data:`~genphase.analysis.tables.TABLE_COLUMNS`.
-    G is ``G_hat(K)`` (all baselines) except in ``baseline_ablation`` (k = 1..K). ``jaccard`` is
-    empty when the batch lacks train or test samples.
+    "order_distribution", "jaccard", "removal_summary", "ablation_strengths"}`` with exactly the
+    columns of :data:`~genphase.analysis.tables.TABLE_COLUMNS`. G is ``G_hat(K)`` (all baselines)
+    except in ``baseline_ablation`` and ``ablation_strengths`` (k = 1..K) and ``removal_summary``
+    (k = 1 as in the paper's footnote, and k = K). ``jaccard``: per class, averaged over the classes
+    in both splits (``n_classes``; ``note`` says why a value is NaN or pooled); empty when the batch
+    lacks train or test samples.
     """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
     if not np.all(np.isfinite(gp.values_full)):
@@ -97,17 +106,51 @@ def analyze_checkpoint(
         "loss": rm.loss.reshape(-1), "loss_removed": rm.loss_removed.reshape(-1),
     })[list(TABLE_COLUMNS["removal_loss"])]
 
+    ks = sorted({1, gp.K})
+    frames = []
+    for k in ks:
+        fr = (RemovalResult.from_power(gp) if k == gp.K else RemovalResult.from_power(gp, k)).summary(sp)
+        fr.insert(0, "k", k)
+        frames.append(fr)
+    out["removal_summary"] = pd.concat(frames, ignore_index=True)[list(TABLE_COLUMNS["removal_summary"])]
+
+    out["ablation_strengths"] = _ablation_strengths(ab, sp, n)
+
     out["order_distribution"] = order_distribution(model, split=sp, merge_singletons=merge_singletons).to_table()
 
     flat = _flatten(model)
     tr, te = sp == "train", sp == "test"
     if tr.any() and te.any():
-        j = order_jaccard(flat[tr], flat[te], merge_singletons=merge_singletons)
-        out["jaccard"] = long_form(j, [("type", TYPES), ("order", np.arange(1, n + 1))], value_name="jaccard")
+        has_labels = labels is not None
+        lab_arr = np.asarray(lab) if has_labels else None
+        j, ncls, note = order_jaccard_by_class(flat[tr], flat[te], lab_arr[tr] if has_labels else None,
+                                               lab_arr[te] if has_labels else None, variables_shared=variables_shared,
+                                               merge_singletons=merge_singletons)
+        fr = long_form(j, [("type", TYPES), ("order", np.arange(1, n + 1))], value_name="jaccard")
+        fr["n_classes"] = np.int64(ncls)
+        fr["note"] = note
+        out["jaccard"] = fr[list(TABLE_COLUMNS["jaccard"])]
     else:
         out["jaccard"] = pd.DataFrame({"type": pd.Series(dtype=object), "order": pd.Series(dtype=np.int64),
-                                       "jaccard": pd.Series(dtype=np.float64)})
+                                       "jaccard": pd.Series(dtype=np.float64), "n_classes": pd.Series(dtype=np.int64),
+                                       "note": pd.Series(dtype=object)})
     return out
+
+
+def _ablation_strengths(ab: Any, sp: np.ndarray, n: int) -> pd.DataFrame:
+    """Mean over the samples of each split of the generalizable / non-generalizable strengths per k (Fig. 3)."""
+    K = ab.K
+    nb = sp.size
+    gen = ab.generalizable.reshape(K, nb, 3, n, 2)
+    non = ab.non_generalizable.reshape(K, nb, 3, n, 2)
+    frames = []
+    for name, sel in split_groups(sp, nb):
+        axes = [("k", np.arange(1, K + 1)), ("type", TYPES), ("order", np.arange(1, n + 1)), ("sign", SIGNS)]
+        fr = long_form(gen[:, sel].mean(1), axes, value_name="generalizable", constants={"split": name})
+        fr["non_generalizable"] = non[:, sel].mean(1).reshape(-1)
+        fr["n_samples"] = np.int64(sel.sum())
+        frames.append(fr)
+    return pd.concat(frames, ignore_index=True)[list(TABLE_COLUMNS["ablation_strengths"])]
 
 
 def _flatten(res: AndOrInteractions) -> AndOrInteractions:
@@ -131,14 +174,23 @@ def analyze_series(
     tau: float = 0.05,
     absolute: float | None = None,
     merge_singletons: bool = True,
+    variables_shared: bool = True,
+    n_resamples: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """:func:`analyze_checkpoint` at every checkpoint (``{epoch: res}`` or ``[(epoch, res), ...]``),
-    concatenated with a leading ``checkpoint`` column (the metric tables of docs/run-directory.md)."""
+    concatenated with a leading ``checkpoint`` column (the metric tables of docs/run-directory.md),
+    plus ``h_bar_summary`` (:func:`~genphase.analysis.bootstrap.bootstrap_h_bar` of the ``h_bar``
+    table with ``n_resamples``, ``ci_level`` and ``seed``; ``n_resamples=0`` leaves it out)."""
     frames: dict[str, list[pd.DataFrame]] = {}
     for e, res in checkpoint_items(checkpoints):
         for name, fr in analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,
-                                           merge_singletons=merge_singletons).items():
+                                           merge_singletons=merge_singletons, variables_shared=variables_shared).items():
             fr = fr.copy()
             fr.insert(0, "checkpoint", e)
             frames.setdefault(name, []).append(fr)
-    return {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}
+    out = {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}
+    if n_resamples:
+        out["h_bar_summary"] = bootstrap_h_bar(out["h_bar"], n_resamples=n_resamples, level=ci_level, seed=seed)
+    return out

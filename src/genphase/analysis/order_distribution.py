@@ -24,7 +24,10 @@ effects are split into positive and negative parts ``x+ = max(I, 0)``, ``x- = ma
 
 over the order-m subsets (type "all": over the AND and the OR subsets together). Splitting per
 sample before averaging keeps opposite effects on different samples from cancelling. ``J`` is NaN
-when both distributions are zero.
+when both distributions are zero. :func:`order_jaccard_by_class` computes ``J`` per class (the
+training and testing samples of one ground-truth class) and averages over the classes present in
+both splits, as the two-phase paper does; it is not applicable when the variables differ per
+sample (text, point clouds), because subsets are then not aligned across samples.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums, frame_context
-from ._stats import safe_div, split_groups
+from ._stats import nan_mean, safe_div, split_groups
 from .tables import TABLE_COLUMNS, long_form
 
 __all__ = [
@@ -50,8 +53,15 @@ __all__ = [
     "order_distribution_series",
     "weighted_jaccard",
     "order_jaccard",
+    "order_jaccard_by_class",
+    "JACCARD_NOT_SHARED",
     "checkpoint_items",
 ]
+
+#: Why the Jaccard similarity is not applicable when variables differ per sample (text, point clouds).
+JACCARD_NOT_SHARED = ("not applicable: the input variables differ from sample to sample (e.g. the tokens of a "
+                      "sentence, the clusters of a point cloud), so interaction T of one sample and T of another "
+                      "are not the same pattern and their distributions cannot be aligned")
 
 #: Names accepted by ``normalization=`` / :meth:`OrderDistribution.normalized`.
 NORMALIZATIONS = ("raw", "relative", "share")
@@ -252,3 +262,49 @@ def order_jaccard(
     num = np.concatenate([num, num.sum(0, keepdims=True)])
     den = np.concatenate([den, den.sum(0, keepdims=True)])
     return safe_div(num, den)
+
+
+def order_jaccard_by_class(
+    train: AndOrInteractions,
+    test: AndOrInteractions,
+    train_labels: Any = None,
+    test_labels: Any = None,
+    *,
+    variables_shared: bool = True,
+    merge_singletons: bool = True,
+) -> tuple[np.ndarray, int, str]:
+    """Weighted Jaccard similarity per class, averaged over classes: ``(J [3, n], n_classes, note)``.
+
+    ``train`` / ``test``: the model's interactions on training / testing samples (flat batches);
+    ``*_labels``: their class per sample. For each class present in both splits, :func:`order_jaccard`
+    of its training and testing samples; ``J`` is the NaN-aware mean over those classes (NaN and
+    ``n_classes = 0`` when no class is in both). Without labels the samples are pooled (one group)
+    and ``note`` says so. ``variables_shared=False`` (variables differ per sample: text, point
+    clouds): all NaN, ``note`` = :data:`JACCARD_NOT_SHARED`.
+
+    >>> import numpy as np, genphase as gp
+    >>> a = gp.AndOrInteractions.from_effects(np.array([[0, 1.0, 0, 0], [0, 0, 1.0, 0]]), np.zeros((2, 4)), 0.0)
+    >>> j, k, note = order_jaccard_by_class(a, a, [0, 1], [0, 1])
+    >>> float(j[2, 0]), k
+    (1.0, 2)
+    """
+    check_same_variables(train, test, "train", "test")
+    n = train.n
+    if not variables_shared:
+        return np.full((3, n), np.nan), 0, JACCARD_NOT_SHARED
+    if train_labels is None or test_labels is None:
+        return order_jaccard(train, test, merge_singletons=merge_singletons), 1, (
+            "labels not given: training and testing samples pooled over classes")
+    ltr = np.asarray(train_labels).reshape(-1)
+    lte = np.asarray(test_labels).reshape(-1)
+    ntr = int(np.prod(train.batch_shape)) if train.batch_shape else 1
+    nte = int(np.prod(test.batch_shape)) if test.batch_shape else 1
+    if ltr.size != ntr or lte.size != nte:
+        raise InputError(f"labels must have one entry per sample: got {ltr.size} for {ntr} training and "
+                         f"{lte.size} for {nte} testing samples")
+    classes = [c for c in dict.fromkeys(ltr.tolist()) if np.any(lte == c)]
+    if not classes:
+        return np.full((3, n), np.nan), 0, "no class has both training and testing samples"
+    per = np.stack([order_jaccard(train[ltr == c], test[lte == c], merge_singletons=merge_singletons)
+                    for c in classes])  # [K, 3, n]
+    return nan_mean(per, axis=0), len(classes), ""

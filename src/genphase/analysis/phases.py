@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ._stats import bootstrap_weights, nan_mean, percentile_interval, safe_div
+from .bootstrap import check_bootstrap_samples
 
 __all__ = [
     "PhaseRules",
@@ -770,9 +771,8 @@ def detect_phases(
     Hx = np.full((N, E_h_all.size), np.nan)
     Hx[np.searchsorted(ids, ids_h)] = Hmat
     R = r.n_resamples
-    if R > 0 and N < 2:
-        raise InputError(f"the bootstrap needs at least 2 explained samples of split {r.h_bar_split!r}, got {N}; "
-                         "raise explain.samples (or pass n_resamples=0 to skip the intervals)")
+    if R > 0:
+        check_bootstrap_samples({r.h_bar_split: N})
     W = np.ones((1, N))
     if R > 0:
         W = np.vstack([W, bootstrap_weights(np.zeros(N), R, r.seed).astype(np.float64)])
