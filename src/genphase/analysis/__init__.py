@@ -9,7 +9,8 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.strengths` -- order-wise strengths (Eq. 8, 9) and H-bar (Eq. 11), per sample and aggregated.
 * :mod:`.removal` -- loss without non-generalizable interactions (Eq. 12, 13).
 * :mod:`.order_distribution` -- order distribution over checkpoints and the weighted Jaccard similarity.
-* :mod:`.phases` -- three-phase / two-phase detection and the early-stopping recommendation.
+* :mod:`.phases` -- three-phase / two-phase detection, its bootstrap, and the early-stopping recommendation.
+* :mod:`.bootstrap` -- bootstrap intervals of mean H-bar per checkpoint and split (``h_bar_summary``).
 * :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
 * :mod:`.checkpoint` -- the per-checkpoint metric tables of docs/run-directory.md.
 * :mod:`.tables` -- long-form helpers and the table contracts.
@@ -19,6 +20,7 @@ a sample without salient interactions has H-bar NaN; mismatched inputs raise
 :class:`~genphase.errors.InputError`.
 """
 
+from .bootstrap import H_BAR_SUMMARY_COLUMNS, bootstrap_h_bar
 from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series
 from .generalization import BaselineAblation, GeneralizationPower, baseline_ablation, generalization_power, generalizes
 from .order_distribution import (
@@ -26,12 +28,32 @@ from .order_distribution import (
     OrderDistribution,
     order_distribution,
     order_distribution_series,
+    JACCARD_NOT_SHARED,
     order_jaccard,
+    order_jaccard_by_class,
     order_strength,
     output_range,
     weighted_jaccard,
 )
-from .phases import Phase, PhaseReport, PhaseRules, detect_phases, noise_level, smooth
+from .phases import (
+    GapEvidence,
+    Phase,
+    Phase1Evidence,
+    Phase3Evidence,
+    PhaseReport,
+    PhaseRules,
+    StopEvidence,
+    TwoPhaseEvidence,
+    detect_phases,
+    gap_onset_rule,
+    new_strength,
+    noise_level,
+    phase1_end_rule,
+    phase3_start_rule,
+    smooth,
+    stop_rule,
+    two_phase_rule,
+)
 from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
 from .salience import Salience, salience, salience_threshold
 from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths
@@ -56,9 +78,13 @@ __all__ = [
     "RemovalResult", "removal_loss", "neg_log_sigmoid", "cross_entropy",
     # order distribution / Jaccard
     "NORMALIZATIONS", "OrderDistribution", "order_strength", "output_range", "order_distribution",
-    "order_distribution_series", "weighted_jaccard", "order_jaccard",
+    "order_distribution_series", "weighted_jaccard", "order_jaccard", "order_jaccard_by_class", "JACCARD_NOT_SHARED",
     # phases
     "PhaseRules", "Phase", "PhaseReport", "detect_phases", "smooth", "noise_level",
+    "Phase1Evidence", "Phase3Evidence", "TwoPhaseEvidence", "GapEvidence", "StopEvidence",
+    "phase1_end_rule", "phase3_start_rule", "two_phase_rule", "gap_onset_rule", "stop_rule", "new_strength",
+    # bootstrap
+    "bootstrap_h_bar", "H_BAR_SUMMARY_COLUMNS",
     # theory
     "TriggeringRegression", "TheoryPrediction", "NoiseScheduleFit", "fit_noise_schedule", "default_penalty",
     "default_sigma2_grid",

@@ -6,7 +6,9 @@ and the same multiset is used at every checkpoint (paired resampling: the curves
 the curves of one alternative draw of explained samples). For each resample, checkpoint and split
 the mean H-bar over the drawn samples with a finite H-bar is taken; the interval is the percentile
 interval of those means: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (linear
-interpolation). Samples without salient interactions (H-bar NaN) are left out of every mean; a
+interpolation). The resampling protocol, for reproducibility: one ``numpy.random.default_rng(seed)``;
+for each split in order of first appearance in the table, an ``[n_resamples, n_split]`` array of
+``integers(0, n_split)`` picks positions among that split's samples sorted by id. Samples without salient interactions (H-bar NaN) are left out of every mean; a
 resample drawing only such samples at a checkpoint is left out there.
 
 The boundaries and the stop epoch are bootstrapped the same way inside
@@ -78,6 +80,9 @@ def bootstrap_h_bar(
                         "s": h_bar["sample"].to_numpy(), "h": vals})
     wide = tab.groupby(["sp", "s", "c"])["h"].mean().unstack("c").sort_index(axis=1)  # [(split, sample), C]
     splits = list(dict.fromkeys(tab["sp"].tolist()))
+    rank = {sp: i for i, sp in enumerate(splits)}  # splits in order of first appearance, samples by id
+    wide = wide.iloc[np.lexsort((wide.index.get_level_values(1).to_numpy(),
+                                 np.array([rank[x] for x in wide.index.get_level_values(0)])))]
     counts = {sp: int((wide.index.get_level_values(0) == sp).sum()) for sp in splits}
     check_bootstrap_samples(counts)
     checkpoints = wide.columns.to_numpy()
