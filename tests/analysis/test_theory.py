@@ -118,7 +118,7 @@ def test_sign_split_and_table_input():
     rows = [{"checkpoint": c, "split": "train", "type": "all", "order": m + 1, "sign": sg, "strength": pred.strength[i, m, j]}
             for i, c in enumerate([0, 4, 9]) for m in range(N) for j, sg in enumerate("+-")]
     table = pd.DataFrame(rows + [{**r, "type": "and", "strength": 123.0} for r in rows])
-    fit2 = fit_noise_schedule(Y, table, sigma2_grid=grid)
+    fit2 = fit_noise_schedule(Y, table, sigma2_grid=grid, type="all")
     np.testing.assert_allclose(fit2.sigma2, grid[[1, 7, 13]])
     assert fit2.checkpoints.tolist() == [0, 4, 9]
 
@@ -144,3 +144,25 @@ def test_custom_penalty_and_bad_input():
         fit_noise_schedule(Y, np.zeros((2, N)))
     with pytest.raises(InputError, match="non-negative"):
         fit_noise_schedule(Y, -np.ones((2, N)))
+
+
+def test_harsanyi_distribution_and_predicted_vs_measured_table():
+    from genphase.analysis import THEORY_COLUMNS, harsanyi_order_distribution
+
+    # two samples whose masked outputs are Y and 2 Y: the dividends are TERMS and 2 TERMS (brute force: zeta^-1)
+    vals = np.stack([Y, 2.0 * Y])
+    one = gp.AndOrInteractions.from_effects(np.stack([TERMS, 2 * TERMS]), np.zeros((2, 1 << N)), np.array([0.25, 0.5]))
+    np.testing.assert_allclose(one.values, vals)
+    tab = harsanyi_order_distribution({0: one, 5: one}, split=["train", "test"])
+    row = tab[(tab["checkpoint"] == 5) & (tab["split"] == "test")].set_index(["order", "sign"])["strength"]
+    assert row[(1, "+")] == pytest.approx(2.0) and row[(2, "-")] == pytest.approx(-3.0)
+    assert row[(3, "+")] == pytest.approx(4.0) and row[(5, "+")] == pytest.approx(2.0) and row[(4, "+")] == 0.0
+    assert set(tab["type"]) == {"and"}
+    # at sigma^2 = 0 the theory's w are exactly the dividends: that grid point fits exactly
+    grid = np.r_[np.logspace(1, -8, 10), 0.0]
+    fit = fit_noise_schedule(vals[:1], tab, sigma2_grid=grid)
+    assert np.all(fit.sigma2 == 0.0) and fit.distance.max() < 1e-9
+    t = fit.to_table()
+    assert tuple(t.columns) == THEORY_COLUMNS and len(t) == 2 * N
+    np.testing.assert_allclose(t["measured"], t["predicted"], atol=1e-6)
+    assert t.groupby("checkpoint")["measured"].sum().to_numpy() == pytest.approx([1.0, 1.0])

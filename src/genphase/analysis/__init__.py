@@ -59,12 +59,14 @@ from .salience import Salience, salience, salience_threshold
 from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths
 from .tables import LONG_COLUMNS, TABLE_COLUMNS, long_form
 from .theory import (
+    THEORY_COLUMNS,
     NoiseScheduleFit,
     TheoryPrediction,
     TriggeringRegression,
     default_penalty,
     default_sigma2_grid,
     fit_noise_schedule,
+    harsanyi_order_distribution,
 )
 
 __all__ = [
@@ -87,7 +89,7 @@ __all__ = [
     "bootstrap_h_bar", "H_BAR_SUMMARY_COLUMNS",
     # theory
     "TriggeringRegression", "TheoryPrediction", "NoiseScheduleFit", "fit_noise_schedule", "default_penalty",
-    "default_sigma2_grid",
+    "default_sigma2_grid", "harsanyi_order_distribution", "THEORY_COLUMNS",
     # tables / pipeline
     "LONG_COLUMNS", "TABLE_COLUMNS", "TABLE_NAMES", "long_form", "analyze_checkpoint", "analyze_series",
 ]

@@ -44,6 +44,8 @@ from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ..transforms import kron_apply, moebius, num_variables, subset_orders, superset_zeta
 from ._common import order_onehot
+from ._stats import split_groups
+from .order_distribution import checkpoint_items
 from .tables import long_form
 
 __all__ = [
@@ -53,7 +55,12 @@ __all__ = [
     "NoiseScheduleFit",
     "fit_noise_schedule",
     "default_sigma2_grid",
+    "harsanyi_order_distribution",
+    "THEORY_COLUMNS",
 ]
+
+#: Columns of the predicted-vs-measured table :meth:`NoiseScheduleFit.to_table` (``metrics/theory_fit.parquet``).
+THEORY_COLUMNS: tuple[str, ...] = ("checkpoint", "sigma2", "order", "measured", "predicted", "distance")
 
 _A = np.array([[2.0, 1.0], [1.0, 1.0]])  # J^T J per variable (rows/cols: bit absent, present)
 _A_INV = np.array([[1.0, -1.0], [-1.0, 2.0]])
@@ -333,6 +340,19 @@ class NoiseScheduleFit:
             "model": "reconstruction: w = (J^T J + 2^n diag((1+sigma^2)^|T| - 1))^-1 J^T y (SCIENCE.md section 7)",
         }
 
+    def to_table(self) -> pd.DataFrame:
+        """Predicted against measured order distribution, one row per checkpoint and order (what a report draws):
+        ``checkpoint, sigma2, order, measured, predicted, distance`` -- shares per order (summed over signs
+        with ``sign_split``), the fitted noise level and the checkpoint's total-variation distance."""
+        meas = self.measured if self.measured.ndim == 2 else self.measured.sum(-1)
+        pred = self.predicted if self.predicted.ndim == 2 else self.predicted.sum(-1)
+        C, n = meas.shape
+        return pd.DataFrame({
+            "checkpoint": np.repeat(self.checkpoints, n), "sigma2": np.repeat(self.sigma2, n),
+            "order": np.tile(np.arange(1, n + 1), C), "measured": meas.reshape(-1), "predicted": pred.reshape(-1),
+            "distance": np.repeat(self.distance, n),
+        })[list(THEORY_COLUMNS)]
+
     def to_frame(self) -> pd.DataFrame:
         """Long form: ``checkpoint, order, [sign,] metric, value`` (metrics measured / predicted) with ``sigma2``."""
         arr = np.stack([self.measured, self.predicted], axis=-1)
@@ -390,7 +410,7 @@ def fit_noise_schedule(
     sigma2_grid: Sequence[float] | np.ndarray | None = None,
     monotone: bool = True,
     sign_split: bool = False,
-    type: str = "all",
+    type: str = "and",
     split: str | None = "train",
     penalty: Penalty | None = None,
     method: str = "auto",
@@ -401,7 +421,10 @@ def fit_noise_schedule(
     the samples whose distribution was measured. ``measured``: ``[C, n]`` non-negative strength per
     order 1..n (e.g. ``|+| + |-|``), or ``[C, n, 2]`` signed (+, -) strengths, or the
     ``order_distribution`` / ``order_strengths`` table (filtered to ``type`` and ``split``; rows of
-    one checkpoint summed over signs unless ``sign_split``). Shares (sum to one per checkpoint) are
+    one checkpoint summed over signs unless ``sign_split``). ``type`` defaults to "and": the
+    theory's ``w`` are AND (Harsanyi-type) interactions, so they are compared with the measured AND
+    interactions; :func:`harsanyi_order_distribution` gives the exact Harsanyi dividends of the
+    measured model instead (no AND-OR split involved). Shares (sum to one per checkpoint) are
     compared by total-variation distance, on the ``sigma2_grid`` (default :func:`default_sigma2_grid`).
     ``monotone=True`` constrains the schedule to be non-increasing over checkpoints (exact dynamic
     programming on the grid); otherwise each checkpoint gets its own best level.
@@ -485,3 +508,38 @@ def fit_noise_schedule(
         distance=dist[np.arange(C), idx], constant_sigma2=float(grid[gconst]), constant_distance=dist[:, gconst],
         r2=r2, spearman=rho, monotone=bool(monotone), sigma2_grid=grid,
     )
+
+
+def harsanyi_order_distribution(checkpoints: Any, *, split: Any = None) -> pd.DataFrame:
+    """Order distribution of the Harsanyi dividends (Moebius transform of ``values``) at every checkpoint.
+
+    ``checkpoints``: ``{epoch: AndOrInteractions}`` or ``[(epoch, res), ...]`` (their masked outputs
+    ``values`` are used; the dividends are the unique AND-only decomposition the theory model
+    predicts at ``sigma^2 = 0``). ``split``: per-sample labels or None (one group "all"). Returns
+    ``checkpoint, split, type, order, sign, strength`` with ``type == "and"`` (mean over the group's
+    samples of the signed sums per order, the empty set left out) -- a table
+    :func:`fit_noise_schedule` accepts as ``measured``.
+
+    >>> import numpy as np, genphase as gp
+    >>> v = np.array([0.0, 1.0, 1.0, 3.0])  # dividends: {0}: 1, {1}: 1, {0, 1}: 1
+    >>> res = gp.AndOrInteractions.from_effects(np.array([0, 1.0, 1.0, 1.0]), np.zeros(4), 0.0)
+    >>> tab = harsanyi_order_distribution({0: res})
+    >>> tab.loc[tab["sign"] == "+", "strength"].tolist()
+    [2.0, 1.0]
+    """
+    frames = []
+    for e, res in checkpoint_items(checkpoints):
+        v = _as_values(res)
+        n = num_variables(v.shape[-1])
+        d = moebius(v.reshape(-1, v.shape[-1]))
+        d[:, 0] = 0.0
+        oh = order_onehot(n)
+        per = np.stack([np.maximum(d, 0.0) @ oh, np.minimum(d, 0.0) @ oh], axis=-1)  # [B, n, 2]
+        for name, sel in split_groups(split, per.shape[0]):
+            fr = long_form(per[sel].mean(0), [("order", np.arange(1, n + 1)), ("sign", ["+", "-"])],
+                           value_name="strength")
+            fr.insert(0, "checkpoint", e)
+            fr.insert(1, "split", name)
+            fr.insert(2, "type", "and")
+            frames.append(fr)
+    return pd.concat(frames, ignore_index=True)
