@@ -9,6 +9,7 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.strengths` -- order-wise strengths (Eq. 8, 9) and H-bar (Eq. 11), per sample and aggregated.
 * :mod:`.removal` -- loss without non-generalizable interactions (Eq. 12, 13).
 * :mod:`.order_distribution` -- order distribution over checkpoints and the weighted Jaccard similarity.
+* :mod:`.phase_rules` -- one function per phase rule (batched), each returning a frozen dataclass of its evidence.
 * :mod:`.phases` -- three-phase / two-phase detection, its bootstrap, and the early-stopping recommendation.
 * :mod:`.bootstrap` -- bootstrap intervals of mean H-bar per checkpoint and split (``h_bar_summary``).
 * :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
@@ -35,16 +36,13 @@ from .order_distribution import (
     output_range,
     weighted_jaccard,
 )
-from .phases import (
+from .phase_rules import (
     GapEvidence,
-    Phase,
     Phase1Evidence,
     Phase3Evidence,
-    PhaseReport,
     PhaseRules,
     StopEvidence,
     TwoPhaseEvidence,
-    detect_phases,
     gap_onset_rule,
     new_strength,
     noise_level,
@@ -54,6 +52,7 @@ from .phases import (
     stop_rule,
     two_phase_rule,
 )
+from .phases import Phase, PhaseReport, detect_phases
 from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
 from .salience import Salience, salience, salience_threshold
 from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths

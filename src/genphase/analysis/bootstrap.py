@@ -17,8 +17,6 @@ The boundaries and the stop epoch are bootstrapped the same way inside
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
