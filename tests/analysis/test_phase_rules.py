@@ -32,7 +32,8 @@ def _planted(knee: int = 60, C: int = 101) -> tuple[np.ndarray, np.ndarray, np.n
 def test_phase3_planted_knee_by_hand():
     epochs, g, ng = _planted(60)
     # Step j runs from epoch j-1 to j. New strength: generalizable 0.02 (j <= 60) or 0.002 (j > 60), non-generalizable
-    # 0.01. Smoothed over 3 steps (j-1, j, j+1): at j = 60 generalizable (0.02 + 0.02 + 0.002) / 3 = 0.014, share
+    # 0.01. Smoothing each strength over 3 checkpoints and then differencing averages the increments of steps j-1, j and
+    # j+1 (away from the ends): at j = 60 generalizable (0.02 + 0.02 + 0.002) / 3 = 0.014, share
     # 0.01 / 0.024 = 0.417 < 0.5; at j = 61 (0.02 + 0.002 + 0.002) / 3 = 0.008, share 0.01 / 0.018 = 0.556; all later
     # steps 0.01 / 0.012 = 0.833. The first checkpoint after which every step is >= 0.5 is therefore epoch 60.
     ev = phase3_start_rule(epochs, g, ng)

@@ -238,7 +238,7 @@ class Phase3Evidence:
     """Evidence of :func:`phase3_start_rule` (fields shaped like the batch; per-step fields ``[..., C-1]``).
 
     - ``found``, ``index``, ``epoch``: the start of phase 3 (``index`` -1 / ``epoch`` -1 when not found).
-    - ``new_generalizable`` / ``new_non_generalizable``: smoothed strength newly learned at each step
+    - ``new_generalizable`` / ``new_non_generalizable``: strength newly learned at each step (of the smoothed strengths)
       (step ``j`` goes from checkpoint ``j`` to ``j + 1``); ``share``: the non-generalizable share of it
       (NaN where nothing was learned); ``counted``: steps that learned at least ``learn_tol`` of the
       largest step.
@@ -264,8 +264,9 @@ def phase3_start_rule(epochs: Any, generalizable: Any, non_generalizable: Any, r
 
     ``epochs``: ``[C]`` sorted checkpoints; ``generalizable`` / ``non_generalizable``: ``[..., C, n]``
     mean strength (``|+| + |-|``) per checkpoint and order of the salient interactions that do / do
-    not generalize. At each step between consecutive checkpoints the newly learned strength of each
-    kind is :func:`new_strength` (order by order), smoothed over ``smooth_window`` steps. Phase 3
+    not generalize. Each order's strength is smoothed over ``smooth_window`` checkpoints; at each step
+    between consecutive checkpoints the newly learned strength of each kind is then
+    :func:`new_strength` of the smoothed strengths (order by order, positive changes only). Phase 3
     starts at the first checkpoint ``c`` (later than ``after_epoch``, with at least ``min_tail``
     checkpoints after it) such that every counted step after ``c`` has a non-generalizable share
     ``>= nongen_share``, and at least one step after ``c`` is counted. Steps learning less than
@@ -291,8 +292,10 @@ def phase3_start_rule(epochs: Any, generalizable: Any, non_generalizable: Any, r
         return Phase3Evidence(found=z, index=np.full(batch, -1), epoch=np.full(batch, -1), new_generalizable=nan,
                               new_non_generalizable=nan, share=nan, counted=np.zeros((*batch, 0), dtype=bool),
                               min_share_after=np.full(batch, np.nan), learned_anything=z)
-    dg = smooth(new_strength(G), r.smooth_window)
-    dn = smooth(new_strength(N), r.smooth_window)
+    # smooth each order's strength over checkpoints first, then take the positive part of its change: averaging
+    # before the positive part keeps checkpoint-to-checkpoint noise from being counted as learning
+    dg = new_strength(np.swapaxes(smooth(np.swapaxes(G, -1, -2), r.smooth_window), -1, -2))
+    dn = new_strength(np.swapaxes(smooth(np.swapaxes(N, -1, -2), r.smooth_window), -1, -2))
     tot = dg + dn
     share = safe_div(dn, tot)
     counted = tot > r.learn_tol * tot.max(-1, keepdims=True)
