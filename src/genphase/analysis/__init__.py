@@ -12,6 +12,7 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.phase_rules` -- one function per phase rule (batched), each returning a frozen dataclass of its evidence.
 * :mod:`.phases` -- three-phase / two-phase detection, its bootstrap, and the early-stopping recommendation.
 * :mod:`.bootstrap` -- bootstrap intervals of mean H-bar per checkpoint and split (``h_bar_summary``).
+* :mod:`.evaluation` -- scoring a stop on the held-out evaluation split; validation stopping with patience.
 * :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
 * :mod:`.checkpoint` -- the per-checkpoint metric tables of docs/run-directory.md.
 * :mod:`.tables` -- long-form helpers and the table contracts.
@@ -23,6 +24,7 @@ a sample without salient interactions has H-bar NaN; mismatched inputs raise
 
 from .bootstrap import H_BAR_SUMMARY_COLUMNS, bootstrap_h_bar
 from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series
+from .evaluation import STUDY_COLUMNS, PatienceStop, StopScore, patience_stop, score_stop, study_row
 from .generalization import BaselineAblation, GeneralizationPower, baseline_ablation, generalization_power, generalizes
 from .order_distribution import (
     NORMALIZATIONS,
@@ -86,6 +88,8 @@ __all__ = [
     "phase1_end_rule", "phase3_start_rule", "two_phase_rule", "gap_onset_rule", "stop_rule", "new_strength",
     # bootstrap
     "bootstrap_h_bar", "H_BAR_SUMMARY_COLUMNS",
+    # evaluation of a stop
+    "PatienceStop", "StopScore", "patience_stop", "score_stop", "study_row", "STUDY_COLUMNS",
     # theory
     "TriggeringRegression", "TheoryPrediction", "NoiseScheduleFit", "fit_noise_schedule", "default_penalty",
     "default_sigma2_grid", "harsanyi_order_distribution", "THEORY_COLUMNS",
