@@ -247,6 +247,21 @@ def _ci(values: np.ndarray, found: np.ndarray, level: float) -> list[int] | None
     return [int(lo), int(hi)]
 
 
+def _why_no_phase3(ev: Any, epochs: np.ndarray | None, r: PhaseRules, after: int | None) -> str:
+    """Why :func:`phase3_start_rule` found no start (for the point estimate, row 0)."""
+    if ev is None or epochs is None:
+        return "phase 3 needs the order_strengths table (generalizable and total strength per order)"
+    later = epochs[epochs > after] if after is not None else epochs
+    if later.size <= r.min_tail:
+        return (f"too few checkpoints: {later.size} after epoch {after}, and a start needs {r.min_tail} checkpoint(s) "
+                "after it (min_tail)" if after is not None else
+                f"too few checkpoints ({epochs.size}) for a start with min_tail={r.min_tail} checkpoints after it")
+    if not ev.learned_anything[0]:
+        return "no salient strength worth counting (learn_tol) is learned" + (f" after epoch {after}" if after is not None else "")
+    return (f"up to the last checkpoints some step still learns mostly generalizable strength (non-generalizable share "
+            f"< {r.nongen_share:g})")
+
+
 # ---------------------------------------------------------------------------------------- main
 _STOP_TEXT = {
     "phase3_start": "start of phase 3 (from the interactions); the last checkpoint if phase 3 is not reached; without "
@@ -425,13 +440,7 @@ def detect_phases(
             s2 = next_after(p1_end)
             if s2 is not None:
                 phases.append(Phase("phase2", s2, end_epoch))
-            if p3 is None:
-                why = "phase 3 needs the order_strengths table (generalizable and total strength per order)"
-            elif not p3.learned_anything[0]:
-                why = "no salient strength worth counting is learned after the H-bar peak"
-            else:
-                why = (f"at some step up to the last checkpoints the newly learned strength is still mostly "
-                       f"generalizable (non-generalizable share < {r.nongen_share:g})")
+            why = _why_no_phase3(p3, strengths[1] if strengths is not None else None, r, after=p1_end)
             message = f"phases 1-2: {head}; phase 3 not reached ({why})"
     evidence: dict[str, Any] = {"notes": notes, "h_bar": hev, "phase3": p3ev}
 
@@ -526,14 +535,14 @@ def detect_phases(
         if "at_phase3_start" in gev:
             reason += f" (train-test gap {gev['at_phase3_start']:.4f} here, {gev['end']:.4f} at the end)"
     elif case == 1:
-        reason = ("phase 3 not reached: the newly learned interactions are not yet mostly non-generalizable; "
+        reason = (f"phase 3 not reached ({_why_no_phase3(p3, strengths[1], r, after=pk)}); "
                   "keep the last checkpoint")
     elif case == 2:
         reason = (f"no clear phase structure; fallback: the first checkpoint after which the newly learned salient "
                   f"strength is mostly non-generalizable (phase-3 rule from the first checkpoint): epoch {rule_epoch}")
     elif case == 3:
-        reason = ("no clear phase structure and the newly learned strength never becomes mostly non-generalizable; "
-                  "fallback: keep the last checkpoint")
+        reason = (f"no clear phase structure, and no start of phase 3 from the first checkpoint on "
+                  f"({_why_no_phase3(p3s, strengths[1], r, after=None)}); fallback: keep the last checkpoint")
     elif case == 4:
         tev_l = evidence["test_loss"]
         reason = f"lowest smoothed test loss ({tev_l['min']:.4f} at epoch {tl_epoch})"
