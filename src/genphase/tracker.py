@@ -445,6 +445,8 @@ class Tracker:
         self._num_classes: int | None = None
         self._prev = None
         self._warned_fresh = False
+        #: seconds of the last measurement: masked_forward_s, solve_s (extraction) and total_s
+        self.last_timing: dict[str, float] = {}
 
     # -------------------------------------------------------------------------------- construction
     def _default_masker(self, n: int, background: Any) -> Any:
@@ -738,13 +740,17 @@ class Tracker:
 
         device = model_device(model) or torch.device("cpu")
         self._bind(model)
+        t0 = time.perf_counter()
         with _EvalMode(model):
             values = masked_values(model, self._inputs, torch.as_tensor(self.labels), self.masker, value_fn=self.value_fn,
                                    chunk_size=self.chunk_size, autocast=self.autocast, device=device)
+        t1 = time.perf_counter()
         with torch.inference_mode(False):
-            return extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol, warm_start=warm,
-                                  variables=self._var_info["names"], device=device,
-                                  metadata={"value_function": self.value_fn.name, "masker": _describe(self.masker)})
+            res = extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol, warm_start=warm,
+                                 variables=self._var_info["names"], device=device,
+                                 metadata={"value_function": self.value_fn.name, "masker": _describe(self.masker)})
+        self.last_timing = {"masked_forward_s": t1 - t0, "solve_s": time.perf_counter() - t1}
+        return res
 
     def measure(
         self,
@@ -845,6 +851,7 @@ class Tracker:
         self._prev = res
         self._write_tables(verdict)
         sc["seconds"] = time.perf_counter() - t0
+        self.last_timing = {**self.last_timing, "total_s": sc["seconds"]}
         record["scalars"] = {"step": step, **sc}
         self._timing("measure", sc["seconds"], add=True)
         if self.writer is not None:

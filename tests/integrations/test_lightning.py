@@ -127,3 +127,66 @@ def test_bad_input_fails_before_the_first_epoch(tmp_path):
     assert trainer.global_step == 0
     with pytest.raises(InputError, match="genphase.Tracker"):
         GenphaseCallback(object())
+
+
+_DDP_SCRIPT = r'''
+import json, sys
+from pathlib import Path
+import torch
+import pytorch_lightning as pl
+from genphase import Tracker
+from genphase.integrations.lightning import GenphaseCallback
+from genphase.tracker import Verdict
+
+out = Path(sys.argv[1])
+
+class Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    def forward(self, x):
+        return self.net(x)
+    def training_step(self, batch, _):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self(x), y)
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+def rule(training, h_bar, order_strengths):
+    steps = sorted(h_bar["checkpoint"].unique())
+    return Verdict(3 if len(steps) >= 3 else 1, len(steps) >= 3, steps[-1], "planted")
+
+g = torch.Generator().manual_seed(0)
+x = torch.rand(24, 1, 4, 4, generator=g); y = torch.arange(24) % 3
+tracker = Tracker((x[:6], y[:6]), (x[12:18], y[12:18]), run_dir=out / "run", n=4, model_factory=Tiny,
+                  reference_data=(x[12:], y[12:]), k=1, baseline_epochs=2, phase_rule=rule)
+trainer = pl.Trainer(max_epochs=8, accelerator="cpu", devices=2, strategy="ddp", logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                     callbacks=[GenphaseCallback(tracker, stop_on_phase3=True)])
+trainer.fit(Tiny(), torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:12], y[:12]), batch_size=4))
+(out / f"rank{trainer.global_rank}.json").write_text(json.dumps({
+    "steps": tracker.steps, "epoch": trainer.current_epoch,
+    "h_bar": float(trainer.callback_metrics["genphase/h_bar"])}))
+'''
+
+
+@pytest.mark.slow
+def test_ddp_rank0_measures_and_the_decision_is_broadcast(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(_DDP_SCRIPT)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0 = json.loads((tmp_path / "rank0.json").read_text())
+    r1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert r0["steps"] == [0, 1, 2] and r1["steps"] == []  # only rank 0 measured
+    assert r0["epoch"] == r1["epoch"] == 2  # both ranks stopped together on the broadcast advice
+    assert r0["h_bar"] == r1["h_bar"]  # and logged the same value
