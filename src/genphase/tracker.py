@@ -483,8 +483,12 @@ class Tracker:
                     "fingerprints": [_fingerprint({k: _fingerprint(v) for k, v in b.state_dict().items()})
                                      for b in self._given_baselines]}
         else:
-            base = {"source": "trained", "k": self.k, **self._bspec,
-                    "reference_data": type(self._reference).__name__}
+            ref = self._reference
+            if isinstance(ref, (tuple, list)) and len(ref) == 2:
+                ref_fp = [_fingerprint(torch.as_tensor(np.asarray(r)) if not isinstance(r, torch.Tensor) else r) for r in ref]
+            else:  # a DataLoader: its size (the batches themselves may be random)
+                ref_fp = {"type": type(ref).__name__, "samples": len(getattr(ref, "dataset", ()) or ())}
+            base = {"source": "trained", "k": self.k, **self._bspec, "reference_data": ref_fp}
         return {
             "kind": "tracker",
             "modality": self.modality,

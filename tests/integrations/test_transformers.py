@@ -15,6 +15,8 @@ pytest.importorskip("accelerate")
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # noqa: E402
 
 from genphase import Tracker  # noqa: E402
+from genphase.errors import InputError  # noqa: E402
+from genphase.maskers import ImagePatchMasker  # noqa: E402
 from genphase.integrations.transformers import STATE_FILE, GenphaseTrainerCallback  # noqa: E402
 from genphase.models import bert_from_scratch, train_wordpiece_tokenizer  # noqa: E402
 from genphase.tracker import Verdict  # noqa: E402
@@ -89,6 +91,13 @@ def test_text_model_equal_to_its_baseline_generalizes_fully(tok, tmp_path):
     assert tracker.masker.describe()["baseline"] == {"token_id": tok.mask_token_id}
     words = json.loads((tmp_path / "r/explained/variables.json").read_text())["words"]
     assert all(len(w) == N and "the" not in w for w in words)  # content words, stop words skipped
+    long = Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "l", n=7, tokenizer=tok,
+                   baselines=[copy.deepcopy(model)])
+    with pytest.raises(InputError, match="cannot give n=7 word variables"):
+        long.measure(model, step=0)
+    with pytest.raises(InputError, match="ImagePatchMasker.*text"):
+        Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "i", baselines=[model],
+                masker=ImagePatchMasker(torch.zeros(1, 4, 4), patch_size=2, n=2))
 
 
 def test_stop_on_phase3_stops_a_real_trainer_and_logs_through_report_to(tok, tmp_path):
