@@ -201,19 +201,15 @@ def _chunks(inputs: Any, size: int, chunk: int):
 
 
 def _call(model: Any, x: Any) -> torch.Tensor:
-    from .masked_outputs import model_outputs
+    from .masked_outputs import _call_model
 
-    if isinstance(x, Mapping):
-        return model_outputs(model(**x))
-    if isinstance(x, tuple):
-        return model_outputs(model(*x))
-    return model_outputs(model(x))
+    return _call_model(model, x)
 
 
 def _to(x: Any, device: torch.device) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.to(device)
-    return {k: v.to(device) for k, v in x.items()}
+    from .maskers import _to_device
+
+    return _to_device(x, device)
 
 
 class _EvalMode:
@@ -659,6 +655,7 @@ class Tracker:
     # -------------------------------------------------------------------------------- baselines
     def _ensure_baselines(self, model: Any, device: torch.device) -> None:
         from .io import load_interactions, save_interactions
+        from .models._common import seeded
         from .pipeline.storage import read_json, save_torch, write_json
 
         models, logs = [], []
@@ -666,7 +663,7 @@ class Tracker:
             if self._given_baselines is not None:
                 bm, log = self._given_baselines[i], []
             else:
-                with _seeded(self._bspec["seed"] + i):
+                with seeded(self._bspec["seed"] + i):
                     bm = self._factory()
                 if not isinstance(bm, torch.nn.Module):
                     raise InputError(f"model_factory returned {type(bm).__name__}, not a torch module")
@@ -703,9 +700,11 @@ class Tracker:
         self._baseline_res = res
 
     def _train_baseline(self, model: torch.nn.Module, seed: int, device: torch.device) -> list[dict[str, Any]]:
+        from .models._common import seeded
+
         spec = self._bspec
         data = self._reference
-        with _seeded(seed), torch.inference_mode(False), torch.enable_grad():
+        with seeded(seed), torch.inference_mode(False), torch.enable_grad():
             if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, torch.utils.data.DataLoader):
                 x, y = data
                 xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -1027,21 +1026,6 @@ def _describe_inputs(x: Any) -> str:
 
 
 def _describe(masker: Any) -> dict[str, Any]:
-    d = masker.describe() if callable(getattr(masker, "describe", None)) else {"type": type(masker).__name__, "n": masker.n}
-    return json.loads(json.dumps(d, default=str))
+    from .masked_outputs import _describe as describe
 
-
-class _seeded:
-    """Seed torch's CPU RNG (and numpy's is untouched) for a block, restoring it afterwards."""
-
-    def __init__(self, seed: int):
-        self.seed = int(seed)
-
-    def __enter__(self):
-        self._fork = torch.random.fork_rng(devices=[])
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
-        return self
-
-    def __exit__(self, *exc):
-        return self._fork.__exit__(*exc)
+    return json.loads(json.dumps(describe(masker), default=str))
