@@ -6,7 +6,10 @@ SGD, batch 32), n = 10 patches, 64 + 64 explained samples, K = 3 baselines train
 measurement is split into the masked forward passes, the solver and the rest (analysis, tables,
 writes). Medians are quoted; the machine may be shared, so compare the ratio, not the seconds.
 
-    .venv/bin/python benchmarks/bench_tracker.py [--samples 64] [--n 10] [--out DIR]
+    .venv/bin/python benchmarks/bench_tracker.py [--samples 64] [--n 10] [--threads 1] [--out DIR]
+
+On a machine shared with other jobs, ``--threads 1`` avoids OpenMP threads spinning against each
+other (which can slow small-model training by an order of magnitude).
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--at", type=int, nargs="+", default=[1, 5, 10, 20], help="epochs after which to measure")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     from genphase import Tracker
     from genphase.datasets import add_label_noise, load_digits, subsample_train
