@@ -139,8 +139,8 @@ class GenphaseTrainerCallback(_tf.TrainerCallback):
                        **kwargs: Any) -> None:
         if state.global_step > 0:  # resumed from a checkpoint
             cands = [getattr(args, "resume_from_checkpoint", None), str(self._checkpoint_dir(args, state))]
-            for c in cands:
-                if c and (Path(c) / STATE_FILE).is_file():
+            for c in cands:  # resume_from_checkpoint may also be True (the latest checkpoint): then the second
+                if isinstance(c, str) and c and (Path(c) / STATE_FILE).is_file():
                     with open(Path(c) / STATE_FILE) as fh:
                         self.tracker.load_state_dict(json.load(fh))
                     self.resumed_from = str(c)
