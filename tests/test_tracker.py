@@ -6,7 +6,6 @@ import copy
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pandas as pd
