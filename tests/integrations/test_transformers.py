@@ -139,3 +139,16 @@ def test_resume_from_checkpoint_continues_the_series(tok, tmp_path):
     assert cb.resumed_from == str(ckpts[0])
     assert again.steps == [0, 1, 2, 3]
     assert again.history[1]["h_bar"] == first.history[1]["h_bar"]
+
+
+def test_measure_on_epoch_end_without_evaluation(tok, tmp_path):
+    tracker = _tracker(tok, tmp_path / "run")
+    trainer = _trainer(tok, tmp_path / "hf", epochs=2, report_to=[])
+    trainer.args.eval_strategy = "no"
+    cb = GenphaseTrainerCallback(tracker, measure_on="epoch").attach(trainer)
+    trainer.train()
+    assert tracker.steps == [0, 1, 2]
+    assert [h["step"] for h in trainer.state.log_history if "eval_genphase_h_bar" in h][-1] == trainer.state.global_step
+    with pytest.raises(InputError, match="measure_on"):
+        GenphaseTrainerCallback(tracker, measure_on="step")
+    assert cb.last["step"] == 2
