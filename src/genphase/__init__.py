@@ -4,6 +4,8 @@ Public API (imported lazily, so ``import genphase`` is cheap):
 
 - :func:`extract_and_or`, :func:`harsanyi_dividends`, :class:`AndOrInteractions` (values level)
 - :func:`h_bar` and the analysis layer in :mod:`genphase.analysis`
+- :class:`Tracker`: the measurement inside the user's own training loop (integrations in
+  :mod:`genphase.integrations`)
 - maskers, value functions and model-to-values in :mod:`genphase.maskers`,
   :mod:`genphase.value_functions`, :mod:`genphase.masked_outputs`
 """
@@ -24,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "h_bar": "genphase.analysis",
     "explain": "genphase.masked_outputs",
     "masked_values": "genphase.masked_outputs",
+    "Tracker": "genphase.tracker",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -44,3 +47,4 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interactions import AndOrInteractions, extract_and_or, harsanyi_dividends
+    from .tracker import Tracker

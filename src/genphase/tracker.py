@@ -1,0 +1,1031 @@
+"""``genphase.Tracker``: measure the generalization power of a model's interactions inside the user's own training.
+
+The tracker is built once, before training, with the explained samples (some from the training
+data, some from the reference data, with labels), a masker (or ``n`` and the modality's default
+masker), a value function and the baselines: either K trained models, or a model factory plus a
+reference data set, from which it trains K baselines itself on first use (seeded, saved in the run
+directory, reused by later runs of the same configuration).
+
+``tracker.measure(model, step=epoch)`` then runs the ``2**n`` masked forward passes of every
+explained sample in chunks on the model's device, extracts the AND-OR interactions, compares them
+with the baselines' and returns a small dict of scalars (see :meth:`Tracker.measure`). Everything is
+appended to a run directory in the layout of ``docs/run-directory.md``, so ``genphase report DIR``
+works on it. ``state_dict()`` / ``load_state_dict()`` make it resumable.
+
+The phase verdict comes from one swappable call, ``phase_rule(training, h_bar, order_strengths) ->
+Verdict`` (default :func:`default_phase_rule`, which applies :func:`genphase.analysis.detect_phases`).
+
+The integrations :mod:`genphase.integrations.lightning` and :mod:`genphase.integrations.transformers`
+drive a tracker from PyTorch Lightning and the Hugging Face ``Trainer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import GenphaseError, InputError, RunDirectoryError
+
+__all__ = ["Tracker", "Verdict", "PhaseRule", "default_phase_rule", "SCALAR_KEYS", "CONFIDENCE"]
+
+#: Keys of the dict returned by :meth:`Tracker.measure` (besides ``step``).
+SCALAR_KEYS: tuple[str, ...] = (
+    "h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low", "h_bar_test_high",
+    "high_order_nongen", "high_order_nongen_test", "phase", "stop", "seconds",
+)
+#: Level of the H-bar intervals (seeded percentile bootstrap over explained samples).
+CONFIDENCE = 0.95
+_BOOTSTRAP = 1000
+_FORMAT = "genphase.Tracker/1"
+_STATE_FILE = "tracker_state.json"
+
+
+# ------------------------------------------------------------------------------------------ verdict
+@dataclass(frozen=True)
+class Verdict:
+    """What a phase rule concludes from the series measured so far.
+
+    - ``phase``: 0 (not determined yet), 1, 2 or 3: the phase the last checkpoint is in.
+    - ``stop``: the advice to stop training (phase 3 has begun).
+    - ``stop_epoch``: the checkpoint to keep (``None`` while ``stop`` is False).
+    - ``message``: one sentence saying why.
+    - ``report``: JSON-serialisable details, written to ``metrics/phases.json``.
+    - ``phases``: ``phase, start_epoch, end_epoch`` frame for ``metrics/phases.parquet``.
+    """
+
+    phase: int
+    stop: bool
+    stop_epoch: int | None
+    message: str
+    report: dict[str, Any] = field(default_factory=dict)
+    phases: pd.DataFrame | None = None
+
+
+#: A phase rule: ``(training, h_bar, order_strengths) -> Verdict`` on the tidy tables of
+#: docs/run-directory.md (``training`` holds only ``model == "model"`` rows).
+PhaseRule = Callable[[pd.DataFrame, pd.DataFrame, "pd.DataFrame | None"], Verdict]
+
+
+def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_strengths: pd.DataFrame | None) -> Verdict:
+    """The verdict of :func:`genphase.analysis.detect_phases` with its default rules.
+
+    Phase 3 (and the stop advice) once ``detect_phases`` reports ``phase3_start``; phase 2 once it
+    reports the end of phase 1 (the H-bar peak followed by a significant fall); phase 1 while
+    H-bar has risen significantly but not yet fallen; 0 otherwise. ``stop_epoch`` is the
+    early-stopping checkpoint. Note that ``detect_phases`` needs ``min_tail`` checkpoints after
+    the start of phase 3 before it can report it, so the advice comes that many measurements late.
+
+    >>> import pandas as pd
+    >>> tr = pd.DataFrame({"epoch": [0, 1, 2], "split": "test", "loss": [1.0, 0.8, 0.7]})
+    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2], "split": "train", "h_bar": [0.1, 0.2, 0.3]})
+    >>> default_phase_rule(tr, hb, None).phase in (0, 1)
+    True
+    """
+    from .analysis import detect_phases
+
+    rep = detect_phases(training, h_bar, order_strengths)
+    b = rep.boundaries
+    hev = rep.evidence.get("h_bar", {})
+    if b.get("phase3_start") is not None:
+        phase = 3
+    elif b.get("phase1_end") is not None:
+        phase = 2
+    elif "rise" in hev and hev["rise"] >= hev["rise_threshold"]:
+        phase = 1
+    else:
+        phase = 0
+    stop = phase == 3
+    return Verdict(phase=phase, stop=stop, stop_epoch=int(rep.early_stopping["epoch"]) if stop else None,
+                   message=rep.message, report=rep.to_dict(), phases=rep.to_frame())
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _is_texts(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, str) for t in x)
+
+
+def _infer_modality(x: Any) -> str:
+    if _is_texts(x):
+        return "text"
+    nd = np.ndim(x) if not isinstance(x, torch.Tensor) else x.ndim
+    return {2: "tabular", 3: "pointcloud", 4: "image"}.get(nd, "unknown")
+
+
+def _masker_modality(masker: Any) -> str | None:
+    from .maskers import EmbeddingMasker, ImagePatchMasker, PointCloudMasker, TabularMasker
+
+    for cls, mod in ((ImagePatchMasker, "image"), (TabularMasker, "tabular"), (PointCloudMasker, "pointcloud"),
+                     (EmbeddingMasker, "text")):
+        if isinstance(masker, cls):
+            return mod
+    return None  # a custom masker: its prepare() decides what fits
+
+
+def _labels(y: Any, size: int, what: str) -> np.ndarray:
+    lab = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    if lab.shape != (size,):
+        raise InputError(f"{what}: labels must have shape [{size}] (one per sample), got {lab.shape}")
+    if not np.issubdtype(lab.dtype, np.integer):
+        if np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab)):
+            lab = lab.astype(np.int64)
+        else:
+            raise InputError(f"{what}: labels must be integer class indices, got dtype {lab.dtype}")
+    if lab.size and lab.min() < 0:
+        raise InputError(f"{what}: labels must be >= 0 (class indices), got {int(lab.min())}")
+    return lab.astype(np.int64)
+
+
+def _pair(samples: Any, what: str) -> tuple[Any, np.ndarray]:
+    if not isinstance(samples, (tuple, list)) or len(samples) != 2 or _is_texts(samples):
+        raise InputError(f"{what} must be a pair (inputs, labels), e.g. (x[:64], y[:64]); got {type(samples).__name__}")
+    x, y = samples
+    if _is_texts(x):
+        x = [str(t) for t in x]
+        size = len(x)
+    else:
+        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu()
+        if x.ndim < 2:
+            raise InputError(f"{what}: inputs must be [M, ...] (a batch of samples) or a list of texts, got shape "
+                             f"{tuple(x.shape)}")
+        if not x.is_floating_point():
+            x = x.float()
+        size = int(x.shape[0])
+    if size == 0:
+        raise InputError(f"{what} holds no samples; pass at least one")
+    return x, _labels(y, size, what)
+
+
+def _fingerprint(obj: Any) -> str:
+    h = hashlib.sha256()
+    if isinstance(obj, torch.Tensor):
+        h.update(str(tuple(obj.shape)).encode())
+        h.update(obj.detach().cpu().contiguous().numpy().tobytes())
+    elif isinstance(obj, np.ndarray):
+        h.update(str(obj.shape).encode())
+        h.update(np.ascontiguousarray(obj).tobytes())
+    else:
+        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _param_signature(model: torch.nn.Module) -> list[tuple[int, ...]]:
+    return sorted(tuple(p.shape) for p in model.parameters())
+
+
+def _embedding_of(model: Any) -> Any:
+    for m in (model, getattr(model, "model", None)):
+        if m is not None and callable(getattr(m, "get_input_embeddings", None)):
+            return m.get_input_embeddings()
+    raise InputError(
+        f"{type(model).__name__} has no get_input_embeddings() (nor .model.get_input_embeddings()); text "
+        "variables are masked in the model's own word embedding, so measure the Hugging Face model itself"
+    )
+
+
+def _chunks(inputs: Any, size: int, chunk: int):
+    for lo in range(0, size, chunk):
+        hi = min(lo + chunk, size)
+        yield inputs[lo:hi] if isinstance(inputs, torch.Tensor) else {k: v[lo:hi] for k, v in inputs.items()}
+
+
+def _call(model: Any, x: Any) -> torch.Tensor:
+    from .masked_outputs import _call_model
+
+    return _call_model(model, x)
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    from .maskers import _to_device
+
+    return _to_device(x, device)
+
+
+class _EvalMode:
+    """Switch a module to eval mode (and back, module by module), without grad, outside inference mode."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.saved: list[tuple[torch.nn.Module, bool]] = []
+
+    def __enter__(self):
+        self._ctx = [torch.inference_mode(False), torch.no_grad()]
+        for c in self._ctx:
+            c.__enter__()
+        if isinstance(self.model, torch.nn.Module):
+            self.saved = [(m, m.training) for m in self.model.modules()]
+            self.model.eval()
+        return self
+
+    def __exit__(self, *exc):
+        for m, flag in self.saved:
+            m.training = flag
+        for c in reversed(self._ctx):
+            c.__exit__(*exc)
+        return False
+
+
+def _bootstrap(values: np.ndarray, seed: Sequence[int]) -> tuple[float, float, float]:
+    """Mean of the finite values and its seeded 95% percentile-bootstrap interval (1,000 resamples)."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, math.nan, math.nan
+    rng = np.random.default_rng(list(seed))
+    means = v[rng.integers(0, v.size, size=(_BOOTSTRAP, v.size))].mean(axis=1)
+    a = (1 - CONFIDENCE) / 2
+    lo, hi = np.quantile(means, [a, 1 - a])
+    return mean, float(lo), float(hi)
+
+
+def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
+    if isinstance(batch, Mapping):
+        b = dict(batch)
+        for key in ("labels", "label", "y"):
+            if key in b:
+                return b, torch.as_tensor(b.pop(key))
+        raise InputError(f"a reference batch given as a mapping needs a 'labels' entry, got keys {sorted(b)}")
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], torch.as_tensor(batch[1])
+    raise InputError(f"reference batches must be (inputs, labels) pairs or mappings with 'labels', got {type(batch).__name__}")
+
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+# ------------------------------------------------------------------------------------------ tracker
+class Tracker:
+    """Measure H-bar and the phase of a model's interactions during training; append to a run directory.
+
+    Args:
+        train_samples: ``(inputs, labels)`` explained samples from the training data: a tensor /
+            array ``[M, ...]`` (images ``[M, C, H, W]``, tabular ``[M, F]``, point clouds
+            ``[M, P, 3]``) or a list of ``M`` texts, and ``M`` integer labels. Split ``"train"``.
+        reference_samples: the same from the reference (the paper's test) data. Split ``"test"``.
+        run_dir: the run directory (created; one that holds another configuration is refused).
+        masker: a :class:`genphase.maskers.Masker`; or leave it out and give ``n``.
+        n: number of input variables of the modality's default masker: image patches
+            (:class:`~genphase.maskers.ImagePatchMasker`, ``random-central`` cells of
+            ``patch_size`` = a quarter of the shorter side, baseline = mean of ``background``),
+            the first ``n`` tabular features (baseline = mean of ``background``), ``n`` point
+            clusters, or the first ``n`` eligible words of each text, masked with the model's own
+            ``[MASK]`` embedding.
+        background: data whose mean is the baseline of the default image / tabular masker
+            (default: the explained training samples).
+        tokenizer: text only: the model's (fast) tokenizer; default ``model.tokenizer`` or what
+            an integration passes at the start of training.
+        value_fn: value function name or callable (see :mod:`genphase.value_functions`).
+        baselines: K trained models of the same architecture (trained on the reference data); or
+        model_factory: ``() -> nn.Module`` a fresh untrained model, and
+        reference_data: a DataLoader of ``(x, y)`` pairs or of mappings with ``labels`` (Hugging
+            Face style), or an ``(x, y)`` pair of tensors: the tracker trains ``k`` baselines on it
+            on first use (seed ``baseline_seed + k``), saves them under ``checkpoints/baseline_k``
+            and reuses them afterwards.
+        k, baseline_epochs, baseline_lr, baseline_optimizer, baseline_batch_size, baseline_seed:
+            how those baselines are trained (cross-entropy; ``"adam"``, ``"adamw"`` or ``"sgd"``).
+        every_n_epochs: how often the integrations measure (``due(epoch)``), >= 1.
+        tau, noise_bound, solver, tol, chunk_size, autocast: extraction settings
+            (:func:`genphase.extract_and_or`, :func:`genphase.masked_values`).
+        phase_rule: the verdict rule (default :func:`default_phase_rule`).
+        writer: anything with ``add_scalar(tag, value, global_step)`` (a TensorBoard
+            ``SummaryWriter``): every measurement is written as ``genphase/<key>``.
+        strict: re-raise a failed measurement instead of warning and skipping it.
+        seed: seed of the bootstrap intervals and of the default masker's cell choice.
+
+    >>> import torch, tempfile
+    >>> from genphase import Tracker
+    >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
+    >>> tr = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    ...              model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
+    >>> sorted(tr.measure(net(), step=0))[:3]
+    ['h_bar', 'h_bar_high', 'h_bar_low']
+    """
+
+    def __init__(
+        self,
+        train_samples: tuple[Any, Any],
+        reference_samples: tuple[Any, Any],
+        *,
+        run_dir: str | Path,
+        masker: Any = None,
+        n: int | None = None,
+        background: Any = None,
+        tokenizer: Any = None,
+        value_fn: Any = "log_odds",
+        baselines: Sequence[torch.nn.Module] | None = None,
+        model_factory: Callable[[], torch.nn.Module] | None = None,
+        reference_data: Any = None,
+        k: int = 3,
+        baseline_epochs: int = 20,
+        baseline_lr: float = 1e-3,
+        baseline_optimizer: str = "adam",
+        baseline_batch_size: int = 64,
+        baseline_seed: int = 1000,
+        every_n_epochs: int = 1,
+        tau: float = 0.05,
+        noise_bound: float = 0.0,
+        solver: str = "admm",
+        tol: float = 1e-3,
+        chunk_size: int = 4096,
+        autocast: Any = None,
+        phase_rule: PhaseRule | None = None,
+        writer: Any = None,
+        strict: bool = False,
+        seed: int = 0,
+        max_length: int = 64,
+    ) -> None:
+        from .value_functions import get_value_function
+
+        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, (int, np.integer)) or every_n_epochs < 1:
+            raise InputError(f"every_n_epochs must be an int >= 1 (measure every that many epochs), got {every_n_epochs!r}")
+        self.every_n_epochs = int(every_n_epochs)
+        x_tr, y_tr = _pair(train_samples, "train_samples")
+        x_te, y_te = _pair(reference_samples, "reference_samples")
+        if _is_texts(x_tr) != _is_texts(x_te) or (not _is_texts(x_tr) and x_tr.shape[1:] != x_te.shape[1:]):
+            raise InputError("train_samples and reference_samples must be of the same kind and shape per sample, got "
+                             f"{_describe_inputs(x_tr)} and {_describe_inputs(x_te)}")
+        self.modality = _infer_modality(x_tr)
+        self._texts: list[str] | None = (x_tr + x_te) if self.modality == "text" else None
+        self._x = None if self.modality == "text" else torch.cat([x_tr, x_te])
+        self.labels = np.concatenate([y_tr, y_te])
+        self.split = np.array(["train"] * len(y_tr) + ["test"] * len(y_te))
+        self.value_fn = get_value_function(value_fn)
+        self.tau, self.noise_bound, self.solver, self.tol = float(tau), float(noise_bound), str(solver), float(tol)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive int (masked inputs per forward pass), got {chunk_size!r}")
+        self.chunk_size, self.autocast, self.seed, self.max_length = int(chunk_size), autocast, int(seed), int(max_length)
+        self.phase_rule: PhaseRule = phase_rule or default_phase_rule
+        self.writer, self.strict = writer, bool(strict)
+        self.tokenizer = tokenizer
+        self._text_default = False
+
+        # ---- masker
+        if masker is None:
+            if n is None or isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise InputError(f"give a masker, or n (a positive int: the number of input variables), got n={n!r}")
+            masker = self._default_masker(int(n), background)
+        else:
+            mm = _masker_modality(masker)
+            if mm is not None and mm != self.modality:
+                raise InputError(f"the masker is a {type(masker).__name__} (for {mm} inputs) but the explained samples "
+                                 f"are {self.modality} ({_describe_inputs(x_tr)}); use a masker for {self.modality} "
+                                 "inputs, or pass n= for the default one")
+            if n is not None and int(n) != int(masker.n):
+                raise InputError(f"n={n} differs from the masker's n={masker.n}; pass one of them")
+        self.masker = masker
+        self.n = int(masker.n)
+        if self.modality != "text":
+            try:
+                masker.prepare(self._x)
+            except InputError as exc:
+                raise InputError(f"the explained samples do not fit the masker: {exc}") from exc
+
+        # ---- baselines
+        if (baselines is None) == (model_factory is None):
+            raise InputError("give either baselines=[K trained models] or model_factory=... with reference_data=... "
+                             "(the tracker then trains K baselines itself), not both or neither")
+        if model_factory is not None:
+            if reference_data is None:
+                raise InputError("model_factory needs reference_data (a DataLoader or an (x, y) pair) to train the baselines on")
+            if not callable(model_factory):
+                raise InputError(f"model_factory must be a callable returning a fresh model, got {type(model_factory).__name__}")
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                raise InputError(f"k (number of baselines) must be an int >= 1, got {k!r}")
+            if baseline_optimizer not in _OPTIMIZERS:
+                raise InputError(f"baseline_optimizer must be one of {list(_OPTIMIZERS)}, got {baseline_optimizer!r}")
+            if isinstance(baseline_epochs, bool) or not isinstance(baseline_epochs, (int, np.integer)) or baseline_epochs < 1:
+                raise InputError(f"baseline_epochs must be an int >= 1, got {baseline_epochs!r}")
+            self.k = int(k)
+        else:
+            baselines = list(baselines)
+            if not baselines or not all(isinstance(b, torch.nn.Module) for b in baselines):
+                raise InputError("baselines must be a non-empty list of trained torch modules (the K baselines)")
+            self.k = len(baselines)
+        self._given_baselines = baselines
+        self._factory, self._reference = model_factory, reference_data
+        self._bspec = {"epochs": int(baseline_epochs), "lr": float(baseline_lr), "optimizer": baseline_optimizer,
+                       "batch_size": int(baseline_batch_size), "seed": int(baseline_seed)}
+
+        # ---- run directory
+        from .pipeline.storage import RunPaths
+
+        self.paths = RunPaths(run_dir)
+        self.config = self._config()
+        self.config_hash = _fingerprint(self.config)
+        self._manifest = self._prepare_dir()
+
+        self._records: list[dict[str, Any]] = []
+        self._tables: dict[int, dict[str, pd.DataFrame]] = {}
+        self._failures: list[dict[str, Any]] = []
+        self._ready = False
+        self._baseline_models: list[torch.nn.Module] = []
+        self._baseline_res: list[Any] = []
+        self._baseline_logs: list[list[dict]] = []
+        self._inputs: Any = None
+        self._var_info: dict[str, Any] = {}
+        self._signature: list[tuple[int, ...]] | None = None
+        self._num_classes: int | None = None
+        self._prev = None
+        self._warned_fresh = False
+        #: seconds of the last measurement: masked_forward_s, solve_s (extraction) and total_s
+        self.last_timing: dict[str, float] = {}
+
+    # -------------------------------------------------------------------------------- construction
+    def _default_masker(self, n: int, background: Any) -> Any:
+        from .maskers import EmbeddingMasker, ImagePatchMasker, PointCloudMasker, TabularMasker
+
+        if self.modality == "text":
+            self._text_default = True  # rebuilt in _prepare_text with the tokenizer's [MASK] id
+            return EmbeddingMasker(_embedding_of, n, baseline=0)
+        bg = self._x[self.split == "train"] if background is None else torch.as_tensor(np.asarray(background)).float()
+        if self.modality == "image":
+            c, h, w = self._x.shape[1:]
+            ps = max(1, min(h, w) // 4)
+            cells = (h // ps) * (w // ps)
+            frac = 0.75 if n <= _central_cells(h // ps, w // ps, 0.75) else 1.0
+            if n > cells:
+                raise InputError(f"n={n} exceeds the {cells} patches of {ps}x{ps} of a {h}x{w} image; lower n or pass a masker")
+            return ImagePatchMasker.from_data(bg, patch_size=ps, n=n, seed=self.seed, central_fraction=frac)
+        if self.modality == "tabular":
+            f = int(self._x.shape[1])
+            if n > f:
+                raise InputError(f"n={n} exceeds the {f} features of the tabular samples; lower n")
+            return TabularMasker.from_data(bg, features=list(range(n)))
+        if self.modality == "pointcloud":
+            return PointCloudMasker(n=n)
+        raise InputError(f"cannot tell the modality of inputs of shape {tuple(self._x.shape)}; pass a masker")
+
+    def _config(self) -> dict[str, Any]:
+        inputs_fp = _fingerprint(self._texts) if self._texts is not None else _fingerprint(self._x)
+        masker_desc = _describe(self.masker)
+        if self._text_default:
+            masker_desc = {"type": "EmbeddingMasker", "n": self.n, "baseline": "the tokenizer's [MASK] token (else [PAD])"}
+        if self._given_baselines is not None:
+            base = {"source": "given", "k": self.k,
+                    "fingerprints": [_fingerprint({k: _fingerprint(v) for k, v in b.state_dict().items()})
+                                     for b in self._given_baselines]}
+        else:
+            ref = self._reference
+            if isinstance(ref, (tuple, list)) and len(ref) == 2:
+                ref_fp = [_fingerprint(torch.as_tensor(np.asarray(r)) if not isinstance(r, torch.Tensor) else r) for r in ref]
+            else:  # a DataLoader: its size (the batches themselves may be random)
+                ref_fp = {"type": type(ref).__name__, "samples": len(getattr(ref, "dataset", ()) or ())}
+            base = {"source": "trained", "k": self.k, **self._bspec, "reference_data": ref_fp}
+        return {
+            "kind": "tracker",
+            "modality": self.modality,
+            "explain": {"samples_train": int((self.split == "train").sum()), "samples_test": int((self.split == "test").sum()),
+                        "inputs": inputs_fp, "labels": _fingerprint(self.labels)},
+            "variables": {"n": self.n, "masker": json.loads(json.dumps(masker_desc, default=str))},
+            "interactions": {"value_function": self.value_fn.name, "tau": self.tau, "noise_bound": self.noise_bound,
+                             "solver": self.solver, "tol": self.tol},
+            "baselines": base,
+            "every_n_epochs": self.every_n_epochs,
+            "max_length": self.max_length if self.modality == "text" else None,
+        }
+
+    def _prepare_dir(self) -> dict[str, Any]:
+        from . import __version__
+        from ._atomic import atomic_write
+        from .pipeline.storage import read_json, write_json
+
+        p = self.paths
+        if p.manifest.exists():
+            man = read_json(p.manifest)
+            if man.get("config_hash") != self.config_hash:
+                what = "a `genphase run`" if man.get("kind") != "tracker" else "a tracker run"
+                raise RunDirectoryError(
+                    f"run directory {str(p.root)!r} holds {what} of another configuration (hash "
+                    f"{man.get('config_hash')} vs {self.config_hash}); choose another run_dir or delete it")
+            if man.get("genphase_version") != __version__:
+                raise RunDirectoryError(f"run directory {str(p.root)!r} was made by genphase {man.get('genphase_version')}, "
+                                        f"this is {__version__}; choose another run_dir or delete it")
+            return man
+        import yaml
+
+        man = {
+            "kind": "tracker",
+            "genphase_version": __version__,
+            "config_hash": self.config_hash,
+            "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
+                         "platform": platform.platform()},
+            "seeds": {"baselines": [self._bspec["seed"] + i for i in range(self.k)] if self._factory else None,
+                      "bootstrap": self.seed},
+            "stages": {},
+            "timings": {},
+        }
+        write_json(p.manifest, man)
+        atomic_write(p.config, lambda fh: fh.write(yaml.safe_dump(self.config, sort_keys=False)), mode="w")
+        return man
+
+    # -------------------------------------------------------------------------------- properties
+    def due(self, epoch: int) -> bool:
+        """Whether ``epoch`` is a measuring epoch (``epoch % every_n_epochs == 0``)."""
+        return int(epoch) % self.every_n_epochs == 0
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """The scalars of every measurement so far, in order (each like :meth:`measure`'s result)."""
+        return [dict(r["scalars"]) for r in self._records]
+
+    @property
+    def steps(self) -> list[int]:
+        """The steps measured so far."""
+        return [int(r["step"]) for r in self._records]
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """Measurements that failed and were skipped: ``{"step", "error"}``."""
+        return list(self._failures)
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The phase rule's verdict on the series so far (``None`` before the first measurement)."""
+        return self._verdict() if self._records else None
+
+    # -------------------------------------------------------------------------------- setup
+    def setup(self, model: torch.nn.Module, *, tokenizer: Any = None) -> None:
+        """Validate ``model`` against the explained samples and the baselines; train / load / extract
+        the baselines. Called by the first :meth:`measure` (the integrations call it before training,
+        so bad input fails before the first epoch). Raises :class:`~genphase.errors.InputError`."""
+        if self._ready:
+            return
+        with _EvalMode(None):
+            self._setup(model, tokenizer)
+        self._ready = True
+
+    def _setup(self, model: Any, tokenizer: Any) -> None:
+        from .masked_outputs import model_device
+
+        device = model_device(model) or torch.device("cpu")
+        if self.modality == "text":
+            self._prepare_text(model, tokenizer)
+        else:
+            self._inputs = self._x
+            self._var_info = {"modality": self.modality, "names": list(self.masker.variable_names)}
+            if self.modality == "image" and hasattr(self.masker, "patch_boxes"):
+                self._var_info["patch_boxes"] = [list(map(int, b)) for b in self.masker.patch_boxes]
+                self._var_info["image_shape"] = [int(s) for s in self._x.shape[1:]]
+        c = self._num_outputs(model, "the model")
+        if int(self.labels.max()) >= c:
+            raise InputError(f"the explained samples have label {int(self.labels.max())} but the model has only {c} "
+                             "outputs (classes); pass labels in [0, C)")
+        self._num_classes = c
+        if isinstance(model, torch.nn.Module):
+            self._signature = _param_signature(model)
+        self._write_samples()
+        self._ensure_baselines(model, device)
+
+    def _prepare_text(self, model: Any, tokenizer: Any) -> None:
+        from .errors import require
+        from .maskers import collate_text, word_variables
+
+        require("transformers", "transformers", "text tracking")
+        tok = self.tokenizer or tokenizer or getattr(model, "tokenizer", None)
+        if tok is None:
+            raise InputError("text samples need the model's tokenizer: pass Tracker(..., tokenizer=tok) (the "
+                             "integrations pass the Trainer's processing_class)")
+        self.tokenizer = tok
+        items, bad = [], []
+        for i, text in enumerate(self._texts):
+            try:
+                items.append(word_variables(tok, text, self.n, max_length=self.max_length))
+            except InputError as exc:
+                bad.append((i, str(exc)))
+        if bad:
+            i, why = bad[0]
+            raise InputError(f"{len(bad)} explained text(s) cannot give n={self.n} word variables, e.g. sample {i} "
+                             f"({self.split[i]}): {why}; choose texts with enough words or lower n")
+        self._inputs = collate_text(items, pad_token_id=tok.pad_token_id or 0)
+        if self._text_default:
+            from .maskers import EmbeddingMasker
+
+            mid = getattr(tok, "mask_token_id", None)
+            self.masker = EmbeddingMasker(_embedding_of, self.n, baseline=int(mid if mid is not None else tok.pad_token_id or 0))
+        self._var_info = {"modality": "text", "names": [f"w{i}" for i in range(self.n)],
+                          "words": [list(it.words) for it in items]}
+
+    def _bind(self, model: Any) -> None:
+        """Text maskers embed with the measured model's own embedding layer."""
+        if self.modality == "text" and hasattr(self.masker, "embedding"):
+            self.masker.embedding = _embedding_of(model)
+
+    def _full_logits(self, model: Any) -> torch.Tensor:
+        """Model outputs ``[2M, C]`` on the unmasked explained samples (eval mode, no grad)."""
+        from .masked_outputs import model_device
+
+        device = model_device(model) or torch.device("cpu")
+        self._bind(model)
+        size = len(self.labels)
+        outs = []
+        with _EvalMode(model):
+            for part in _chunks(self._inputs, size, max(1, min(self.chunk_size, 256))):
+                part = _to(part, device)
+                keep = torch.ones(_rows_of(part), self.n, dtype=torch.bool, device=device)
+                outs.append(_call(model, self.masker(part, keep)).float())
+        return torch.cat(outs)
+
+    def _num_outputs(self, model: Any, what: str) -> int:
+        try:
+            out = self._full_logits(model)
+        except GenphaseError as exc:
+            raise InputError(f"{what} cannot run on the explained samples ({_describe_inputs(self._inputs)}): {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any framework error means the shapes do not fit
+            raise InputError(f"{what} cannot run on the explained samples ({_describe_inputs(self._inputs)}): "
+                             f"{type(exc).__name__}: {exc}; pass samples of the shape the model takes") from exc
+        if out.ndim != 2 or out.shape[0] != len(self.labels):
+            raise InputError(f"{what} returned shape {tuple(out.shape)} on {len(self.labels)} explained samples; "
+                             "expected class scores [B, C]")
+        return int(out.shape[1])
+
+    # -------------------------------------------------------------------------------- baselines
+    def _ensure_baselines(self, model: Any, device: torch.device) -> None:
+        from .io import load_interactions, save_interactions
+        from .models._common import seeded
+        from .pipeline.storage import read_json, save_torch, write_json
+
+        models, logs = [], []
+        for i in range(self.k):
+            if self._given_baselines is not None:
+                bm, log = self._given_baselines[i], []
+            else:
+                with seeded(self._bspec["seed"] + i):
+                    bm = self._factory()
+                if not isinstance(bm, torch.nn.Module):
+                    raise InputError(f"model_factory returned {type(bm).__name__}, not a torch module")
+                bm = bm.to(device)
+                if self.paths.baseline(i).exists():
+                    bm.load_state_dict(torch.load(self.paths.baseline(i), map_location=device, weights_only=True))
+                    log = read_json(self.paths.baseline_log(i)) if self.paths.baseline_log(i).exists() else []
+                else:
+                    t0 = time.perf_counter()
+                    log = self._train_baseline(bm, self._bspec["seed"] + i, device)
+                    write_json(self.paths.baseline_log(i), log)
+                    save_torch(self.paths.baseline(i), bm.state_dict())
+                    self._timing(f"baseline_{i}", time.perf_counter() - t0)
+            c = self._num_outputs(bm, f"baseline {i}")
+            if c != self._num_classes:
+                raise InputError(f"baseline {i} produces {c} classes but the model produces {self._num_classes}; "
+                                 "train the baselines on the same task")
+            if self._signature is not None and isinstance(bm, torch.nn.Module) and _param_signature(bm) != self._signature:
+                raise InputError(f"baseline {i} ({type(bm).__name__}, {sum(p.numel() for p in bm.parameters())} parameters) "
+                                 f"has another architecture than the model ({sum(math.prod(s) for s in self._signature)} "
+                                 "parameters); the baselines must be the model's architecture trained on the reference data")
+            models.append(bm)
+            logs.append(log)
+        self._baseline_models, self._baseline_logs = models, logs
+        res = []
+        for i, bm in enumerate(models):
+            p = self.paths.baseline_interactions(i)
+            if p.exists():
+                res.append(load_interactions(p))
+            else:
+                r = self._extract(bm)
+                save_interactions(r, p)
+                res.append(r)
+        self._baseline_res = res
+
+    def _train_baseline(self, model: torch.nn.Module, seed: int, device: torch.device) -> list[dict[str, Any]]:
+        from .models._common import seeded
+
+        spec = self._bspec
+        data = self._reference
+        with seeded(seed), torch.inference_mode(False), torch.enable_grad():
+            if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, torch.utils.data.DataLoader):
+                x, y = data
+                xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+                ds = torch.utils.data.TensorDataset(xt.float() if xt.is_floating_point() else xt, torch.as_tensor(np.asarray(y)).long())
+                g = torch.Generator().manual_seed(seed)
+                loader = torch.utils.data.DataLoader(ds, batch_size=spec["batch_size"], shuffle=True, generator=g)
+            else:
+                loader = data
+            opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[spec["optimizer"]]
+            opt = opt_cls(model.parameters(), lr=spec["lr"], **({"momentum": 0.9} if spec["optimizer"] == "sgd" else {}))
+            model.train()
+            log = []
+            for epoch in range(1, spec["epochs"] + 1):
+                tot, correct, count = 0.0, 0, 0
+                for batch in loader:
+                    x, y = _split_batch(batch)
+                    x, y = _to(x, device), y.to(device).long()
+                    out = _call(model, x)
+                    loss = torch.nn.functional.cross_entropy(out, y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    tot += float(loss.detach()) * len(y)
+                    correct += int((out.argmax(1) == y).sum())
+                    count += len(y)
+                if count == 0:
+                    raise InputError("reference_data yielded no batches; pass a non-empty DataLoader or (x, y) pair")
+                log.append({"epoch": epoch, "split": "test", "loss": tot / count, "accuracy": correct / count})
+            model.eval()
+        return log
+
+    # -------------------------------------------------------------------------------- measuring
+    def _extract(self, model: Any, warm: Any = None) -> Any:
+        from .interactions import extract_and_or
+        from .masked_outputs import masked_values, model_device
+
+        device = model_device(model) or torch.device("cpu")
+        self._bind(model)
+        t0 = time.perf_counter()
+        with _EvalMode(model):
+            values = masked_values(model, self._inputs, torch.as_tensor(self.labels), self.masker, value_fn=self.value_fn,
+                                   chunk_size=self.chunk_size, autocast=self.autocast, device=device)
+        t1 = time.perf_counter()
+        with torch.inference_mode(False):
+            res = extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol, warm_start=warm,
+                                 variables=self._var_info["names"], device=device,
+                                 metadata={"value_function": self.value_fn.name, "masker": _describe(self.masker)})
+        self.last_timing = {"masked_forward_s": t1 - t0, "solve_s": time.perf_counter() - t1}
+        return res
+
+    def measure(
+        self,
+        model: torch.nn.Module,
+        step: int | None = None,
+        *,
+        train_loss: float | None = None,
+        test_loss: float | None = None,
+        train_accuracy: float | None = None,
+        test_accuracy: float | None = None,
+    ) -> dict[str, float] | None:
+        """Measure ``model`` at ``step`` (an int that grows; default: the next multiple of
+        ``every_n_epochs``) and append everything to the run directory.
+
+        Returns ``{"step", "h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low",
+        "h_bar_test_high", "high_order_nongen", "high_order_nongen_test", "phase", "stop",
+        "stop_epoch", "seconds"}``: mean H-bar over the explained train / test samples with a
+        95% seeded percentile-bootstrap interval over samples (1,000 resamples; samples without
+        a salient interaction are left out), the mean per sample of the salient non-generalizable
+        strength ``sum |I - I_generalizable|`` over orders ``>= max(2, ceil(n/2))`` (AND and OR
+        together), the verdict (``phase`` 0-3, ``stop`` 1.0 / 0.0, ``stop_epoch`` or NaN) and the
+        wall time of the measurement. The training table gets loss and accuracy of the model on the
+        explained samples of each split, unless ``train_loss`` / ``test_loss`` (and accuracies) are given.
+
+        Bad input raises; a measurement that fails (e.g. out of memory) warns and returns ``None``
+        unless the tracker is ``strict``.
+        """
+        self.setup(model)
+        if step is None:
+            step = 0 if not self._records else (self.steps[-1] // self.every_n_epochs + 1) * self.every_n_epochs
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise InputError(f"step must be an int >= 0 (the epoch), got {step!r}")
+        step = int(step)
+        if self._records and step <= self.steps[-1]:
+            raise InputError(f"step {step} is not after the last measured step {self.steps[-1]}; steps must increase "
+                             "(after resuming, load_state_dict drops what a resumed fit will measure again)")
+        if not self._records and not self._warned_fresh:
+            self._warned_fresh = True
+            old = sorted(self.paths.root.glob("interactions/model/epoch_*.npz"))
+            if old:
+                warnings.warn(f"genphase: {self.paths.root} holds {len(old)} measurements of an earlier series; starting "
+                              "a new one (load_state_dict continues an old series)", UserWarning, stacklevel=2)
+        try:
+            t0 = time.perf_counter()
+            with torch.inference_mode(False):
+                out = self._measure(model, step, {"train": (train_loss, train_accuracy), "test": (test_loss, test_accuracy)}, t0)
+        except Exception as exc:  # noqa: BLE001 - never kill the user's training unless strict
+            if self.strict:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            self._failures.append({"step": step, "error": f"{type(exc).__name__}: {exc}"})
+            warnings.warn(f"genphase: the measurement at step {step} failed ({type(exc).__name__}: {exc}); it is skipped "
+                          "and training continues (Tracker(strict=True) raises instead)", RuntimeWarning, stacklevel=2)
+            return None
+        return out
+
+    def _measure(self, model: Any, step: int, given: dict[str, tuple[Any, Any]], t0: float) -> dict[str, float]:
+        from .analysis import analyze_checkpoint
+        from .io import save_interactions
+
+        res = self._extract(model, warm=self._prev)
+        logits = self._full_logits(model).double().cpu()
+        lab = torch.as_tensor(self.labels)
+        ce = torch.nn.functional.cross_entropy(logits, lab, reduction="none").numpy()
+        hit = (logits.argmax(1) == lab).numpy()
+        training = []
+        for sp in ("train", "test"):
+            sel = self.split == sp
+            loss, acc = given[sp]
+            training.append({"split": sp, "loss": float(ce[sel].mean()) if loss is None else float(loss),
+                             "accuracy": float(hit[sel].mean()) if acc is None else float(acc)})
+        tables = analyze_checkpoint(res, self._baseline_res, split=self.split, labels=self.labels, tau=self.tau)
+        hb = tables["h_bar"]["h_bar"].to_numpy(dtype=float)
+        ost = tables["order_strengths"]
+        m0 = max(2, math.ceil(self.n / 2))
+        hi = ost[(ost["type"] == "all") & (ost["order"] >= m0)]
+        nongen = (hi["total"] - hi["generalizable"]).abs().groupby(hi["sample"]).sum().reindex(range(len(hb)), fill_value=0.0)
+        all_rows = ost[ost["type"] == "all"].sort_values(["sample", "order", "sign"])
+        order_all = all_rows["total"].to_numpy(dtype=float).reshape(len(hb), self.n, 2)
+
+        sc: dict[str, float] = {}
+        for sp, suffix in (("train", ""), ("test", "_test")):
+            sel = self.split == sp
+            m, lo, hi_ = _bootstrap(hb[sel], (self.seed, step, sp == "test"))
+            sc[f"h_bar{suffix}"], sc[f"h_bar{suffix}_low"], sc[f"h_bar{suffix}_high"] = m, lo, hi_
+            sc[f"high_order_nongen{suffix}"] = float(nongen.to_numpy()[sel].mean())
+        record = {"step": step, "training": training, "h_bar": [None if not math.isfinite(v) else float(v) for v in hb],
+                  "order_all": order_all.tolist(), "scalars": {}}
+        self._records.append(record)
+        self._tables[step] = tables
+        verdict = self._verdict()
+        sc["phase"] = float(verdict.phase)
+        sc["stop"] = 1.0 if verdict.stop else 0.0
+        sc["stop_epoch"] = float(verdict.stop_epoch) if verdict.stop_epoch is not None else math.nan
+        self._prune(step)
+        save_interactions(res, self.paths.interactions(step))
+        self._prev = res
+        self._write_tables(verdict)
+        sc["seconds"] = time.perf_counter() - t0
+        self.last_timing = {**self.last_timing, "total_s": sc["seconds"]}
+        record["scalars"] = {"step": step, **sc}
+        self._timing("measure", sc["seconds"], add=True)
+        if self.writer is not None:
+            for key, val in sc.items():
+                if math.isfinite(val):
+                    self.writer.add_scalar(f"genphase/{key}", val, step)
+        return {"step": step, **sc}
+
+    # -------------------------------------------------------------------------------- verdict & tables
+    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        recs = self._records
+        steps = np.array([r["step"] for r in recs], dtype=np.int64)
+        b = len(self.labels)
+        training = pd.DataFrame([{"model": "model", "epoch": r["step"], **t} for r in recs for t in r["training"]])
+        hb = np.array([[np.nan if v is None else v for v in r["h_bar"]] for r in recs], dtype=float)
+        h_bar = pd.DataFrame({"checkpoint": np.repeat(steps, b), "sample": np.tile(np.arange(b), len(recs)),
+                              "split": np.tile(self.split, len(recs)), "h_bar": hb.reshape(-1)})
+        oa = np.array([r["order_all"] for r in recs], dtype=float)  # [C, B, n, 2]
+        c = len(recs)
+        shape = (c, b, self.n, 2)
+        idx = np.indices(shape).reshape(4, -1)
+        order_strengths = pd.DataFrame({
+            "checkpoint": steps[idx[0]], "sample": idx[1], "split": self.split[idx[1]], "type": "all",
+            "order": idx[2] + 1, "sign": np.array(["+", "-"])[idx[3]], "total": oa.reshape(-1),
+        })
+        return training, h_bar, order_strengths
+
+    def _verdict(self) -> Verdict:
+        training, h_bar, ost = self._frames()
+        try:
+            return self.phase_rule(training, h_bar, ost)
+        except InputError as exc:  # e.g. every H-bar NaN so far: no verdict yet
+            return Verdict(0, False, None, f"no verdict: {exc}", {"clear": False, "reason": str(exc), "message": str(exc)},
+                           None)
+
+    def _prune(self, step: int) -> None:
+        for p in self.paths.root.glob("interactions/model/epoch_*.npz"):
+            try:
+                e = int(p.stem.split("_")[1])
+            except (IndexError, ValueError):
+                continue
+            if e >= step:
+                p.unlink()
+
+    def _write_samples(self) -> None:
+        from ._atomic import atomic_write
+        from .pipeline.storage import write_json, write_parquet
+
+        p = self.paths
+        arr = np.asarray(self._texts, dtype=str) if self._texts is not None else self._x.numpy()
+        dataset_index = np.concatenate([np.arange((self.split == s).sum()) for s in ("train", "test")])
+        write_json(p.variables, self._var_info)
+        atomic_write(p.samples, lambda fh: np.savez_compressed(fh, inputs=arr, labels=self.labels, split=self.split,
+                                                              dataset_index=dataset_index))
+        write_parquet(p.table("samples"), pd.DataFrame({"sample": np.arange(len(self.labels)), "split": self.split,
+                                                         "dataset_index": dataset_index, "label": self.labels}))
+
+    def _write_tables(self, verdict: Verdict) -> None:
+        from .analysis.tables import TABLE_COLUMNS
+        from .pipeline.storage import write_json, write_parquet
+
+        steps = self.steps
+        for name in TABLE_COLUMNS:
+            parts = []
+            for s in steps:
+                fr = self._tables.get(s, {}).get(name)
+                if fr is not None:
+                    fr = fr.copy()
+                    fr.insert(0, "checkpoint", s)
+                    parts.append(fr)
+            if parts:
+                write_parquet(self.paths.table(name), pd.concat(parts, ignore_index=True))
+        training, _, _ = self._frames()
+        rows = [training]
+        for i, log in enumerate(self._baseline_logs):
+            if log:
+                rows.append(pd.DataFrame([{"model": f"baseline_{i}", **r} for r in log]))
+        write_parquet(self.paths.table("training"), pd.concat(rows, ignore_index=True)[["model", "epoch", "split", "loss", "accuracy"]])
+        phases = verdict.phases if verdict.phases is not None else pd.DataFrame({
+            "phase": pd.Series(dtype=object), "start_epoch": pd.Series(dtype=np.int64), "end_epoch": pd.Series(dtype=np.int64)})
+        write_parquet(self.paths.table("phases"), phases)
+        write_json(self.paths.metrics / "phases.json", {
+            **verdict.report, "tracker": {"phase": verdict.phase, "stop": verdict.stop, "stop_epoch": verdict.stop_epoch,
+                                          "message": verdict.message, "steps": steps}})
+        write_json(self.paths.metrics / _STATE_FILE, self.state_dict())
+
+    def _timing(self, key: str, seconds: float, add: bool = False) -> None:
+        from .pipeline.storage import write_json
+
+        t = self._manifest.setdefault("timings", {})
+        t[key] = round((t.get(key, 0.0) if add else 0.0) + seconds, 3)
+        if add:  # after a measurement: the series so far is extracted and analysed (genphase report checks this)
+            t["measurements"] = len(self._records)
+            self._manifest.setdefault("stages", {}).update({"extract": "done", "analysis": "done"})
+        write_json(self.paths.manifest, self._manifest)
+
+    # -------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """What has been measured (JSON-serialisable): the configuration hash, every record's
+        scalars, training-table rows, per-sample H-bar and order strengths, and the failures."""
+        return {"format": _FORMAT, "config_hash": self.config_hash, "run_dir": str(self.paths.root),
+                "records": json.loads(json.dumps(self._records)), "failures": list(self._failures)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the series of :meth:`state_dict` (e.g. after resuming a fit from a checkpoint).
+
+        Measurements on disk after the last step in ``state`` are dropped when the next one is made;
+        the metric tables of the steps in ``state`` are read back from the run directory.
+        """
+        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
+            raise InputError(f"not a genphase Tracker state (format {state.get('format') if isinstance(state, Mapping) else None!r}, "
+                             f"expected {_FORMAT!r})")
+        if state.get("config_hash") != self.config_hash:
+            raise RunDirectoryError(f"the state belongs to a tracker of another configuration (hash {state.get('config_hash')} "
+                                    f"vs {self.config_hash}); build the tracker as it was built for that run")
+        self._records = json.loads(json.dumps(list(state.get("records", []))))
+        self._failures = list(state.get("failures", []))
+        self._warned_fresh = True
+        self._prev = None
+        steps = set(self.steps)
+        self._tables = {}
+        from .analysis.tables import TABLE_COLUMNS
+
+        for name in TABLE_COLUMNS:
+            p = self.paths.table(name)
+            if not p.exists():
+                continue
+            df = pd.read_parquet(p)
+            for s, part in df[df["checkpoint"].isin(steps)].groupby("checkpoint"):
+                self._tables.setdefault(int(s), {})[name] = part.drop(columns="checkpoint").reset_index(drop=True)
+        missing = sorted(s for s in steps if s not in self._tables)
+        if missing:
+            warnings.warn(f"genphase: the run directory has no metric tables for steps {missing[:5]} of the loaded state; "
+                          "the report will lack them", UserWarning, stacklevel=2)
+
+    def report(self) -> Path:
+        """Build ``report.html`` of the run directory (same as ``genphase report RUN_DIR``)."""
+        from .report import build_report
+
+        return build_report(self.paths.root)
+
+    def __repr__(self) -> str:
+        return (f"Tracker(modality={self.modality!r}, n={self.n}, samples={int((self.split == 'train').sum())}+"
+                f"{int((self.split == 'test').sum())}, k={self.k}, measured={len(self._records)}, run_dir={str(self.paths.root)!r})")
+
+
+# ------------------------------------------------------------------------------------------ small helpers
+def _central_cells(gh: int, gw: int, frac: float) -> int:
+    """Number of grid cells whose centre lies in the central box of ``frac`` (as ImagePatchMasker counts)."""
+    lo_r, hi_r = gh * (1 - frac) / 2, gh * (1 + frac) / 2
+    lo_c, hi_c = gw * (1 - frac) / 2, gw * (1 + frac) / 2
+    rows = sum(1 for r in range(gh) if lo_r <= r + 0.5 <= hi_r)
+    cols = sum(1 for c in range(gw) if lo_c <= c + 0.5 <= hi_c)
+    return rows * cols
+
+
+def _rows_of(x: Any) -> int:
+    return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(next(iter(x.values())).shape[0])
+
+
+def _describe_inputs(x: Any) -> str:
+    if isinstance(x, list):
+        return f"{len(x)} texts"
+    if isinstance(x, torch.Tensor):
+        return f"shape {list(x.shape)}"
+    if isinstance(x, Mapping):
+        return "token inputs " + ", ".join(f"{k} {list(v.shape)}" for k, v in x.items())
+    return type(x).__name__
+
+
+def _describe(masker: Any) -> dict[str, Any]:
+    from .masked_outputs import _describe as describe
+
+    return json.loads(json.dumps(describe(masker), default=str))
