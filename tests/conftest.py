@@ -21,7 +21,8 @@ def rng() -> np.random.Generator:
 def mini_run(tmp_path_factory):
     """A real miniature digits run (tests/miniature.py), report included, built once per session.
 
-    Read-only: a test that modifies a run works on ``miniature.copy_run(mini_run, tmp_path / ...)``.
+    Read-only (only tests/report/test_report_real.py rebuilds its report.html in place): a test that
+    modifies a run works on ``miniature.copy_run(mini_run, tmp_path / ...)``.
     """
     import miniature
 
