@@ -7,9 +7,7 @@ import pytest
 from genphase.errors import RunDirectoryError
 from genphase.pipeline.config import load_config
 from genphase.pipeline.run import run
-
-MINI = ["training.epochs=6", "baselines.epochs=4", "checkpoints.schedule=every", "checkpoints.every=2",
-        "explain.samples=3", "variables.n=4", "data.train_size=120"]
+from miniature import MINI
 
 
 def test_other_config_in_run_dir_is_refused(tmp_path):
