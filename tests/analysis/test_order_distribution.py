@@ -41,7 +41,7 @@ def test_group_means_and_normalisations():
     np.testing.assert_allclose(share[1, 2], [[0, 0], [2 / 3, 0], [0, 1 / 3]])
     np.testing.assert_allclose(od.normalized("relative"), od.strength_rel)
     assert od.mean_order()[1] == pytest.approx((2 * 2 + 3 * 1) / 3)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"normalization must be one of \['raw', 'relative', 'share'\], got 'zscore'"):
         od.normalized("zscore")
     tab = od.to_table()
     assert list(tab.columns) == ["split", "type", "order", "sign", "strength", "strength_rel", "strength_share"]
@@ -117,5 +117,5 @@ def test_order_jaccard_splits_signs_per_sample():
 
 
 def test_order_jaccard_needs_same_variables():
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"test uses variables \['a', 'b', 'x'\] but train uses \['a', 'b', 'c'\]"):
         order_jaccard(make({3: 1.0}, variables=["a", "b", "c"]), make({3: 1.0}, variables=["a", "b", "x"]))

@@ -82,5 +82,5 @@ def test_nan_output_rejected():
     bad = replace(MODEL, values=np.full(8, np.nan))
     with pytest.raises(InputError, match="NaN"):
         removal_loss(bad, [BASE])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="cross_entropy got NaN or inf log-odds; check the model's outputs"):
         cross_entropy([np.nan])

@@ -58,9 +58,14 @@ def test_batch_shapes_are_kept(rng):
     np.testing.assert_allclose(s.threshold, 0.05 * np.abs(res.merged().effects()).max(axis=(-2, -1)))
 
 
-@pytest.mark.parametrize("kw", [{"tau": -0.1}, {"tau": 1.5}, {"absolute": -1.0}, {"absolute": float("nan")}])
-def test_bad_thresholds(kw):
-    with pytest.raises(InputError):
+@pytest.mark.parametrize("kw, msg", [
+    ({"tau": -0.1}, r"relative tau must be in \[0, 1\] \(a fraction of the sample's max \|I\|\), got -0.1"),
+    ({"tau": 1.5}, r"relative tau must be in \[0, 1\] .*got 1.5; use absolute=\.\.\. for a fixed threshold"),
+    ({"absolute": -1.0}, r"absolute threshold must be a finite number >= 0, got -1.0"),
+    ({"absolute": float("nan")}, r"absolute threshold must be a finite number >= 0, got nan"),
+])
+def test_bad_thresholds(kw, msg):
+    with pytest.raises(InputError, match=msg):
         salience(make({3: 1.0}), **kw)
 
 

@@ -78,7 +78,7 @@ def test_k_selects_baselines(rng):
 
 
 def test_summary_rejects_wrong_split_length():
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"split must have one entry per sample \(2\), got 1"):
         h_bar_summary([0.1, 0.2], ["train"])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="h_bar_summary got no samples"):
         h_bar_summary([])

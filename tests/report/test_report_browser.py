@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,13 +11,9 @@ import pytest
 
 from genphase.report import FIGURE_SPECS, build_report
 
-CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                             shutil.which("chromium-browser")) if p and Path(p).is_file()), None)
+from system_deps import require_chromium
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found (/usr/bin/chromium; apt-get install chromium)"),
-]
+pytestmark = pytest.mark.slow
 
 # Test-only probe (the report itself has no scripts): after load, count images that decoded.
 PROBE = (
@@ -38,10 +32,11 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
         f"--user-data-dir={tmp / 'chromium-profile'}",
     ]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([require_chromium(), *flags, *args], capture_output=True, text=True, timeout=60)
 
 
 def test_report_renders_in_chromium(run_factory, tmp_path: Path) -> None:
+    require_chromium()  # skips locally, fails with CI=true
     run = run_factory(modality="image")
     report = build_report(run)
 

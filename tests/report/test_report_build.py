@@ -36,6 +36,8 @@ def _check_captions(page: str) -> None:
 
 
 def test_full_report_image(run_factory) -> None:
+    import torch
+
     run = run_factory(modality="image")
     out = build_report(run)
     assert out == run / "report.html" and out.is_file()
@@ -48,9 +50,9 @@ def test_full_report_image(run_factory) -> None:
     # self-contained: no external resources
     assert not re.search(r'(src|href)="(https?:|//|file:)', page)
     assert "<link" not in page and "<script" not in page and "<style>" in page
-    # header content: config, manifest, phases.json summary, guide
-    for text in ("mnist-lenet", "versions.torch", "2.13.0", "seeds.baselines", "clear three-phase pattern",
-                 "epoch 21", "test loss stops improving after epoch 21", "What to look for", "phase1_end: 9"):
+    # header content: the run's config and manifest, the phases.json summary, the guide
+    for text in ('preset</td><td class="v">digits', "versions.torch", torch.__version__, "seeds.baselines",
+                 "[1000, 1001, 1002]", "clear three-phase pattern", "What to look for"):
         assert text in page, text
     figs = run / "figures"
     for spec in FIGURE_SPECS:
@@ -58,15 +60,28 @@ def test_full_report_image(run_factory) -> None:
         assert png.read_bytes().startswith(PNG_MAGIC)
         assert pdf.read_bytes().startswith(b"%PDF")
     assert not [p for p in run.rglob("*.tmp")], "temporary files left behind"
-    # checkpoints of Fig. 2/3 come from the phases: first, end of phase 1, end of phase 2, last
-    assert "Checkpoints: epochs 0, 9, 21, 30 (first, end of phase 1, end of phase 2, last)" in page
+    # no clear phases in the miniature run: Fig. 3/4 checkpoints are the 4 available ones, evenly spaced
+    assert "Checkpoints: epochs 0, 2, 4, 6 (evenly spaced; no clear phases)" in page
 
 
-def test_text_modality_uses_bar_chart(run_factory) -> None:
-    run = run_factory(modality="text")
+def test_planted_phases_choose_the_checkpoints_and_the_shading(run_factory) -> None:
+    # planted phase1 = 0-1, phase2 = 2-3, phase3 = 4-6 on checkpoints 0, 2, 4, 6: first -> 0, end of
+    # phase 1 (1) -> the latest checkpoint at or before it, 0 (a duplicate, dropped), end of phase 2 (3)
+    # -> 2, last -> 6
+    run = run_factory(planted_phases=True)
+    page = build_report(run).read_text(encoding="utf-8")
+    assert "Checkpoints: epochs 0, 2, 6 (first, end of phase 1, end of phase 2, last)" in page
+    assert "Shaded: phase1 (epochs 0-1), phase2 (epochs 2-3), phase3 (epochs 4-6)." in page
+    assert '<span class="badge yes">yes</span>' in page
+    assert "epoch 4" in page and "planted: the test loss stops improving at epoch 4" in page
+    assert "phase1_end: 1, phase3_start: 4" in page
+
+
+def test_tabular_modality_uses_bar_chart(run_factory) -> None:
+    run = run_factory(modality="tabular")
     page = build_report(run).read_text(encoding="utf-8")
     assert len(_imgs(page)) == 7
-    assert "modality text" in page
+    assert "modality tabular" in page and "top 8 interactions per sample" in page
 
 
 def test_missing_tables_still_produce_a_page(run_factory) -> None:
@@ -100,17 +115,18 @@ def test_nearly_empty_run_dir(tmp_path: Path) -> None:
 
 
 def test_missing_run_dir_raises(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="run directory .*nope does not exist"):
         build_report(tmp_path / "nope")
 
 
 def test_all_nan_h_bar_and_empty_phases(run_factory) -> None:
-    run = run_factory(h_bar_all_nan=True, empty_phases=True)
+    run = run_factory(h_bar_all_nan=True)  # the miniature run's phases.parquet is empty (no clear phases)
+    assert len(pd.read_parquet(run / "metrics" / "phases.parquet")) == 0
     page = build_report(run).read_text(encoding="utf-8")
     assert len(_imgs(page)) == 7
     assert "no clear phases" in page.lower()
     assert "evenly spaced; no clear phases" in page
-    assert "66 of 66 sample values are NaN" in page
+    assert "24 of 24 sample values are NaN" in page  # 4 checkpoints x 6 explained samples
 
 
 def test_rebuild_removes_stale_figures_and_overwrites(run_factory) -> None:
@@ -139,7 +155,7 @@ def test_load_run_reports_problems(run_factory) -> None:
     data = load_run(run)
     assert data.config is None and data.samples is None
     assert any("config.yaml is missing" in p for p in data.problems)
-    assert data.interactions is not None and data.interactions_epoch == 30
+    assert data.interactions is not None and data.interactions_epoch == 6  # the last checkpoint
 
 
 def test_pick_checkpoints() -> None:
@@ -160,6 +176,12 @@ def test_summarize_phases_variants() -> None:
     s = summarize_phases({"early_stopping": {"stop_epoch": 12, "reason": "gap widens"}, "boundaries": [9, 21]})
     assert s.clear is None and s.recommendation == "epoch 12" and s.reason == "gap widens" and s.boundaries == "[9, 21]"
     assert summarize_phases(None).clear is None
+    # the layout detect_phases writes: the phase message at top level, the stop epoch's own reason inside
+    s = summarize_phases({"clear": False, "reason": "no clear phase structure",
+                          "early_stopping": {"epoch": 6, "rule_epoch": 6, "rule": "phase3_start",
+                                             "reason": "fallback: lowest smoothed test loss"}})
+    assert s.reason == "no clear phase structure" and s.stop_reason == "fallback: lowest smoothed test loss"
+    assert s.recommendation == "epoch 6; rule_epoch: 6, rule: phase3_start"
 
 
 def test_salient_interactions_figure_without_io() -> None:
@@ -187,7 +209,7 @@ def test_single_checkpoint_and_and_or_only_tables(run_factory) -> None:
     metrics = run / "metrics"
     for name in ("h_bar", "order_strengths", "baseline_ablation", "removal_loss", "order_distribution", "jaccard"):
         df = pd.read_parquet(metrics / f"{name}.parquet")
-        df = df[df["checkpoint"] == 30]
+        df = df[df["checkpoint"] == 6]
         if "type" in df.columns:
             df = df[df["type"] != "all"]
         df.to_parquet(metrics / f"{name}.parquet", index=False)
@@ -197,4 +219,4 @@ def test_single_checkpoint_and_and_or_only_tables(run_factory) -> None:
     page = build_report(run).read_text(encoding="utf-8")
     assert "Figure skipped" not in page
     assert len(_imgs(page)) == 7
-    assert "Checkpoints: epochs 30 (" in page
+    assert "Checkpoints: epochs 6 (" in page

@@ -7,6 +7,8 @@ command again resumes where a killed run stopped (see docs/run-directory.md).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
 import sys
 import time
@@ -187,8 +189,34 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
         "timings": {},
     }
     write_json(paths.manifest, man)  # first: a directory with a manifest is ours, whatever else is missing
+    _pause_point("prepare")
     atomic_write(paths.config, lambda fh: fh.write(cfg.to_yaml()), mode="w")
     return man
+
+
+def _pause_point(point: str) -> None:
+    """Test-only hook: when ``GENPHASE_TEST_PAUSE_AT == point`` and ``GENPHASE_TEST_PAUSE_FILE`` names a
+    file, write ``point`` to that file and sleep (120 s), so a test can SIGKILL the run exactly here
+    (tests/pipeline/test_resume.py). Points: ``prepare`` (between the manifest and config writes),
+    ``train:<epoch>`` (after that epoch's training state is saved), ``baseline:<k>`` (after baseline k
+    is saved), ``extract:<epoch>`` (after that checkpoint's interactions are saved), ``analysis``
+    (after the first metric table is written). Does nothing unless both variables are set."""
+    marker = os.environ.get("GENPHASE_TEST_PAUSE_FILE")
+    if not marker or os.environ.get("GENPHASE_TEST_PAUSE_AT") != point:
+        return
+    Path(marker).write_text(point)
+    time.sleep(120)
+
+
+def _data_fingerprint(split: str, x: Any, y: np.ndarray) -> dict:
+    """Provenance of the data a model was trained on: split name, size and a SHA-256 of inputs and labels."""
+    h = hashlib.sha256()
+    if isinstance(x, list):
+        h.update("\x00".join(x).encode())
+    else:
+        h.update(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return {"split": split, "n": int(len(y)), "sha256": h.hexdigest()}
 
 
 def _mark(paths: RunPaths, man: dict, stage: str, seconds: float) -> None:
@@ -231,6 +259,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
             save_torch(paths.checkpoint(epoch), m.state_dict())
 
         def prog(epoch: int, row: dict) -> None:
+            _pause_point(f"train:{epoch}")
             if epoch % max(1, cfg.training.epochs // 10) == 0 or epoch == cfg.training.epochs:
                 log(f"  epoch {epoch}/{cfg.training.epochs}: test loss {row['loss']:.4f}, test acc {row['accuracy']:.3f}")
 
@@ -238,6 +267,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         tlog = train(model, task, ds.x_train, ds.y_train, spec, device, eval_sets=eval_sets,
                      checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=paths.train_state, progress=prog)
         write_json(paths.training_log, tlog)
+        man.setdefault("training_data", {})["model"] = _data_fingerprint("train", ds.x_train, ds.y_train)
         _mark(paths, man, "train_model", time.perf_counter() - ts)
 
     # ---- 2. baselines on the test split
@@ -249,12 +279,15 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         log(f"training baseline {k + 1}/{cfg.baselines.k} on the test split")
         seed = cfg.baselines.seed + k
         bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
-        blog = train(bmodel, task, ds.x_test, ds.y_test, TrainSpec(**{**bspec.__dict__, "seed": seed}), device,
+        bx, by = ds.x_test, ds.y_test
+        blog = train(bmodel, task, bx, by, TrainSpec(**{**bspec.__dict__, "seed": seed}), device,
                      eval_sets={"test": (ds.x_test, ds.y_test)})
         write_json(paths.baseline_log(k), blog)
         save_torch(paths.baseline(k), bmodel.state_dict())
+        man.setdefault("training_data", {})[f"baseline_{k}"] = _data_fingerprint("test", bx, by)
         man["timings"][f"baseline_{k}"] = round(time.perf_counter() - ts, 3)
         write_json(paths.manifest, man)
+        _pause_point(f"baseline:{k}")
 
     # ---- 3. explained samples and variables
     if not (paths.samples.exists() and paths.variables.exists()):
@@ -302,6 +335,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         ts = time.perf_counter()
         res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), paths.checkpoint(e), device), warm=prev)
         save_interactions(res, p)
+        _pause_point(f"extract:{e}")
         prev = res
         log(f"  interactions at epoch {e}: {time.perf_counter() - ts:.1f}s, max gap {float(res.gap.max()):.1e}")
     for key, val in timing.items():  # this invocation's share (a resumed run adds only what it did)
@@ -326,6 +360,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     tables["phases"] = phases.to_frame()
     for name, fr in tables.items():
         write_parquet(paths.table(name), fr)
+        _pause_point("analysis")
     write_json(paths.metrics / "phases.json", phases.to_dict())
     _mark(paths, man, "analysis", 0.0)
 

@@ -51,6 +51,7 @@ class PhaseSummary:
     boundaries: str | None = None
     recommendation: str | None = None
     reason: str | None = None
+    stop_reason: str | None = None
 
 
 def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
@@ -76,6 +77,8 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
     Accepted spellings: ``clear`` / ``clear_phases`` / ``is_clear`` / ``three_phase_clear``; ``boundaries`` /
     ``phase_boundaries``; ``recommendation`` / ``early_stopping`` (a string, or a mapping whose ``epoch`` /
     ``stop_epoch`` / ``recommended_epoch`` and ``reason`` are read); ``reason`` at top level.
+    ``stop_reason`` is the recommendation's own ``reason`` (why stop at that epoch), kept apart from the
+    phase verdict's top-level ``reason``.
     """
     if not info:
         return PhaseSummary()
@@ -84,7 +87,9 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
     rec = _first(info, ("recommendation", "early_stopping", "early_stop", "recommended"))
     reason = _first(info, ("reason", "recommendation_reason"))
     rec_text: str | None = None
+    stop_reason: Any = None
     if isinstance(rec, Mapping):
+        stop_reason = rec.get("reason")
         epoch = _first(rec, ("epoch", "stop_epoch", "recommended_epoch", "checkpoint"))
         action = _first(rec, ("action", "recommendation", "decision", "summary"))
         parts = [str(action)] if action is not None else []
@@ -105,6 +110,7 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
         boundaries=_compact(boundaries) if boundaries is not None else None,
         recommendation=rec_text,
         reason=_compact(reason) if reason is not None else None,
+        stop_reason=_compact(stop_reason) if stop_reason is not None else None,
     )
 
 
@@ -215,6 +221,8 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
         f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
         f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
+        *([f'<tr><td class="k">why stop there</td><td class="v">{_esc(summary.stop_reason)}</td></tr>']
+          if summary.stop_reason is not None and summary.stop_reason != summary.reason else []),
         "</table>",
     ]
     if phases_tab is not None and len(phases_tab):
