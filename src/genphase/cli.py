@@ -94,7 +94,7 @@ def run(
     verify: Optional[Path] = typer.Option(
         None, "--verify", metavar="RUN_DIR",
         help="Check a run directory instead of running: report every file that is missing, corrupt or foreign "
-             "(exit status 1 if any)."),
+             "(exit status 1 if any; unfinished stages and leftover temporary files are only listed)."),
 ) -> None:
     """Train with checkpoints, train K baselines on the test split, extract interactions, analyse and report.
 
@@ -118,7 +118,7 @@ def run(
     console = _console()
     from rich.markup import escape
 
-    root = run_job(cfg, target, log=lambda msg: console.print(escape(msg), highlight=False), report=not no_report, threads=threads)
+    root = run_job(cfg, target, log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True), report=not no_report, threads=threads)
     report_path = Path(root) / "report.html"
     if no_report:
         console.print(f"report skipped (--no-report); build it with `genphase report {escape(str(root))}`", highlight=False)
@@ -134,7 +134,7 @@ def _verify(run_dir: Path) -> None:
 
     findings = verify_run(run_dir)
     console = _console()
-    bad = [f for f in findings if f.status not in ("ok", "pending")]
+    bad = [f for f in findings if f.status not in ("ok", "pending", "orphan")]
     for f in findings:
         if f.status != "ok":
             colour = {"pending": "yellow", "orphan": "yellow"}.get(f.status, "red")

@@ -36,6 +36,7 @@ __all__ = [
     "Finding",
     "verify_run",
     "summarize",
+    "expected_files",
 ]
 
 #: Version of the ``files`` records in ``manifest.json``.
@@ -155,7 +156,7 @@ class Finding:
     detail: str = ""
 
 
-def _expected(cfg) -> list[tuple[str, dict[str, Any], str]]:
+def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
     """``(relative path, what, stage)`` of every file a finished run of ``cfg`` has (tables: see the records)."""
     out: list[tuple[str, dict[str, Any], str]] = []
     for e in cfg.checkpoint_epochs():
@@ -215,7 +216,7 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
     files = man.get("files")
     legacy = files is None
     files = files or {}
-    expected = _expected(cfg)
+    expected = expected_files(cfg)
     names = {rel for rel, _, _ in expected}
     for rel, what, stage in expected:
         p = root / rel
@@ -256,7 +257,8 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
     for p in sorted(root.rglob("*")):
         rel = _rel(root, p)
         if p.is_file() and rel not in names and rel not in files and rel not in _UNRECORDED \
-                and not rel.startswith(("figures/", "checkpoints/tokenizer/")) and not p.name.endswith(".tmp"):
+                and not rel.startswith(("figures/", "checkpoints/tokenizer/")) and not p.name.endswith(".tmp") \
+                and not (legacy and rel.startswith("metrics/")):
             findings.append(Finding(rel, "foreign", "not a file of this run (no record in manifest.json)"))
     findings.extend(Finding(_rel(root, p), "orphan", "temporary file of a killed write; removed by the next `genphase run`")
                     for p in _orphans(root))

@@ -278,11 +278,21 @@ def _mark(paths: RunPaths, man: dict, stage: str, seconds: float) -> None:
 class _Files:
     """The manifest's file records, as the run uses them: is a file finished (and intact), record one."""
 
-    def __init__(self, paths: RunPaths, man: dict, log: Log):
+    def __init__(self, paths: RunPaths, man: dict, log: Log, cfg: RunConfig):
         self.paths, self.man, self.log = paths, man, log
         self.legacy = "files" not in man  # made before integrity records: adopt what exists
         man.setdefault("files", {})
         self.fix = run_file_fix(paths.root)
+        if self.legacy:
+            from .integrity import expected_files
+
+            adopted = [(paths.root / rel, what) for rel, what, _ in expected_files(cfg) if (paths.root / rel).is_file()]
+            for p, what in adopted:
+                self.done(p, what, save=False)
+            man["integrity"] = INTEGRITY_VERSION
+            write_json(paths.manifest, man)
+            if adopted:
+                log(f"recorded {len(adopted)} existing files in manifest.json (run made before integrity records)")
 
     def finished(self, path: Path, what: dict[str, Any]) -> bool:
         """True when ``path`` is a finished file of this run (checked against its record); an unrecorded
@@ -336,7 +346,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
 
     paths = RunPaths(out)
     man = _prepare_dir(paths, cfg, log)
-    files = _Files(paths, man, log)
+    files = _Files(paths, man, log, cfg)
     h = man["config_hash"]
     device = resolve_device(cfg.device)
     n_threads = set_threads(threads)
