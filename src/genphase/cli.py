@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
+import click
 import typer
+
+# OpenMP worker threads that spin while they wait make torch many times slower on a busy machine
+# (docs/reliability.md, benchmarks/bench_threads.py); this must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(
     add_completion=False,
@@ -68,7 +73,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, click.ClickException, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - the one error path of the CLI
             if _STATE["debug"]:

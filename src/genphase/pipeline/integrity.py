@@ -197,7 +197,7 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
     if not root.is_dir():
         return [Finding(str(root), "missing", "not a directory")]
     try:
-        man = read_json(root / "manifest.json", fix=f"this is not a usable run directory; rerun `genphase run` into a new --out")
+        man = read_json(root / "manifest.json", fix="this is not a usable run directory; rerun `genphase run` into a new --out")
     except CorruptFileError as exc:
         status = "missing" if not (root / "manifest.json").exists() else "corrupt"
         return [Finding("manifest.json", status, str(exc))]

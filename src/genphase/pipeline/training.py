@@ -97,8 +97,8 @@ def train(
     log: list[dict] = []
     start = 0
     if state_path is not None and state_path.exists():
-        root = state_path.parent.parent.parent
-        fix = run_file_fix(root) + " (training then restarts from epoch 0)"
+        in_run = state_path.parent.parent.name == "checkpoints"  # RUN_DIR/checkpoints/model/state.pt
+        fix = run_file_fix(state_path.parent.parent.parent if in_run else None) + " (training then restarts from epoch 0)"
         st = read_torch(state_path, map_location=device, fix=fix)
         keys = ("model", "optimizer", "rng", "torch_rng", "log", "epoch")
         if not isinstance(st, dict) or any(k not in st for k in keys):
