@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# before torch is imported: idle OpenMP threads sleep instead of spinning (the CLI does the same; see
+# docs/reliability.md), which keeps a busy 2-core machine from slowing every test down many times
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture

@@ -131,8 +131,6 @@ def test_run_no_report_device_cpu_into_the_default_directory_for_real(monkeypatc
     assert not (out / "report.html").exists() and not (out / "figures").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py still prints RUN_DIR/report.html after --no-report; "
-                   "another branch fixes that message (remove this mark when it is merged)")
 def test_run_no_report_does_not_claim_a_report(captured):
     r = _invoke("run", "digits", "--no-report")
     assert r.exit_code == 0

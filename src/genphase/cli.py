@@ -1,17 +1,30 @@
-"""Command-line interface: ``genphase run | report | extract | presets``."""
+"""Command-line interface: ``genphase run | report | extract | presets``.
+
+Errors: every :class:`~genphase.errors.GenphaseError` and every ``OSError`` (and any other
+failure) becomes one line ``error: ...`` on stderr and a non-zero exit status (2), never a
+traceback; ``genphase --debug COMMAND ...`` (or ``GENPHASE_DEBUG=1``) shows the traceback instead.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
+import click
 import typer
+
+# OpenMP worker threads that spin while they wait make torch many times slower on a busy machine
+# (docs/reliability.md, benchmarks/bench_threads.py); this must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
     help=(
         "genphase measures how the generalization power of a DNN's AND-OR interactions changes through "
         "training (rises, falls, stays low: the three phases).\n\n"
@@ -20,6 +33,15 @@ app = typer.Typer(
     ),
 )
 
+_STATE = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of a one-line message."),
+) -> None:
+    _STATE["debug"] = debug or os.environ.get("GENPHASE_DEBUG", "") not in ("", "0")
+
 
 def _console():
     from rich.console import Console
@@ -27,12 +49,42 @@ def _console():
     return Console(stderr=True)
 
 
-def _fail(exc: Exception) -> None:
-    _console().print(f"[bold red]error:[/bold red] {exc}")
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _fail(exc: BaseException) -> None:
+    from rich.markup import escape
+
+    from .errors import GenphaseError
+
+    known = isinstance(exc, (GenphaseError, OSError, FloatingPointError))
+    what = "" if known else f"{type(exc).__name__}: "
+    hint = "" if known else " (unexpected: rerun with `genphase --debug ...` for the traceback and report it)"
+    _console().print(f"[bold red]error:[/bold red] {escape(what + _one_line(exc) + hint)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=2)
 
 
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command; turn any failure into one line and exit status 2 (``--debug``: re-raise)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one error path of the CLI
+            if _STATE["debug"]:
+                raise
+            _fail(exc)
+
+    return wrapper
+
+
 @app.command()
+@_guarded
 def run(
     preset_or_config: str = typer.Argument("digits", help="A preset name (see `genphase presets`) or a YAML config file."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Overrides like training.epochs=10 variables.n=8."),
@@ -40,55 +92,87 @@ def run(
     quick: bool = typer.Option(False, "--quick", help="The preset's quick setting (a 2-core CPU finishes it in minutes)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 or auto (overrides the config)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip building report.html."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1,
+        help="Torch CPU threads (default: $OMP_NUM_THREADS, else the cores available to this process). "
+             "On a shared machine, fewer threads than busy cores avoids a large slowdown; see docs/reliability.md."),
+    verify: Optional[Path] = typer.Option(
+        None, "--verify", metavar="RUN_DIR",
+        help="Check a run directory instead of running: report every file that is missing, corrupt or foreign "
+             "(exit status 1 if any; unfinished stages and leftover temporary files are only listed)."),
 ) -> None:
     """Train with checkpoints, train K baselines on the test split, extract interactions, analyse and report.
 
-    Running the same command again resumes: finished work is not redone. Example:
+    Running the same command again resumes: finished work is not redone, and every finished file is
+    checked against the manifest before it is used. Example:
 
         genphase run fashion-mnist-lenet training.epochs=40 --out runs/fm
     """
-    from .errors import GenphaseError
+    if verify is not None:
+        _verify(verify)
+        return
     from .pipeline.config import load_config
     from .pipeline.run import run as run_job
 
     ov = list(overrides or [])
     if device:
         ov.append(f"device={device}")
-    try:
-        cfg = load_config(preset_or_config, ov, quick=quick)
-        name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
-        target = out or Path("runs") / (name + ("-quick" if quick else ""))
-        console = _console()
-        run_job(cfg, target, log=lambda msg: console.print(msg), report=not no_report)
-    except GenphaseError as exc:
-        _fail(exc)
-    typer.echo(str(Path(target) / "report.html"))
+    cfg = load_config(preset_or_config, ov, quick=quick)
+    name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
+    target = out or Path("runs") / (name + ("-quick" if quick else ""))
+    console = _console()
+    from rich.markup import escape
+
+    root = run_job(cfg, target, log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True), report=not no_report, threads=threads)
+    report_path = Path(root) / "report.html"
+    if no_report:
+        console.print(f"report skipped (--no-report); build it with `genphase report {escape(str(root))}`", highlight=False)
+        typer.echo(str(root))
+    else:
+        typer.echo(str(report_path))
+
+
+def _verify(run_dir: Path) -> None:
+    from rich.markup import escape
+
+    from .pipeline.integrity import summarize, verify_run
+
+    findings = verify_run(run_dir)
+    console = _console()
+    bad = [f for f in findings if f.status not in ("ok", "pending", "orphan")]
+    for f in findings:
+        if f.status != "ok":
+            colour = {"pending": "yellow", "orphan": "yellow"}.get(f.status, "red")
+            console.print(f"[{colour}]{f.status:8s}[/{colour}] {escape(f.path)}: {escape(' '.join(f.detail.split()))}",
+                          soft_wrap=True, highlight=False)
+    typer.echo(f"{run_dir}: {summarize(findings)}")
+    if bad:
+        raise typer.Exit(code=1)
 
 
 @app.command()
+@_guarded
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by `genphase run`.")) -> None:
     """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables."""
-    from .errors import GenphaseError
+    from .errors import RunDirectoryError
+    from .pipeline.storage import read_json
     from .report import build_report
 
-    import json
-
     manifest = run_dir / "manifest.json"
-    stages = json.loads(manifest.read_text()).get("stages", {}) if manifest.exists() else {}
+    man = read_json(manifest, fix=f"check the directory with `genphase run --verify {run_dir}`") if manifest.exists() else {}
+    stages = man.get("stages", {}) if isinstance(man, dict) else {}
     if stages.get("analysis") != "done":
-        _fail(FileNotFoundError(
+        raise RunDirectoryError(
             f"{str(run_dir)!r} has no finished analysis (manifest stage 'analysis'); run or resume it with "
-            f"`genphase run <preset or config> --out {run_dir}` first"))
-    try:
-        path = build_report(run_dir)
-    except GenphaseError as exc:
-        _fail(exc)
-    typer.echo(str(path))
+            f"`genphase run <preset or config> --out {run_dir}` first")
+    typer.echo(str(build_report(run_dir)))
 
 
 @app.command()
+@_guarded
 def extract(
-    checkpoint: Path = typer.Argument(..., help="A state_dict (.pt) of a model built by the preset/config, or a whole pickled nn.Module."),
+    checkpoint: Path = typer.Argument(
+        ..., help="A state_dict (.pt) of a model built by the preset/config (a whole pickled nn.Module needs --trust-pickle)."),
     preset_or_config: str = typer.Option("digits", "--config", "-c", help="Preset or YAML config naming data, model and variables."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides (key=value)."),
     split: str = typer.Option("test", help="train or test: which split the samples come from."),
@@ -96,52 +180,59 @@ def extract(
     out: Path = typer.Option(Path("interactions.npz"), "--out", "-o", help="Output .npz (AndOrInteractions)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
     quick: bool = typer.Option(False, "--quick", help="Use the preset's quick setting (as the run that made the checkpoint)."),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle",
+        help="Also accept a whole pickled nn.Module. RISK: unpickling runs code stored in the file, so a malicious "
+             "checkpoint can do anything your user account can; use only files you made or whose author you trust. "
+             "Without it only tensors and plain data are read and pickled code never runs."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default as for `genphase run`)."),
 ) -> None:
     """Extract AND-OR interactions of one model checkpoint on chosen samples (for your own training loops)."""
     import numpy as np
     import torch
 
-    from .errors import GenphaseError
-    from .io import save_interactions
+    from .errors import ConfigError, CorruptFileError
+    from .io import load_checkpoint, save_interactions
     from .masked_outputs import explain
     from .pipeline.config import load_config
-    from .pipeline.run import build_model_for, load_data, pick_samples, resolve_device, run_tokenizer
+    from .pipeline.run import _apply_state, build_model_for, load_data, pick_samples, resolve_device, run_tokenizer, set_threads
     from .pipeline.tasks import make_task
 
     ov = list(overrides or []) + [f"explain.samples={samples}"] + ([f"device={device}"] if device else [])
-    try:
-        if split not in ("train", "test"):
-            raise ValueError(f"--split must be train or test, got {split!r}")
-        cfg = load_config(preset_or_config, ov, quick=quick)
-        ds = load_data(cfg)
-        dev = resolve_device(cfg.device)
-        obj = torch.load(checkpoint, map_location=dev, weights_only=False)
-        if isinstance(obj, torch.nn.Module):
-            model = obj
-        else:
-            # a bert-scratch checkpoint needs its run's tokenizer (RUN_DIR/checkpoints/tokenizer)
-            root = next((p for p in checkpoint.resolve().parents if (p / "checkpoints" / "tokenizer").is_dir()), None)
-            tok = run_tokenizer(cfg, ds, root)
-            model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tok)
-            model.load_state_dict(obj)
-        model = model.to(dev).eval()
-        x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
-        task = make_task(ds.modality, cfg)
-        idx = pick_samples(x, samples, seed=cfg.explain.seed, selection=cfg.explain.selection,
-                           usable=task.usable(model), what=f"{split} split")
-        xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
-        masker, inputs, info = task.masker_and_inputs(model, ds, xs)
-        ic = cfg.interactions
-        res = explain(model, inputs, torch.as_tensor(y[idx]), masker, value_fn=ic.value_function, noise_bound=ic.noise_bound,
-                      chunk_size=ic.chunk_size, solver=ic.solver, tol=ic.tol, variables=info["names"],
-                      metadata={"dataset_index": idx.tolist(), "split": split, "checkpoint": str(checkpoint)}, progress=True)
-        path = save_interactions(res, out)
-    except (GenphaseError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        _fail(exc)
+    if split not in ("train", "test"):
+        raise ConfigError(f"--split must be train or test, got {split!r}")
+    cfg = load_config(preset_or_config, ov, quick=quick)
+    set_threads(threads)
+    ds = load_data(cfg)
+    dev = resolve_device(cfg.device)
+    fix = "pass a state_dict saved with torch.save(model.state_dict(), path) by a model of this preset/config"
+    obj = load_checkpoint(checkpoint, map_location=dev, trust_pickle=trust_pickle)
+    if isinstance(obj, torch.nn.Module):
+        model = obj
+    elif isinstance(obj, dict):
+        # a bert-scratch checkpoint needs its run's tokenizer (RUN_DIR/checkpoints/tokenizer)
+        root = next((p for p in checkpoint.resolve().parents if (p / "checkpoints" / "tokenizer").is_dir()), None)
+        tok = run_tokenizer(cfg, ds, root)
+        model = _apply_state(build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tok), obj, checkpoint, dev, fix)
+    else:
+        raise CorruptFileError(f"{str(checkpoint)!r} holds a {type(obj).__name__}, not a state_dict; {fix}", checkpoint)
+    model = model.to(dev).eval()
+    x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
+    task = make_task(ds.modality, cfg)
+    idx = pick_samples(x, samples, seed=cfg.explain.seed, selection=cfg.explain.selection,
+                       usable=task.usable(model), what=f"{split} split")
+    xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
+    masker, inputs, info = task.masker_and_inputs(model, ds, xs)
+    ic = cfg.interactions
+    res = explain(model, inputs, torch.as_tensor(y[idx]), masker, value_fn=ic.value_function, noise_bound=ic.noise_bound,
+                  chunk_size=ic.chunk_size, solver=ic.solver, tol=ic.tol, variables=info["names"],
+                  metadata={"dataset_index": idx.tolist(), "split": split, "checkpoint": str(checkpoint)}, progress=True)
+    path = save_interactions(res, out)
     typer.echo(f"{path}: {res}")
 
 
 @app.command()
+@_guarded
 def presets() -> None:
     """List the presets of `genphase run`, one line each."""
     from rich.console import Console

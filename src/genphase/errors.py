@@ -10,6 +10,8 @@ __all__ = [
     "RunDirectoryError",
     "MissingDependencyError",
     "DatasetNotFoundError",
+    "CorruptFileError",
+    "UnsafePickleError",
 ]
 
 
@@ -39,6 +41,21 @@ class MissingDependencyError(GenphaseError, ImportError):
 
 class DatasetNotFoundError(GenphaseError, FileNotFoundError):
     """A dataset's files are missing; the message says how to install them."""
+
+
+class CorruptFileError(InputError):
+    """A file cannot be used: truncated, not in the expected format, or not the file it should be.
+
+    ``path`` is the file; the message says what is wrong with it and how to fix it.
+    """
+
+    def __init__(self, message: str, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class UnsafePickleError(CorruptFileError):
+    """A torch file holds pickled Python objects (code could run on loading), which genphase refuses."""
 
 
 def require(module: str, extra: str, purpose: str):

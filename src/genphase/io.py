@@ -3,6 +3,10 @@
 Format: one compressed ``.npz`` file holding the arrays plus a ``__meta__`` entry with JSON
 metadata (n, variables, solver, noise bound, value function and masker when known, genphase,
 numpy and torch versions). Writes are atomic (temporary file, then rename).
+
+Reading never runs pickled code: ``.npz`` files are opened with pickling disabled and torch
+checkpoints (:func:`load_checkpoint`) with ``weights_only`` unless you explicitly trust the file.
+A missing, truncated or foreign file raises :class:`~genphase.errors.CorruptFileError` naming it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._atomic import atomic_write
-from .errors import InputError, require
+from ._readers import DEFAULT_FIX, read_npz, read_torch
+from .errors import CorruptFileError, InputError, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interactions import AndOrInteractions
 
-__all__ = ["save_interactions", "load_interactions", "to_shapiq", "FORMAT_VERSION"]
+__all__ = ["save_interactions", "load_interactions", "load_checkpoint", "to_shapiq", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _ARRAYS = (
@@ -60,29 +65,73 @@ def save_interactions(result: "AndOrInteractions", path: str | os.PathLike) -> P
 
 
 def load_interactions(path: str | os.PathLike) -> "AndOrInteractions":
-    """Read a file written by :func:`save_interactions`."""
+    """Read a file written by :func:`save_interactions`.
+
+    Raises :class:`~genphase.errors.CorruptFileError` (naming the file) when it is missing, truncated,
+    not an interactions file, or holds pickled objects.
+
+    >>> import tempfile, numpy as np, genphase as gp
+    >>> res = gp.extract_and_or(np.arange(4.0))
+    >>> path = gp.save_interactions(res, tempfile.mkdtemp() + "/ints.npz")
+    >>> gp.load_interactions(path).n
+    2
+    """
+    return _load_interactions(path, DEFAULT_FIX)
+
+
+def _load_interactions(path: str | os.PathLike, fix: str) -> "AndOrInteractions":
     from .interactions import AndOrInteractions
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"no interactions file at {str(path)!r}")
-    with np.load(path, allow_pickle=False) as data:
-        if "__meta__" not in data:
-            raise InputError(f"{str(path)!r} is not a genphase interactions file (no metadata entry)")
+        raise CorruptFileError(f"no interactions file at {str(path)!r}; {fix}", path)
+    data = read_npz(path, fix=fix)
+    if "__meta__" not in data:
+        raise CorruptFileError(f"{str(path)!r} is not a genphase interactions file (no metadata entry); {fix}", path)
+    try:
         meta = json.loads(bytes(data["__meta__"]).decode())
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise InputError(
-                f"{str(path)!r} has format version {meta['format_version']}, newer than this genphase "
-                f"({FORMAT_VERSION}); upgrade genphase to read it"
-            )
-        arrays = {k: data[k] for k in _ARRAYS}
-    return AndOrInteractions(
-        **arrays,
-        noise_bound=float(meta["noise_bound"]),
-        solver=str(meta["solver"]),
-        variables=tuple(meta["variables"]) if meta.get("variables") is not None else None,
-        metadata=dict(meta.get("metadata") or {}),
-    )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"{str(path)!r} has unreadable metadata ({exc}); {fix}", path) from exc
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{str(path)!r} has malformed metadata (not a mapping); {fix}", path)
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            f"{str(path)!r} has format version {meta['format_version']}, newer than this genphase "
+            f"({FORMAT_VERSION}); upgrade genphase to read it"
+        )
+    missing = [k for k in _ARRAYS if k not in data] + [k for k in ("noise_bound", "solver") if k not in meta]
+    if missing:
+        raise CorruptFileError(f"{str(path)!r} lacks the entries {missing} of an interactions file; {fix}", path)
+    try:
+        return AndOrInteractions(
+            **{k: data[k] for k in _ARRAYS},
+            noise_bound=float(meta["noise_bound"]),
+            solver=str(meta["solver"]),
+            variables=tuple(meta["variables"]) if meta.get("variables") is not None else None,
+            metadata=dict(meta.get("metadata") or {}),
+        )
+    except (InputError, ValueError, TypeError) as exc:
+        raise CorruptFileError(f"{str(path)!r} holds inconsistent interactions ({exc}); {fix}", path) from exc
+
+
+def load_checkpoint(
+    path: str | os.PathLike, *, map_location: Any = None, trust_pickle: bool = False
+) -> Any:
+    """Load a torch checkpoint (a ``state_dict`` or any file of tensors, numbers, strings, lists, dicts).
+
+    Pickled code never runs: the file is read with ``torch.load(..., weights_only=True)``, and one
+    that needs more (a whole pickled ``nn.Module``, a ``__reduce__`` payload) raises
+    :class:`~genphase.errors.UnsafePickleError`. ``trust_pickle=True`` lifts that guard and loads
+    whole pickled objects: **the file can then run arbitrary code on your machine**; use it only for
+    files you made yourself or whose author you trust.
+
+    >>> import tempfile, torch
+    >>> path = tempfile.mkdtemp() + "/m.pt"
+    >>> torch.save(torch.nn.Linear(2, 1).state_dict(), path)
+    >>> sorted(load_checkpoint(path))
+    ['bias', 'weight']
+    """
+    return read_torch(path, map_location=map_location, trust_pickle=trust_pickle)
 
 
 def to_shapiq(result: "AndOrInteractions", sample: Any = 0, *, kind: str = "and"):

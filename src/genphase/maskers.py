@@ -72,6 +72,8 @@ ModelInputs = Union[torch.Tensor, Mapping[str, Any], tuple]
 # ---------------------------------------------------------------------------- helpers
 def _as_tensor(x: Any, what: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise InputError(f"{what} must be real, got complex dtype {x.dtype}; pass x.real (or x.abs()) explicitly")
         return x
     try:
         arr = np.asarray(x)
@@ -79,6 +81,8 @@ def _as_tensor(x: Any, what: str) -> torch.Tensor:
         raise InputError(f"{what} must be a tensor or array, got {type(x).__name__}") from exc
     if arr.dtype == object:
         raise InputError(f"{what} must be a numeric tensor or array, got an object array (ragged nesting?)")
+    if arr.dtype.kind == "c":
+        raise InputError(f"{what} must be real, got complex dtype {arr.dtype}; pass x.real (or abs(x)) explicitly")
     return torch.as_tensor(arr)
 
 

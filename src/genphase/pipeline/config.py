@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
+import re
 import hashlib
 import json
 import types
@@ -34,7 +36,18 @@ __all__ = [
     "load_config",
     "apply_overrides",
     "config_hash",
+    "LAYOUTS",
 ]
+
+#: ``variables.layout`` values per modality. ``random-central`` is the default of every modality:
+#: images draw random patches from the central region; tabular data draws random features; text
+#: takes the first eligible words; point clouds ignore the layout (variables are clusters).
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    "image": ("random-central", "fixed", "all"),
+    "tabular": ("random-central", "random", "first"),
+    "text": ("random-central", "first", "random"),
+    "pointcloud": ("random-central",),
+}
 
 
 @dataclass
@@ -182,6 +195,12 @@ class RunConfig:
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
         need(self.explain.selection in ("random", "first"), "explain.selection",
              f"must be random or first, got {self.explain.selection!r}")
+        every = sorted({x for v in LAYOUTS.values() for x in v})
+        per = "; ".join(m + ": " + ", ".join(v) for m, v in LAYOUTS.items())
+        need(self.variables.layout in every, "variables.layout",
+             f"unknown layout {self.variables.layout!r}; choose one of {', '.join(every)} (per modality: {per})")
+        need(self.variables.patch_size is None or self.variables.patch_size >= 1, "variables.patch_size",
+             f"must be >= 1 pixels, got {self.variables.patch_size}")
         need(1 <= self.variables.n <= 20, "variables.n", f"must be in 1..20 (2**n masked forward passes per sample), got {self.variables.n}")
         i = self.interactions
         need(0.0 <= i.tau <= 1.0, "interactions.tau", f"relative tau must be in [0, 1], got {i.tau}")
@@ -194,7 +213,8 @@ class RunConfig:
         need(i.solver in ("admm", "sgd-reference", "highs"), "interactions.solver", f"must be admm, sgd-reference or highs, got {i.solver!r}")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
-        need(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "device", f"must be auto, cpu or cuda[:i], got {self.device!r}")
+        need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
+             f"must be auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}")
 
     def checkpoint_epochs(self) -> list[int]:
         """Epochs at which the model is checkpointed and explained (0 = initialisation)."""
@@ -235,26 +255,61 @@ def _build(cls: type, raw: Any, prefix: str):
     return cls(**kwargs)
 
 
+def _scalar(val: Any) -> Any:
+    """numpy scalars and one-element (0-d) tensors/arrays as plain Python numbers; other values unchanged."""
+    if isinstance(val, (bool, int, float, str)) or val is None:
+        return val
+    if hasattr(val, "item") and (getattr(val, "ndim", None) == 0 or getattr(val, "shape", None) == ()):
+        try:
+            return val.item()
+        except (TypeError, ValueError, RuntimeError):
+            return val
+    return val
+
+
 def _coerce(val: Any, tp: Any, optional: bool, path: str) -> Any:
+    val = _scalar(val)
     if val is None:
         if optional:
             return None
         raise ConfigError(f"config key '{path}': may not be null")
     origin = typing.get_origin(tp) or tp
+    if origin is float and isinstance(val, str):
+        try:  # YAML 1.1 reads 1e-4 (no dot) as a string
+            val = float(val.strip())
+        except ValueError:
+            pass
+    is_int = isinstance(val, numbers.Integral) and not isinstance(val, bool)
     ok = {
         bool: isinstance(val, bool),
-        int: isinstance(val, int) and not isinstance(val, bool),
-        float: isinstance(val, (int, float)) and not isinstance(val, bool),
+        int: is_int,
+        float: isinstance(val, numbers.Real) and not isinstance(val, bool),
         str: isinstance(val, str),
         dict: isinstance(val, Mapping),
     }.get(origin, True)
     if not ok:
         name = getattr(origin, "__name__", str(tp))
-        raise ConfigError(f"config key '{path}': expected {name}, got {val!r} ({type(val).__name__})")
+        hint = " (a mapping: section.key.sub=value or YAML {...})" if origin is dict else ""
+        raise ConfigError(f"config key '{path}': expected {name}{hint}, got {val!r} ({type(val).__name__})")
     if origin is float:
-        return float(val)
+        val = float(val)
+        if math.isnan(val):
+            raise ConfigError(f"config key '{path}': got NaN; give a number")
+        return val
+    if origin is int:
+        return int(val)
     if origin is dict:
-        return dict(val)
+        return _plain(val)
+    return val
+
+
+def _plain(val: Any) -> Any:
+    """Nested mappings / lists of numpy or torch scalars as plain Python values (YAML- and JSON-safe)."""
+    val = _scalar(val)
+    if isinstance(val, Mapping):
+        return {k: _plain(v) for k, v in val.items()}
+    if isinstance(val, (list, tuple)):
+        return [_plain(v) for v in val]
     return val
 
 

@@ -19,13 +19,16 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import ConfigError, RunDirectoryError
+from .._readers import read_torch, run_file_fix
+from ..errors import ConfigError, CorruptFileError, GenphaseError, RunDirectoryError
 from .config import RunConfig, config_hash
+from .integrity import INTEGRITY_VERSION, check_file, check_run_file_meta, record_file, recorded, remove_orphans
 from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
 from .training import TrainSpec, train
 
-__all__ = ["run", "resolve_device", "load_data", "build_model_for", "run_tokenizer", "pick_samples", "select_samples"]
+__all__ = ["run", "resolve_device", "load_data", "build_model_for", "run_tokenizer", "pick_samples", "select_samples",
+           "default_threads", "set_threads"]
 
 Log = Callable[[str], None]
 
@@ -37,6 +40,37 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"config key 'device': {name!r} requested but CUDA is not available; use device=cpu or auto")
     return dev
+
+
+def default_threads() -> int:
+    """Torch CPU threads to use: ``OMP_NUM_THREADS`` when set to a positive integer, else the cores
+    this process may run on (``os.sched_getaffinity``; ``os.cpu_count()`` where that is missing)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: Any = None) -> int:
+    """Set torch's intra-op CPU thread count to ``threads`` (default :func:`default_threads`); return it.
+
+    >>> set_threads(1)
+    1
+    """
+    if threads is None:
+        n = default_threads()
+    else:
+        if hasattr(threads, "item") and getattr(threads, "ndim", 0) == 0:
+            threads = threads.item()
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or int(threads) < 1:
+            raise ConfigError(f"threads must be a positive integer (torch CPU threads), got {threads!r}")
+        n = int(threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 def load_data(cfg: RunConfig):
@@ -73,7 +107,19 @@ def build_model_for(cfg: RunConfig, ds, seed: int, tokenizer: Any = None) -> tor
             kw["tokenizer"] = tokenizer
         elif "texts" not in kw:
             kw["texts"] = list(ds.x_train)
-    return build_model(cfg.model.name, num_classes=ds.num_classes, input_shape=ds.input_shape, seed=seed, **kw)
+    try:
+        return build_model(cfg.model.name, num_classes=ds.num_classes, input_shape=ds.input_shape, seed=seed, **kw)
+    except GenphaseError as exc:
+        if isinstance(exc, ConfigError) or not isinstance(exc, (ValueError, TypeError)):
+            raise
+        raise ConfigError(f"config keys 'model.name' / 'model.options' ({cfg.model.name!r}, {dict(cfg.model.options)!r}): {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in cfg.model.options.items()) or "none"
+        raise ConfigError(
+            f"config key 'model.options': model {cfg.model.name!r} cannot be built with options {given} "
+            f"({type(exc).__name__}: {exc}); check each option's type in the docstring of genphase.models "
+            f"(e.g. model.options.hidden=[256,256] for mlp)"
+        ) from exc
 
 
 def run_tokenizer(cfg: RunConfig, ds, root: Path | None) -> Any:
@@ -142,10 +188,38 @@ def _take(x, idx):
     return [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
 
 
-def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
+def _check_out(root: Path) -> None:
+    """``--out`` must be (or become) a directory this process can write."""
+    if root.exists() and not root.is_dir():
+        raise RunDirectoryError(f"--out {str(root)!r} is a file, not a directory; choose another --out")
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunDirectoryError(f"--out {str(root)!r} lies under the file {str(probe)!r}; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirectoryError(
+            f"--out {str(root)!r}: cannot write to {str(probe)!r} (permission denied); choose another --out "
+            "or make it writable")
+
+
+def _prepare_dir(paths: RunPaths, cfg: RunConfig, log: Log = lambda m: None) -> dict:
     h = config_hash(cfg)
+    _check_out(paths.root)
     if paths.manifest.exists():
-        man = read_json(paths.manifest)
+        man = read_json(paths.manifest, fix=(
+            "the run's records are lost: move the directory away (or delete it) and rerun into a fresh --out; "
+            f"`genphase run --verify {paths.root}` shows what it holds"))
+        if not isinstance(man, dict) or not isinstance(man.get("stages", {}), dict):
+            raise CorruptFileError(
+                f"{str(paths.manifest)!r} is not a genphase manifest (a mapping with config_hash and stages); move the "
+                "directory away (or delete it) and rerun into a fresh --out", paths.manifest)
+        man.setdefault("stages", {})
+        man.setdefault("timings", {})
+        gone = remove_orphans(paths.root)
+        if gone:
+            log(f"removed {len(gone)} temporary file(s) left by an interrupted run: "
+                + ", ".join(str(p.relative_to(paths.root)) for p in gone[:5]) + (" ..." if len(gone) > 5 else ""))
         if not paths.config.exists() and man.get("config_hash") == h:  # killed between the two writes
             from .storage import atomic_write
 
@@ -155,7 +229,7 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
             # an earlier invocation failed before any work (e.g. a bad config): take the directory over
             paths.manifest.unlink()
             paths.config.unlink(missing_ok=True)
-            return _prepare_dir(paths, cfg)
+            return _prepare_dir(paths, cfg, log)
         if man.get("config_hash") != h:
             raise RunDirectoryError(
                 f"run directory {str(paths.root)!r} holds a run of another configuration "
@@ -172,6 +246,7 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
             f"{str(paths.root)!r} exists and is not a genphase run directory (no manifest.json); choose another --out"
         )
     paths.root.mkdir(parents=True, exist_ok=True)
+    remove_orphans(paths.root)
     from .storage import atomic_write
 
     man = {
@@ -187,6 +262,8 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig) -> dict:
         },
         "stages": {},
         "timings": {},
+        "integrity": INTEGRITY_VERSION,
+        "files": {},
     }
     write_json(paths.manifest, man)  # first: a directory with a manifest is ours, whatever else is missing
     _pause_point("prepare")
@@ -225,18 +302,94 @@ def _mark(paths: RunPaths, man: dict, stage: str, seconds: float) -> None:
     write_json(paths.manifest, man)
 
 
-def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = True) -> Path:
-    """Run (or resume) the whole job into ``out``; return the run directory."""
+class _Files:
+    """The manifest's file records, as the run uses them: is a file finished (and intact), record one."""
+
+    def __init__(self, paths: RunPaths, man: dict, log: Log, cfg: RunConfig):
+        self.paths, self.man, self.log = paths, man, log
+        self.legacy = "files" not in man  # made before integrity records: adopt what exists
+        man.setdefault("files", {})
+        self.fix = run_file_fix(paths.root)
+        if self.legacy:
+            from .integrity import expected_files
+
+            adopted = [(paths.root / rel, what) for rel, what, _ in expected_files(cfg) if (paths.root / rel).is_file()]
+            for p, what in adopted:
+                self.done(p, what, save=False)
+            man["integrity"] = INTEGRITY_VERSION
+            write_json(paths.manifest, man)
+            if adopted:
+                log(f"recorded {len(adopted)} existing files in manifest.json (run made before integrity records)")
+
+    def finished(self, path: Path, what: dict[str, Any]) -> bool:
+        """True when ``path`` is a finished file of this run (checked against its record); an unrecorded
+        leftover of a killed write is removed (False: recompute it)."""
+        root = self.paths.root
+        if recorded(self.man, root, path):
+            check_file(self.man, root, path, what)
+            return True
+        if not path.exists():
+            return False
+        if self.legacy:
+            self.done(path, what)
+            return True
+        self.log(f"  {path.relative_to(root)} has no record in manifest.json (a write cut short by a kill): recomputing it")
+        path.unlink()
+        return False
+
+    def done(self, path: Path, what: dict[str, Any], *, save: bool = True) -> None:
+        record_file(self.man, self.paths.root, path, what)
+        if save:
+            write_json(self.paths.manifest, self.man)
+
+    def need(self, path: Path, what: dict[str, Any]) -> Path:
+        """``path``, which must be a finished file of this run (else a CorruptFileError naming it)."""
+        if not self.finished(path, what):
+            raise CorruptFileError(f"{path.relative_to(self.paths.root)} in {str(self.paths.root)!r} is missing although "
+                                   f"its stage is finished; {self.fix}", path)
+        return path
+
+    def forget(self, prefix: str) -> None:
+        self.man["files"] = {k: v for k, v in self.man["files"].items() if not k.startswith(prefix)}
+
+
+def _rate(count: float, seconds: float, unit: str) -> str:
+    r = count / max(seconds, 1e-9)
+    if r >= 1e6:
+        return f"{r / 1e6:.2f}M {unit}/s"
+    if r >= 1e3:
+        return f"{r / 1e3:.1f}k {unit}/s"
+    return f"{r:.0f} {unit}/s" if r >= 100 else f"{r:.3g} {unit}/s"
+
+
+def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None) -> Path:
+    """Run (or resume) the whole job into ``out``; return the run directory.
+
+    ``threads``: torch CPU threads (default :func:`default_threads`: ``OMP_NUM_THREADS`` or the
+    cores available to this process). Every finished file is recorded in the manifest and checked
+    before a resumed run uses it (see :mod:`genphase.pipeline.integrity`).
+    """
     import pandas as pd
 
     paths = RunPaths(out)
-    man = _prepare_dir(paths, cfg)
+    man = _prepare_dir(paths, cfg, log)
+    files = _Files(paths, man, log, cfg)
+    h = man["config_hash"]
     device = resolve_device(cfg.device)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    n_threads = set_threads(threads)
     t0 = time.perf_counter()
     ds = load_data(cfg)
     task = make_task(ds.modality, cfg)
+    tok_dir = paths.root / "checkpoints" / "tokenizer"
+    for rel in [k for k in man["files"] if k.startswith("checkpoints/tokenizer/")]:
+        files.need(paths.root / rel, {"kind": "tokenizer"})
     tokenizer = run_tokenizer(cfg, ds, paths.root)
+    if tokenizer is not None:
+        new = [p for p in sorted(tok_dir.rglob("*")) if p.is_file() and not recorded(man, paths.root, p)]
+        for p in new:
+            files.done(p, {"kind": "tokenizer"}, save=False)
+        if new:
+            write_json(paths.manifest, man)
     model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tokenizer)
     sel = select_samples(cfg, ds, usable=task.usable(model))
     x_exp = _take(ds.x_train, sel["train"]) + _take(ds.x_test, sel["test"]) if isinstance(ds.x_train, list) else np.concatenate(
@@ -247,7 +400,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     eval_sets = {"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)}
     epochs = cfg.checkpoint_epochs()
     log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
-        f"{len(ds.y_test)} test, device {device}, checkpoints {epochs}")
+        f"{len(ds.y_test)} test, device {device}, {n_threads} CPU thread(s), checkpoints {epochs}")
+
+    def ckpt_what(e: int) -> dict:
+        return {"kind": "checkpoint", "model": "model", "epoch": e}
 
     # ---- 1. model under study (the masker is built first: bad variables fail before training)
     spec = TrainSpec(**{k: getattr(cfg.training, k) for k in TrainSpec.__dataclass_fields__})
@@ -257,46 +413,70 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
 
         def save_ckpt(epoch: int, m: torch.nn.Module) -> None:
             save_torch(paths.checkpoint(epoch), m.state_dict())
+            files.done(paths.checkpoint(epoch), ckpt_what(epoch))
+
+        last = {"t": time.perf_counter(), "epoch": None}
 
         def prog(epoch: int, row: dict) -> None:
             _pause_point(f"train:{epoch}")
+            if last["epoch"] is None:
+                last["epoch"] = epoch - 1
             if epoch % max(1, cfg.training.epochs // 10) == 0 or epoch == cfg.training.epochs:
-                log(f"  epoch {epoch}/{cfg.training.epochs}: test loss {row['loss']:.4f}, test acc {row['accuracy']:.3f}")
+                now = time.perf_counter()
+                rate = _rate(epoch - last["epoch"], now - last["t"], "epochs")
+                last.update(t=now, epoch=epoch)
+                log(f"  [train] epoch {epoch}/{cfg.training.epochs}: test loss {row['loss']:.4f}, "
+                    f"test acc {row['accuracy']:.3f} ({rate})")
 
-        log("training the model under study")
+        log(f"stage 1/5 train: the model under study, {cfg.training.epochs} epochs")
         tlog = train(model, task, ds.x_train, ds.y_train, spec, device, eval_sets=eval_sets,
-                     checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=paths.train_state, progress=prog)
+                     checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=paths.train_state, progress=prog,
+                     state_meta={"config_hash": h, "kind": "training_state", "model": "model"})
         write_json(paths.training_log, tlog)
         man.setdefault("training_data", {})["model"] = _data_fingerprint("train", ds.x_train, ds.y_train)
+        files.done(paths.training_log, {"kind": "training_log", "model": "model"}, save=False)
         _mark(paths, man, "train_model", time.perf_counter() - ts)
 
     # ---- 2. baselines on the test split
     bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.training.lr if cfg.baselines.lr is None else cfg.baselines.lr})
+    base_what = [{"kind": "checkpoint", "model": f"baseline_{k}"} for k in range(cfg.baselines.k)]
     for k in range(cfg.baselines.k):
-        if paths.baseline(k).exists():
+        blog_what = {"kind": "training_log", "model": f"baseline_{k}"}
+        if files.finished(paths.baseline(k), base_what[k]):
+            files.need(paths.baseline_log(k), blog_what)
             continue
+        if paths.baseline_log(k).exists() and not recorded(man, paths.root, paths.baseline_log(k)):
+            paths.baseline_log(k).unlink()
         ts = time.perf_counter()
-        log(f"training baseline {k + 1}/{cfg.baselines.k} on the test split")
+        if k == 0:
+            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the test split, {bspec.epochs} epochs each")
         seed = cfg.baselines.seed + k
         bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
         bx, by = ds.x_test, ds.y_test
         blog = train(bmodel, task, bx, by, TrainSpec(**{**bspec.__dict__, "seed": seed}), device,
                      eval_sets={"test": (ds.x_test, ds.y_test)})
         write_json(paths.baseline_log(k), blog)
+        files.done(paths.baseline_log(k), blog_what, save=False)
         save_torch(paths.baseline(k), bmodel.state_dict())
+        files.done(paths.baseline(k), base_what[k], save=False)
         man.setdefault("training_data", {})[f"baseline_{k}"] = _data_fingerprint("test", bx, by)
-        man["timings"][f"baseline_{k}"] = round(time.perf_counter() - ts, 3)
+        took = time.perf_counter() - ts
+        man["timings"][f"baseline_{k}"] = round(took, 3)
         write_json(paths.manifest, man)
         _pause_point(f"baseline:{k}")
+        log(f"  [baselines] baseline {k + 1}/{cfg.baselines.k} trained in {took:.1f}s ({_rate(bspec.epochs, took, 'epochs')})")
 
     # ---- 3. explained samples and variables
-    if not (paths.samples.exists() and paths.variables.exists()):
+    samples_what, vars_what = {"kind": "samples"}, {"kind": "variables"}
+    if not (files.finished(paths.samples, samples_what) & files.finished(paths.variables, vars_what)):
         from .storage import atomic_write
 
         arr = np.asarray(x_exp) if not isinstance(x_exp, list) else np.asarray(x_exp, dtype=object).astype(str)
         write_json(paths.variables, var_info)
         atomic_write(paths.samples, lambda fh: np.savez_compressed(
             fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel["train"], sel["test"]])))
+        files.done(paths.variables, vars_what, save=False)
+        files.done(paths.samples, samples_what)
 
     # ---- 4. extraction
     from ..interactions import extract_and_or
@@ -319,25 +499,48 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         timing["solve_s"] += time.perf_counter() - tm
         return res
 
-    from ..io import load_interactions, save_interactions
+    from ..io import _load_interactions, save_interactions
 
+    def ints_what(model_name: str, epoch: int | None) -> dict:
+        return {"kind": "interactions", "model": model_name, **({} if epoch is None else {"epoch": epoch})}
+
+    def save_ints(res, p: Path, model_name: str, epoch: int | None) -> None:
+        res.metadata["run_file"] = {"model": model_name, "epoch": epoch, "config_hash": h}
+        save_interactions(res, p)
+        files.done(p, ints_what(model_name, epoch))
+
+    def load_ints(p: Path, model_name: str, epoch: int | None):
+        res = _load_interactions(files.need(p, ints_what(model_name, epoch)), files.fix)
+        check_run_file_meta(p, res.metadata, {"model": model_name, "epoch": epoch, "config_hash": h}, paths.root)
+        return res
+
+    n_masked = len(y_exp) * 2 ** masker.n
+    todo = sum(not recorded(man, paths.root, paths.baseline_interactions(k)) for k in range(cfg.baselines.k)) + sum(
+        not recorded(man, paths.root, paths.interactions(e)) for e in epochs)
+    if todo:
+        log(f"stage 3/5 extract: AND-OR interactions of {todo} models, {len(y_exp)} samples x 2^{masker.n} masks each")
     for k in range(cfg.baselines.k):
-        if not paths.baseline_interactions(k).exists():
-            log(f"extracting interactions of baseline {k + 1}/{cfg.baselines.k}")
-            save_interactions(extract(_load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), paths.baseline(k), device)),
-                              paths.baseline_interactions(k))
+        if not files.finished(paths.baseline_interactions(k), ints_what(f"baseline_{k}", None)):
+            ts = time.perf_counter()
+            ck = files.need(paths.baseline(k), base_what[k])
+            save_ints(extract(_load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), ck, device, files.fix)),
+                      paths.baseline_interactions(k), f"baseline_{k}", None)
+            took = time.perf_counter() - ts
+            log(f"  [extract] baseline {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
     prev = None
     for e in epochs:
         p = paths.interactions(e)
-        if p.exists():
-            prev = load_interactions(p)
+        if files.finished(p, ints_what("model", e)):
+            prev = load_ints(p, "model", e)
             continue
         ts = time.perf_counter()
-        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), paths.checkpoint(e), device), warm=prev)
-        save_interactions(res, p)
+        ck = files.need(paths.checkpoint(e), ckpt_what(e))
+        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), ck, device, files.fix), warm=prev)
+        save_ints(res, p, "model", e)
         _pause_point(f"extract:{e}")
         prev = res
-        log(f"  interactions at epoch {e}: {time.perf_counter() - ts:.1f}s, max gap {float(res.gap.max()):.1e}")
+        took = time.perf_counter() - ts
+        log(f"  [extract] epoch {e}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')}), max gap {float(res.gap.max()):.1e}")
     for key, val in timing.items():  # this invocation's share (a resumed run adds only what it did)
         man["timings"][key] = round(man["timings"].get(key, 0.0) + val, 3)
     _mark(paths, man, "extract", timing["masked_forward_s"] + timing["solve_s"])
@@ -345,12 +548,15 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     # ---- 5. analysis
     from ..analysis import analyze_series, detect_phases
 
-    baselines = [load_interactions(paths.baseline_interactions(k)) for k in range(cfg.baselines.k)]
-    series = [(e, load_interactions(paths.interactions(e))) for e in epochs]
+    ts = time.perf_counter()
+    log("stage 4/5 analysis: tables and phases")
+    baselines = [load_ints(paths.baseline_interactions(k), f"baseline_{k}", None) for k in range(cfg.baselines.k)]
+    series = [(e, load_ints(paths.interactions(e), "model", e)) for e in epochs]
     tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau)
-    rows = [{"model": "model", **r} for r in read_json(paths.training_log)]
+    rows = [{"model": "model", **r} for r in read_json(files.need(paths.training_log, {"kind": "training_log", "model": "model"}), files.fix)]
     for k in range(cfg.baselines.k):
-        rows += [{"model": f"baseline_{k}", **r} for r in read_json(paths.baseline_log(k))]
+        blog_path = files.need(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
+        rows += [{"model": f"baseline_{k}", **r} for r in read_json(blog_path, files.fix)]
     tables["training"] = pd.DataFrame(rows)[["model", "epoch", "split", "loss", "accuracy"]]
     tables["samples"] = pd.DataFrame({
         "sample": np.arange(len(y_exp)), "split": split_exp,
@@ -358,16 +564,24 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     })
     phases = detect_phases(tables["training"][tables["training"]["model"] == "model"], tables["h_bar"], tables.get("order_strengths"))
     tables["phases"] = phases.to_frame()
+    # the tables are rewritten on every invocation: unmark the stage first, so that a kill in between
+    # leaves "analysis not finished" rather than records that no longer match
+    man["stages"].pop("analysis", None)
+    files.forget("metrics/")
+    write_json(paths.manifest, man)
     for name, fr in tables.items():
         write_parquet(paths.table(name), fr)
+        files.done(paths.table(name), {"kind": "table", "name": name}, save=False)
         _pause_point("analysis")
     write_json(paths.metrics / "phases.json", phases.to_dict())
-    _mark(paths, man, "analysis", 0.0)
+    files.done(paths.metrics / "phases.json", {"kind": "table", "name": "phases.json"}, save=False)
+    _mark(paths, man, "analysis", time.perf_counter() - ts)
 
     # ---- 6. report
     if report:
         from ..report import build_report
 
+        log("stage 5/5 report")
         build_report(paths.root)
         log(f"report: {paths.report}")
     man["timings"]["total_last_invocation"] = round(time.perf_counter() - t0, 3)
@@ -375,8 +589,18 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     return paths.root
 
 
-def _load(model: torch.nn.Module, path: Path, device: torch.device) -> torch.nn.Module:
-    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+def _load(model: torch.nn.Module, path: Path, device: torch.device, fix: str | None = None) -> torch.nn.Module:
+    fix = fix or run_file_fix(path.parent)
+    return _apply_state(model, read_torch(path, map_location=device, fix=fix), path, device, fix)
+
+
+def _apply_state(model: torch.nn.Module, state: Any, path: Path, device: torch.device, fix: str) -> torch.nn.Module:
+    """``model`` with the state_dict ``state`` read from ``path`` (a mismatch names the file)."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise CorruptFileError(
+            f"{str(path)!r} does not hold a state_dict of this model ({' '.join(str(exc).split())[:300]}); {fix}", path) from exc
     return model.to(device).eval()
 
 

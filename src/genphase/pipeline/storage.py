@@ -29,9 +29,11 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
+def read_json(path: str | os.PathLike, fix: str | None = None) -> Any:
+    """Parse a JSON file; any problem is a :class:`~genphase.errors.CorruptFileError` naming the file."""
+    from .._readers import read_json as _read, run_file_fix
+
+    return _read(path, fix=fix or run_file_fix())
 
 
 def write_parquet(path: str | os.PathLike, frame) -> Path:

@@ -6,14 +6,16 @@ A :class:`Task` hides the difference between array inputs (images, tabular, poin
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from .config import RunConfig
+from ..errors import ConfigError, InputError
+from .config import LAYOUTS, RunConfig
 
 __all__ = ["Task", "ArrayTask", "TextTask", "make_task"]
 
@@ -40,6 +42,35 @@ class Task:
         raise NotImplementedError
 
 
+def _check_variables(modality: str, v: Any, allowed_options: tuple[str, ...]) -> None:
+    """``variables.layout`` and ``variables.options`` keys valid for ``modality`` (ConfigError otherwise)."""
+    layouts = LAYOUTS.get(modality, ())
+    if v.layout not in layouts:
+        extra = " (point-cloud variables are clusters; set variables.options.start=first|centroid instead)" \
+            if modality == "pointcloud" else ""
+        raise ConfigError(f"config key 'variables.layout': {v.layout!r} is not a layout for {modality} data; "
+                          f"choose one of {', '.join(layouts)}{extra}")
+    unknown = sorted(set(v.options) - set(allowed_options))
+    if unknown:
+        raise ConfigError(f"config key 'variables.options': unknown option(s) {unknown} for {modality} data; "
+                          f"valid options: {', '.join(allowed_options) or 'none'}")
+
+
+def _params(fn: Any, skip: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in inspect.signature(fn).parameters if p not in ("self", *skip))
+
+
+@contextlib.contextmanager
+def _as_config_error(what: str) -> Iterator[None]:
+    """Re-raise a masker's InputError as a ConfigError that names the config keys involved."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (InputError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config keys {what}: {exc}") from exc
+
+
 class ArrayTask(Task):
     """Images ``[N, C, H, W]``, tabular ``[N, D]`` and point clouds ``[N, P, 3]``."""
 
@@ -53,14 +84,17 @@ class ArrayTask(Task):
         xt = torch.as_tensor(np.asarray(x_explained), dtype=torch.float32)
         info: dict[str, Any] = {"modality": self.modality}
         if self.modality == "image":
+            _check_variables("image", v, _params(ImagePatchMasker.__init__, ("baseline", "patch_size", "layout", "n", "seed", "image_shape")))
             c, h, w = data.input_shape
             ps = v.patch_size or max(1, min(h, w) // 4)
             kw: dict[str, Any] = dict(patch_size=ps, layout=v.layout, n=v.n, seed=v.seed)
             kw.update(v.options)
-            masker = ImagePatchMasker.from_data(np.asarray(data.x_train), **kw)
+            with _as_config_error("'variables.n' / 'variables.patch_size' / 'variables.options'"):
+                masker = ImagePatchMasker.from_data(np.asarray(data.x_train), **kw)
             info["patch_boxes"] = [list(map(int, b)) for b in masker.patch_boxes]
             info["image_shape"] = [int(c), int(h), int(w)]
         elif self.modality == "tabular":
+            _check_variables("tabular", v, ("features",))
             d = data.input_shape[0]
             if v.n > d:
                 raise ConfigError(f"config key 'variables.n': {v.n} variables but the data has only {d} features")
@@ -69,12 +103,15 @@ class ArrayTask(Task):
                 feats = list(range(v.n)) if v.layout == "first" else sorted(
                     np.random.default_rng(v.seed).choice(d, v.n, replace=False).tolist()
                 )
-            masker = TabularMasker.from_data(np.asarray(data.x_train), features=feats)
+            with _as_config_error("'variables.n' / 'variables.options.features'"):
+                masker = TabularMasker.from_data(np.asarray(data.x_train), features=feats)
             if data.feature_names is not None:
                 info["feature_names"] = [data.feature_names[i] for i in feats]
         elif self.modality == "pointcloud":
+            _check_variables("pointcloud", v, _params(PointCloudMasker.__init__, ("n",)))
             kw = dict(v.options)
-            masker = PointCloudMasker(n=v.n, **kw)
+            with _as_config_error("'variables.n' / 'variables.options'"):
+                masker = PointCloudMasker(n=v.n, **kw)
         else:  # pragma: no cover - guarded by make_task
             raise ConfigError(f"unsupported modality {self.modality!r}")
         info["names"] = list(masker.variable_names)
@@ -101,6 +138,7 @@ class TextTask(Task):
         from ..maskers import word_variables
 
         v = self.cfg.variables
+        _check_variables("text", v, ("baseline",))
         choose = "random" if v.layout == "random" else "first"
         return word_variables(tok, text, v.n, max_length=self.max_length, choose=choose, seed=v.seed)
 
@@ -131,7 +169,8 @@ class TextTask(Task):
             baseline = int(tok.mask_token_id)
         elif baseline == "pad":
             baseline = int(tok.pad_token_id or 0)
-        masker = EmbeddingMasker(emb, v.n, baseline=baseline)
+        with _as_config_error("'variables.options.baseline'"):
+            masker = EmbeddingMasker(emb, v.n, baseline=baseline)
         info = {"modality": "text", "names": [f"w{i}" for i in range(v.n)], "words": [list(it.words) for it in items]}
         return masker, inputs, info
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._readers import read_torch, run_file_fix
+from ..errors import CorruptFileError
 from .storage import save_torch
 from .tasks import Task, TextTask
 
@@ -79,11 +81,15 @@ def train(
     on_checkpoint: Callable[[int, torch.nn.Module], None] | None = None,
     state_path: Path | None = None,
     progress: Callable[[int, dict], None] | None = None,
+    state_meta: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Train ``model`` in place; return the log (one dict per epoch and split, epoch 0 = init).
 
     With ``state_path``, the full training state is saved after every epoch and a run finds
     and continues from it. ``on_checkpoint(epoch, model)`` is called at ``checkpoint_epochs``.
+    ``state_meta`` (JSON-like: the run's config hash...) is stored in the state and must match
+    when it is read back; a state file that is unreadable, holds pickled code (it is read with
+    ``weights_only``) or belongs to another run raises :class:`~genphase.errors.CorruptFileError`.
     """
     model.to(device)
     opt = _optimizer(model, spec)
@@ -91,15 +97,27 @@ def train(
     log: list[dict] = []
     start = 0
     if state_path is not None and state_path.exists():
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        rng.bit_generator.state = st["rng"]
-        torch.set_rng_state(st["torch_rng"])
+        in_run = state_path.parent.parent.name == "checkpoints"  # RUN_DIR/checkpoints/model/state.pt
+        fix = run_file_fix(state_path.parent.parent.parent if in_run else None) + " (training then restarts from epoch 0)"
+        st = read_torch(state_path, map_location=device, fix=fix)
+        keys = ("model", "optimizer", "rng", "torch_rng", "log", "epoch")
+        if not isinstance(st, dict) or any(k not in st for k in keys):
+            raise CorruptFileError(f"{str(state_path)!r} is not a genphase training state (needs {', '.join(keys)}); {fix}", state_path)
+        if state_meta is not None and st.get("genphase", state_meta) != state_meta:  # absent: older genphase
+            raise CorruptFileError(
+                f"{str(state_path)!r} is the training state of another run ({st.get('genphase')!r}, this run is "
+                f"{state_meta!r}); {fix}", state_path)
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+            rng.bit_generator.state = st["rng"]
+            torch.set_rng_state(st["torch_rng"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise CorruptFileError(f"{str(state_path)!r} does not fit this model and optimizer ({exc}); {fix}", state_path) from exc
         if st.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(st["cuda_rng"])
         log = st["log"]
-        start = st["epoch"]
+        start = int(st["epoch"])
     else:
         torch.manual_seed(spec.seed)
         _record(log, 0, model, task, eval_sets, device)
@@ -134,6 +152,7 @@ def train(
                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "log": log,
                     "epoch": epoch,
+                    "genphase": state_meta,
                 },
             )
         if progress is not None:

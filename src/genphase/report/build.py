@@ -51,6 +51,14 @@ def _figure_bytes(fig: Figure, fmt: str, dpi: int) -> bytes:
     return buf.getvalue()
 
 
+def _close(fig: Figure) -> None:
+    """Free a figure's memory (figures are built without pyplot, so clearing suffices)."""
+    try:
+        fig.clear()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def _need(data: RunData, name: str) -> pd.DataFrame:
     df = data.table(name)
     if df is None:
@@ -192,9 +200,21 @@ def build_report(
                 p.unlink(missing_ok=True)
             rendered.append(RenderedFigure(spec=spec, caption=spec.caption, skipped=text))
             continue
-        png = _figure_bytes(fig, "png", dpi)
-        atomic_write_bytes(png_path, png)
-        atomic_write_bytes(pdf_path, _figure_bytes(fig, "pdf", dpi))
+        try:  # drawing happens here (text layout, mathtext...): one figure's failure must not stop the page
+            png = _figure_bytes(fig, "png", dpi)
+            pdf = _figure_bytes(fig, "pdf", dpi)
+            atomic_write_bytes(png_path, png)
+            atomic_write_bytes(pdf_path, pdf)
+        except Exception as exc:  # noqa: BLE001 - a visible note on the page instead of a crash
+            _log.warning("report figure %s could not be saved", spec.key, exc_info=True)
+            for p in (png_path, pdf_path):
+                p.unlink(missing_ok=True)
+            msg = " ".join(str(exc).split())[:300]
+            rendered.append(RenderedFigure(spec=spec, caption=spec.caption,
+                                           skipped=f"could not be drawn ({type(exc).__name__}: {msg})"))
+            continue
+        finally:
+            _close(fig)
         rendered.append(
             RenderedFigure(spec=spec, caption=text, png=png, files=[f"figures/{png_path.name}", f"figures/{pdf_path.name}"])
         )

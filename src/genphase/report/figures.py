@@ -37,6 +37,7 @@ __all__ = [
     "phase_spans",
     "pick_checkpoints",
     "pick_explained_samples",
+    "literal",
     "training_curves_figure",
     "h_bar_figure",
     "order_strengths_figure",
@@ -625,6 +626,15 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return img
 
 
+def literal(text: object) -> str:
+    r"""``text`` as matplotlib shows it verbatim: ``$`` escaped, so that no name is parsed as mathtext.
+
+    >>> print(literal("cost $5 vs $6"))
+    cost \$5 vs \$6
+    """
+    return str(text).replace("$", r"\$")
+
+
 def _members(mask: int, n: int) -> list[int]:
     return [j for j in range(n) if (int(mask) >> j) & 1]
 
@@ -632,8 +642,8 @@ def _members(mask: int, n: int) -> list[int]:
 def _interaction_label(row, names: Sequence[str], width: int = 42) -> str:
     members = [names[j] if j < len(names) else f"x{j}" for j in _members(row.mask, len(names) or 64)]
     joiner = " & " if row.type == "and" else " | "
-    text = f"{row.type.upper()}: {joiner.join(members)}"
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+    text = f"{row.type.upper()}: {joiner.join(str(m) for m in members)}"
+    return literal(text if len(text) <= width else text[: width - 1] + "\u2026")
 
 
 def salient_interactions_figure(
@@ -662,7 +672,7 @@ def salient_interactions_figure(
 
 def _sample_title(s: ExplainedSample) -> str:
     label = f", label {s.label}" if s.label is not None else ""
-    return f"{s.split} sample #{s.index}{label}"
+    return literal(f"{s.split} sample #{s.index}{label}")
 
 
 def _image_panels(samples: Sequence[ExplainedSample], names: list[str], boxes: list[list[int]]) -> Figure:

@@ -1,0 +1,274 @@
+"""Integrity of a run directory: what each finished file is, checks on resume, ``genphase run --verify``.
+
+Every file a run finishes is recorded in ``manifest.json`` under ``files`` (path relative to the
+run directory) with what it is (``kind``, ``model``, ``epoch``), the run's config hash, its size and
+its SHA-256. A resumed run checks a file against its record before using it; a mismatch is a
+:class:`~genphase.errors.CorruptFileError` naming the file. Interactions files also carry their
+``model``/``epoch``/``config_hash`` in their own metadata (``metadata["run_file"]``), and the
+training state ``checkpoints/model/state.pt`` carries them inside (it is rewritten every epoch, so
+it is not recorded in the manifest).
+
+A file that exists but has no record was cut off by a kill between its rename and the manifest
+update: the run removes and recomputes it. Orphan temporary files of killed atomic writes
+(``.NAME.XXXX.tmp``, ``.tokenizer.XXXX/``) are removed when a run starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._readers import read_json, read_npz, run_file_fix
+from ..errors import CorruptFileError
+
+__all__ = [
+    "INTEGRITY_VERSION",
+    "sha256_file",
+    "record_file",
+    "recorded",
+    "check_file",
+    "check_run_file_meta",
+    "remove_orphans",
+    "Finding",
+    "verify_run",
+    "summarize",
+    "expected_files",
+]
+
+#: Version of the ``files`` records in ``manifest.json``.
+INTEGRITY_VERSION = 1
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _rel(root: Path, path: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def record_file(man: dict, root: Path, path: Path, what: dict[str, Any]) -> None:
+    """Record the finished file ``path`` (what it is, config hash, size, SHA-256) in ``man["files"]``."""
+    man.setdefault("files", {})[_rel(root, path)] = {
+        **what,
+        "config_hash": man.get("config_hash"),
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
+
+
+def recorded(man: dict, root: Path, path: Path) -> bool:
+    """Whether ``path`` has a record in the manifest."""
+    return _rel(root, path) in man.get("files", {})
+
+
+def _describe_npz(path: Path) -> str:
+    """What an interactions file says it is (``"model epoch 52"``), or "" when it cannot be told."""
+    try:
+        import json
+
+        meta = json.loads(bytes(read_npz(path)["__meta__"]).decode())
+        rf = (meta.get("metadata") or {}).get("run_file") or {}
+    except Exception:  # noqa: BLE001 - purely informative
+        return ""
+    if not rf:
+        return ""
+    where = f"{rf.get('model')}" + (f" epoch {rf['epoch']}" if rf.get("epoch") is not None else "")
+    return where + ("" if rf.get("config_hash") is None else f" of config {rf['config_hash']}")
+
+
+def check_file(man: dict, root: Path, path: Path, what: dict[str, Any] | None = None) -> None:
+    """Check a recorded file before use: present, same size and SHA-256, the expected ``what``.
+
+    Raises :class:`~genphase.errors.CorruptFileError` naming the file and the fix.
+    """
+    rel = _rel(root, path)
+    rec = man.get("files", {}).get(rel)
+    fix = run_file_fix(root)
+    if rec is None:
+        raise CorruptFileError(f"{rel} in {str(root)!r} has no record in manifest.json; {fix}", path)
+    if not path.is_file():
+        raise CorruptFileError(f"{rel} in {str(root)!r} is missing although manifest.json records it as finished; {fix}", path)
+    if what is not None:
+        wrong = {k: (rec.get(k), v) for k, v in what.items() if rec.get(k) != v}
+        if wrong:
+            raise CorruptFileError(f"{rel} in {str(root)!r}: manifest record {wrong} (recorded, expected) does not match; {fix}", path)
+    if rec.get("config_hash") != man.get("config_hash"):
+        raise CorruptFileError(
+            f"{rel} in {str(root)!r} was recorded for config {rec.get('config_hash')}, not this run's "
+            f"{man.get('config_hash')}; {fix}", path)
+    size = path.stat().st_size
+    if size != rec.get("bytes") or sha256_file(path) != rec.get("sha256"):
+        told = _describe_npz(path) if path.suffix == ".npz" else ""
+        extra = f"; it holds {told}" if told else ""
+        raise CorruptFileError(
+            f"{rel} in {str(root)!r} is not the file this run wrote (size {size} vs {rec.get('bytes')} bytes, or "
+            f"content hash differs from manifest.json: changed, truncated or replaced{extra}); {fix}", path)
+
+
+def check_run_file_meta(path: Path, meta: dict[str, Any] | None, expected: dict[str, Any], root: Path) -> None:
+    """Check the ``run_file`` entry an interactions file carries against what it should be."""
+    rf = (meta or {}).get("run_file")
+    if rf is None:
+        return  # written before integrity records (older run): the manifest hash is the check
+    wrong = {k: (rf.get(k), v) for k, v in expected.items() if rf.get(k) != v}
+    if wrong:
+        raise CorruptFileError(
+            f"{_rel(root, path)} in {str(root)!r} holds {rf.get('model')} epoch {rf.get('epoch')} of config "
+            f"{rf.get('config_hash')}, expected {expected.get('model')} epoch {expected.get('epoch')} of config "
+            f"{expected.get('config_hash')} (a file copied from elsewhere?); {run_file_fix(root)}", path)
+
+
+def _orphans(root: Path) -> list[Path]:
+    found = [p for p in root.rglob(".*.tmp") if p.is_file()]
+    ck = root / "checkpoints"
+    if ck.is_dir():
+        found += [p for p in ck.glob(".tokenizer.*") if p.is_dir()]
+    return sorted(found)
+
+
+def remove_orphans(root: str | os.PathLike) -> list[Path]:
+    """Remove temporary files and folders left by killed atomic writes under ``root``; return them."""
+    gone = _orphans(Path(root))
+    for p in gone:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return gone
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict of :func:`verify_run`: ``status`` is ok, missing, pending, corrupt, foreign or orphan."""
+
+    path: str
+    status: str
+    detail: str = ""
+
+
+def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
+    """``(relative path, what, stage)`` of every file a finished run of ``cfg`` has (tables: see the records)."""
+    out: list[tuple[str, dict[str, Any], str]] = []
+    for e in cfg.checkpoint_epochs():
+        out.append((f"checkpoints/model/epoch_{e:04d}.pt", {"kind": "checkpoint", "model": "model", "epoch": e}, "train_model"))
+    out.append(("checkpoints/training_log.json", {"kind": "training_log", "model": "model"}, "train_model"))
+    for k in range(cfg.baselines.k):
+        out.append((f"checkpoints/baseline_{k}/training_log.json", {"kind": "training_log", "model": f"baseline_{k}"}, "baselines"))
+        out.append((f"checkpoints/baseline_{k}/final.pt", {"kind": "checkpoint", "model": f"baseline_{k}"}, "baselines"))
+    out.append(("explained/samples.npz", {"kind": "samples"}, "extract"))
+    out.append(("explained/variables.json", {"kind": "variables"}, "extract"))
+    for k in range(cfg.baselines.k):
+        out.append((f"interactions/baseline_{k}.npz", {"kind": "interactions", "model": f"baseline_{k}"}, "extract"))
+    for e in cfg.checkpoint_epochs():
+        out.append((f"interactions/model/epoch_{e:04d}.npz", {"kind": "interactions", "model": "model", "epoch": e}, "extract"))
+    return out
+
+
+#: Files of a run directory that are rewritten freely and therefore not recorded.
+_UNRECORDED = ("manifest.json", "config.yaml", "report.html", "checkpoints/model/state.pt")
+
+
+def verify_run(root: str | os.PathLike) -> list[Finding]:
+    """Check a whole run directory; one :class:`Finding` per file that is not ``ok`` plus a summary.
+
+    Reports what is missing (a finished stage lacks a file), pending (a stage not run yet), corrupt
+    (unreadable, or its bytes differ from the manifest record), foreign (another run's or another
+    epoch's file, or a file that is not part of this run) and orphan temporary files.
+
+    >>> import tempfile
+    >>> verify_run(tempfile.mkdtemp())[0].status
+    'missing'
+    """
+    from ..io import _load_interactions
+    from .config import RunConfig, config_hash
+
+    root = Path(root)
+    fix = run_file_fix(root)
+    if not root.is_dir():
+        return [Finding(str(root), "missing", "not a directory")]
+    try:
+        man = read_json(root / "manifest.json", fix="this is not a usable run directory; rerun `genphase run` into a new --out")
+    except CorruptFileError as exc:
+        status = "missing" if not (root / "manifest.json").exists() else "corrupt"
+        return [Finding("manifest.json", status, str(exc))]
+    if not isinstance(man, dict) or "config_hash" not in man:
+        return [Finding("manifest.json", "corrupt", "not a genphase manifest (no config_hash)")]
+    findings: list[Finding] = []
+    from .._readers import read_yaml
+
+    try:
+        cfg = RunConfig.from_dict(read_yaml(root / "config.yaml", fix=fix) or {})
+    except Exception as exc:  # noqa: BLE001 - unreadable or invalid config: nothing else can be checked
+        return [Finding("config.yaml", "corrupt", " ".join(str(exc).split()))]
+    if config_hash(cfg) != man["config_hash"]:
+        findings.append(Finding("config.yaml", "foreign", f"its hash {config_hash(cfg)} differs from the manifest's {man['config_hash']}"))
+    stages = man.get("stages", {})
+    files = man.get("files")
+    legacy = files is None
+    files = files or {}
+    expected = expected_files(cfg)
+    names = {rel for rel, _, _ in expected}
+    for rel, what, stage in expected:
+        p = root / rel
+        done = stages.get(stage) == "done" if stage != "baselines" else stages.get("extract") == "done"
+        if not p.exists():
+            if done or rel in files:
+                findings.append(Finding(rel, "missing", f"stage {stage!r} is finished but the file is absent; {fix}"))
+            else:
+                findings.append(Finding(rel, "pending", "not computed yet; `genphase run` resumes"))
+            continue
+        if rel not in files:
+            if legacy:
+                findings.append(Finding(rel, "ok", "no record (run made before integrity records)"))
+            else:
+                findings.append(Finding(rel, "corrupt", "exists but has no record in manifest.json (a write cut short by a kill); "
+                                                      "the next `genphase run` removes and recomputes it"))
+            continue
+        try:
+            check_file(man, root, p, what)
+            if rel.startswith("interactions/"):
+                res = _load_interactions(p, fix)
+                check_run_file_meta(p, res.metadata, {**{k: what.get(k) for k in ("model", "epoch")}, "config_hash": man["config_hash"]}, root)
+        except CorruptFileError as exc:
+            msg = str(exc)
+            foreign = "holds" in msg or "recorded for config" in msg or "manifest record" in msg
+            findings.append(Finding(rel, "foreign" if foreign else "corrupt", msg))
+            continue
+        findings.append(Finding(rel, "ok"))
+    for rel in sorted(files):
+        if rel not in names and not (root / rel).is_file():
+            findings.append(Finding(rel, "missing", f"recorded in manifest.json but absent; {fix}"))
+        elif rel not in names:
+            try:
+                check_file(man, root, root / rel)
+                findings.append(Finding(rel, "ok"))
+            except CorruptFileError as exc:
+                findings.append(Finding(rel, "corrupt", str(exc)))
+    for p in sorted(root.rglob("*")):
+        rel = _rel(root, p)
+        if p.is_file() and rel not in names and rel not in files and rel not in _UNRECORDED \
+                and not rel.startswith(("figures/", "checkpoints/tokenizer/", "checkpoints/.tokenizer.")) \
+                and not p.name.endswith(".tmp") \
+                and not (legacy and rel.startswith("metrics/")):
+            findings.append(Finding(rel, "foreign", "not a file of this run (no record in manifest.json)"))
+    findings.extend(Finding(_rel(root, p), "orphan", "temporary file of a killed write; removed by the next `genphase run`")
+                    for p in _orphans(root))
+    return findings
+
+
+def summarize(findings: list[Finding]) -> str:
+    """One line counting the findings by status (``"12 ok, 1 corrupt"``)."""
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: kv[0] != "ok"))
