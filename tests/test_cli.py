@@ -87,7 +87,7 @@ def captured(monkeypatch, tmp_path):
     """`genphase run` with the job replaced by a recorder of (config, run directory, report flag)."""
     calls = []
     monkeypatch.setattr("genphase.pipeline.run.run",
-                        lambda cfg, out, *, log, report: calls.append((cfg, Path(out), report)))
+                        lambda cfg, out, *, log, report, threads=None: calls.append((cfg, Path(out), report)) or Path(out))
     monkeypatch.chdir(tmp_path)
     return calls
 

@@ -305,6 +305,8 @@ def _check_values(values: ArrayLike, what: str = "values"):
 
     if _is_torch(values):
         t = values.detach()
+        if t.is_complex():
+            raise InputError(f"{what} must be real, got a complex tensor ({t.dtype}); pass its real part explicitly if that is meant")
         if not t.is_floating_point():
             t = t.double()
         t = t.to(torch.float64) if t.device.type != "mps" else t.float()
@@ -312,6 +314,8 @@ def _check_values(values: ArrayLike, what: str = "values"):
         arr = np.asarray(values)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise InputError(f"{what} must be a numeric array, got dtype {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise InputError(f"{what} must be real, got dtype {arr.dtype}; pass its real part explicitly if that is meant")
         t = torch.as_tensor(np.ascontiguousarray(arr, dtype=np.float64))
     if t.ndim == 0:
         raise InputError(f"{what} must have shape [..., 2**n], got a scalar")
@@ -384,10 +388,19 @@ def extract_and_or(
     from .solvers import solve
 
     t, n, batch = _check_values(values)
-    if not (isinstance(noise_bound, (int, float)) and math.isfinite(noise_bound) and noise_bound >= 0):
+    noise_bound = _real_scalar(noise_bound, "noise_bound")
+    if not (math.isfinite(noise_bound) and noise_bound >= 0):
         raise InputError(f"noise_bound must be a finite number >= 0 (a fraction of |v[N]-v[{{}}]|), got {noise_bound!r}")
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    tol = _real_scalar(tol, "tol")
+    if not (0 < tol < 1):
+        raise InputError(f"tol is a relative duality gap and must lie in (0, 1), got {tol!r}; the default is 1e-3")
+    if max_iter is not None:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+            raise InputError(f"max_iter must be an integer >= 1 (or None for the solver's default), got {max_iter!r}")
+        max_iter = int(max_iter)
+    _check_solver_options(solver, solver_options)
     if variables is not None and len(variables) != n:
         raise InputError(f"got {len(variables)} variable names for n={n} variables")
     if warm_start is not None and (warm_start.n != n or warm_start.batch_shape != batch):
@@ -444,6 +457,30 @@ def extract_and_or(
         variables=tuple(variables) if variables is not None else None,
         metadata=meta,
     )
+
+
+def _real_scalar(x: Any, name: str) -> float:
+    """``x`` as a Python float: accepts Python, numpy and 0-d torch real numbers, refuses the rest."""
+    if _is_torch(x):
+        if x.numel() != 1 or x.ndim != 0:
+            raise InputError(f"{name} must be a number, got a tensor of shape {tuple(x.shape)}")
+        x = x.item()
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise InputError(f"{name} must be a real number, got {x!r} ({type(x).__name__})")
+    return float(x)
+
+
+#: options each non-default solver accepts through ``extract_and_or(**solver_options)``
+_SOLVER_OPTIONS = {"highs": ("time_limit",), "sgd-reference": ("steps", "lr", "momentum", "decay", "certify")}
+
+
+def _check_solver_options(solver: str, options: Mapping[str, Any]) -> None:
+    valid = _SOLVER_OPTIONS.get(solver)
+    if valid is None:  # "admm" checks its own options against its dataclass
+        return
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InputError(f"unknown options {unknown} for solver {solver!r}; valid: {list(valid)}")
 
 
 def _jsonable(x: Any) -> bool:

@@ -486,13 +486,17 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
 
     timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
 
-    def extract(m: torch.nn.Module, warm=None):
-        """Masked forward passes, then the solver; each timed separately (manifest timings)."""
+    def extract(m: torch.nn.Module):
+        """Masked forward passes, then the solver; each timed separately (manifest timings).
+
+        Checkpoints and baselines take this same path, with no warm start from the previous
+        checkpoint: on a game with tied optima a warm start can pick another optimum, and the model
+        would then be measured differently from an identical baseline."""
         ts = time.perf_counter()
         values = masked_values(m, _inputs_for(m_inputs, m, masker, ds.modality), torch.as_tensor(y_exp), masker,
                                value_fn=ic.value_function, chunk_size=ic.chunk_size)
         tm = time.perf_counter()
-        res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol, warm_start=warm,
+        res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol,
                              variables=var_info["names"], device=device,
                              metadata={"value_function": ic.value_function, "masker": masker.describe()})
         timing["masked_forward_s"] += tm - ts
@@ -527,18 +531,15 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
                       paths.baseline_interactions(k), f"baseline_{k}", None)
             took = time.perf_counter() - ts
             log(f"  [extract] baseline {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
-    prev = None
     for e in epochs:
         p = paths.interactions(e)
         if files.finished(p, ints_what("model", e)):
-            prev = load_ints(p, "model", e)
-            continue
+            continue  # its content and provenance are checked when the analysis loads it
         ts = time.perf_counter()
         ck = files.need(paths.checkpoint(e), ckpt_what(e))
-        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), ck, device, files.fix), warm=prev)
+        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), ck, device, files.fix))
         save_ints(res, p, "model", e)
         _pause_point(f"extract:{e}")
-        prev = res
         took = time.perf_counter() - ts
         log(f"  [extract] epoch {e}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')}), max gap {float(res.gap.max()):.1e}")
     for key, val in timing.items():  # this invocation's share (a resumed run adds only what it did)
