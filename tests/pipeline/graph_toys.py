@@ -214,3 +214,15 @@ def resumes_from_scratch(ctx) -> int:
     value = int(state.read_text()) + 1
     ctx.output("resumed.txt").write_text(str(value))
     return value
+
+
+def rendezvous(ctx, me: str, other: str, timeout: float = 60.0) -> float:
+    """Leave ``me``, then wait for ``other``: both finish only when they run at the same time."""
+    Path(me).write_text("here")
+    t0 = time.monotonic()
+    while not Path(other).exists():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{other} never appeared: the two nodes did not run at the same time")
+        time.sleep(0.01)
+    ctx.output(f"{Path(me).name}.txt").write_text("met")
+    return time.monotonic() - t0

@@ -115,6 +115,13 @@ def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost(ray_ex, tmp_pat
     assert not (root / STAGING).exists()
 
 
+def test_independent_nodes_run_at_the_same_time(ray_ex, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    g = Graph([Node("a", toys.rendezvous, args=(a, b, 60.0), outputs=("a.txt",)),
+               Node("b", toys.rendezvous, args=(b, a, 60.0), outputs=("b.txt",))])
+    assert ray_ex.run(g, RunStore(tmp_path / "run")).ok
+
+
 def test_a_node_error_comes_back_as_raised_and_is_not_retried(ray_ex, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -130,6 +137,13 @@ def test_a_node_error_comes_back_as_raised_and_is_not_retried(ray_ex, tmp_path):
 def test_resource_requests_reach_ray(ray_ex, tmp_path):
     g = Graph([Node("two", toys.assigned, outputs=("assigned.txt",), resources=Resources(cpus=2))])
     assert ray_ex.run(g, RunStore(tmp_path / "run")).values["two"] == {"CPU": 2.0}
+    t0 = time.perf_counter()
+    for res, what in ((Resources(gpus=1), "asks for 1 gpus but no machine of the Ray cluster has more than 0"),
+                      (Resources(cpus=3), "asks for 3 cpus but no machine of the Ray cluster has more than 2")):
+        g = Graph([Node("greedy", toys.assigned, outputs=("assigned.txt",), resources=res)])
+        with pytest.raises(ConfigError, match=what):  # refused at once instead of waiting forever
+            ray_ex.run(g, RunStore(tmp_path / "greedy"))
+    assert time.perf_counter() - t0 < 10
 
 
 def _closed_port() -> int:

@@ -76,6 +76,9 @@ class Executor(ABC):
     def _check_stores(self, stores: Mapping[str, RunStore]) -> None:
         """Refuse stores this executor cannot reach (e.g. outside a shared path)."""
 
+    def _check_nodes(self, nodes: Sequence[Node]) -> None:
+        """Refuse nodes no worker can ever run (e.g. a GPU request on a cluster without GPUs)."""
+
     def close(self) -> None:
         """Release what the executor holds."""
 
@@ -112,7 +115,12 @@ class Executor(ABC):
                 prod = graph.producer(rel, n.store)
                 if prod is None or prod.id not in need_ids:
                     stores[n.store].input_path(rel, n)
+        self._check_nodes(needed)
         skipped = tuple(n.id for n in graph if n.id not in need_ids)
+        readers: dict[tuple[str, str], int] = {}  # object transfer: handles are dropped after their last reader
+        for n in needed:
+            for rel in n.inputs:
+                readers[(n.store, rel)] = readers.get((n.store, rel), 0) + 1
         order = {n.id: i for i, n in enumerate(graph)}
         waiting = {n.id: sum(d in need_ids for d in n.deps) for n in needed}
         ready = [(order[nid], nid) for nid, w in waiting.items() if w == 0]
@@ -135,6 +143,10 @@ class Executor(ABC):
                         if self.transfer == "object" else {}
                     prog.started(node.id)
                     in_flight[self._submit(node, str(stores[node.store].root), inputs)] = node
+                    for rel in node.inputs:  # the submitted task holds its inputs now
+                        readers[(node.store, rel)] -= 1
+                        if not readers[(node.store, rel)]:
+                            handles.pop((node.store, rel), None)
                 if not in_flight:
                     break
                 for h, out in self._wait(list(in_flight)):
@@ -150,7 +162,8 @@ class Executor(ABC):
                         values[node.id] = out.result.value
                         seconds[node.id] = out.result.seconds
                         for o, hd in zip(node.outputs, out.handles or ()):
-                            handles[(node.store, o.path)] = hd
+                            if readers.get((node.store, o.path)):
+                                handles[(node.store, o.path)] = hd
                         prog.finished(node.id)
                         for d in graph.dependents(node.id):
                             if d in waiting:

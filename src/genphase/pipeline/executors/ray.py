@@ -27,7 +27,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import ray
 
@@ -203,6 +203,19 @@ class RayExecutor(Executor):
                 raise ConfigError(f"run directory {str(s.root)!r} is not inside the shared path {str(self.shared_path)!r}; "
                                   "put the run directory (--out) on the shared path, or leave the shared path out")
 
+    def _check_nodes(self, nodes: Sequence[Node]) -> None:
+        alive = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        for key, what in (("CPU", "cpus"), ("GPU", "gpus")):
+            most = max((float(r.get(key, 0.0)) for r in alive), default=0.0)
+            greedy = [n for n in nodes if getattr(n.resources, what) > most]
+            if greedy:
+                n = greedy[0]
+                raise ConfigError(
+                    f"node {n.id!r} asks for {getattr(n.resources, what):g} {what} but no machine of the Ray cluster has more "
+                    f"than {most:g} ({len(greedy)} node(s) alike); it would wait forever: "
+                    + ("use device=cpu, or add machines with GPUs to the cluster (`ray start --address HEAD:6379` on each)"
+                       if key == "GPU" else "ask for fewer CPUs per task (threads), or add larger machines to the cluster"))
+
     def _submit(self, node: Node, root: str, inputs: Mapping[str, Any]) -> Any:
         names = list(inputs)
         k = len(node.outputs) if self.transfer == "object" else 0
@@ -227,9 +240,11 @@ class RayExecutor(Executor):
                 result = ray.get(h)
                 blobs = ray.get(blob_refs) if blob_refs else None
                 out.append((h, Outcome(result=result, blobs=blobs, handles=blob_refs or None)))
-            except ray.exceptions.RayTaskError as exc:
-                out.append((h, Outcome(error=_unwrap(exc))))
             except ray.exceptions.RayError as exc:
+                _drain(blob_refs)
+                if isinstance(exc, ray.exceptions.RayTaskError):
+                    out.append((h, Outcome(error=_unwrap(exc))))
+                    continue
                 out.append((h, Outcome(error=NodeFailedError(
                     f"node {node_id!r}: its Ray task failed without an error of its own ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:300]}), after up to {self.max_retries} retries; its partial output was "
@@ -246,6 +261,16 @@ class RayExecutor(Executor):
             except Exception:  # noqa: BLE001 - best effort while the driver stops
                 pass
         self._blob_refs.clear()
+
+
+def _drain(refs: list[Any]) -> None:
+    """Fetch the other return objects of a failed task (they hold its error), so Ray does not report them
+    as unhandled errors when they are released."""
+    for r in refs:
+        try:
+            ray.get(r)
+        except Exception:  # noqa: BLE001 - the same error as the task's first return object
+            pass
 
 
 def _unwrap(exc: BaseException) -> BaseException:
