@@ -226,3 +226,27 @@ def rendezvous(ctx, me: str, other: str, timeout: float = 60.0) -> float:
         time.sleep(0.01)
     ctx.output(f"{Path(me).name}.txt").write_text("met")
     return time.monotonic() - t0
+
+
+def trains(ctx, epochs: int, stop_at: int, marker: str, log_dir: str) -> int:
+    """A toy training: checkpoint ``ckpt/E.txt`` after each epoch (committed at once where the executor can),
+    its state in ctx.scratch. The first time (no ``marker``) it stops with an error after epoch ``stop_at``."""
+    state = ctx.scratch / "state.txt"
+    start = int(state.read_text()) if state.exists() else 0
+    for e in range(start, epochs):
+        with open(Path(log_dir) / "epochs", "a") as fh:
+            fh.write(f"{e}\n")
+        if not ctx.is_finished(f"ckpt/{e}.txt"):
+            ctx.output(f"ckpt/{e}.txt").write_text(str(e * e))
+            ctx.commit(f"ckpt/{e}.txt")
+        state.write_text(str(e + 1))
+        if e == stop_at and not Path(marker).exists():
+            Path(marker).write_text("stopped")
+            raise ConfigError(f"config key 'toy': stopped after epoch {e}")
+    ctx.output("log.txt").write_text(" ".join(str(e * e) for e in range(epochs)))
+    return epochs
+
+
+def training_graph(log_dir: str, marker: str, epochs: int = 5, stop_at: int = 2) -> Graph:
+    outs = tuple(Output(f"ckpt/{e}.txt", {"kind": "checkpoint", "epoch": e}) for e in range(epochs)) + ("log.txt",)
+    return Graph([Node("train", trains, args=(epochs, stop_at, marker, log_dir), outputs=outs)])

@@ -115,6 +115,22 @@ def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost(ray_ex, tmp_pat
     assert not (root / STAGING).exists()
 
 
+def test_ray_resumes_a_node_whose_early_outputs_the_local_executor_committed(ray_ex, tmp_path):
+    logs, marker = tmp_path / "logs", tmp_path / "stopped"
+    logs.mkdir()
+    g = toys.training_graph(str(logs), str(marker))
+    with pytest.raises(ConfigError, match="stopped after epoch 2"):
+        LocalExecutor().run(g, RunStore(tmp_path / "run"))
+    early = {e: (tmp_path / "run" / f"ckpt/{e}.txt").stat().st_mtime_ns for e in range(3)}
+    rep = ray_ex.run(g, RunStore(tmp_path / "run"))
+    assert rep.ran == ("train",)
+    assert {e: (tmp_path / "run" / f"ckpt/{e}.txt").stat().st_mtime_ns for e in range(3)} == early
+    (tmp_path / "logs2").mkdir()
+    LocalExecutor().run(toys.training_graph(str(tmp_path / "logs2"), str(marker)), RunStore(tmp_path / "clean"))
+    for rel in [f"ckpt/{e}.txt" for e in range(5)] + ["log.txt"]:
+        assert (tmp_path / "run" / rel).read_text() == (tmp_path / "clean" / rel).read_text()
+
+
 def test_independent_nodes_run_at_the_same_time(ray_ex, tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     g = Graph([Node("a", toys.rendezvous, args=(a, b, 60.0), outputs=("a.txt",)),

@@ -330,3 +330,23 @@ def test_scratch_state_survives_a_failed_attempt_and_goes_with_the_commit(tmp_pa
     assert not list((root / STAGING).glob("*/attempt-*"))
     assert _run(g, root).values == {"r": 42}
     assert not (root / STAGING).exists()
+
+
+def test_outputs_committed_early_survive_a_failure_and_are_not_redone(tmp_path):
+    logs, marker, root = tmp_path / "logs", tmp_path / "stopped", tmp_path / "run"
+    logs.mkdir()
+    g = toys.training_graph(str(logs), str(marker))
+    with pytest.raises(ConfigError, match="stopped after epoch 2"):
+        _run(g, root)
+    # each checkpoint was committed when written: a kill after epoch 2 keeps epochs 0-2
+    assert sorted(_manifest(root)["files"]) == ["ckpt/0.txt", "ckpt/1.txt", "ckpt/2.txt"]
+    assert _manifest(root)["files"]["ckpt/1.txt"] == {**_manifest(root)["files"]["ckpt/1.txt"], "kind": "checkpoint", "epoch": 1}
+    early = {p.name: p.stat().st_mtime_ns for p in (root / "ckpt").iterdir()}
+    rep = _run(g, root)
+    assert rep.ran == ("train",) and rep.values["train"] == 5
+    # resumed from its scratch state at epoch 3; the early checkpoints were not written again
+    assert (logs / "epochs").read_text().split() == ["0", "1", "2", "3", "4"]
+    assert {p.name: p.stat().st_mtime_ns for p in (root / "ckpt").iterdir() if p.name in early} == early
+    assert [(root / f"ckpt/{e}.txt").read_text() for e in range(5)] == ["0", "1", "4", "9", "16"]
+    assert (root / "log.txt").read_text() == "0 1 4 9 16"
+    assert len(_manifest(root)["files"]) == 6 and not (root / STAGING).exists()

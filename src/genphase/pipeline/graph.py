@@ -334,6 +334,8 @@ class NodeContext:
     _scratch: Path
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    _finished: set[str] = field(default_factory=set)
+    _on_output: Callable[[str, Path], None] | None = None
 
     @property
     def scratch(self) -> Path:
@@ -358,12 +360,35 @@ class NodeContext:
 
     def output(self, path: str) -> Path:
         """Where to write the declared output ``path`` (its folder exists); the driver commits it."""
-        if path not in self.outputs:
-            raise InputError(f"node {self.node_id!r} writes {path!r}, which is not among its outputs {list(self.outputs)}; "
-                             "declare it in Node(outputs=...)")
+        self._declared(path)
         p = self._out_dir / path
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
+
+    def _declared(self, path: str) -> None:
+        if path not in self.outputs:
+            raise InputError(f"node {self.node_id!r} writes {path!r}, which is not among its outputs {list(self.outputs)}; "
+                             "declare it in Node(outputs=...)")
+
+    def is_finished(self, path: str) -> bool:
+        """Whether output ``path`` is finished already (an earlier attempt committed it): it need not be
+        written again, and anything written there is ignored."""
+        self._declared(path)
+        return path in self._finished
+
+    def commit(self, path: str) -> None:
+        """Output ``path`` is complete (written to :meth:`output`): where the executor can (the local
+        one), it is committed now, so that a kill later in the node keeps it (e.g. each checkpoint of
+        a long training); elsewhere it is committed with the others when the node returns."""
+        self._declared(path)
+        if path in self._finished:
+            return
+        p = self._out_dir / path
+        if not p.is_file():
+            raise InputError(f"node {self.node_id!r} commits {path!r} before writing it to ctx.output({path!r})")
+        if self._on_output is not None:
+            self._on_output(path, p)
+            self._finished.add(path)
 
 
 @dataclass(frozen=True)
@@ -392,7 +417,8 @@ def _scratch_for(transfer: str, root: str, slug: str) -> Path:
     return Path(tempfile.gettempdir()) / "genphase-scratch" / run_id / slug
 
 
-def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, bytes] | None = None
+def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, bytes] | None = None, *,
+                 finished: Iterable[str] = (), on_output: Callable[[str, Path], None] | None = None
                  ) -> tuple[NodeResult, list[bytes] | None]:
     """Run ``node`` on a worker; return its :class:`NodeResult` and (object transfer) its outputs' bytes.
 
@@ -400,7 +426,12 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
     outputs written into a fresh attempt directory ``root/.staging/<node>/attempt-<uuid>/``, which
     the driver checks and renames into place. ``transfer="object"``: ``inputs`` maps each input
     path to its bytes; everything happens in a temporary directory and the outputs' bytes are
-    returned (in ``node.outputs`` order). Either way a killed attempt leaves no finished file.
+    returned. Either way a killed attempt leaves no finished file.
+
+    ``finished``: outputs committed by an earlier attempt (not collected again). ``on_output(path,
+    file)``: commits one output at once when the node calls ``ctx.commit(path)`` (the local
+    executor passes it; the file is then not collected either). The result lists the other outputs,
+    in ``node.outputs`` order, and the bytes come in that order.
     """
     if transfer not in TRANSFERS:
         raise InputError(f"transfer must be one of {TRANSFERS}, got {transfer!r}")
@@ -423,7 +454,7 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
             p.write_bytes(given[rel])
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = NodeContext(node.id, node.resources, in_dir, out_dir, scratch, inputs=node.inputs,
-                      outputs=tuple(o.path for o in node.outputs))
+                      outputs=tuple(o.path for o in node.outputs), _finished=set(finished), _on_output=on_output)
     try:
         t0 = time.perf_counter()
         value = node.fn(ctx, *node.args, **node.kwargs)
@@ -431,6 +462,8 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
         files: dict[str, FileInfo] = {}
         blobs: list[bytes] | None = None if transfer == "shared" else []
         for out in node.outputs:
+            if out.path in ctx._finished:
+                continue
             p = out_dir / out.path
             if not p.is_file():
                 raise NodeFailedError(f"node {node.id!r} returned without writing its output {out.path!r}; "
@@ -515,22 +548,24 @@ class RunStore:
 
         write_json(self.manifest_path, self.manifest)
 
-    def finished(self, node: Node) -> bool:
-        """True when every output of ``node`` is recorded and intact (a changed file is a
-        :class:`~genphase.errors.CorruptFileError`); an unrecorded leftover is removed (False)."""
-        if not node.outputs:
-            return False
-        done = True
+    def finished_outputs(self, node: Node) -> set[str]:
+        """The outputs of ``node`` that are recorded and intact (a changed file is a
+        :class:`~genphase.errors.CorruptFileError`); an unrecorded leftover is removed."""
+        done = set()
         for out in node.outputs:
             p = self.root / out.path
             if recorded(self.manifest, self.root, p):
                 check_file(self.manifest, self.root, p, out.what)
-                continue
-            if p.exists():
+                done.add(out.path)
+            elif p.exists():
                 self.log(f"  {out.path} has no record in {self.manifest_path.name} (a write cut short by a kill): recomputing it")
                 p.unlink()
-            done = False
         return done
+
+    def finished(self, node: Node) -> bool:
+        """True when every output of ``node`` is finished (see :meth:`finished_outputs`); never for a
+        node without outputs."""
+        return bool(node.outputs) and len(self.finished_outputs(node)) == len(node.outputs)
 
     def input_path(self, path: str, node: Node | None = None) -> Path:
         """``root/path``, which must be a finished file (recorded and intact)."""
@@ -575,33 +610,45 @@ class RunStore:
 
     # -- commit -------------------------------------------------------------------------------
     def commit(self, node: Node, result: NodeResult, blobs: Sequence[bytes] | None = None) -> None:
-        """Put ``node``'s outputs in place (atomically; checked against the worker's sizes and hashes),
-        call ``on_commit``, record them, save the manifest (last), drop the node's staging directory."""
-        if set(result.files) != {o.path for o in node.outputs}:
-            raise NodeFailedError(f"node {node.id!r} reported outputs {sorted(result.files)}, expected "
-                                  f"{sorted(o.path for o in node.outputs)}")
-        if blobs is not None and len(blobs) != len(node.outputs):
-            raise NodeFailedError(f"node {node.id!r}: {len(blobs)} output blobs for {len(node.outputs)} outputs")
-        for i, out in enumerate(node.outputs):
-            info = result.files[out.path]
-            target = self.root / out.path
-            if blobs is not None:
-                data = blobs[i]
-                if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
-                    raise NodeFailedError(f"node {node.id!r}: the bytes of {out.path!r} that reached the driver differ "
-                                          "from what the worker wrote; run again")
-                atomic_write(target, lambda fh, data=data: fh.write(data))
-            else:
-                staged = Path(info.staged or "")
-                if not staged.is_file() or staged.stat().st_size != info.size or sha256_file(staged) != info.sha256:
-                    raise NodeFailedError(
-                        f"node {node.id!r}: its staged output {str(staged)!r} is missing or differs from what the worker "
-                        f"wrote (size/SHA-256); on a shared path every machine must see the same {str(self.root)!r}; run again")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged, target)
+        """Put the outputs in ``result`` in place (atomically; checked against the worker's sizes and
+        hashes), call ``on_commit``, record them, save the manifest (last), drop the node's staging
+        directory. Outputs missing from ``result`` must be finished already (earlier or early commits)."""
+        produced = [o for o in node.outputs if o.path in result.files]
+        unknown = set(result.files) - {o.path for o in node.outputs}
+        lacking = [o.path for o in node.outputs if o.path not in result.files and not recorded(self.manifest, self.root, self.root / o.path)]
+        if unknown or lacking:
+            raise NodeFailedError(f"node {node.id!r} reported outputs {sorted(result.files)}; unknown {sorted(unknown)}, "
+                                  f"missing {lacking}")
+        if blobs is not None and len(blobs) != len(produced):
+            raise NodeFailedError(f"node {node.id!r}: {len(blobs)} output blobs for {len(produced)} outputs")
+        for i, out in enumerate(produced):
+            self._place(node, out, result.files[out.path], None if blobs is None else blobs[i])
         if self.on_commit is not None:
             self.on_commit(node, result)
-        for out in node.outputs:
+        for out in produced:
             record_file(self.manifest, self.root, self.root / out.path, out.what)
         self.save()
         shutil.rmtree(self.staging / _node_slug(node.id), ignore_errors=True)
+
+    def commit_output(self, node: Node, path: str, staged: Path) -> None:
+        """Commit one output of a running node at once (rename into place, record, save the manifest)."""
+        out = next(o for o in node.outputs if o.path == path)
+        self._place(node, out, FileInfo(staged.stat().st_size, sha256_file(staged), str(staged)), None)
+        record_file(self.manifest, self.root, self.root / path, out.what)
+        self.save()
+
+    def _place(self, node: Node, out: Output, info: FileInfo, data: bytes | None) -> None:
+        target = self.root / out.path
+        if data is not None:
+            if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
+                raise NodeFailedError(f"node {node.id!r}: the bytes of {out.path!r} that reached the driver differ "
+                                      "from what the worker wrote; run again")
+            atomic_write(target, lambda fh: fh.write(data))
+            return
+        staged = Path(info.staged or "")
+        if not staged.is_file() or staged.stat().st_size != info.size or sha256_file(staged) != info.sha256:
+            raise NodeFailedError(
+                f"node {node.id!r}: its staged output {str(staged)!r} is missing or differs from what the worker "
+                f"wrote (size/SHA-256); on a shared path every machine must see the same {str(self.root)!r}; run again")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)

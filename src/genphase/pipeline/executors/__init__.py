@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from ...errors import ConfigError, InputError, require
@@ -59,8 +60,11 @@ class Executor(ABC):
 
     # -- what subclasses provide -------------------------------------------------------------
     @abstractmethod
-    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any]) -> Any:
-        """Start ``node`` (``inputs``: input path -> handle, object transfer only); return a hashable handle."""
+    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any], finished: frozenset[str],
+                commit_output: Callable[[str, Path], None]) -> Any:
+        """Start ``node``; return a hashable handle. ``inputs``: input path -> handle (object transfer
+        only); ``finished``: its outputs committed already; ``commit_output(path, file)`` commits one
+        output at once (for executors whose nodes can reach the driver's store)."""
 
     @abstractmethod
     def _wait(self, handles: list[Any]) -> list[tuple[Any, Outcome]]:
@@ -107,7 +111,8 @@ class Executor(ABC):
         t0 = _now()
         for s in stores.values():
             s.begin()
-        finished = {n.id for n in graph if stores[n.store].finished(n)}
+        done_outputs = {n.id: frozenset(stores[n.store].finished_outputs(n)) for n in graph}
+        finished = {n.id for n in graph if n.outputs and len(done_outputs[n.id]) == len(n.outputs)}
         needed = graph.needed(finished)
         need_ids = {n.id for n in needed}
         for n in needed:  # inputs made outside this invocation must be finished files now
@@ -142,7 +147,9 @@ class Executor(ABC):
                     inputs = {rel: self._input(handles, stores, node, rel) for rel in node.inputs} \
                         if self.transfer == "object" else {}
                     prog.started(node.id)
-                    in_flight[self._submit(node, str(stores[node.store].root), inputs)] = node
+                    st = stores[node.store]
+                    in_flight[self._submit(node, str(st.root), inputs, done_outputs[node.id],
+                                           lambda path, file, st=st, node=node: st.commit_output(node, path, file))] = node
                     for rel in node.inputs:  # the submitted task holds its inputs now
                         readers[(node.store, rel)] -= 1
                         if not readers[(node.store, rel)]:
@@ -161,9 +168,9 @@ class Executor(ABC):
                         ran.append(node.id)
                         values[node.id] = out.result.value
                         seconds[node.id] = out.result.seconds
-                        for o, hd in zip(node.outputs, out.handles or ()):
-                            if readers.get((node.store, o.path)):
-                                handles[(node.store, o.path)] = hd
+                        for path, hd in zip(out.result.files, out.handles or ()):
+                            if readers.get((node.store, path)):
+                                handles[(node.store, path)] = hd
                         prog.finished(node.id)
                         for d in graph.dependents(node.id):
                             if d in waiting:
@@ -268,10 +275,11 @@ class LocalExecutor(Executor):
         self._done: dict[int, Outcome] = {}
         self._next = 0
 
-    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any]) -> int:
+    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any], finished: frozenset[str],
+                commit_output: Callable[[str, Path], None]) -> int:
         self._next += 1
         try:
-            result, _ = execute_node(node, "shared", root)
+            result, _ = execute_node(node, "shared", root, finished=finished, on_output=commit_output)
             self._done[self._next] = Outcome(result=result)
         except Exception as exc:  # noqa: BLE001 - the node's failure, handled by the driver loop
             self._done[self._next] = Outcome(error=exc)

@@ -27,7 +27,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
@@ -40,8 +40,8 @@ __all__ = ["RayExecutor", "probe_address"]
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + an empty SETTINGS frame
 
 
-def _remote_execute(node: Node, transfer: str, root: str, names: list[str], *blobs: bytes) -> Any:
-    result, out = execute_node(node, transfer, root, dict(zip(names, blobs)))
+def _remote_execute(node: Node, transfer: str, root: str, finished: frozenset[str], names: list[str], *blobs: bytes) -> Any:
+    result, out = execute_node(node, transfer, root, dict(zip(names, blobs)), finished=finished)
     return (result, *out) if out else result
 
 
@@ -216,14 +216,15 @@ class RayExecutor(Executor):
                     + ("use device=cpu, or add machines with GPUs to the cluster (`ray start --address HEAD:6379` on each)"
                        if key == "GPU" else "ask for fewer CPUs per task (threads), or add larger machines to the cluster"))
 
-    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any]) -> Any:
+    def _submit(self, node: Node, root: str, inputs: Mapping[str, Any], finished: frozenset[str],
+                commit_output: Callable[[str, Path], None]) -> Any:
         names = list(inputs)
-        k = len(node.outputs) if self.transfer == "object" else 0
+        k = len([o for o in node.outputs if o.path not in finished]) if self.transfer == "object" else 0
         opts: dict[str, Any] = {"num_cpus": node.resources.cpus, "max_retries": self.max_retries,
                                 "retry_exceptions": False, "num_returns": 1 + k, "name": node.id}
         if node.resources.gpus > 0:
             opts["num_gpus"] = node.resources.gpus
-        ret = _REMOTE.options(**opts).remote(node, self.transfer, root, names, *(inputs[n] for n in names))
+        ret = _REMOTE.options(**opts).remote(node, self.transfer, root, finished, names, *(inputs[n] for n in names))
         meta, blobs = (ret, []) if k == 0 else (ret[0], list(ret[1:]))
         self._blob_refs[meta] = (node.id, blobs)
         return meta
