@@ -179,7 +179,7 @@ def undeclared(ctx) -> None:
 
 def assigned(ctx) -> dict:
     """The resources Ray granted this task (empty outside Ray)."""
-    ctx.output("assigned.txt").write_text("ok")
+    ctx.output("assigned.txt").write_text(f"{ctx.transfer} {ctx.run_dir}")
     try:
         import ray
 

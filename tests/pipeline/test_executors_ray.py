@@ -153,6 +153,9 @@ def test_a_node_error_comes_back_as_raised_and_is_not_retried(ray_ex, tmp_path):
 def test_resource_requests_reach_ray(ray_ex, tmp_path):
     g = Graph([Node("two", toys.assigned, outputs=("assigned.txt",), resources=Resources(cpus=2))])
     assert ray_ex.run(g, RunStore(tmp_path / "run")).values["two"] == {"CPU": 2.0}
+    assert (tmp_path / "run" / "assigned.txt").read_text() == "object None"  # no run directory on the worker
+    LocalExecutor().run(g, RunStore(tmp_path / "local"))
+    assert (tmp_path / "local" / "assigned.txt").read_text() == f"shared {tmp_path / 'local'}"
     t0 = time.perf_counter()
     for res, what in ((Resources(gpus=1), "asks for 1 gpus but no machine of the Ray cluster has more than 0"),
                       (Resources(cpus=3), "asks for 3 cpus but no machine of the Ray cluster has more than 2")):

@@ -14,6 +14,10 @@ when every output has a record and matches it; such a node is skipped when the g
 update: it is removed and its node runs again. A worker never writes a finished path itself: it
 writes into a private attempt directory (or memory), so a dead or retried attempt leaves nothing
 that could be read as finished. Nodes without outputs are never finished (they run every time).
+Outputs are finished one by one: a node may commit an output before it returns (``ctx.commit``;
+the local executor commits it at once, so a long training keeps each checkpoint), and a node run
+again is told which of its outputs are finished already (``ctx.is_finished``) and need not write
+them again.
 
 An unfinished node runs only when something still needs it: it is a sink (nothing depends on it),
 or an unfinished node that runs depends on it. So intermediate files may be deleted once the
@@ -336,6 +340,13 @@ class NodeContext:
     outputs: tuple[str, ...] = ()
     _finished: set[str] = field(default_factory=set)
     _on_output: Callable[[str, Path], None] | None = None
+    transfer: str = "shared"
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run directory, when this worker reaches it (shared transfer; None with object transfer): only
+        for files a stage keeps unrecorded beside its outputs, such as a training state to resume from."""
+        return self._in_dir if self.transfer == "shared" else None
 
     @property
     def scratch(self) -> Path:
@@ -454,7 +465,8 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
             p.write_bytes(given[rel])
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = NodeContext(node.id, node.resources, in_dir, out_dir, scratch, inputs=node.inputs,
-                      outputs=tuple(o.path for o in node.outputs), _finished=set(finished), _on_output=on_output)
+                      outputs=tuple(o.path for o in node.outputs), _finished=set(finished), _on_output=on_output,
+                      transfer=transfer)
     try:
         t0 = time.perf_counter()
         value = node.fn(ctx, *node.args, **node.kwargs)
