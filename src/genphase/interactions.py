@@ -19,13 +19,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._typing import ArrayLike
-from .errors import InputError
+from .errors import ConvergenceWarning, InputError
 from .transforms import _is_torch, bitmasks_to_masks, moebius, num_variables, subset_orders
 
 __all__ = ["AndOrInteractions", "extract_and_or", "harsanyi_dividends", "SOLVERS"]
 
-#: Names accepted by ``extract_and_or(solver=...)``.
-SOLVERS = ("admm", "sgd-reference", "highs")
+#: Names accepted by ``extract_and_or(solver=...)``: ``"admm"`` (default) and ``"hpr"`` are the
+#: same exact solver (Halpern-anchored Peaceman-Rachford; "admm" is its historical name).
+SOLVERS = ("admm", "hpr", "sgd-reference", "highs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,7 +368,7 @@ def extract_and_or(
     Args:
         values: ``[..., 2**n]`` array or tensor, ``v[..., S] = v(x_S)`` in bitmask order.
         noise_bound: ``r >= 0``; the noise satisfies ``|q[S]| <= r * |v[N] - v[{}]|`` per sample.
-        solver: ``"admm"`` (default; exact, certified; samples it leaves unconverged are
+        solver: ``"admm"`` (default; also ``"hpr"``; exact, certified; samples it leaves unconverged are
             re-solved by the exact LP when ``n <= 10``, which happens mostly with noise), ``"sgd-reference"`` (the original
             research recipe, for reproducing published numbers), or ``"highs"`` (exact LP
             through scipy, small ``n`` only).
@@ -424,13 +425,13 @@ def extract_and_or(
         progress=progress,
         **solver_options,
     )
-    if solver != "sgd-reference" and not bool(np.all(raw["converged"])):
-        bad = int((~raw["converged"]).sum())
+    if solver != "sgd-reference" and not bool(np.all(raw.converged)):
+        bad = int((~raw.converged).sum())
         warnings.warn(
-            f"{bad} of {raw['converged'].size} samples did not reach the certified gap tol={tol} "
-            f"(worst gap {float(raw['gap'].max()):.3g}, at most {int(raw['iterations'].max())} iterations); "
+            f"{bad} of {raw.converged.size} samples did not reach the certified gap tol={tol} "
+            f"(worst gap {float(raw.gap.max()):.3g}, at most {int(raw.iterations.max())} iterations); "
             f"raise max_iter or tol, or for n <= 10 use solver='highs'",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     v_np = _to_np(flat)
@@ -441,17 +442,19 @@ def extract_and_or(
     meta = dict(metadata or {})
     meta.setdefault("solver_options", {k: v for k, v in solver_options.items() if _jsonable(v)})
     meta.setdefault("tol", tol)
+    for k, val in raw.metadata.items():
+        meta.setdefault(k, val)
     return AndOrInteractions(
-        and_effects=shaped(raw["and_effects"]),
-        or_effects=shaped(raw["or_effects"]),
-        bias=shaped(v_np[:, 0] + raw["noise"][:, 0], False),
-        noise=shaped(raw["noise"]),
+        and_effects=shaped(raw.and_effects),
+        or_effects=shaped(raw.or_effects),
+        bias=shaped(v_np[:, 0] + raw.noise[:, 0], False),
+        noise=shaped(raw.noise),
         values=shaped(v_np),
-        objective=shaped(raw["objective"], False),
-        lower_bound=shaped(raw["lower_bound"], False),
-        gap=shaped(raw["gap"], False),
-        iterations=shaped(raw["iterations"], False),
-        converged=shaped(raw["converged"], False),
+        objective=shaped(raw.objective, False),
+        lower_bound=shaped(raw.lower_bound, False),
+        gap=shaped(raw.gap, False),
+        iterations=shaped(raw.iterations, False),
+        converged=shaped(raw.converged, False),
         noise_bound=float(noise_bound),
         solver=solver,
         variables=tuple(variables) if variables is not None else None,
@@ -476,7 +479,7 @@ _SOLVER_OPTIONS = {"highs": ("time_limit",), "sgd-reference": ("steps", "lr", "m
 
 def _check_solver_options(solver: str, options: Mapping[str, Any]) -> None:
     valid = _SOLVER_OPTIONS.get(solver)
-    if valid is None:  # "admm" checks its own options against its dataclass
+    if valid is None:  # the exact solver checks its own options against its dataclass
         return
     unknown = sorted(set(options) - set(valid))
     if unknown:
