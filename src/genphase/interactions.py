@@ -376,11 +376,16 @@ def extract_and_or(
         max_iter: iteration cap (solver-specific default).
         batch_size: samples solved together; default chosen from available memory.
         warm_start: a previous result for the same samples and variables (e.g. the previous
-            checkpoint); starts ADMM from its effects.
+            checkpoint; its values may differ); starts the solver from its effects. With
+            ``ties="least-norm"`` it only changes the time taken, never the answer.
         variables, metadata: stored on the result.
         device: solve on this torch device (default: the device of ``values``).
         progress: show a progress bar over batches.
-        **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`).
+        **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`). For
+            the default solver: ``ties="least-norm"`` applies the tie rule (a canonical answer
+            among tied optima, certified; several times slower, docs/solver.md "Ties"), with
+            ``tiebreak`` (its ``mu``, in [1e-4, 10], default 0.5) and ``tie_tol`` (certified
+            distance as a fraction of max|effect|, in [1e-8, 0.05], default 5e-3).
 
     Returns:
         :class:`AndOrInteractions` with ``and_effects``, ``or_effects``, ``bias``, ``noise``,
@@ -404,10 +409,8 @@ def extract_and_or(
     _check_solver_options(solver, solver_options)
     if variables is not None and len(variables) != n:
         raise InputError(f"got {len(variables)} variable names for n={n} variables")
-    if warm_start is not None and (warm_start.n != n or warm_start.batch_shape != batch):
-        raise InputError(
-            f"warm_start has n={warm_start.n}, batch {warm_start.batch_shape}; values have n={n}, batch {batch}"
-        )
+    if warm_start is not None:
+        _check_warm_start(warm_start, n, batch, variables)
     if device is not None:
         t = t.to(device)
     flat = t.reshape(-1, 1 << n)
@@ -427,8 +430,9 @@ def extract_and_or(
     )
     if solver != "sgd-reference" and not bool(np.all(raw.converged)):
         bad = int((~raw.converged).sum())
+        ties = " or the tie rule's certificate (tie_tol)" if "tie_rule" in raw.metadata else ""
         warnings.warn(
-            f"{bad} of {raw.converged.size} samples did not reach the certified gap tol={tol} "
+            f"{bad} of {raw.converged.size} samples did not reach the certified gap tol={tol}{ties} "
             f"(worst gap {float(raw.gap.max()):.3g}, at most {int(raw.iterations.max())} iterations); "
             f"raise max_iter or tol, or for n <= 10 use solver='highs'",
             ConvergenceWarning,
@@ -460,6 +464,27 @@ def extract_and_or(
         variables=tuple(variables) if variables is not None else None,
         metadata=meta,
     )
+
+
+def _check_warm_start(warm_start: Any, n: int, batch: tuple[int, ...], variables: Sequence[str] | None) -> None:
+    """A warm start must be a result for the same variables and samples (n, batch shape, names);
+    its values may differ (the previous checkpoint's are the usual warm start)."""
+    if not isinstance(warm_start, AndOrInteractions):
+        raise InputError(
+            f"warm_start must be an AndOrInteractions (a previous extract_and_or result), got {type(warm_start).__name__}"
+        )
+    if warm_start.n != n or warm_start.batch_shape != batch:
+        raise InputError(
+            f"warm_start has n={warm_start.n}, batch {warm_start.batch_shape}; values have n={n}, batch {batch}; "
+            "pass a result for the same samples and variables (or no warm start)"
+        )
+    if variables is not None and warm_start.variables is not None and tuple(variables) != tuple(warm_start.variables):
+        raise InputError(
+            f"warm_start is for the variables {list(warm_start.variables)[:6]}..., these values for {list(variables)[:6]}...; "
+            "a warm start must come from the same variables"
+        )
+    if not (np.all(np.isfinite(warm_start.and_effects)) and np.all(np.isfinite(warm_start.or_effects))):
+        raise InputError("warm_start has NaN or inf effects; pass a finished result (or no warm start)")
 
 
 def _real_scalar(x: Any, name: str) -> float:

@@ -41,6 +41,8 @@ FALLBACK_MAX_N = 10
 NOISY_MAX_ITER = 5000
 #: default iteration cap without noise when the HiGHS fallback is available (n <= FALLBACK_MAX_N)
 EXACT_MAX_ITER_SMALL_N = 20000
+#: with ``ties="least-norm"`` the L1 stage is certified to this fraction of ``tol``
+TIE_STAGE_TOL = 0.25
 
 # float64 arrays of size 2**n kept per sample by the exact solver (state, temporaries, outputs), noise case
 _ARRAYS_PER_SAMPLE = 40
@@ -161,9 +163,12 @@ def _unscale(part: SolveResult, sc: torch.Tensor) -> SolveResult:
 
 
 def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult:
+    """The default exact solver: the L1 problem (warm-startable, HiGHS fallback at small n),
+    then the tie stage (:func:`~genphase.solvers.ties.canonical_stage`)."""
     from .admm import solve_admm
     from .lp import solve_highs
     from .options import ADMMOptions
+    from .ties import canonical_stage, check_tie_options
 
     kw = dict(options)
     fallback_max_n = int(kw.pop("fallback_max_n", FALLBACK_MAX_N))
@@ -173,6 +178,7 @@ def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult
         valid = sorted((names - {"tol", "max_iter"}) | {"fallback_max_n"})
         raise InputError(f"unknown ADMM options {sorted(unknown)}; valid: {valid}")
     kw["tol"] = tol
+    check_tie_options(kw.get("tiebreak", ADMMOptions.tiebreak), kw.get("tie_tol", ADMMOptions.tie_tol), kw.get("ties", ADMMOptions.ties))
     noisy = bool((eta > 0).any())
     if max_iter is not None:
         kw["max_iter"] = int(max_iter)
@@ -183,7 +189,13 @@ def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult
     a0 = None
     if init is not None:
         a0 = torch.as_tensor(np.asarray(init[0])[lo:hi], dtype=vb.dtype, device=vb.device) / sc[:, None]
-    part = solve_admm(vb, eta, ADMMOptions(**kw), init=a0)
+    canonical = kw.get("ties", ADMMOptions.ties) != "none"
+    opts = ADMMOptions(**kw)
+    states: list | None = [] if canonical else None
+    # with the tie stage, the L1 stage is certified to TIE_STAGE_TOL * tol, so that a tie-rule
+    # answer within tol of the optimum is recognised as such (the check compares with its bound)
+    part = solve_admm(vb, eta, replace(opts, tol=tol * TIE_STAGE_TOL) if canonical else opts, init=a0, state_out=states)
+    state = states[0] if states else None
     n = vb.shape[-1].bit_length() - 1
     todo = (~part.converged).nonzero()[:, 0]
     if todo.numel() and n <= fallback_max_n:
@@ -193,7 +205,25 @@ def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult
         for k, val in exact.arrays().items():
             if k != "iterations":
                 getattr(part, k)[todo] = val.to(getattr(part, k).dtype)
+        state = None if state is None else _restart_state(state, todo, vb, eta, part, opts)
+    if canonical:
+        canonical_stage(vb, eta, part, state, opts, opts.max_iter)
     return part
+
+
+def _restart_state(state, todo, vb, eta, part, opts):
+    """First-stage states with the samples ``todo`` (finished by HiGHS) restarted at the LP solution."""
+    from .halpern import _NoiseFreeSplit, _NoisySplit, halpern_rho
+    from .operators import parity
+
+    n = vb.shape[-1].bit_length() - 1
+    cls = _NoisySplit if bool((eta > 0).any()) else _NoiseFreeSplit
+    rho = halpern_rho(n) if opts.rho is None else float(opts.rho)
+    prob = cls(vb[todo], eta[todo], rho, vb.dtype, parity(n, vb))
+    prob.cast(vb.dtype)
+    state = state.clone()
+    state[todo] = prob.start(part.and_effects[todo].to(vb.dtype))
+    return state
 
 
 def _run_sgd(v_raw, eta_raw, vb, eta, sc, max_iter, options) -> SolveResult:

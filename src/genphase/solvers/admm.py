@@ -16,7 +16,6 @@ from here: :class:`ADMMOptions`, :class:`SolveResult`, :func:`halpern_rho`,
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import torch
@@ -50,6 +49,7 @@ def solve_admm(
     init: torch.Tensor | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     trace: list | None = None,
+    state_out: list | None = None,
 ) -> SolveResult:
     """Solve a batch. ``v``: ``[B, 2**n]`` float (normalised); ``eta``: ``[B]`` absolute noise bounds.
 
@@ -57,7 +57,9 @@ def solve_admm(
     checkpoint's result for the same samples). ``trace``, if a list, receives
     ``(iteration, best objective [B], best lower bound [B], rho [active])`` at every check.
     With ``options.halpern`` (default) the Halpern path runs; otherwise over-relaxed ADMM with a
-    Gauss-Seidel ``a``/``q`` block for noise.
+    Gauss-Seidel ``a``/``q`` block for noise. ``state_out`` (Halpern path only) receives the
+    per-sample states where the samples stopped. This is the L1 stage only: the tie rule is
+    applied afterwards by :func:`genphase.solvers.solve` (:mod:`genphase.solvers.ties`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
     >>> r = solve_admm(v, torch.zeros(1, dtype=v.dtype), ADMMOptions(halpern=False))
@@ -68,15 +70,8 @@ def solve_admm(
     n = size.bit_length() - 1
     o = options
     iterate_dtype(o, v.dtype)  # validate early
-    if o.tiebreak > 0.1 * o.tol:
-        warnings.warn(
-            f"tiebreak={o.tiebreak} is large against tol={o.tol}: the quadratic term puts a floor of "
-            f"about tiebreak under the certified gap, so samples may not converge; use tiebreak <= tol / 10",
-            RuntimeWarning,
-            stacklevel=3,
-        )
     if o.halpern and o.adapt_every == 0:
-        return solve_halpern(v, eta, o, init, progress, trace)
+        return solve_halpern(v, eta, o, init, progress, trace, state_out)
     dev, dt = v.device, v.dtype
     par = parity(n, v)
     t_all = t_vector(v)
@@ -125,8 +120,6 @@ def solve_admm(
         # ---- g-updates
         cp = ha + up
         p_new = torch.sign(cp) * torch.clamp(cp.abs() - w / r, min=0.0)
-        if o.tiebreak > 0:
-            p_new = p_new / (1.0 + o.tiebreak * w / r)
         d0 = hka + ue - t
         e_new = t + torch.sign(d0) * torch.clamp(d0.abs() - w / r, min=0.0)
         if use_noise:

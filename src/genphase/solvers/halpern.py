@@ -81,6 +81,13 @@ class _NoiseFreeSplit:
         """``u = s - prox(s)``: soft-thresholds of ``s_p`` and ``s_e - t`` (weights ``1/rho``)."""
         return torch.clamp(s - self.shift, -self.lam, self.lam)
 
+    def regularised_multipliers(self, s: torch.Tensor, shrink: torch.Tensor) -> torch.Tensor:
+        """``u = s - prox(s)`` for ``|x| + (mu/2) x^2`` on both blocks: the soft-threshold is
+        divided by ``1 + mu/rho``; ``shrink`` (``[B, 1, 2**n]``) holds ``1/(1 + mu/rho)`` per sample
+        and 1 on the free entry ``{}``."""
+        d = s - self.shift
+        return d - (d - torch.clamp(d, -self.lam, self.lam)) * shrink
+
     def project(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact projection of ``r`` onto ``{(a, Zup a)}``; returns ``(x, a)``."""
         a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
@@ -129,6 +136,16 @@ class _NoisySplit(_NoiseFreeSplit):
         box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
         return torch.stack((torch.clamp(s[:, 0], -self.lam, self.lam), half, -half, box), 1)
 
+    def regularised_multipliers(self, s, shrink):
+        # shrink: [B, 2, 2**n], 1/(1 + mu/rho) for the p-block and 1/(1 + 2 mu/rho) for the
+        # difference e1 - e2 (prox of (|d| + mu/2 d^2) / rho on d = e1 - e2 has weight 2/rho)
+        p = s[:, 0]
+        up = p - (p - torch.clamp(p, -self.lam, self.lam)) * shrink[:, 0]
+        d = s[:, 1] - s[:, 2]
+        half = 0.5 * (d - (d - torch.clamp(d, -2.0 * self.lam, 2.0 * self.lam)) * shrink[:, 1])
+        box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
+        return torch.stack((up, half, -half, box), 1)
+
     def project(self, r):
         a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
         ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2
@@ -150,12 +167,15 @@ def solve_halpern(
     init: torch.Tensor | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     trace: list | None = None,
+    state_out: list | None = None,
 ) -> SolveResult:
     """Halpern-anchored Peaceman-Rachford splitting with restarts (both problem forms).
 
     ``v``: ``[B, 2**n]`` normalised games; ``eta``: ``[B]`` absolute noise bounds; ``init``:
     optional starting AND effects ``[B, 2**n]``; ``progress(it, done, active)`` and ``trace``
-    as in :func:`genphase.solvers.admm.solve_admm`.
+    as in :func:`genphase.solvers.admm.solve_admm`. ``state_out``, if a list, receives each
+    sample's state ``s`` (``[B, blocks, 2**n]``, input dtype) where it stopped: the tie stage
+    (:mod:`genphase.solvers.ties`) continues from it.
 
     With ``prox`` the separable L1/box step and ``x`` the exact projection of ``2z - s`` onto
     the graph of the linear map (a :class:`_NoiseFreeSplit` or :class:`_NoisySplit`), the state
@@ -193,24 +213,20 @@ def solve_halpern(
     best = BestPoint(B, size, v, o)
     ref_gap = torch.full((B,), math.inf, dtype=dt, device=dev)
     checks = 0
+    final = torch.zeros((B, *s.shape[1:]), dtype=dt, device=dev) if state_out is not None else None
 
     it = 0
     while best.active.numel() > 0 and it < o.max_iter:
         it += 1
         u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
-        if o.tiebreak > 0:
-            u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * prob.lam)
         r = torch.add(s, u, alpha=-2.0)  # 2 z - s
         x, a = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
         k = k + 1.0
         if it % o.check_every == 0 or it == o.max_iter:
             na = best.active.numel()
+            act = best.active
             z = s - u
-            if o.tiebreak > 0:
-                # the p-multiplier carries the quadratic term (rho u_p = sign + eps z_p); drop it
-                u = u.clone()
-                u[:, 0] -= o.tiebreak * z[:, 0] / rho
             p, orf, qf, lb = prob.certify(z, u, a)
             done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
@@ -223,6 +239,8 @@ def solve_halpern(
             r0 = torch.where(restart, res, r0)
             since = torch.where(restart, torch.zeros_like(since), since)
             if bool(done.any()):
+                if final is not None:
+                    final[act[done]] = s_next[done].to(dt)
                 keep = ~done
                 s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
                 ref_gap = ref_gap[keep]
@@ -239,4 +257,8 @@ def solve_halpern(
                     prob.cast(idt)
                     s_next, anchor, k, r0, r_prev, since = (y.to(dt) for y in (s_next, anchor, k, r0, r_prev, since))
         s = s_next
+    if final is not None:
+        if best.active.numel():
+            final[best.active] = s.to(dt)
+        state_out.append(final)
     return best.result()

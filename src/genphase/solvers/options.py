@@ -20,7 +20,10 @@ class ADMMOptions:
     (:mod:`genphase.solvers.admm`; ``relax`` is then unused). ``iterate_dtype``: dtype of the
     iterates of the Halpern path, ``"float32"`` or ``"float64"``; ``None`` picks float32 when
     ``tol >= 1e-5`` (the certificate, the returned effects and universal matching are always
-    evaluated in the input's dtype).
+    evaluated in the input's dtype). ``tiebreak`` is the ``mu`` and ``tie_tol`` the certified
+    accuracy of the tie rule (:mod:`genphase.solvers.ties`), applied when ``ties="least-norm"``;
+    the default ``ties="none"`` skips the tie stage (several times faster, but among tied optima
+    the one reported can then depend on the warm start and the batch).
 
     >>> ADMMOptions(tol=1e-4).halpern
     True
@@ -34,7 +37,9 @@ class ADMMOptions:
     adapt_every: int = 0
     adapt_mu: float = 5.0
     adapt_tau: float = 2.0
-    tiebreak: float = 0.0
+    tiebreak: float = 0.5
+    tie_tol: float = 5e-3
+    ties: str = "none"
     abs_tol: float = 1e-10
     halpern: bool = True
     iterate_dtype: str | None = None
