@@ -54,6 +54,25 @@ _RESTART_SUFFICIENT, _RESTART_NECESSARY, _RESTART_LONG = 0.2, 0.8, 0.2
 _STALL_CHECKS, _STALL_RATIO = 4, 0.8
 
 
+def restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=None):
+    """Restart rules of HPR-LP, per sample, applied every ``every`` iterations: the anchor moves
+    to ``s_next`` (and the Halpern counter ``k`` resets) when the fixed-point residual ``res`` has
+    fallen below 0.2 of its value ``r0`` at the last restart, or below 0.8 and rising again
+    (``r_prev``: its value at the previous check), or when ``since`` (iterations since the last
+    restart) exceeds 0.2 of all iterations ``it``; ``force`` (bool ``[B]``) restarts as well.
+    Returns the new ``(anchor, k, r0, r_prev, since)``."""
+    since = since + every
+    restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
+    restart = restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)
+    if force is not None:
+        restart = restart | force
+    anchor = torch.where(restart[:, None, None], s_next, anchor)
+    k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
+    r0 = torch.where(restart, res, r0)
+    since = torch.where(restart, torch.zeros_like(since), since)
+    return anchor, k, r0, res, since
+
+
 class _NoiseFreeSplit:
     """Blocks ``(p, e)``: ``p = a`` under the L1 norm, ``e = Zup a`` under ``||e - t||_1``."""
 
@@ -230,14 +249,7 @@ def solve_halpern(
             p, orf, qf, lb = prob.certify(z, u, a)
             done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
-            since = since + o.check_every
-            restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
-            restart = restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)
-            r_prev = res
-            anchor = torch.where(restart[:, None, None], s_next, anchor)
-            k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
-            r0 = torch.where(restart, res, r0)
-            since = torch.where(restart, torch.zeros_like(since), since)
+            anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since)
             if bool(done.any()):
                 if final is not None:
                     final[act[done]] = s_next[done].to(dt)

@@ -51,7 +51,11 @@ class SolveResult:
 
     @staticmethod
     def concat(parts: list["SolveResult"]) -> "SolveResult":
-        """Concatenate numpy results along the batch axis (metadata of the first part)."""
+        """Concatenate numpy results along the batch axis; metadata: the first part's, with list
+        values merged over all parts (sorted, without repeats)."""
         names = parts[0].arrays().keys()
-        return SolveResult(**{k: np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in names},
-                           metadata=dict(parts[0].metadata))
+        meta = dict(parts[0].metadata)
+        for key, val in meta.items():
+            if isinstance(val, list):
+                meta[key] = sorted({x for p in parts for x in p.metadata.get(key, [])})
+        return SolveResult(**{k: np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in names}, metadata=meta)

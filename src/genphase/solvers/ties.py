@@ -61,8 +61,6 @@ MAX_SHRINKS = 3
 #: valid ranges of the two options
 TIE_MU_RANGE = (1e-4, 10.0)
 TIE_TOL_RANGE = (1e-8, 0.05)
-# restart rules, as in the first stage (genphase.solvers.halpern)
-_RESTART_SUFFICIENT, _RESTART_NECESSARY, _RESTART_LONG = 0.2, 0.8, 0.2
 _BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -176,7 +174,7 @@ def canonical_stage(
     >>> [round(x, 2) for x in r.and_effects[0].tolist()], bool(r.converged[0])
     ([0.0, 0.17, 0.17, 0.17], True)
     """
-    from .halpern import _NoiseFreeSplit, _NoisySplit, halpern_rho
+    from .halpern import _NoiseFreeSplit, _NoisySplit, halpern_rho, restart_anchors
 
     o = options
     check_tie_options(o.tiebreak, o.tie_tol)
@@ -276,14 +274,7 @@ def canonical_stage(
             shrink = shrink_of(mu)[active]
         done = done | give_up
         res = 2.0 * (x - z).square().sum((1, 2)).sqrt()
-        since = since + o.check_every
-        restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
-        restart = restart | (since >= _RESTART_LONG * it) | torch.isinf(r0) | refit
-        r_prev = res
-        anchor = torch.where(restart[:, None, None], s_next, anchor)
-        k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
-        r0 = torch.where(restart, res, r0)
-        since = torch.where(restart, torch.zeros_like(since), since)
+        anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since, force=refit)
         if bool(done.any()):
             keep = ~done
             s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
