@@ -363,7 +363,7 @@ def extract_and_or(
     progress: bool = False,
     **solver_options: Any,
 ) -> AndOrInteractions:
-    """Sparsest AND-OR interactions of a batch of games (SCIENCE.md Eq. 6), with a certified gap.
+    """Sparsest AND-OR interactions of a batch of games (Eq. 6 of docs/science.md), with a certified gap.
 
     Args:
         values: ``[..., 2**n]`` array or tensor, ``v[..., S] = v(x_S)`` in bitmask order.
