@@ -7,6 +7,7 @@ masking variables (dense, like a real model's masked outputs).
 
 Run:  .venv/bin/python benchmarks/bench_solver.py [--samples 16] [--large] [--device cuda] [--repeats 3]
       [--noise-bound 0.02]   (the default solver runs without the HiGHS fallback here)
+      [--ties least-norm]    (the default solver with the tie rule; see benchmarks/bench_ties.py)
 Prints one row per (n, game, solver): seconds per sample (median of --repeats runs), median
 certified gap, objective relative to the best lower bound, and each solver's time as a
 multiple of genphase's default solver ("admm").
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3, help="median of this many timed runs per solver")
     ap.add_argument("--noise-bound", type=float, default=0.0, help="r of SCIENCE.md section 2 (all solvers)")
+    ap.add_argument("--ties", default="none", choices=["none", "least-norm"], help="tie rule of the default solver (benchmarks/bench_ties.py compares both)")
     args = ap.parse_args()
     r = args.noise_bound
     ns = args.ns or ([8, 10, 12] + ([14, 16] if args.large else []))
@@ -87,7 +89,7 @@ def main() -> None:
             vn = v.cpu().numpy()
             eta = r * np.abs(vn[:, -1] - vn[:, 0])
             def admm():
-                out = gp.extract_and_or(v, noise_bound=r, fallback_max_n=0)
+                out = gp.extract_and_or(v, noise_bound=r, fallback_max_n=0, ties=args.ties)
                 if args.device != "cpu":
                     torch.cuda.synchronize()
                 return out

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import genphase as gp
-from genphase.errors import InputError, MemoryEstimateError
+from genphase.errors import ConvergenceWarning, InputError, MemoryEstimateError
 from genphase.solvers.lp import solve_lp_highs
 from genphase.transforms import moebius, or_transform, subset_orders
 
@@ -50,7 +50,7 @@ def test_extract_universal_matching_and_noise_bound(n, seed, r):
     rng = np.random.default_rng(seed)
     v = rng.normal(size=(2, 1 << n)) * 2
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         res = gp.extract_and_or(v, noise_bound=r)
     assert res.and_effects.shape == v.shape and res.or_effects.shape == v.shape
     assert np.all(res.and_effects[:, 0] == 0) and np.all(res.or_effects[:, 0] == 0)

@@ -52,3 +52,21 @@ def test_noise_bound_that_is_not_a_number_is_refused(v, bound):
 def test_unknown_option_of_highs_or_sgd_is_an_input_error(v, solver, option):
     with pytest.raises(InputError, match=rf"unknown options \['{option}'\] for solver '{solver}'; valid: "):
         gp.extract_and_or(v, solver=solver, **{option: 1})
+
+
+def test_warm_start_for_other_samples_or_variables_is_refused(v):
+    good = gp.extract_and_or(v, variables=list("abc"))
+    with pytest.raises(InputError, match="warm_start must be an AndOrInteractions"):
+        gp.extract_and_or(v, warm_start=good.and_effects)
+    with pytest.raises(InputError, match=r"warm_start has n=3, batch \(2,\); values have n=4, batch \(2,\)"):
+        gp.extract_and_or(np.zeros((2, 16)), warm_start=good)
+    with pytest.raises(InputError, match=r"warm_start has n=3, batch \(2,\); values have n=3, batch \(3,\)"):
+        gp.extract_and_or(np.zeros((3, 8)), warm_start=good)
+    with pytest.raises(InputError, match="same variables"):
+        gp.extract_and_or(v, warm_start=good, variables=list("xyz"))
+    bad = gp.AndOrInteractions.from_effects(np.full((2, 8), np.nan), np.zeros((2, 8)))
+    with pytest.raises(InputError, match="warm_start has NaN or inf"):
+        gp.extract_and_or(v, warm_start=bad)
+    # other values for the same samples and variables are the usual warm start (a previous checkpoint)
+    res = gp.extract_and_or(v + 0.1, warm_start=good, variables=list("abc"))
+    assert res.converged.all()

@@ -12,6 +12,7 @@ __all__ = [
     "DatasetNotFoundError",
     "CorruptFileError",
     "UnsafePickleError",
+    "ConvergenceWarning",
 ]
 
 
@@ -56,6 +57,19 @@ class CorruptFileError(InputError):
 
 class UnsafePickleError(CorruptFileError):
     """A torch file holds pickled Python objects (code could run on loading), which genphase refuses."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped before reaching its certified tolerance (as scikit-learn's warning of the
+    same name); the result is still feasible and carries its certified gap.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("gap 2e-3 > tol", ConvergenceWarning)
+    >>> issubclass(w[0].category, UserWarning)
+    True
+    """
 
 
 def require(module: str, extra: str, purpose: str):

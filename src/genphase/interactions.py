@@ -19,13 +19,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._typing import ArrayLike
-from .errors import InputError
+from .errors import ConvergenceWarning, InputError
 from .transforms import _is_torch, bitmasks_to_masks, moebius, num_variables, subset_orders
 
 __all__ = ["AndOrInteractions", "extract_and_or", "harsanyi_dividends", "SOLVERS"]
 
-#: Names accepted by ``extract_and_or(solver=...)``.
-SOLVERS = ("admm", "sgd-reference", "highs")
+#: Names accepted by ``extract_and_or(solver=...)``: ``"admm"`` (default) and ``"hpr"`` are the
+#: same exact solver (Halpern-anchored Peaceman-Rachford; "admm" is its historical name).
+SOLVERS = ("admm", "hpr", "sgd-reference", "highs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,12 +363,12 @@ def extract_and_or(
     progress: bool = False,
     **solver_options: Any,
 ) -> AndOrInteractions:
-    """Sparsest AND-OR interactions of a batch of games (SCIENCE.md Eq. 6), with a certified gap.
+    """Sparsest AND-OR interactions of a batch of games (Eq. 6 of docs/science.md), with a certified gap.
 
     Args:
         values: ``[..., 2**n]`` array or tensor, ``v[..., S] = v(x_S)`` in bitmask order.
         noise_bound: ``r >= 0``; the noise satisfies ``|q[S]| <= r * |v[N] - v[{}]|`` per sample.
-        solver: ``"admm"`` (default; exact, certified; samples it leaves unconverged are
+        solver: ``"admm"`` (default; also ``"hpr"``; exact, certified; samples it leaves unconverged are
             re-solved by the exact LP when ``n <= 10``, which happens mostly with noise), ``"sgd-reference"`` (the original
             research recipe, for reproducing published numbers), or ``"highs"`` (exact LP
             through scipy, small ``n`` only).
@@ -375,11 +376,16 @@ def extract_and_or(
         max_iter: iteration cap (solver-specific default).
         batch_size: samples solved together; default chosen from available memory.
         warm_start: a previous result for the same samples and variables (e.g. the previous
-            checkpoint); starts ADMM from its effects.
+            checkpoint; its values may differ); starts the solver from its effects. With
+            ``ties="least-norm"`` it only changes the time taken, never the answer.
         variables, metadata: stored on the result.
         device: solve on this torch device (default: the device of ``values``).
         progress: show a progress bar over batches.
-        **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`).
+        **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`). For
+            the default solver: ``ties="least-norm"`` applies the tie rule (a canonical answer
+            among tied optima, certified; several times slower, docs/solver.md "Ties"), with
+            ``tiebreak`` (its ``mu``, in [1e-4, 10], default 0.5) and ``tie_tol`` (certified
+            distance as a fraction of max|effect|, in [1e-8, 0.05], default 5e-3).
 
     Returns:
         :class:`AndOrInteractions` with ``and_effects``, ``or_effects``, ``bias``, ``noise``,
@@ -403,10 +409,8 @@ def extract_and_or(
     _check_solver_options(solver, solver_options)
     if variables is not None and len(variables) != n:
         raise InputError(f"got {len(variables)} variable names for n={n} variables")
-    if warm_start is not None and (warm_start.n != n or warm_start.batch_shape != batch):
-        raise InputError(
-            f"warm_start has n={warm_start.n}, batch {warm_start.batch_shape}; values have n={n}, batch {batch}"
-        )
+    if warm_start is not None:
+        _check_warm_start(warm_start, n, batch, variables)
     if device is not None:
         t = t.to(device)
     flat = t.reshape(-1, 1 << n)
@@ -424,13 +428,14 @@ def extract_and_or(
         progress=progress,
         **solver_options,
     )
-    if solver != "sgd-reference" and not bool(np.all(raw["converged"])):
-        bad = int((~raw["converged"]).sum())
+    if solver != "sgd-reference" and not bool(np.all(raw.converged)):
+        bad = int((~raw.converged).sum())
+        ties = " or the tie rule's certificate (tie_tol)" if "tie_rule" in raw.metadata else ""
         warnings.warn(
-            f"{bad} of {raw['converged'].size} samples did not reach the certified gap tol={tol} "
-            f"(worst gap {float(raw['gap'].max()):.3g}, at most {int(raw['iterations'].max())} iterations); "
+            f"{bad} of {raw.converged.size} samples did not reach the certified gap tol={tol}{ties} "
+            f"(worst gap {float(raw.gap.max()):.3g}, at most {int(raw.iterations.max())} iterations); "
             f"raise max_iter or tol, or for n <= 10 use solver='highs'",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     v_np = _to_np(flat)
@@ -441,22 +446,45 @@ def extract_and_or(
     meta = dict(metadata or {})
     meta.setdefault("solver_options", {k: v for k, v in solver_options.items() if _jsonable(v)})
     meta.setdefault("tol", tol)
+    for k, val in raw.metadata.items():
+        meta.setdefault(k, val)
     return AndOrInteractions(
-        and_effects=shaped(raw["and_effects"]),
-        or_effects=shaped(raw["or_effects"]),
-        bias=shaped(v_np[:, 0] + raw["noise"][:, 0], False),
-        noise=shaped(raw["noise"]),
+        and_effects=shaped(raw.and_effects),
+        or_effects=shaped(raw.or_effects),
+        bias=shaped(v_np[:, 0] + raw.noise[:, 0], False),
+        noise=shaped(raw.noise),
         values=shaped(v_np),
-        objective=shaped(raw["objective"], False),
-        lower_bound=shaped(raw["lower_bound"], False),
-        gap=shaped(raw["gap"], False),
-        iterations=shaped(raw["iterations"], False),
-        converged=shaped(raw["converged"], False),
+        objective=shaped(raw.objective, False),
+        lower_bound=shaped(raw.lower_bound, False),
+        gap=shaped(raw.gap, False),
+        iterations=shaped(raw.iterations, False),
+        converged=shaped(raw.converged, False),
         noise_bound=float(noise_bound),
         solver=solver,
         variables=tuple(variables) if variables is not None else None,
         metadata=meta,
     )
+
+
+def _check_warm_start(warm_start: Any, n: int, batch: tuple[int, ...], variables: Sequence[str] | None) -> None:
+    """A warm start must be a result for the same variables and samples (n, batch shape, names);
+    its values may differ (the previous checkpoint's are the usual warm start)."""
+    if not isinstance(warm_start, AndOrInteractions):
+        raise InputError(
+            f"warm_start must be an AndOrInteractions (a previous extract_and_or result), got {type(warm_start).__name__}"
+        )
+    if warm_start.n != n or warm_start.batch_shape != batch:
+        raise InputError(
+            f"warm_start has n={warm_start.n}, batch {warm_start.batch_shape}; values have n={n}, batch {batch}; "
+            "pass a result for the same samples and variables (or no warm start)"
+        )
+    if variables is not None and warm_start.variables is not None and tuple(variables) != tuple(warm_start.variables):
+        raise InputError(
+            f"warm_start is for the variables {list(warm_start.variables)[:6]}..., these values for {list(variables)[:6]}...; "
+            "a warm start must come from the same variables"
+        )
+    if not (np.all(np.isfinite(warm_start.and_effects)) and np.all(np.isfinite(warm_start.or_effects))):
+        raise InputError("warm_start has NaN or inf effects; pass a finished result (or no warm start)")
 
 
 def _real_scalar(x: Any, name: str) -> float:
@@ -476,7 +504,7 @@ _SOLVER_OPTIONS = {"highs": ("time_limit",), "sgd-reference": ("steps", "lr", "m
 
 def _check_solver_options(solver: str, options: Mapping[str, Any]) -> None:
     valid = _SOLVER_OPTIONS.get(solver)
-    if valid is None:  # "admm" checks its own options against its dataclass
+    if valid is None:  # the exact solver checks its own options against its dataclass
         return
     unknown = sorted(set(options) - set(valid))
     if unknown:

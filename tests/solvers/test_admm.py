@@ -114,20 +114,6 @@ def test_warm_start_from_the_optimum_converges_faster(rng):
     assert warm.iterations.sum() < cold.iterations.sum()
 
 
-def test_tiebreak_keeps_certificate(rng):
-    # integer-level games have many tied optima; a small tiebreak must still certify
-    vb = _normalised(rng.integers(-2, 3, size=(4, 64)).astype(float))
-    res = solve_admm(vb, torch.zeros(4, dtype=vb.dtype), ADMMOptions(tiebreak=1e-4, max_iter=20000))
-    _, _, _, opt = solve_lp_highs(vb.numpy())
-    assert res.converged.all(), res.gap
-    assert np.all(res.lower_bound.numpy() <= opt * (1 + 1e-8)) and np.all(res.objective.numpy() >= opt * (1 - 1e-8))
-
-
-def test_large_tiebreak_warns():
-    with pytest.warns(RuntimeWarning, match="tiebreak"):
-        solve_admm(torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), ADMMOptions(tiebreak=1e-3))
-
-
 def test_zero_variables():
     # n = 0: one mask, nothing to explain
     res = gp.extract_and_or(np.array([[1.0], [2.0]]))

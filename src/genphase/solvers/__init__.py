@@ -1,8 +1,15 @@
-"""Solvers of the sparsest AND-OR decomposition (SCIENCE.md Eq. 6).
+"""Solvers of the sparsest AND-OR decomposition (Eq. 6 of docs/science.md), one module per algorithm.
 
-- ``"admm"`` (default): exact, certified (:mod:`genphase.solvers.admm`).
+- ``"admm"`` (default; also ``"hpr"``): exact and certified. By default Halpern-anchored
+  Peaceman-Rachford splitting (:mod:`genphase.solvers.halpern`); with ``halpern=False`` the
+  earlier over-relaxed ADMM (:mod:`genphase.solvers.admm`, whose :func:`~genphase.solvers.admm.solve_admm`
+  is the entry point of both).
 - ``"sgd-reference"``: the original research recipe (:mod:`genphase.solvers.sgd`).
 - ``"highs"``: explicit LP through scipy's HiGHS (:mod:`genphase.solvers.lp`), small ``n`` only.
+
+Shared pieces: the linear maps (:mod:`~genphase.solvers.operators`), the dual certificate
+(:mod:`~genphase.solvers.certificate`), the tie rule (:mod:`~genphase.solvers.ties`), the options
+(:mod:`~genphase.solvers.options`) and the typed result (:class:`~genphase.solvers.result.SolveResult`).
 
 :func:`solve` normalises each game (``max_S |v[S] - v[{}]| = 1``), chooses a batch size from
 the available memory, runs the chosen solver and scales the results back.
@@ -10,27 +17,34 @@ the available memory, runs the chosen solver and scales the results back.
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import InputError, MemoryEstimateError
+from .result import SolveResult
 
-__all__ = ["solve", "estimate_memory", "available_memory", "default_batch_size"]
+__all__ = ["solve", "estimate_memory", "available_memory", "default_batch_size", "SolveResult", "SOLVER_NAMES", "EXACT_SOLVERS"]
 
-#: samples ADMM leaves unconverged are re-solved exactly by HiGHS up to this n
+#: names of the default exact solver: "admm" (historical) and "hpr" (its algorithm)
+EXACT_SOLVERS = ("admm", "hpr")
+#: every name :func:`solve` accepts
+SOLVER_NAMES = (*EXACT_SOLVERS, "sgd-reference", "highs")
+
+#: samples the exact solver leaves unconverged are re-solved exactly by HiGHS up to this n
 FALLBACK_MAX_N = 10
 #: default iteration cap of the Gauss-Seidel ADMM (``halpern=False``) on noise-bounded problems
 #: (then the HiGHS fallback); it converges slowly there
 NOISY_MAX_ITER = 5000
 #: default iteration cap without noise when the HiGHS fallback is available (n <= FALLBACK_MAX_N)
 EXACT_MAX_ITER_SMALL_N = 20000
+#: with ``ties="least-norm"`` the L1 stage is certified to this fraction of ``tol``
+TIE_STAGE_TOL = 0.25
 
-# float64 arrays of size 2**n kept per sample by ADMM (state, temporaries, outputs), noise case
+# float64 arrays of size 2**n kept per sample by the exact solver (state, temporaries, outputs), noise case
 _ARRAYS_PER_SAMPLE = 40
 
 
@@ -50,7 +64,7 @@ def available_memory(device: torch.device) -> int:
 
 
 def estimate_memory(n: int, batch: int = 1, itemsize: int = 8) -> int:
-    """Bytes the ADMM solver needs for ``batch`` samples of ``n`` variables."""
+    """Bytes the exact solver needs for ``batch`` samples of ``n`` variables."""
     return _ARRAYS_PER_SAMPLE * batch * (1 << n) * itemsize
 
 
@@ -80,15 +94,19 @@ def solve(
     init: tuple[Any, Any] | None = None,
     progress: bool = False,
     **options: Any,
-) -> dict[str, np.ndarray]:
-    """Solve each row of ``values`` (``[B, 2**n]``, float64 tensor). Returns numpy arrays.
+) -> SolveResult:
+    """Solve each row of ``values`` (``[B, 2**n]``, float64 tensor); returns a numpy :class:`SolveResult`
+    in the units of ``values``.
 
-    Keys: ``and_effects``, ``or_effects``, ``noise`` (``[B, 2**n]``), ``objective``,
-    ``lower_bound``, ``gap``, ``iterations``, ``converged`` (``[B]``), in the units of ``values``.
+    >>> r = solve(torch.tensor([[0.0, 2.0, 2.0, 2.0]], dtype=torch.float64))  # 2 * OR{0,1}
+    >>> r.or_effects.round(6).tolist(), bool(r.converged[0])
+    ([[0.0, 0.0, 0.0, 2.0]], True)
     """
     B, size = values.shape
     n = size.bit_length() - 1
     dev = values.device
+    if solver not in SOLVER_NAMES:
+        raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVER_NAMES)}")
     v0 = values[:, :1]
     scale = (values - v0).abs().amax(-1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
@@ -97,7 +115,7 @@ def solve(
         batch_size = default_batch_size(n, dev)
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
-    out: dict[str, list] = {k: [] for k in ("and_effects", "or_effects", "noise", "objective", "lower_bound", "gap", "iterations", "converged")}
+    parts: list[SolveResult] = []
     bar = None
     if progress:
         from rich.progress import Progress
@@ -111,48 +129,46 @@ def solve(
             sc = scale[lo:hi]
             vb = (values[lo:hi] - v0[lo:hi]) / sc[:, None]
             eta = eta_raw[lo:hi] / sc
-            if solver == "admm":
-                part = _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options)
+            if solver in EXACT_SOLVERS:
+                part = _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options)
             elif solver == "sgd-reference":
                 part = _run_sgd(values[lo:hi], eta_raw[lo:hi], vb, eta, sc, max_iter, options)
-            elif solver == "highs":
-                part = _run_highs(vb, eta, options)
             else:
-                raise InputError(f"unknown solver {solver!r}; choose admm, sgd-reference or highs")
+                from .lp import solve_highs
+
+                part = solve_highs(vb, eta, **options)
             if solver != "sgd-reference":
-                _split_singletons_evenly(part, n)
-            for k in ("and_effects", "or_effects", "noise"):
-                part[k] = part[k] * sc[:, None]
-            for k in ("objective", "lower_bound"):
-                part[k] = part[k] * sc
-            for k, val in part.items():
-                out[k].append(val.detach().cpu().numpy() if isinstance(val, torch.Tensor) else np.asarray(val))
+                from .ties import split_singletons_evenly
+
+                split_singletons_evenly(part, n)
+            parts.append(_unscale(part, sc).numpy())
             if bar is not None:
                 bar.update(task, advance=hi - lo)
     finally:
         if bar is not None:
             bar.stop()
-    return {k: np.concatenate(val) for k, val in out.items()}
+    return SolveResult.concat(parts)
 
 
-def _split_singletons_evenly(part: dict, n: int) -> None:
-    """Tie rule for one-variable terms: AND {i} and OR {i} trigger on the same masks, so only
-    their sum is identified; report it split evenly (never raises the objective)."""
-    idx = torch.as_tensor([1 << i for i in range(n)], dtype=torch.long, device=part["and_effects"].device)
-    a, o = part["and_effects"], part["or_effects"]
-    half = 0.5 * (a[:, idx] + o[:, idx])
-    old = a[:, idx].abs().sum(-1) + o[:, idx].abs().sum(-1)
-    a[:, idx] = half
-    o[:, idx] = half
-    part["objective"] = part["objective"] - old + 2.0 * half.abs().sum(-1)
-    lb, ob = part["lower_bound"], part["objective"]
-    if part["gap"].dtype.is_floating_point and not bool(torch.isnan(lb).any()):
-        gap = (ob - lb) / torch.clamp(lb, min=1e-12)
-        part["gap"] = torch.where(ob <= 1e-12, torch.zeros_like(gap), torch.clamp(gap, min=0.0))
+def _unscale(part: SolveResult, sc: torch.Tensor) -> SolveResult:
+    """Back to the units of the caller's values (``sc``: the per-sample scale ``[B]``)."""
+    return replace(
+        part,
+        and_effects=part.and_effects * sc[:, None],
+        or_effects=part.or_effects * sc[:, None],
+        noise=part.noise * sc[:, None],
+        objective=part.objective * sc,
+        lower_bound=part.lower_bound * sc,
+    )
 
 
-def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
-    from .admm import ADMMOptions, solve_admm
+def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult:
+    """The default exact solver: the L1 problem (warm-startable, HiGHS fallback at small n),
+    then the tie stage (:func:`~genphase.solvers.ties.canonical_stage`)."""
+    from .admm import solve_admm
+    from .lp import solve_highs
+    from .options import ADMMOptions
+    from .ties import canonical_stage, check_tie_options
 
     kw = dict(options)
     fallback_max_n = int(kw.pop("fallback_max_n", FALLBACK_MAX_N))
@@ -162,6 +178,7 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
         valid = sorted((names - {"tol", "max_iter"}) | {"fallback_max_n"})
         raise InputError(f"unknown ADMM options {sorted(unknown)}; valid: {valid}")
     kw["tol"] = tol
+    check_tie_options(kw.get("tiebreak", ADMMOptions.tiebreak), kw.get("tie_tol", ADMMOptions.tie_tol), kw.get("ties", ADMMOptions.ties))
     noisy = bool((eta > 0).any())
     if max_iter is not None:
         kw["max_iter"] = int(max_iter)
@@ -172,69 +189,47 @@ def _run_admm(vb, eta, tol, max_iter, init, lo, hi, sc, options):
     a0 = None
     if init is not None:
         a0 = torch.as_tensor(np.asarray(init[0])[lo:hi], dtype=vb.dtype, device=vb.device) / sc[:, None]
-    r = solve_admm(vb, eta, ADMMOptions(**kw), init=a0)
-    part = {
-        "and_effects": r.and_effects,
-        "or_effects": r.or_effects,
-        "noise": r.noise,
-        "objective": r.objective,
-        "lower_bound": r.lower_bound,
-        "gap": r.gap,
-        "iterations": r.iterations,
-        "converged": r.converged,
-    }
+    canonical = kw.get("ties", ADMMOptions.ties) != "none"
+    opts = ADMMOptions(**kw)
+    states: list | None = [] if canonical else None
+    # with the tie stage, the L1 stage is certified to TIE_STAGE_TOL * tol, so that a tie-rule
+    # answer within tol of the optimum is recognised as such (the check compares with its bound)
+    part = solve_admm(vb, eta, replace(opts, tol=tol * TIE_STAGE_TOL) if canonical else opts, init=a0, state_out=states)
+    state = states[0] if states else None
     n = vb.shape[-1].bit_length() - 1
-    todo = (~r.converged).nonzero()[:, 0]
+    todo = (~part.converged).nonzero()[:, 0]
     if todo.numel() and n <= fallback_max_n:
         # the iteration cap was reached: finish these samples with the exact LP;
         # their gap is then 0 up to HiGHS's own optimality tolerance (~1e-9), not a dual certificate
-        exact = _run_highs(vb[todo], eta[todo], {})
-        for k, val in exact.items():
+        exact = solve_highs(vb[todo], eta[todo])
+        for k, val in exact.arrays().items():
             if k != "iterations":
-                part[k][todo] = val.to(part[k].dtype)
+                getattr(part, k)[todo] = val.to(getattr(part, k).dtype)
+        state = None if state is None else _restart_state(state, todo, vb, eta, part, opts)
+    if canonical:
+        canonical_stage(vb, eta, part, state, opts, opts.max_iter)
     return part
 
 
-def _run_sgd(v_raw, eta_raw, vb, eta, sc, max_iter, options):
-    from .admm import ADMMOptions, solve_admm
-    from .sgd import solve_sgd_reference
+def _restart_state(state, todo, vb, eta, part, opts):
+    """First-stage states with the samples ``todo`` (finished by HiGHS) restarted at the LP solution."""
+    from .halpern import _NoiseFreeSplit, _NoisySplit, halpern_rho
+    from .operators import parity
+
+    n = vb.shape[-1].bit_length() - 1
+    cls = _NoisySplit if bool((eta > 0).any()) else _NoiseFreeSplit
+    rho = halpern_rho(n) if opts.rho is None else float(opts.rho)
+    prob = cls(vb[todo], eta[todo], rho, vb.dtype, parity(n, vb))
+    prob.cast(vb.dtype)
+    state = state.clone()
+    state[todo] = prob.start(part.and_effects[todo].to(vb.dtype))
+    return state
+
+
+def _run_sgd(v_raw, eta_raw, vb, eta, sc, max_iter, options) -> SolveResult:
+    from .sgd import sgd_reference_result
 
     options = dict(options)  # shared by every batch: never pop from the caller's dict
     certify = bool(options.pop("certify", True))
     steps = int(options.pop("steps", max_iter or 10000))
-    a, o, q, obj = solve_sgd_reference(v_raw - v_raw[:, :1], eta_raw, steps=steps, **options)
-    if certify:
-        # lower bound from the exact solver, so the reported gap is certified
-        lb = solve_admm(vb, eta, ADMMOptions()).lower_bound * sc  # within 1e-3 of the optimum
-    else:
-        lb = torch.full_like(obj, math.nan)
-    gap = (obj - lb) / torch.clamp(lb, min=1e-12)
-    gap = torch.where(obj <= 1e-12, torch.zeros_like(gap), gap)
-    return {
-        "and_effects": a / sc[:, None],
-        "or_effects": o / sc[:, None],
-        "noise": q / sc[:, None],
-        "objective": obj / sc,
-        "lower_bound": lb / sc,
-        "gap": gap,
-        "iterations": torch.full_like(obj, steps, dtype=torch.long),
-        "converged": torch.zeros_like(obj, dtype=torch.bool),
-    }
-
-
-def _run_highs(vb, eta, options):
-    from .lp import solve_lp_highs
-
-    a, o, q, obj = solve_lp_highs(vb.cpu().numpy(), eta.cpu().numpy(), **options)
-    t = lambda x: torch.as_tensor(x, dtype=vb.dtype, device=vb.device)  # noqa: E731
-    obj_t = t(obj)
-    return {
-        "and_effects": t(a),
-        "or_effects": t(o),
-        "noise": t(q),
-        "objective": obj_t,
-        "lower_bound": obj_t.clone(),
-        "gap": torch.zeros_like(obj_t),
-        "iterations": torch.zeros_like(obj_t, dtype=torch.long),
-        "converged": torch.ones_like(obj_t, dtype=torch.bool),
-    }
+    return sgd_reference_result(v_raw, eta_raw, vb, eta, sc, steps=steps, certify=certify, **options)
