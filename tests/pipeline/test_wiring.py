@@ -230,12 +230,14 @@ def test_a_baseline_retrained_on_the_test_split_is_the_stored_one(mini_run):
 
 
 def test_label_noise_lands_only_in_the_training_split(mini_run, stored):
-    from genphase.datasets import load_dataset, subsample_train
+    from genphase.datasets import carve_eval, load_dataset, subsample_train
 
     cfg = load_config(str(mini_run / "config.yaml"))
-    clean = subsample_train(load_dataset(cfg.data.name, **cfg.data.options), cfg.data.train_size, seed=cfg.data.seed)
+    clean = carve_eval(subsample_train(load_dataset(cfg.data.name, **cfg.data.options), cfg.data.train_size,
+                                       seed=cfg.data.seed), cfg.data.eval_fraction, seed=cfg.data.seed)
     noisy = _data(mini_run)
     np.testing.assert_array_equal(noisy.y_test, clean.y_test)
+    np.testing.assert_array_equal(noisy.y_eval, clean.y_eval)
     np.testing.assert_array_equal(noisy.x_train, clean.x_train)
     flipped = np.nonzero(noisy.y_train != clean.y_train)[0]
     assert len(flipped) == round(miniature.LABEL_NOISE * miniature.TRAIN_SIZE) == 24
