@@ -41,3 +41,9 @@ def test_preset_in_miniature(name, tmp_path):
     tr = pd.read_parquet(out / "metrics" / "training.parquet")
     assert set(tr["model"]) == {"model", "baseline_0", "baseline_1"}
     assert tr["loss"].notna().all()
+    # variables differ per sample for text and point clouds: the Jaccard similarity is not applicable, with the reason
+    jac = pd.read_parquet(out / "metrics" / "jaccard.parquet")
+    varies = name.startswith(("rotten-tomatoes", "pointcloud"))
+    assert (jac["note"].str.startswith("not applicable: the input variables differ").all() if varies
+            else not jac["note"].str.startswith("not applicable").any()), jac["note"].unique()
+    assert jac["jaccard"].isna().all() if varies else jac["jaccard"].notna().any()
