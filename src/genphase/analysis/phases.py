@@ -14,7 +14,9 @@ Uncertainty: the explained samples of ``h_bar_split`` are resampled with replace
 (``n_resamples`` times, seeded by ``seed``; the same resampled set of sample ids at every
 checkpoint and in both tables), the rules are re-run on every resample (vectorised), and
 percentile intervals at ``ci_level`` are reported for each boundary and the stop epoch, with the
-share of resamples in which the three-phase structure is found (``three_phase_support``).
+share of resamples in which the three-phase structure is found (``three_phase_support``). The
+two-phase turn is resampled too when ``order_distribution`` is the per-sample table
+(``order_distribution_samples``, with a ``sample`` column).
 """
 
 from __future__ import annotations
@@ -318,7 +320,9 @@ def detect_phases(
     ``order_strengths``: the per-sample ``order_strengths`` table (``total``, ``generalizable``),
     needed for phase 3; None skips it (an ``order_distribution`` table given here instead is used for
     the two-phase turn, as before). ``order_distribution``: the all-interactions table for the
-    two-phase turn (None, and no such table as third argument: the two-phase rule is skipped). ``rules``: a :class:`PhaseRules`; ``params`` override its
+    two-phase turn, per split (``order_distribution``) or per sample (``order_distribution_samples``:
+    then the turn gets a bootstrap interval too); None, and no such table as third argument: the
+    two-phase rule is skipped. ``rules``: a :class:`PhaseRules`; ``params`` override its
     fields (e.g. ``smooth_window=5``, ``n_resamples=0`` to skip the bootstrap).
 
     >>> import pandas as pd
