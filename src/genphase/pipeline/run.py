@@ -27,8 +27,8 @@ from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
 from .training import TrainSpec, train
 
-__all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for", "run_tokenizer", "pick_samples", "select_samples",
-           "default_threads", "set_threads"]
+__all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
+           "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads"]
 
 Log = Callable[[str], None]
 
@@ -91,9 +91,9 @@ def load_data(cfg: RunConfig):
     ``data.label_noise`` of its labels flipped). The loader's test split, capped at
     ``data.test_subsample``, is divided into ``x_eval`` / ``y_eval``, the *evaluation* split
     (``data.eval_fraction`` of it, stratified, seeded by ``data.seed``), and ``x_test`` / ``y_test``,
-    the *reference* split (the rest: the paper's test split, on which the baselines train). Splits that share a sample (by content)
-    raise :class:`~genphase.errors.ConfigError`, as does an evaluation split of fewer than
-    :data:`~genphase.pipeline.config.MIN_EVAL_SAMPLES` samples.
+    the *reference* split (the rest: the paper's test split, on which the baselines train). Splits
+    that share a sample (by content) raise :class:`~genphase.errors.ConfigError`, as does an
+    evaluation split of fewer than :data:`~genphase.pipeline.config.MIN_EVAL_SAMPLES` samples.
     """
     from ..datasets import add_label_noise, carve_eval, load_dataset, subsample_train
     from .config import MIN_EVAL_SAMPLES
