@@ -512,7 +512,8 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
             paths.baseline_log(k).unlink()
         ts = time.perf_counter()
         if k == 0:
-            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the test split, {bspec.epochs} epochs each")
+            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the reference (test) split, "
+                f"{bspec.epochs} epochs each")
         seed = cfg.baselines.seed + k
         bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
         bx, by = ds.x_test, ds.y_test
