@@ -16,6 +16,11 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
 * :mod:`.checkpoint` -- the per-checkpoint metric tables of docs/run-directory.md.
 * :mod:`.tables` -- long-form helpers and the table contracts.
+* :mod:`.crossfit` -- the cross-fitting design (baselines on parts of the training split) and its eligibility mask.
+* :mod:`.ceiling` -- the H-bar ceiling (each baseline against the other K - 1) and ``normalized`` H-bar.
+* :mod:`.evidence` -- graded evidence: salient strength by the number of agreeing baselines (``n_agree``).
+* :mod:`.phase_count` -- how many linear phases mean H-bar supports (BIC per bootstrap resample).
+* :mod:`.labelwave` -- the Label Wave stop from the recorded prediction changes (no held-out data).
 
 Conventions: one-variable terms are merged into AND by default (``merge_singletons=True``);
 a sample without salient interactions has H-bar NaN; mismatched inputs raise
@@ -61,6 +66,12 @@ from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
 from .salience import Salience, salience, salience_threshold
 from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths
 from .tables import LONG_COLUMNS, TABLE_COLUMNS, long_form
+from .crossfit import CrossfitDesign, crossfit_design
+from .ceiling import H_BAR_CEILING_COLUMNS, baseline_h_bar, h_bar_ceiling, normalize_by_ceiling
+from .evidence import EVIDENCE_COLUMNS, evidence_series, evidence_strength, graded_evidence
+from .generalization import check_eligible
+from .labelwave import LabelWaveStop, label_wave_stop, label_wave_study
+from .phase_count import PhaseCount, SegmentFits, count_phases, segment_fits
 from .theory import (
     THEORY_COLUMNS,
     NoiseScheduleFit,
@@ -97,4 +108,14 @@ __all__ = [
     "default_sigma2_grid", "harsanyi_order_distribution", "THEORY_COLUMNS",
     # tables / pipeline
     "LONG_COLUMNS", "TABLE_COLUMNS", "TABLE_NAMES", "long_form", "analyze_checkpoint", "analyze_series",
+    # cross-fitting (baselines on parts of the training split)
+    "CrossfitDesign", "crossfit_design", "check_eligible",
+    # the H-bar ceiling
+    "H_BAR_CEILING_COLUMNS", "baseline_h_bar", "h_bar_ceiling", "normalize_by_ceiling",
+    # graded evidence
+    "EVIDENCE_COLUMNS", "evidence_strength", "graded_evidence", "evidence_series",
+    # how many phases
+    "PhaseCount", "SegmentFits", "count_phases", "segment_fits",
+    # Label Wave
+    "LabelWaveStop", "label_wave_stop", "label_wave_study",
 ]

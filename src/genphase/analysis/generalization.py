@@ -18,12 +18,19 @@ same sign, however either solver split it between AND and OR. ``merge_singletons
 the raw AND and OR singletons separately.
 
 ``G`` is only defined on the model's salient interactions; the arrays hold False elsewhere.
+
+Eligibility (cross-fitting, see :mod:`genphase.analysis.crossfit`): with an ``eligible`` mask
+``[*B, K]`` (True where baseline k never trained on that explained sample), each sample is compared
+only with its eligible baselines, and at least two per sample are required. Eq. 7 against an
+ineligible baseline is False, ``G_hat`` is "generalizes to any of the sample's eligible baselines",
+and ``G_hat(k)`` uses the sample's first k eligible baselines in baseline order (all of them when it
+has fewer than k). Without a mask every baseline is eligible for every sample (today's behaviour).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,7 +42,9 @@ from ._stats import h_bar_ratio, nan_stats, type_index
 from .salience import Salience, salience
 from .tables import long_form
 
-__all__ = ["GeneralizationPower", "BaselineAblation", "generalization_power", "generalizes", "baseline_ablation"]
+__all__ = [
+    "GeneralizationPower", "BaselineAblation", "generalization_power", "generalizes", "baseline_ablation", "check_eligible",
+]
 
 
 def _h_bar(eff: np.ndarray, sal: np.ndarray, gen: np.ndarray) -> np.ndarray:
@@ -115,12 +124,15 @@ class GeneralizationPower:
     - ``per_baseline``: ``[K, *B, 2, 2**n]`` bool, Eq. 7 against baseline k (False where the
       model's interaction is not salient).
     - ``values_full``: ``[*B]`` ``v(x)`` on the full input (``model.values[..., -1]``), for Eq. 12.
+    - ``eligible``: ``[*B, K]`` bool, baseline k may be compared with that sample (None: all may);
+      ``per_baseline`` is False for ineligible pairs.
     """
 
     model: Salience
     baselines: tuple[Salience, ...]
     per_baseline: np.ndarray
     values_full: np.ndarray
+    eligible: np.ndarray | None = None
 
     @property
     def K(self) -> int:
@@ -144,14 +156,48 @@ class GeneralizationPower:
             raise InputError(f"k must be an int in 1..K={self.K} (use the first k baselines), got {k!r}")
         return int(k)
 
+    @property
+    def n_eligible(self) -> np.ndarray:
+        """``[*B]`` int: the number of baselines each sample is compared with (K without a mask)."""
+        if self.eligible is None:
+            return np.full(self.batch_shape, self.K, dtype=np.int64)
+        return self.eligible.sum(-1).astype(np.int64)
+
+    def _ordered(self) -> np.ndarray:
+        """``per_baseline`` with each sample's eligible baselines first (in baseline order): ``[K, *B, 2, 2**n]``."""
+        if self.eligible is None:
+            return self.per_baseline
+        order = np.argsort(~self.eligible, axis=-1, kind="stable")  # [*B, K], eligible ids first
+        moved = np.moveaxis(self.per_baseline, 0, -3)  # [*B, K, 2, 2**n]
+        return np.moveaxis(np.take_along_axis(moved, order[..., None, None], axis=-3), -3, 0)
+
     def g(self, k: int | None = None) -> np.ndarray:
-        """``G_hat(k)`` (Eq. 10): ``[*B, 2, 2**n]`` bool, generalizes to any of the first k baselines (default K)."""
+        """``G_hat(k)`` (Eq. 10): ``[*B, 2, 2**n]`` bool, generalizes to any of the first k (eligible)
+        baselines (default: all of them)."""
         k = self._check_k(k)
-        return np.any(self.per_baseline[:k], axis=0)
+        if k == self.K:
+            return np.any(self.per_baseline, axis=0)
+        return np.any(self._ordered()[:k], axis=0)
 
     def cumulative(self) -> np.ndarray:
         """``[K, *B, 2, 2**n]``: ``G_hat(k)`` for k = 1..K."""
-        return np.logical_or.accumulate(self.per_baseline, axis=0)
+        return np.logical_or.accumulate(self._ordered(), axis=0)
+
+    def n_agree(self) -> np.ndarray:
+        """``[*B, 2, 2**n]`` int: how many of the (eligible) baselines share each salient interaction of the
+        model (salient there, same type and sign; Eq. 7 per baseline); 0 where the model's is not salient.
+
+        K = 1 is refused: with one baseline the count is G itself (read ``g()``), not graded evidence.
+
+        >>> import numpy as np, genphase as gp
+        >>> m = gp.AndOrInteractions.from_effects(np.array([0, 0, 0, 1.0]), np.zeros(4), 0.0)
+        >>> generalization_power(m, [m, m]).n_agree()[0].tolist()
+        [0, 0, 0, 2]
+        """
+        if self.K < 2:
+            raise InputError("n_agree (graded evidence) needs K >= 2 baselines; with K = 1 the count is G itself "
+                             "(0 or 1): read g() / the order_strengths table, or train more baselines (baselines.k)")
+        return self.per_baseline.sum(axis=0, dtype=np.int64)
 
     def h_bar(self, k: int | None = None, *, type: str = "all") -> np.ndarray:
         """Per-sample H-bar (Eq. 11) with ``G_hat(k)``: ``[*B]``; NaN for samples without salient interactions.
@@ -196,12 +242,43 @@ class GeneralizationPower:
         return pd.concat(frames, ignore_index=True)
 
 
-def _per_baseline(model_sal: Salience, base_sal: Sequence[Salience]) -> np.ndarray:
+def _per_baseline(model_sal: Salience, base_sal: Sequence[Salience], eligible: np.ndarray | None = None) -> np.ndarray:
     eff = model_sal.effects
     out = np.empty((len(base_sal), *eff.shape), dtype=bool)
-    for k, b in enumerate(base_sal):
+    for k, b in enumerate(base_sal):  # over the K baselines (a handful), each batched over samples
         out[k] = model_sal.mask & b.mask & (eff * b.effects > 0)
+        if eligible is not None:
+            out[k] &= eligible[..., k, None, None]
     return out
+
+
+def check_eligible(eligible: Any, batch_shape: tuple[int, ...], K: int, *, minimum: int = 2,
+                   what: str = "eligible") -> np.ndarray:
+    """Validate an eligibility mask: ``[*B, K]`` (or flat ``[prod(B), K]``) of bools (or 0/1), with at
+    least ``minimum`` True entries per sample; returns it as a ``[*B, K]`` bool array.
+
+    >>> check_eligible([[True, True, False]], (1,), 3).tolist()
+    [[True, True, False]]
+    """
+    arr = np.asarray(eligible)
+    nb = int(np.prod(batch_shape)) if batch_shape else 1
+    if arr.shape not in ((*batch_shape, K), (nb, K)):
+        raise InputError(f"{what} must have shape {(*batch_shape, K)} (one row per explained sample, one column per "
+                         f"baseline), got {arr.shape}")
+    if arr.dtype != bool:
+        if not (np.issubdtype(arr.dtype, np.integer) and np.isin(arr, (0, 1)).all()):
+            raise InputError(f"{what} must be boolean (True where the baseline never trained on the sample), "
+                             f"got dtype {arr.dtype}")
+        arr = arr.astype(bool)
+    arr = arr.reshape(*batch_shape, K)
+    counts = arr.reshape(nb, K).sum(1)
+    low = np.nonzero(counts < minimum)[0]
+    if low.size:
+        raise InputError(f"{what}: every sample must be compared with at least {minimum} baselines that never saw it; "
+                         f"samples {low[:5].tolist()} (flat batch order) have {counts[low[:5]].tolist()}; use a "
+                         "cross-fitting design that leaves each training sample out of at least two baselines "
+                         "(crossfit_design) or train more baselines (baselines.k)")
+    return arr
 
 
 def generalization_power(
@@ -211,6 +288,7 @@ def generalization_power(
     tau: float = 0.05,
     absolute: float | None = None,
     merge_singletons: bool = True,
+    eligible: Any = None,
 ) -> GeneralizationPower:
     """G of every salient interaction of ``model`` against each of the K ``baselines`` (Eq. 7, 10).
 
@@ -219,14 +297,27 @@ def generalization_power(
     AndOrInteractions counts as K = 1). Salience uses ``tau`` relative to each model's own
     per-sample max |I| (model and each baseline separately) or the fixed ``absolute`` threshold
     for all; singletons merged into AND unless ``merge_singletons=False``.
-    Raises :class:`~genphase.errors.InputError` for mismatched n, variables or batch shapes and NaN effects.
+
+    ``eligible``: optional ``[*B, K]`` bool mask (cross-fitting): True where baseline k never trained
+    on that sample; each sample is then compared only with its eligible baselines, at least two.
+    Raises :class:`~genphase.errors.InputError` for mismatched n, variables or batch shapes, NaN
+    effects, and a mask of the wrong shape or with fewer than two eligible baselines for a sample.
+
+    >>> import numpy as np, genphase as gp
+    >>> m = gp.AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)), 0.0)
+    >>> other = gp.AndOrInteractions.from_effects(np.zeros((2, 4)), np.zeros((2, 4)), 0.0)
+    >>> elig = [[True, True, False], [False, True, True]]  # sample 1 is never compared with baseline 0
+    >>> generalization_power(m, [m, other, other], eligible=elig).h_bar().tolist()
+    [1.0, 0.0]
     """
     model, bases = check_compatible(model, baselines)
     check_threshold_args(tau, absolute)
+    elig = None if eligible is None else check_eligible(eligible, model.batch_shape, len(bases))
     ms = salience(model, tau, absolute=absolute, merge_singletons=merge_singletons)
     bs = tuple(salience(b, tau, absolute=absolute, merge_singletons=merge_singletons) for b in bases)
     v = np.asarray(model.values, dtype=np.float64)[..., -1]
-    return GeneralizationPower(model=ms, baselines=bs, per_baseline=_per_baseline(ms, bs), values_full=v)
+    return GeneralizationPower(model=ms, baselines=bs, per_baseline=_per_baseline(ms, bs, elig), values_full=v,
+                               eligible=elig)
 
 
 def generalizes(

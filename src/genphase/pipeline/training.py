@@ -1,5 +1,11 @@
 """Seeded, resumable training with per-epoch train/test loss and accuracy.
 
+Prediction changes (for Label Wave, :mod:`genphase.analysis.labelwave`): the log rows of split
+``"train"`` from epoch 1 on also hold ``prediction_changes``, the number of examples of
+``eval_sets["train"]`` whose predicted class (argmax of the logits, model in eval mode after the
+epoch) differs from the previous epoch's; no other row has the key. The previous epoch's predictions
+are saved with the training state, so a resumed run counts exactly as an uninterrupted one.
+
 Determinism: parameters are initialised from ``seed``; mini-batches are shuffled by a
 ``numpy.random.Generator(seed)`` whose state is saved with every epoch state, as are torch's
 global RNG states (dropout). A run resumed from a saved state continues exactly as an
@@ -52,20 +58,31 @@ def _batch(task: Task, x: Any, idx: np.ndarray, device: torch.device, model: tor
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+def _evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device,
+              batch_size: int = 512) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and the predicted classes ``[n]`` (int64, CPU) of ``model`` on ``(x, y)``."""
     was = model.training
     model.eval()
     n = len(y)
     loss, correct = 0.0, 0
+    preds = []
     for lo in range(0, n, batch_size):
         idx = np.arange(lo, min(n, lo + batch_size))
         logits = task.forward(model, _batch(task, x, idx, device, model)).float()
         yt = torch.as_tensor(y[idx], device=device)
         loss += float(F.cross_entropy(logits, yt, reduction="sum"))
-        correct += int((logits.argmax(-1) == yt).sum())
+        p = logits.argmax(-1)
+        correct += int((p == yt).sum())
+        preds.append(p.to("cpu", torch.int64))
     model.train(was)
-    return loss / max(n, 1), correct / max(n, 1)
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
+    return loss / max(n, 1), correct / max(n, 1), pred
+
+
+def evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+    loss, acc, _ = _evaluate(model, task, x, y, device, batch_size)
+    return loss, acc
 
 
 def train(
@@ -85,6 +102,8 @@ def train(
 ) -> list[dict]:
     """Train ``model`` in place; return the log (one dict per epoch and split, epoch 0 = init).
 
+    Rows of split ``"train"`` from epoch 1 on also hold ``prediction_changes`` (see the module docstring).
+
     With ``state_path``, the full training state is saved after every epoch and a run finds
     and continues from it. ``on_checkpoint(epoch, model)`` is called at ``checkpoint_epochs``.
     ``state_meta`` (JSON-like: the run's config hash...) is stored in the state and must match
@@ -96,6 +115,7 @@ def train(
     rng = np.random.default_rng(spec.seed)
     log: list[dict] = []
     start = 0
+    prev: dict[str, torch.Tensor] = {}  # the "train" predictions of the previous epoch
     if state_path is not None and state_path.exists():
         in_run = state_path.parent.parent.name == "checkpoints"  # RUN_DIR/checkpoints/model/state.pt
         fix = run_file_fix(state_path.parent.parent.parent if in_run else None) + " (training then restarts from epoch 0)"
@@ -118,9 +138,15 @@ def train(
             torch.cuda.set_rng_state_all(st["cuda_rng"])
         log = st["log"]
         start = int(st["epoch"])
+        if "train" in eval_sets:
+            saved = st.get("train_predictions")
+            if isinstance(saved, torch.Tensor) and saved.numel() == len(eval_sets["train"][1]):
+                prev["train"] = saved.to(torch.int64)
+            else:  # a state saved before predictions were kept: the state's model gives them exactly
+                prev["train"] = _evaluate(model, task, *eval_sets["train"], device)[2]
     else:
         torch.manual_seed(spec.seed)
-        _record(log, 0, model, task, eval_sets, device)
+        _record(log, 0, model, task, eval_sets, device, prev)
         if on_checkpoint is not None and 0 in checkpoint_epochs:
             on_checkpoint(0, model)
     n = len(y)
@@ -138,7 +164,7 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        _record(log, epoch, model, task, eval_sets, device)
+        _record(log, epoch, model, task, eval_sets, device, prev)
         if on_checkpoint is not None and epoch in checkpoint_epochs:
             on_checkpoint(epoch, model)
         if state_path is not None:
@@ -153,6 +179,7 @@ def train(
                     "log": log,
                     "epoch": epoch,
                     "genphase": state_meta,
+                    "train_predictions": prev.get("train"),
                 },
             )
         if progress is not None:
@@ -161,7 +188,13 @@ def train(
     return log
 
 
-def _record(log: list[dict], epoch: int, model, task, eval_sets, device) -> None:
+def _record(log: list[dict], epoch: int, model, task, eval_sets, device, prev: dict[str, torch.Tensor]) -> None:
+    """Append one row per eval set; the "train" row of epochs >= 1 gets ``prediction_changes``."""
     for split, (xs, ys) in eval_sets.items():
-        loss, acc = evaluate(model, task, xs, ys, device)
-        log.append({"epoch": epoch, "split": split, "loss": loss, "accuracy": acc})
+        loss, acc, pred = _evaluate(model, task, xs, ys, device)
+        row: dict[str, Any] = {"epoch": epoch, "split": split, "loss": loss, "accuracy": acc}
+        if split == "train":
+            if epoch >= 1 and "train" in prev:
+                row["prediction_changes"] = int((pred != prev["train"]).sum())
+            prev["train"] = pred
+        log.append(row)
