@@ -2,7 +2,8 @@
 
     python benchmarks/study_table.py runs/study-digits-quick runs/study-breast-cancer-mlp-quick ...
 
-Per study directory: one line per seed (phases with their bootstrap intervals, both stops, both regrets),
+Per study directory: one line per seed (phases with their bootstrap intervals, the two-phase turn with
+its interval over the resamples that find it and their share, both stops, both regrets),
 then one summary line per study. Verdict per study: in how many seeds the interaction stop's regret
 is lower than (better), equal to (tied: the same checkpoint, or the same loss) or higher than (worse)
 that of validation stopping, on the evaluation loss and on the evaluation accuracy. Wall time per seed: the run's manifest ``timings.total_last_invocation``
@@ -40,9 +41,9 @@ def verdict(diff: np.ndarray, tol: float = 1e-9) -> str:
 
 def tables(dirs: list[Path]) -> tuple[str, str]:
     per_seed = ["| preset | seed | three phases (support) | phase 1 ends [95% CI] | phase 3 starts [95% CI] | "
-                "interaction stop [95% CI] | validation stop | best | regret: interaction / validation | "
-                "accuracy regret: interaction / validation | wall time |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                "two-phase turn [95% CI] (share) | interaction stop [95% CI] | validation stop | best | "
+                "regret: interaction / validation | accuracy regret: interaction / validation | wall time |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     summary = ["| preset | three phases found | mean regret: interaction | mean regret: validation | "
                "interaction minus validation, per seed | verdict (loss) | verdict (accuracy) |",
                "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -52,13 +53,18 @@ def tables(dirs: list[Path]) -> tuple[str, str]:
         name = info["preset"] + (" --quick" if info.get("quick") else "")
         for r in rows.itertuples(index=False):
             man = json.loads((d / f"seed_{r.seed}" / "manifest.json").read_text())
+            ph = json.loads((d / f"seed_{r.seed}" / "metrics" / "phases.json").read_text())
+            turn, tci = ph["boundaries"].get("two_phase_turn"), ph["boundaries_ci"].get("two_phase_turn")
+            tshare = (ph.get("evidence", {}).get("bootstrap") or {}).get("two_phase_found_share")
+            two = (("–" if turn is None else str(turn)) + ("" if tci is None else f" [{tci[0]}, {tci[1]}]")
+                   + ("" if tshare is None else f" ({tshare:.2f})"))
             wall = man.get("timings", {}).get("total_last_invocation")
             three = bool(r.clear) and r.phase3_start is not None and not pd.isna(r.phase3_start)
             sup = "–" if r.three_phase_support is None or pd.isna(r.three_phase_support) else f"{r.three_phase_support:.2f}"
             per_seed.append(
                 f"| {name} | {r.seed} | {'yes' if three else ('phases 1-2' if r.clear else 'no')} ({sup}) | "
                 f"{_epoch(r.phase1_end, r.phase1_end_ci_low, r.phase1_end_ci_high)} | "
-                f"{_epoch(r.phase3_start, r.phase3_start_ci_low, r.phase3_start_ci_high)} | "
+                f"{_epoch(r.phase3_start, r.phase3_start_ci_low, r.phase3_start_ci_high)} | {two} | "
                 f"{_epoch(r.stop_epoch, r.stop_ci_low, r.stop_ci_high)} | {int(r.baseline_stop_epoch)} | {int(r.best_epoch)} | "
                 f"{r.regret:.3f} / {r.baseline_regret:.3f} | {r.accuracy_regret:.3f} / {r.baseline_accuracy_regret:.3f} | "
                 f"{'' if wall is None else f'{wall / 60:.1f} min'} |")
