@@ -1,7 +1,7 @@
 """The miniature real runs shared by the pipeline, report and CLI tests (built once per test session).
 
 ``MINI`` shrinks the digits preset to a run of a few seconds that still goes through every stage:
-6 epochs (checkpoints 0, 2, 4, 6), K = 3 baselines of 4 epochs, 3 + 3 explained samples, n = 4
+6 epochs (checkpoints 0, 2, 4, 6), K = 3 baselines of 4 epochs, 8 + 8 explained samples, n = 4
 patches. Two settings differ from the preset on purpose, so that their wiring can be seen in the
 output: ``data.label_noise=0.2`` (24 of the 120 training labels flipped) and ``interactions.tau=0.1``
 (not the 0.05 default, so a pipeline that ignored the configured tau would be caught).
@@ -20,7 +20,7 @@ from genphase.pipeline.run import run
 TAU = 0.1
 LABEL_NOISE = 0.2
 TRAIN_SIZE = 120
-M = 3  # explained samples per split
+M = 8  # explained samples per split (the bootstrap needs >= 8)
 K = 3  # baselines
 N_VARS = 4
 EPOCHS = [0, 2, 4, 6]

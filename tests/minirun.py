@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 TINY = ["training.epochs=2", "baselines.k=1", "baselines.epochs=1", "checkpoints.schedule=every", "checkpoints.every=1",
-        "explain.samples=2", "variables.n=3", "data.train_size=60"]
+        "explain.samples=8", "variables.n=3", "data.train_size=60"]
 
 
 def tiny_config(extra: list[str] | None = None):

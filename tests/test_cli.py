@@ -37,12 +37,12 @@ def test_extract_equals_explain_on_the_same_checkpoint_and_samples(mini_run, tmp
 
     ckpt = mini_run / "checkpoints" / "model" / "epoch_0006.pt"
     out = tmp_path / "ints.npz"
-    r = _invoke("extract", str(ckpt), "-c", str(mini_run / "config.yaml"), "--split", split, "--samples", "3",
+    r = _invoke("extract", str(ckpt), "-c", str(mini_run / "config.yaml"), "--split", split, "--samples", str(miniature.M),
                 "--device", "cpu", "--out", str(out))
     assert r.exit_code == 0, r.output
     got = gp.load_interactions(out)
     idx = np.asarray(got.metadata["dataset_index"])
-    assert got.metadata["split"] == split and len(idx) == 3
+    assert got.metadata["split"] == split and len(idx) == miniature.M
     # the same explanation written here: the checkpoint's model, the run's masker settings, those samples
     cfg = load_config(str(mini_run / "config.yaml"))
     ds = load_data(cfg)
@@ -62,9 +62,9 @@ def test_extract_equals_explain_on_the_same_checkpoint_and_samples(mini_run, tmp
         # extract picks training samples as the run does: the run's explained training samples, whose
         # masked outputs at epoch 6 are the ones stored by the run
         with np.load(mini_run / "explained" / "samples.npz") as z:
-            np.testing.assert_array_equal(idx, z["dataset_index"][:3])
+            np.testing.assert_array_equal(idx, z["dataset_index"][:miniature.M])
         stored = gp.load_interactions(mini_run / "interactions" / "model" / "epoch_0006.npz")
-        np.testing.assert_allclose(got.values, stored.values[:3], rtol=1e-12)
+        np.testing.assert_allclose(got.values, stored.values[:miniature.M], rtol=1e-12)
 
 
 def test_extract_errors_name_the_problem(tmp_path):
@@ -74,7 +74,7 @@ def test_extract_errors_name_the_problem(tmp_path):
     torch.save(build_model_for(cfg, load_data(cfg), seed=3).state_dict(), tmp_path / "m.pt")
     r = _invoke("extract", str(tmp_path / "m.pt"), "variables.n=4", "--samples", "100000")
     assert r.exit_code == 2
-    assert "config key 'explain.samples': 100000 exceeds the 898 samples of the test split" in _text(r)
+    assert "config key 'explain.samples': 100000 exceeds the 674 samples of the reference (test) split" in _text(r)
     r = _invoke("extract", str(tmp_path / "m.pt"), "--split", "val")
     assert r.exit_code == 2 and "--split must be train or test, got 'val'" in _text(r)
     r = _invoke("extract", str(tmp_path / "missing.pt"))
@@ -107,7 +107,7 @@ def test_run_quick_applies_the_presets_quick_setting(captured):
     assert out == Path("runs") / "digits-quick"
     assert cfg.to_dict() == load_config("digits", quick=True).to_dict()
     # the digits quick setting (pipeline/presets.py): 40 epochs, 30 baseline epochs, 8 checkpoints, 8 samples
-    assert (cfg.training.epochs, cfg.baselines.epochs, cfg.checkpoints.count, cfg.explain.samples) == (40, 30, 8, 8)
+    assert (cfg.training.epochs, cfg.baselines.epochs, cfg.checkpoints.count, cfg.explain.samples) == (40, 30, 8, 32)
 
 
 def test_run_device_no_report_and_a_config_files_default_directory(captured, tmp_path):

@@ -1,4 +1,4 @@
-"""Command-line interface: ``genphase run | report | extract | presets``.
+"""Command-line interface: ``genphase run | study | report | extract | presets``.
 
 Errors: every :class:`~genphase.errors.GenphaseError` and every ``OSError`` (and any other
 failure) becomes one line ``error: ...`` on stderr and a non-zero exit status (2), never a
@@ -28,8 +28,9 @@ app = typer.Typer(
     help=(
         "genphase measures how the generalization power of a DNN's AND-OR interactions changes through "
         "training (rises, falls, stays low: the three phases).\n\n"
-        "Start with [bold]genphase run[/bold] (the embedded digits default, ~3 min on a CPU) and open "
-        "RUN_DIR/report.html. [bold]genphase presets[/bold] lists the other studies."
+        "Start with [bold]genphase run[/bold] (the embedded digits default, ~4 min on a 2-core CPU) and open "
+        "RUN_DIR/report.html. [bold]genphase presets[/bold] lists the other studies; "
+        "[bold]genphase study PRESET --seeds 0 1 2[/bold] scores the recommended stop on held-out data over seeds."
     ),
 )
 
@@ -132,6 +133,52 @@ def run(
         typer.echo(str(report_path))
 
 
+@app.command()
+@_guarded
+def study(
+    preset_or_config: str = typer.Argument(..., help="A preset name (see `genphase presets`) or a YAML config file."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="Overrides like training.epochs=10 (bare integers after --seeds are more seeds)."),
+    seeds: Optional[List[str]] = typer.Option(
+        None, "--seeds", help="Seeds to run, e.g. --seeds 0 1 2 (seed 0 is the preset itself)."),
+    quick: bool = typer.Option(False, "--quick", help="The preset's quick setting."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Study directory (default: runs/study-<preset>[-quick])."),
+    patience: int = typer.Option(3, "--patience", min=1,
+                                 help="Patience (checkpoints) of the validation early stopping the interaction stop is "
+                                      "compared with."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 or auto (overrides the config)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip every report.html and study.html."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default as for `genphase run`)."),
+) -> None:
+    """Run a preset once per seed and score its interaction-based stop on held-out data.
+
+    Each seed is a normal, resumable run directory DIR/seed_<s>/ (every seed of the configuration is
+    shifted by s: data split and label noise, training, baselines, explained samples, variables,
+    bootstrap). Writes DIR/study.parquet (one row per seed: phases, stop, regret against validation
+    early stopping) and DIR/study.html (the per-seed curves overlaid). Example:
+
+        genphase study digits --seeds 0 1 2
+    """
+    from .errors import ConfigError
+    from .pipeline.study import check_seeds, study as run_study
+
+    rest = list(overrides or [])
+    extra = [x for x in rest if x.strip().lstrip("-").isdigit() and "=" not in x]
+    ov = [x for x in rest if x not in extra]
+    if extra and not seeds:
+        raise ConfigError(f"{' '.join(extra)}: seeds go after --seeds, e.g. --seeds 0 1 2")
+    all_seeds = check_seeds(list(seeds or []) + extra)
+    if device:
+        ov.append(f"device={device}")
+    console = _console()
+    from rich.markup import escape
+
+    root = run_study(preset_or_config, all_seeds, quick=quick, out=out, overrides=ov, patience=patience,
+                     log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True),
+                     report=not no_report, threads=threads)
+    typer.echo(str(Path(root) / ("study.parquet" if no_report else "study.html")))
+
+
 def _verify(run_dir: Path) -> None:
     from rich.markup import escape
 
@@ -175,7 +222,7 @@ def extract(
         ..., help="A state_dict (.pt) of a model built by the preset/config (a whole pickled nn.Module needs --trust-pickle)."),
     preset_or_config: str = typer.Option("digits", "--config", "-c", help="Preset or YAML config naming data, model and variables."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides (key=value)."),
-    split: str = typer.Option("test", help="train or test: which split the samples come from."),
+    split: str = typer.Option("test", help="train or test (the reference split of a run): which split the samples come from."),
     samples: int = typer.Option(16, help="Number of samples to explain."),
     out: Path = typer.Option(Path("interactions.npz"), "--out", "-o", help="Output .npz (AndOrInteractions)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
@@ -198,7 +245,9 @@ def extract(
     from .pipeline.run import _apply_state, build_model_for, load_data, pick_samples, resolve_device, run_tokenizer, set_threads
     from .pipeline.tasks import make_task
 
-    ov = list(overrides or []) + [f"explain.samples={samples}"] + ([f"device={device}"] if device else [])
+    # no bootstrap here (one checkpoint, no phases): the explained-sample floor of the phase analysis does not apply
+    ov = list(overrides or []) + [f"explain.samples={samples}", "analysis.n_resamples=0"] + (
+        [f"device={device}"] if device else [])
     if split not in ("train", "test"):
         raise ConfigError(f"--split must be train or test, got {split!r}")
     cfg = load_config(preset_or_config, ov, quick=quick)
@@ -220,7 +269,7 @@ def extract(
     x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
     task = make_task(ds.modality, cfg)
     idx = pick_samples(x, samples, seed=cfg.explain.seed, selection=cfg.explain.selection,
-                       usable=task.usable(model), what=f"{split} split")
+                       usable=task.usable(model), what="reference (test) split" if split == "test" else "train split")
     xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
     masker, inputs, info = task.masker_and_inputs(model, ds, xs)
     ic = cfg.interactions

@@ -67,3 +67,18 @@ def test_study_row():
     assert math.isnan(no_acc["accuracy_regret"])
     with pytest.raises(InputError, match="early_stopping"):
         study_row({"clear": True}, _log())
+
+
+def test_study_row_on_checkpoints_only_and_with_intervals():
+    phases = {"clear": True, "three_phase_support": 0.5, "boundaries": {"phase1_end": 1, "phase3_start": 4},
+              "boundaries_ci": {"phase1_end": [1, 2], "phase3_start": None},
+              "early_stopping": {"epoch": 4, "ci": [2, 5]}}
+    # only checkpoints 0, 2, 4, 5 were saved: the best evaluation checkpoint is 2 (1.4; epoch 3's 1.2 is not one),
+    # the reference loss 2.0, 1.3, 1.4, 1.45 stops with patience 1 at 4 and keeps 2
+    row = study_row(phases, _log(), patience=1, epochs=[0, 2, 4, 5])
+    assert row["best_epoch"] == 2 and row["regret"] == pytest.approx(1.5 - 1.4)
+    assert row["baseline_stop_epoch"] == 2 and row["baseline_regret"] == 0.0
+    assert (row["eval_loss_at_stop"], row["best_eval_loss"], row["baseline_eval_loss"]) == (1.5, 1.4, 1.4)
+    assert (row["phase1_end_ci_low"], row["phase1_end_ci_high"]) == (1, 2)
+    assert row["phase3_start_ci_low"] is None and (row["stop_ci_low"], row["stop_ci_high"]) == (2, 5)
+    assert row["patience"] == 1 and list(row) == list(STUDY_COLUMNS)

@@ -11,12 +11,15 @@ from genphase.pipeline.run import run
 from system_deps import require_fashion_mnist
 
 MINI = ["training.epochs=2", "baselines.k=2", "baselines.epochs=1", "checkpoints.schedule=every",
-        "checkpoints.every=1", "explain.samples=2", "variables.n=3", "data.train_size=40", "data.test_subsample=30"]
+        "checkpoints.every=1", "explain.samples=8", "variables.n=3", "data.train_size=40", "data.test_subsample=100"]
 EXTRA = {
     "fashion-mnist-resnet": ["model.options.width=4"],
     "rotten-tomatoes-bert": ["model.options.hidden=32", "model.options.layers=1", "model.options.heads=2"],
-    "pointcloud-dgcnn": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30"],
-    "pointcloud-pointnet": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30"],
+    # 60 clouds, half held out: 21 evaluation + 9 reference samples
+    "pointcloud-dgcnn": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30",
+                         "data.options.test_size=0.5", "data.eval_fraction=0.7"],
+    "pointcloud-pointnet": ["data.options.num_per_class=10", "data.options.num_points=32", "data.train_size=30",
+                            "data.options.test_size=0.5", "data.eval_fraction=0.7"],
     "breast-cancer-mlp": ["data.train_size=60"],
 }
 
@@ -32,7 +35,15 @@ def test_preset_in_miniature(name, tmp_path):
     out = run(cfg, tmp_path / name, log=lambda m: None, report=False)
     h = pd.read_parquet(out / "metrics" / "h_bar.parquet")
     assert sorted(h["checkpoint"].unique()) == [0, 1, 2]
-    assert len(h) == 3 * 4
+    assert len(h) == 3 * 16
+    assert set(tr_splits := pd.read_parquet(out / "metrics" / "training.parquet").query("model == 'model'")["split"]) == \
+        {"train", "test", "eval"}, tr_splits
     tr = pd.read_parquet(out / "metrics" / "training.parquet")
     assert set(tr["model"]) == {"model", "baseline_0", "baseline_1"}
     assert tr["loss"].notna().all()
+    # variables differ per sample for text and point clouds: the Jaccard similarity is not applicable, with the reason
+    jac = pd.read_parquet(out / "metrics" / "jaccard.parquet")
+    varies = name.startswith(("rotten-tomatoes", "pointcloud"))
+    assert (jac["note"].str.startswith("not applicable: the input variables differ").all() if varies
+            else not jac["note"].str.startswith("not applicable").any()), jac["note"].unique()
+    assert jac["jaccard"].isna().all() if varies else jac["jaccard"].notna().any()

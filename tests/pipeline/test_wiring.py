@@ -230,12 +230,14 @@ def test_a_baseline_retrained_on_the_test_split_is_the_stored_one(mini_run):
 
 
 def test_label_noise_lands_only_in_the_training_split(mini_run, stored):
-    from genphase.datasets import load_dataset, subsample_train
+    from genphase.datasets import carve_eval, load_dataset, subsample_train
 
     cfg = load_config(str(mini_run / "config.yaml"))
-    clean = subsample_train(load_dataset(cfg.data.name, **cfg.data.options), cfg.data.train_size, seed=cfg.data.seed)
+    clean = carve_eval(subsample_train(load_dataset(cfg.data.name, **cfg.data.options), cfg.data.train_size,
+                                       seed=cfg.data.seed), cfg.data.eval_fraction, seed=cfg.data.seed)
     noisy = _data(mini_run)
     np.testing.assert_array_equal(noisy.y_test, clean.y_test)
+    np.testing.assert_array_equal(noisy.y_eval, clean.y_eval)
     np.testing.assert_array_equal(noisy.x_train, clean.x_train)
     flipped = np.nonzero(noisy.y_train != clean.y_train)[0]
     assert len(flipped) == round(miniature.LABEL_NOISE * miniature.TRAIN_SIZE) == 24
@@ -313,7 +315,8 @@ def test_training_table_is_the_models_own_loss(mini_run):
     ds = _data(mini_run)
     tr = _table(mini_run, "training")
     model = _model(mini_run, "checkpoints/model/epoch_0006.pt")
-    for split, (x, y) in (("train", (ds.x_train, ds.y_train)), ("test", (ds.x_test, ds.y_test))):
+    for split, (x, y) in (("train", (ds.x_train, ds.y_train)), ("test", (ds.x_test, ds.y_test)),
+                          ("eval", (ds.x_eval, ds.y_eval))):
         with torch.no_grad():
             logits = model(torch.as_tensor(x)).double()
         ce = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)))
@@ -322,3 +325,89 @@ def test_training_table_is_the_models_own_loss(mini_run):
         assert float(row["loss"].iloc[0]) == pytest.approx(ce, rel=1e-5), split
         assert float(row["accuracy"].iloc[0]) == pytest.approx(acc, abs=1e-12), split
     assert set(tr.loc[tr["model"] != "model", "split"]) == {"test"}
+
+
+# ------------------------------------------------------------------------------ the phase analysis and its bootstrap
+def test_h_bar_summary_is_the_bootstrap_of_the_h_bar_table(mini_run):
+    """Means and counts by hand; the interval by the documented resampling protocol, written here as a loop
+    (docs/analysis.md: one default_rng(seed); per split in order of first appearance, integers(0, n) [R, n]
+    picks among that split's samples sorted by id; percentile interval with linear interpolation)."""
+    cfg = yaml.safe_load((mini_run / "config.yaml").read_text())
+    h = _table(mini_run, "h_bar")
+    summ = _table(mini_run, "h_bar_summary")
+    assert list(summ.columns) == ["checkpoint", "split", "mean", "ci_low", "ci_high", "n_samples"]
+    assert len(summ) == len(miniature.EPOCHS) * 2
+    R, level = cfg["analysis"]["n_resamples"], cfg["analysis"]["ci_level"]
+    rng = np.random.default_rng(cfg["analysis"]["seed"])
+    splits = list(dict.fromkeys(h["split"]))
+    picks = {sp: rng.integers(0, int((h[h["checkpoint"] == 0]["split"] == sp).sum()), size=(R, miniature.M))
+             for sp in splits}
+    for (ck, sp), row in summ.set_index(["checkpoint", "split"]).iterrows():
+        vals = h[(h["checkpoint"] == ck) & (h["split"] == sp)].sort_values("sample")["h_bar"].to_numpy(float)
+        ok = np.isfinite(vals)
+        assert row["n_samples"] == ok.sum()
+        assert row["mean"] == pytest.approx(vals[ok].mean())
+        means = []
+        for r in range(R):
+            drawn = vals[picks[sp][r]]
+            drawn = drawn[np.isfinite(drawn)]
+            if drawn.size:
+                means.append(drawn.mean())
+        lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lo), pytest.approx(hi)), (ck, sp)
+        assert row["ci_low"] <= row["mean"] + 1e-12 and row["mean"] <= row["ci_high"] + 1e-12
+
+
+def test_order_distribution_samples_equal_their_recomputation(mini_run, stored):
+    """Per sample: the signed sum over ALL interactions of each order (singletons merged into AND)."""
+    tab = _table(mini_run, "order_distribution_samples")
+    assert list(tab.columns) == ["checkpoint", "sample", "split", "type", "order", "sign", "strength"]
+    for e, res in stored["models"].items():
+        eff = _merged(res)
+        part = tab[tab["checkpoint"] == e].set_index(["sample", "type", "order", "sign"])["strength"]
+        for s in range(2 * miniature.M):
+            for m in range(1, N + 1):
+                ts = [T for T in range(1, FULL + 1) if _order(T) == m]
+                x = {"and": eff[s, 0, ts], "or": eff[s, 1, ts]}
+                x["all"] = np.r_[x["and"], x["or"]]
+                for typ, v in x.items():
+                    assert part[(s, typ, m, "+")] == pytest.approx(v[v > 0].sum(), abs=1e-12)
+                    assert part[(s, typ, m, "-")] == pytest.approx(v[v < 0].sum(), abs=1e-12)
+    # its mean per split is the order_distribution table
+    means = tab.groupby(["checkpoint", "split", "type", "order", "sign"])["strength"].mean()
+    od = _table(mini_run, "order_distribution").set_index(["checkpoint", "split", "type", "order", "sign"])["strength"]
+    np.testing.assert_allclose(means.sort_index().to_numpy(), od.sort_index().to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_phases_json_has_the_intervals_and_the_two_phase_view_from_the_run(mini_run):
+    from genphase.analysis import detect_phases
+
+    info = json.loads((mini_run / "metrics" / "phases.json").read_text())
+    assert set(info["boundaries_ci"]) == {"phase1_end", "phase3_start", "two_phase_turn"}
+    assert isinstance(info["three_phase_support"], float) and 0.0 <= info["three_phase_support"] <= 1.0
+    lo, hi = info["early_stopping"]["ci"]
+    assert lo <= hi and lo in miniature.EPOCHS and hi in miniature.EPOCHS
+    boot = info["evidence"]["bootstrap"]
+    assert boot["n_resamples"] == 1000 and boot["two_phase_resampled"].startswith("paired")
+    # the two-phase rule ran (on the all-interactions table), not "skipped"
+    assert not info["two_phase"]["message"].startswith("two-phase rule skipped")
+    assert info["evidence"]["two_phase"]["source"] == "order_distribution (all interactions)"
+    # replacing every non-training loss (reference and evaluation) by random numbers changes neither the boundaries,
+    # their intervals nor the stop: the phase analysis of the stored tables with and without them
+    tr = _table(mini_run, "training")
+    tr = tr[tr["model"] == "model"]
+    tables = {n: _table(mini_run, n) for n in ("h_bar", "order_strengths", "order_distribution_samples")}
+    a = detect_phases(tr, tables["h_bar"], tables["order_strengths"], order_distribution=tables["order_distribution_samples"])
+    assert a.boundaries == info["boundaries"] and a.early_stopping["epoch"] == info["early_stopping"]["epoch"]
+    noisy = tr.copy()
+    other = noisy["split"] != "train"
+    assert set(noisy.loc[other, "split"]) == {"test", "eval"}
+    noisy.loc[other, "loss"] = np.random.default_rng(0).uniform(0, 9, int(other.sum()))
+    b = detect_phases(noisy, tables["h_bar"], tables["order_strengths"], order_distribution=tables["order_distribution_samples"])
+    assert (a.boundaries, a.boundaries_ci, a.early_stopping["epoch"], a.early_stopping["ci"], a.three_phase_support) == \
+        (b.boundaries, b.boundaries_ci, b.early_stopping["epoch"], b.early_stopping["ci"], b.three_phase_support)
+
+
+def test_jaccard_is_computed_per_class_for_images(mini_run):
+    jac = _table(mini_run, "jaccard")
+    assert jac["jaccard"].notna().any() and (jac["n_classes"] > 0).all() and (jac["note"] == "").all()

@@ -126,7 +126,7 @@ def test_all_nan_h_bar_and_empty_phases(run_factory) -> None:
     assert len(_imgs(page)) == 7
     assert "no clear phases" in page.lower()
     assert "evenly spaced; no clear phases" in page
-    assert "24 of 24 sample values are NaN" in page  # 4 checkpoints x 6 explained samples
+    assert "64 of 64 sample values are NaN" in page  # 4 checkpoints x 16 explained samples
 
 
 def test_rebuild_removes_stale_figures_and_overwrites(run_factory) -> None:

@@ -52,7 +52,15 @@ def test_page_shows_the_phase_verdict_the_stop_epoch_and_its_reason(reported):
     badge = '<span class="badge yes">yes</span>' if info["clear"] else '<span class="badge no">no</span>'
     assert f'clear three-phase pattern</td><td class="v">{badge}' in page
     es = info["early_stopping"]
-    assert f'recommendation</td><td class="v">epoch {es["epoch"]}; rule_epoch: {es["rule_epoch"]}, rule: {es["rule"]}' in page
+    ci = f' (95% bootstrap CI [{es["ci"][0]}, {es["ci"][1]}])'
+    assert f'recommendation</td><td class="v">epoch {es["epoch"]}{ci}; rule_epoch: {es["rule_epoch"]}, rule: {es["rule"]}' in page
+    # the verdict with its intervals: every boundary with its bootstrap interval, and the three-phase support
+    for name, value in info["boundaries"].items():
+        lo_hi = info["boundaries_ci"][name]
+        text = f"{name}: none" if value is None else f"{name}: {value}" + (
+            f" (95% bootstrap CI [{lo_hi[0]}, {lo_hi[1]}])" if lo_hi is not None else "")
+        assert text in page, text
+    assert f'three-phase support</td><td class="v">{info["three_phase_support"]:.2f}: the share of 1000 bootstrap' in page
     assert f'reason</td><td class="v">{_esc(info["reason"])}</td>' in page
     assert es["reason"] != info["reason"]
     assert f'why stop there</td><td class="v">{_esc(es["reason"])}</td>' in page

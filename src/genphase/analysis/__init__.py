@@ -36,6 +36,7 @@ from .order_distribution import (
     OrderDistribution,
     order_distribution,
     order_distribution_series,
+    order_distribution_samples,
     JACCARD_NOT_SHARED,
     order_jaccard,
     order_jaccard_by_class,
@@ -58,6 +59,7 @@ from .phase_rules import (
     smooth,
     stop_rule,
     two_phase_rule,
+    two_phase_turns,
 )
 from .phases import Phase, PhaseReport, detect_phases
 from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
@@ -92,11 +94,11 @@ __all__ = [
     "RemovalResult", "removal_loss", "neg_log_sigmoid", "cross_entropy",
     # order distribution / Jaccard
     "NORMALIZATIONS", "OrderDistribution", "order_strength", "output_range", "order_distribution",
-    "order_distribution_series", "weighted_jaccard", "order_jaccard", "order_jaccard_by_class", "JACCARD_NOT_SHARED",
+    "order_distribution_series", "order_distribution_samples", "weighted_jaccard", "order_jaccard", "order_jaccard_by_class", "JACCARD_NOT_SHARED",
     # phases
     "PhaseRules", "Phase", "PhaseReport", "detect_phases", "smooth", "noise_level",
     "Phase1Evidence", "Phase3Evidence", "TwoPhaseEvidence", "GapEvidence", "StopEvidence",
-    "phase1_end_rule", "phase3_start_rule", "two_phase_rule", "gap_onset_rule", "stop_rule", "new_strength",
+    "phase1_end_rule", "phase3_start_rule", "two_phase_rule", "gap_onset_rule", "stop_rule", "new_strength", "two_phase_turns",
     # bootstrap
     "bootstrap_h_bar", "H_BAR_SUMMARY_COLUMNS",
     # evaluation of a stop

@@ -17,7 +17,7 @@ from ._common import SIGNS, TYPES, as_str_array, flat_batch
 from .generalization import generalization_power
 from ._stats import split_groups
 from .bootstrap import bootstrap_h_bar
-from .order_distribution import checkpoint_items, order_distribution, order_jaccard_by_class
+from .order_distribution import checkpoint_items, order_distribution, order_distribution_samples, order_jaccard_by_class
 from .removal import RemovalResult
 from .strengths import OrderStrengths
 from .tables import TABLE_COLUMNS, long_form
@@ -65,7 +65,8 @@ def analyze_checkpoint(
     the pipeline sets it by modality): the Jaccard similarity is then reported as not applicable.
 
     Returns ``{"h_bar", "order_strengths", "baseline_ablation", "removal_loss",
-    "order_distribution", "jaccard", "removal_summary", "ablation_strengths"}`` with exactly the
+    "order_distribution", "order_distribution_samples", "jaccard", "removal_summary",
+    "ablation_strengths"}`` with exactly the
     columns of :data:`~genphase.analysis.tables.TABLE_COLUMNS`. G is ``G_hat(K)`` (all baselines)
     except in ``baseline_ablation`` and ``ablation_strengths`` (k = 1..K) and ``removal_summary``
     (k = 1 as in the paper's footnote, and k = K). ``jaccard``: per class, averaged over the classes
@@ -117,6 +118,7 @@ def analyze_checkpoint(
     out["ablation_strengths"] = _ablation_strengths(ab, sp, n)
 
     out["order_distribution"] = order_distribution(model, split=sp, merge_singletons=merge_singletons).to_table()
+    out["order_distribution_samples"] = order_distribution_samples(model, sp, merge_singletons=merge_singletons)
 
     flat = _flatten(model)
     tr, te = sp == "train", sp == "test"

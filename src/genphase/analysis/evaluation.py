@@ -24,10 +24,13 @@ from ..errors import InputError
 
 __all__ = ["STUDY_COLUMNS", "PatienceStop", "StopScore", "patience_stop", "score_stop", "study_row"]
 
-#: Columns of one row of ``study.parquet`` (``preset`` and ``seed`` are added by the caller).
+#: Columns of one row of ``study.parquet``, in order (``*_ci_low`` / ``*_ci_high``: the bootstrap
+#: intervals of ``metrics/phases.json``, None when not found or not resampled).
 STUDY_COLUMNS: tuple[str, ...] = (
     "preset", "seed", "clear", "three_phase_support", "phase1_end", "phase3_start", "stop_epoch", "best_epoch",
     "regret", "accuracy_regret", "baseline_stop_epoch", "baseline_regret", "baseline_accuracy_regret",
+    "phase1_end_ci_low", "phase1_end_ci_high", "phase3_start_ci_low", "phase3_start_ci_high",
+    "stop_ci_low", "stop_ci_high", "eval_loss_at_stop", "best_eval_loss", "baseline_eval_loss", "patience",
 )
 
 
@@ -144,6 +147,7 @@ def study_row(
     min_delta: float = 0.0,
     reference_split: str = "test",
     evaluation_split: str = "eval",
+    epochs: Any = None,
 ) -> dict[str, Any]:
     """One row of ``study.parquet`` (:data:`STUDY_COLUMNS`) from a run's phase report and training log.
 
@@ -151,7 +155,10 @@ def study_row(
     ``training``: the training log with ``reference_split`` ("test", the split the baselines train
     on) and ``evaluation_split`` ("eval") rows. The interaction stop is ``early_stopping["epoch"]``;
     the baseline is :func:`patience_stop` on the reference loss (it spends the same labelled data as
-    the baselines). Both are scored by :func:`score_stop` on the evaluation split.
+    the baselines). Both are scored by :func:`score_stop` on the evaluation split. ``epochs``: the
+    checkpoints a stop may pick (the saved models; None: every epoch of the log): the log is
+    restricted to them, so the patience counts checkpoints and the regrets are against the best
+    checkpoint.
 
     >>> log = pd.DataFrame({"epoch": [0, 1, 2] * 2, "split": ["test"] * 3 + ["eval"] * 3,
     ...                     "loss": [2.0, 1.0, 1.2, 2.0, 1.1, 1.3]})
@@ -162,18 +169,35 @@ def study_row(
     d: Mapping[str, Any] = phases.to_dict() if hasattr(phases, "to_dict") else phases
     if not isinstance(d, Mapping) or "early_stopping" not in d:
         raise InputError("phases must be a PhaseReport or its to_dict() (metrics/phases.json) with 'early_stopping'")
-    stop = d["early_stopping"].get("epoch") if isinstance(d["early_stopping"], Mapping) else None
+    es = d["early_stopping"] if isinstance(d["early_stopping"], Mapping) else {}
+    stop = es.get("epoch")
     if stop is None:
         raise InputError("phases.early_stopping has no 'epoch'")
+    if epochs is not None:
+        if not isinstance(training, pd.DataFrame) or "epoch" not in training.columns:
+            raise InputError("training must be the training log (a DataFrame with an 'epoch' column)")
+        keep = np.asarray(sorted({int(e) for e in np.asarray(epochs).reshape(-1)}), dtype=np.int64)
+        training = training[training["epoch"].isin(keep)]
     ref = _series(training, reference_split, "loss", "validation early stopping watches the reference split's loss")
     base = patience_stop(ref.index.to_numpy(), ref.to_numpy(), patience=patience, min_delta=min_delta)
     ours = score_stop(training, int(stop), split=evaluation_split)
     theirs = score_stop(training, base.epoch, split=evaluation_split)
     b = d.get("boundaries") or {}
-    return {
+    bci = d.get("boundaries_ci") or {}
+
+    def end(ci: Any, i: int) -> int | None:
+        return int(ci[i]) if isinstance(ci, (list, tuple)) and len(ci) == 2 and ci[i] is not None else None
+
+    row = {
         "preset": preset, "seed": int(seed), "clear": bool(d.get("clear", False)),
         "three_phase_support": d.get("three_phase_support"), "phase1_end": b.get("phase1_end"),
         "phase3_start": b.get("phase3_start"), "stop_epoch": ours.stop_epoch, "best_epoch": ours.best_epoch,
         "regret": ours.regret, "accuracy_regret": ours.accuracy_regret, "baseline_stop_epoch": base.epoch,
         "baseline_regret": theirs.regret, "baseline_accuracy_regret": theirs.accuracy_regret,
+        "phase1_end_ci_low": end(bci.get("phase1_end"), 0), "phase1_end_ci_high": end(bci.get("phase1_end"), 1),
+        "phase3_start_ci_low": end(bci.get("phase3_start"), 0), "phase3_start_ci_high": end(bci.get("phase3_start"), 1),
+        "stop_ci_low": end(es.get("ci"), 0), "stop_ci_high": end(es.get("ci"), 1),
+        "eval_loss_at_stop": ours.loss_at_stop, "best_eval_loss": ours.best_loss, "baseline_eval_loss": theirs.loss_at_stop,
+        "patience": int(patience),
     }
+    return {k: row[k] for k in STUDY_COLUMNS}

@@ -51,6 +51,7 @@ __all__ = [
     "output_range",
     "order_distribution",
     "order_distribution_series",
+    "order_distribution_samples",
     "weighted_jaccard",
     "order_jaccard",
     "order_jaccard_by_class",
@@ -164,6 +165,28 @@ def order_distribution(res: AndOrInteractions, *, split: Any = None, merge_singl
         mean_range=np.array([rng[sel].mean() for _, sel in groups]),
         count=np.array([int(sel.sum()) for _, sel in groups]),
     )
+
+
+def order_distribution_samples(res: AndOrInteractions, split: Any, *, merge_singletons: bool = True) -> pd.DataFrame:
+    """The per-sample order distribution (the ``order_distribution_samples`` table, without ``checkpoint``):
+    ``sample, split, type, order, sign, strength``, the signed sum over ALL interactions of each
+    order and sign for every sample (the ``order_distribution`` table is its mean per split). It is
+    what the bootstrap of the two-phase turn resamples.
+
+    >>> import numpy as np, genphase as gp
+    >>> a = gp.AndOrInteractions.from_effects(np.array([[0, 1.0, -2.0, 0.5]]), np.zeros((1, 4)), 0.0)
+    >>> t = order_distribution_samples(a, ["train"])
+    >>> t[(t["type"] == "all") & (t["order"] == 1)]["strength"].tolist()
+    [1.0, -2.0]
+    """
+    per = order_strength(res, merge_singletons=merge_singletons)
+    nb = int(np.prod(res.batch_shape)) if res.batch_shape else 1
+    groups = np.asarray(split).reshape(-1)
+    if groups.size != nb:
+        raise InputError(f"split must have one entry per sample ({nb}), got {groups.size}")
+    axes = [("sample", np.arange(nb)), ("type", TYPES), ("order", np.arange(1, res.n + 1)), ("sign", SIGNS)]
+    fr = long_form(per.reshape(nb, 3, res.n, 2), axes, value_name="strength", per_axis={"split": ("sample", groups)})
+    return fr[list(TABLE_COLUMNS["order_distribution_samples"])]
 
 
 def checkpoint_items(checkpoints: Any) -> list[tuple[int, AndOrInteractions]]:

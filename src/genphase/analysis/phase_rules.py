@@ -8,7 +8,8 @@ the report. docs/analysis.md states each rule with the paper's words next to it.
 * :func:`phase1_end_rule` -- the peak of smoothed mean H-bar, if it is a significant interior peak;
 * :func:`phase3_start_rule` -- the first checkpoint after which the newly learned salient strength
   is mostly non-generalizable (consecutive checkpoints compared order by order, :func:`new_strength`);
-* :func:`two_phase_rule` -- the two-phase turning point of the high-order strength share;
+* :func:`two_phase_rule` -- the two-phase turning point of the high-order strength share
+  (:func:`two_phase_turns`: the same decision, batched over bootstrap resamples);
 * :func:`gap_onset_rule` -- when the train-test loss gap starts to widen (evidence only);
 * :func:`stop_rule` -- the checkpoint to keep.
 
@@ -40,6 +41,7 @@ __all__ = [
     "phase1_end_rule",
     "phase3_start_rule",
     "two_phase_rule",
+    "two_phase_turns",
     "gap_onset_rule",
     "stop_rule",
     "new_strength",
@@ -338,6 +340,20 @@ class TwoPhaseEvidence:
     why: tuple[str, ...]
 
 
+def _two_phase_statistic(S: np.ndarray, r: PhaseRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(statistic, high_order_share, high_order_strength [..., C], high_order_min)`` of strengths ``[..., C, n]``."""
+    n = S.shape[-1]
+    m0 = r.high_order_min if r.high_order_min is not None else max(2, math.ceil(n / 2))
+    if m0 > n:
+        raise InputError(f"high_order_min={m0} exceeds the highest order n={n} of the order strengths")
+    tot = S.sum(-1)
+    high = S[..., m0 - 1:].sum(-1)
+    share = safe_div(high, tot)
+    X = {"high_order_share": share, "high_order_strength": high,
+         "mean_order": safe_div((S * np.arange(1, n + 1)).sum(-1), tot)}[r.two_phase_statistic]
+    return X, share, high, int(m0)
+
+
 def two_phase_rule(epochs: Any, strength: Any, rules: PhaseRules | None = None) -> TwoPhaseEvidence:
     """Two-phase turning point: the interior minimum of the smoothed statistic of the order strengths.
 
@@ -355,15 +371,7 @@ def two_phase_rule(epochs: Any, strength: Any, rules: PhaseRules | None = None) 
     r = rules or PhaseRules()
     e = np.asarray(epochs, dtype=np.int64)
     S = np.asarray(strength, dtype=np.float64)
-    n = S.shape[1]
-    m0 = r.high_order_min if r.high_order_min is not None else max(2, math.ceil(n / 2))
-    if m0 > n:
-        raise InputError(f"high_order_min={m0} exceeds the highest order n={n} of the order strengths")
-    tot = S.sum(1)
-    high = S[:, m0 - 1:].sum(1)
-    share = safe_div(high, tot)
-    X = {"high_order_share": share, "high_order_strength": high,
-         "mean_order": safe_div((S * np.arange(1, n + 1)).sum(1), tot)}[r.two_phase_statistic]
+    X, share, high, m0 = _two_phase_statistic(S, r)
     ok = np.isfinite(X)
     e, X, share, high = e[ok], X[ok], share[ok], high[ok]
     if len(X) < 3:
@@ -387,6 +395,42 @@ def two_phase_rule(epochs: Any, strength: Any, rules: PhaseRules | None = None) 
     found = not why
     return TwoPhaseEvidence(found, int(e[q]) if found else None, r.two_phase_statistic, int(m0), e, X, Xs, share, high,
                             drop, rise, thr, sd, q, tuple(why))
+
+
+def two_phase_turns(epochs: Any, strength: Any, rules: PhaseRules | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`two_phase_rule`'s decision batched over leading dimensions: ``(found [...], epoch [...])``.
+
+    ``strength``: ``[..., C, n]`` (e.g. one row per bootstrap resample); every row must be finite
+    at every checkpoint (drop the checkpoints without strength first). ``epoch`` is -1 where no clear
+    turn is found. Row by row the same as ``two_phase_rule(epochs, strength[i]).found / .epoch``.
+
+    >>> s = np.array([[[1, 1], [1, 0.5], [1, 0.1], [1, 0.5], [1, 1.0]], [[1, 1], [1, 1], [1, 1], [1, 0.5], [1, 0.1]]])
+    >>> found, epoch = two_phase_turns(np.arange(5), s, PhaseRules(smooth_window=1))
+    >>> found.tolist(), epoch.tolist()
+    ([True, False], [2, -1])
+    """
+    r = rules or PhaseRules()
+    e = np.asarray(epochs, dtype=np.int64)
+    S = np.asarray(strength, dtype=np.float64)
+    if S.ndim < 2 or S.shape[-2] != e.size:
+        raise InputError(f"strength must be [..., C={e.size}, n], got {S.shape}")
+    X, _, _, _ = _two_phase_statistic(S, r)
+    if not np.all(np.isfinite(X)):
+        raise InputError("two_phase_turns needs a finite statistic at every checkpoint (a checkpoint with zero total "
+                         "strength has none); drop those checkpoints first")
+    C = e.size
+    batch = X.shape[:-1]
+    if C < 3:
+        return np.zeros(batch, dtype=bool), np.full(batch, -1, dtype=np.int64)
+    Xs = smooth(X, r.smooth_window)
+    q = np.argmin(Xs, axis=-1)
+    idx = np.arange(C)
+    before = idx <= q[..., None]
+    drop = np.where(before, Xs, -np.inf).max(-1) - _take(Xs, q)
+    rise = np.where(~before | (idx == q[..., None]), Xs, -np.inf).max(-1) - _take(Xs, q)
+    thr = np.maximum(r.min_rel_change * np.abs(Xs).max(-1), r.noise_factor * _extreme(_noise(X), r.smooth_window, C))
+    found = (q > 0) & (q < C - 1) & (drop >= thr) & (rise >= thr)
+    return found, np.where(found, e[q], -1).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ Uncertainty: the explained samples of ``h_bar_split`` are resampled with replace
 (``n_resamples`` times, seeded by ``seed``; the same resampled set of sample ids at every
 checkpoint and in both tables), the rules are re-run on every resample (vectorised), and
 percentile intervals at ``ci_level`` are reported for each boundary and the stop epoch, with the
-share of resamples in which the three-phase structure is found (``three_phase_support``).
+share of resamples in which the three-phase structure is found (``three_phase_support``). The
+two-phase turn is resampled too when ``order_distribution`` is the per-sample table
+(``order_distribution_samples``, with a ``sample`` column).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .phase_rules import (
     smooth,
     stop_rule,
     two_phase_rule,
+    two_phase_turns,
 )
 
 __all__ = ["Phase", "PhaseReport", "detect_phases", "PhaseRules", "smooth", "noise_level"]
@@ -262,6 +265,34 @@ def _why_no_phase3(ev: Any, epochs: np.ndarray | None, r: PhaseRules, after: int
             f"< {r.nongen_share:g})")
 
 
+def _two_phase_bootstrap(ids_o: np.ndarray, E_o: np.ndarray, T_o: np.ndarray, ids: np.ndarray, W: np.ndarray,
+                         valid: np.ndarray, r: PhaseRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The two-phase rule on every bootstrap resample of a per-sample all-interactions table.
+
+    ``T_o``: ``[N_o, C, n]`` per-sample strengths (``ids_o`` their sample ids). When those samples are
+    the phase rules' samples (``ids``), the same resampled multisets ``W [1 + R, N]`` are used (paired
+    with H-bar and the order strengths); otherwise they are resampled on their own (seed ``r.seed + 1``).
+    Returns ``(found [R], epoch [R], usable [R], how)``.
+    """
+    R = W.shape[0] - 1
+    if np.all(np.isin(ids_o, ids)):
+        X = np.full((ids.size, *T_o.shape[1:]), np.nan)
+        X[np.searchsorted(ids, ids_o)] = T_o
+        Wt, use, how = W[1:], valid[1:].copy(), "paired with the H-bar resamples (same sample ids)"
+    else:
+        X = T_o
+        Wt = bootstrap_weights(np.zeros(ids_o.size), R, r.seed + 1).astype(np.float64)
+        use, how = np.ones(R, dtype=bool), f"its own resamples of its {ids_o.size} samples (seed {r.seed + 1})"
+    Sm = _resampled_means(Wt, X)  # [R, C, n]
+    point = nan_mean(T_o, axis=0)
+    keep = np.isfinite(point).all(-1) & (np.abs(point).sum(-1) > 0)  # checkpoints with strength (as the point rule)
+    Sm = Sm[:, keep]
+    use &= np.isfinite(Sm).all((-1, -2)) & (np.abs(Sm).sum(-1) > 0).all(-1)
+    Sm = np.where(use[:, None, None], Sm, np.broadcast_to(point[keep], Sm.shape))
+    found, epoch = two_phase_turns(E_o[keep], Sm, r)
+    return found, epoch, use, how
+
+
 # ---------------------------------------------------------------------------------------- main
 _STOP_TEXT = {
     "phase3_start": "start of phase 3 (from the interactions); the last checkpoint if phase 3 is not reached; without "
@@ -289,7 +320,9 @@ def detect_phases(
     ``order_strengths``: the per-sample ``order_strengths`` table (``total``, ``generalizable``),
     needed for phase 3; None skips it (an ``order_distribution`` table given here instead is used for
     the two-phase turn, as before). ``order_distribution``: the all-interactions table for the
-    two-phase turn (None, and no such table as third argument: the two-phase rule is skipped). ``rules``: a :class:`PhaseRules`; ``params`` override its
+    two-phase turn, per split (``order_distribution``) or per sample (``order_distribution_samples``:
+    then the turn gets a bootstrap interval too); None, and no such table as third argument: the
+    two-phase rule is skipped. ``rules``: a :class:`PhaseRules`; ``params`` override its
     fields (e.g. ``smooth_window=5``, ``n_resamples=0`` to skip the bootstrap).
 
     >>> import pandas as pd
@@ -463,6 +496,7 @@ def detect_phases(
 
     # ---------------------------------------------------------------- two phases
     two_clear = False
+    tp_boot: tuple[np.ndarray, np.ndarray, np.ndarray, str] | None = None
     src_frame = order_distribution
     if src_frame is None and order_strengths is not None and "generalizable" not in order_strengths.columns:
         src_frame = order_strengths  # an order_distribution table passed as the third argument
@@ -470,9 +504,11 @@ def detect_phases(
         two_msg = ("two-phase rule skipped: it needs the all-interactions order_distribution table "
                    "(pass order_distribution=...)")
     else:
-        _, E_o, T_o, _ = _strength_arrays(src_frame, r.strength_split, "order_distribution", False)
+        ids_o, E_o, T_o, _ = _strength_arrays(src_frame, r.strength_split, "order_distribution", False)
         S = nan_mean(T_o, axis=0)  # mean over samples (one pseudo-sample for split-mean tables)
         tp = two_phase_rule(E_o, np.nan_to_num(S), r)
+        if R > 0 and "sample" in src_frame.columns and ids_o.size >= 2:
+            tp_boot = _two_phase_bootstrap(ids_o, E_o, T_o, ids, W, valid, r)
         E_x = tp.epochs
         tev: dict[str, Any] = {"statistic": r.two_phase_statistic, "high_order_min": tp.high_order_min,
                                "n": int(S.shape[1]), "n_checkpoints": int(tp.values.size),
@@ -574,14 +610,23 @@ def detect_phases(
             b_ci["phase3_start"] = _ci(p3.epoch[1:], f3, lvl)
             support = float(f3.sum() / max(nv, 1))
         stop_ci = _ci(stop.epoch[1:], v, lvl)
+        two_share = None
+        if tp_boot is not None:
+            t_found, t_epoch, t_valid, t_how = tp_boot
+            ft = t_found & t_valid
+            b_ci["two_phase_turn"] = _ci(t_epoch, ft, lvl)
+            two_share = float(ft.sum() / max(int(t_valid.sum()), 1))
         evidence["bootstrap"] = {
             "n_resamples": R, "seed": r.seed, "level": lvl, "interval": "percentile (ends on observed epochs)",
             "resampled": f"the {N} explained samples of split {r.h_bar_split!r}, with replacement, the same ids at "
                          "every checkpoint (H-bar and order strengths)",
             "void_resamples": R - nv, "phase1_found_share": float(f1.sum() / max(nv, 1)), "three_phase_share": support,
             "stop_epoch_counts": {int(k): int(c) for k, c in zip(*np.unique(stop.epoch[1:][v], return_counts=True))},
-            "not_resampled": ["two_phase_turn (order_distribution holds split means, not per-sample values)",
-                              "training losses (one curve per run)"],
+            "two_phase_found_share": two_share,
+            "two_phase_resampled": (tp_boot[3] if tp_boot is not None else None),
+            "not_resampled": ((["two_phase_turn (no per-sample order_distribution table: pass the "
+                                "order_distribution_samples table as order_distribution=)"] if tp_boot is None else [])
+                              + ["training losses (one curve per run)"]),
         }
     early = {"epoch": epoch, "rule_epoch": rule_epoch, "rule": r.early_stopping, "reason": reason, "ci": stop_ci}
 

@@ -33,6 +33,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "baseline_ablation": ("k", "sample", "split", "h_bar"),
     "removal_loss": ("sample", "split", "label", "v", "v_tilde", "loss", "loss_removed"),
     "order_distribution": ("split", "type", "order", "sign", "strength", "strength_rel", "strength_share"),
+    "order_distribution_samples": ("sample", "split", "type", "order", "sign", "strength"),
     "jaccard": ("type", "order", "jaccard", "n_classes", "note"),
     "removal_summary": ("k", "split", "n", "loss", "loss_removed", "change"),
     "ablation_strengths": ("k", "split", "type", "order", "sign", "generalizable", "non_generalizable", "n_samples"),

@@ -6,6 +6,7 @@
 * local files: :func:`load_fashion_mnist` (``apt-get install dataset-fashion-mnist``),
   :func:`load_mnist`, :func:`load_cifar10`, :func:`load_tiny_imagenet`, :func:`load_sst2`;
 * over-fitting knobs: :func:`subsample_train`, :func:`add_label_noise`;
+* a held-out evaluation split: :func:`carve_eval` (and :func:`sample_digests` to check splits are disjoint);
 * :func:`load_dataset` loads any of them by name.
 """
 
@@ -16,6 +17,8 @@ from .base import (
     ArrayDataset,
     Modality,
     add_label_noise,
+    carve_eval,
+    sample_digests,
     stratified_split,
     subsample,
     subsample_train,
@@ -44,6 +47,8 @@ __all__ = [
     "subsample",
     "subsample_train",
     "add_label_noise",
+    "carve_eval",
+    "sample_digests",
     "standardize",
     "load_digits",
     "load_mnist_5k",

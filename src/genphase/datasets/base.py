@@ -19,6 +19,8 @@ __all__ = [
     "subsample",
     "subsample_train",
     "take",
+    "carve_eval",
+    "sample_digests",
 ]
 
 Modality = Literal["image", "text", "pointcloud", "tabular"]
@@ -39,7 +41,7 @@ def _length(x: Any) -> int:
 
 @dataclass(frozen=True, eq=False)
 class ArrayDataset:
-    """A train/test split held in memory.
+    """A train/test split held in memory, with an optional evaluation split (``x_eval`` / ``y_eval``).
 
     Shapes (``N`` samples):
 
@@ -48,7 +50,9 @@ class ArrayDataset:
     * ``"pointcloud"``: float32 ``[N, P, 3]``, ``input_shape=(P, 3)``
     * ``"text"``: ``x`` is a ``list[str]`` of length ``N``, ``input_shape=None``
 
-    Labels ``y_train`` / ``y_test`` are int64 ``[N]`` in ``0 .. num_classes-1``.
+    Labels ``y_train`` / ``y_test`` are int64 ``[N]`` in ``0 .. num_classes-1``. ``x_eval`` /
+    ``y_eval`` (``None`` unless :func:`carve_eval` made them) hold samples held out from both other
+    splits, with the same conventions.
 
     Attributes:
         name: registry name of the dataset (e.g. ``"digits"``).
@@ -67,6 +71,8 @@ class ArrayDataset:
     name: str = ""
     feature_names: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    x_eval: np.ndarray | list[str] | None = None
+    y_eval: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -75,7 +81,9 @@ class ArrayDataset:
             raise InputError(
                 f"class_names has {len(self.class_names)} entries but num_classes={self.num_classes}"
             )
-        for split in ("train", "test"):
+        if (self.x_eval is None) != (self.y_eval is None):
+            raise InputError("x_eval and y_eval must be given together (or both left None)")
+        for split in ("train", "test") + (("eval",) if self.y_eval is not None else ()):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if not isinstance(y, np.ndarray) or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
                 raise InputError(f"y_{split} must be a 1-D integer numpy array")
@@ -106,10 +114,17 @@ class ArrayDataset:
         """Number of test samples."""
         return int(self.y_test.shape[0])
 
-    def split(self, which: Literal["train", "test"]) -> tuple[np.ndarray | list[str], np.ndarray]:
-        """``(x, y)`` of the ``"train"`` or ``"test"`` split."""
-        if which not in ("train", "test"):
-            raise InputError(f"split must be 'train' or 'test', got {which!r}")
+    @property
+    def n_eval(self) -> int:
+        """Number of evaluation samples (0 without an evaluation split)."""
+        return 0 if self.y_eval is None else int(self.y_eval.shape[0])
+
+    def split(self, which: Literal["train", "test", "eval"]) -> tuple[np.ndarray | list[str], np.ndarray]:
+        """``(x, y)`` of the ``"train"``, ``"test"`` or ``"eval"`` split."""
+        if which not in ("train", "test", "eval"):
+            raise InputError(f"split must be 'train', 'test' or 'eval', got {which!r}")
+        if which == "eval" and self.y_eval is None:
+            raise InputError("this dataset has no evaluation split; make one with carve_eval(ds, fraction)")
         return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
 
     def tensors(self, which: Literal["train", "test"]) -> tuple[Any, Any]:
@@ -212,6 +227,46 @@ def subsample(
         if which == "train" and "clean_y_train" in meta:
             meta["clean_y_train"] = np.asarray(meta["clean_y_train"])[idx]
     return ds.replace(**changes, meta=meta)
+
+
+def carve_eval(ds: ArrayDataset, fraction: float, seed: int = 0) -> ArrayDataset:
+    """Move ``round(fraction * n_test)`` test samples into a new evaluation split (class-stratified, seeded).
+
+    The remaining test samples stay the test split, in their order. ``meta["eval_index"]`` and
+    ``meta["reference_index"]`` record the positions (in the test split given) of the two parts:
+    disjoint, sorted, together all of it. Needs at least one sample on each side.
+
+    >>> import numpy as np
+    >>> ds = ArrayDataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), np.arange(16, dtype=np.float32).reshape(8, 2),
+    ...                   np.array([0, 1] * 4), 2, "tabular", ["a", "b"], (2,))
+    >>> out = carve_eval(ds, 0.25, seed=0)
+    >>> out.n_test, out.n_eval, sorted(out.meta["eval_index"].tolist() + out.meta["reference_index"].tolist())
+    (6, 2, [0, 1, 2, 3, 4, 5, 6, 7])
+    """
+    if ds.y_eval is not None:
+        raise InputError("the dataset already has an evaluation split")
+    f = float(fraction)
+    if not 0.0 < f < 1.0:
+        raise InputError(f"fraction must be in (0, 1), got {fraction!r}")
+    ref, ev = stratified_split(ds.y_test, f, seed)
+    meta = {**ds.meta, "eval_index": ev, "reference_index": ref, "eval_fraction": f, "eval_seed": int(seed)}
+    return ds.replace(x_test=take(ds.x_test, ref), y_test=ds.y_test[ref], x_eval=take(ds.x_test, ev),
+                      y_eval=ds.y_test[ev], meta=meta)
+
+
+def sample_digests(x: np.ndarray | list[str]) -> np.ndarray:
+    """One SHA-256 hex digest per sample (its bytes; a text's UTF-8), ``[N]``: equal samples, equal digests.
+
+    >>> d = sample_digests(np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 0.0]], dtype=np.float32))
+    >>> bool(d[0] == d[1]), bool(d[0] == d[2])
+    (True, False)
+    """
+    import hashlib
+
+    if isinstance(x, np.ndarray):
+        rows = np.ascontiguousarray(x).reshape(x.shape[0], -1)
+        return np.array([hashlib.sha256(r.tobytes()).hexdigest() for r in rows])  # one hash per sample
+    return np.array([hashlib.sha256(str(t).encode()).hexdigest() for t in x])
 
 
 def subsample_train(ds: ArrayDataset, n: int, seed: int = 0, *, stratified: bool = True) -> ArrayDataset:

@@ -32,12 +32,23 @@ __all__ = [
     "ExplainConfig",
     "VariablesConfig",
     "InteractionConfig",
+    "AnalysisConfig",
     "RunConfig",
     "load_config",
     "apply_overrides",
     "config_hash",
     "LAYOUTS",
+    "MIN_BOOTSTRAP_SAMPLES",
+    "MIN_EVAL_SAMPLES",
 ]
+
+#: Fewest explained samples per split the bootstrap accepts in a run: ``m`` samples allow only
+#: ``C(2m - 1, m)`` distinct resamples (m = 3: 10; m = 7: 1,716; m = 8: 6,435), and the default
+#: 1,000 resamples need several times that many to be more than repeats.
+MIN_BOOTSTRAP_SAMPLES = 8
+
+#: Fewest samples of the evaluation split (it scores a recommended stop; fewer make its loss too noisy).
+MIN_EVAL_SAMPLES = 20
 
 #: ``variables.layout`` values per modality. ``random-central`` is the default of every modality:
 #: images draw random patches from the central region; tabular data draws random features; text
@@ -52,13 +63,20 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class DataConfig:
-    """Dataset and split. ``train_size`` subsamples the training split (to provoke over-fitting);
-    ``test_subsample`` caps the test split (faster quick runs); ``label_noise`` flips that
-    fraction of training labels; ``options`` go to the dataset loader."""
+    """Dataset and its three disjoint splits (docs/run-directory.md, "Splits").
+
+    The loader gives a training and a test split. ``train_size`` subsamples the training split (to
+    provoke over-fitting); ``label_noise`` flips that fraction of its labels. ``test_subsample``
+    caps the loader's test split (faster quick runs); ``eval_fraction`` of it is then carved out as
+    the *evaluation* split (stratified by class, seeded by ``seed``; used only to score a
+    recommended stop), and the rest is the *reference* split (the paper's test split: the K
+    baselines train on it, explained "test" samples come from it). ``options`` go to the dataset
+    loader."""
 
     name: str = ""
     train_size: int | None = None
     test_subsample: int | None = None
+    eval_fraction: float = 0.25
     label_noise: float = 0.0
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +155,21 @@ class InteractionConfig:
 
 
 @dataclass
+class AnalysisConfig:
+    """Phase detection and its bootstrap (see :class:`genphase.analysis.PhaseRules`).
+
+    ``n_resamples`` bootstrap resamples of the explained samples (seeded by ``seed``; 0 skips the
+    intervals), percentile intervals at ``ci_level``; ``early_stopping`` is the stop rule
+    ("phase3_start": from the interactions, the default; "min_test_loss": the loss-based alternative;
+    "h_bar_peak")."""
+
+    n_resamples: int = 1000
+    ci_level: float = 0.95
+    seed: int = 0
+    early_stopping: str = "phase3_start"
+
+
+@dataclass
 class RunConfig:
     """Everything ``genphase run`` needs; ``to_dict`` / ``from_dict`` round-trip through YAML."""
 
@@ -149,6 +182,7 @@ class RunConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     variables: VariablesConfig = field(default_factory=VariablesConfig)
     interactions: InteractionConfig = field(default_factory=InteractionConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     device: str = "auto"
 
     # -------------------------------------------------------------- conversion
@@ -178,6 +212,9 @@ class RunConfig:
         need(self.data.test_subsample is None or self.data.test_subsample >= 1, "data.test_subsample", "must be >= 1")
         need(self.data.train_size is None or self.data.train_size >= 1, "data.train_size", f"must be >= 1, got {self.data.train_size}")
         need(0.0 <= self.data.label_noise < 1.0, "data.label_noise", f"must be in [0, 1), got {self.data.label_noise}")
+        need(0.0 < self.data.eval_fraction < 1.0, "data.eval_fraction",
+             f"must be in (0, 1), got {self.data.eval_fraction}: the evaluation split (held out from the training and "
+             "reference splits, used only to score a recommended stop) cannot be missing; e.g. data.eval_fraction=0.25")
         t = self.training
         need(t.epochs >= 1, "training.epochs", f"must be >= 1, got {t.epochs}")
         need(t.lr > 0, "training.lr", f"must be > 0, got {t.lr}")
@@ -193,6 +230,18 @@ class RunConfig:
         need(self.baselines.k >= 1, "baselines.k", f"must be >= 1 (K baseline models are needed for G and H-bar), got {self.baselines.k}")
         need(self.baselines.epochs is None or self.baselines.epochs >= 1, "baselines.epochs", "must be >= 1")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
+        a = self.analysis
+        need(a.n_resamples >= 0, "analysis.n_resamples", f"must be >= 0 (0 skips the intervals), got {a.n_resamples}")
+        need(0.0 < a.ci_level < 1.0, "analysis.ci_level", f"must be in (0, 1), e.g. 0.95, got {a.ci_level}")
+        need(a.seed >= 0, "analysis.seed", f"must be >= 0, got {a.seed}")
+        from ..analysis.phase_rules import STOP_RULES
+
+        need(a.early_stopping in STOP_RULES, "analysis.early_stopping",
+             f"must be one of {', '.join(STOP_RULES)}, got {a.early_stopping!r}")
+        need(a.n_resamples == 0 or self.explain.samples >= MIN_BOOTSTRAP_SAMPLES, "explain.samples",
+             f"{self.explain.samples} explained samples per split are fewer than the bootstrap needs "
+             f"({MIN_BOOTSTRAP_SAMPLES}: m samples allow only C(2m-1, m) distinct resamples); raise explain.samples to "
+             f">= {MIN_BOOTSTRAP_SAMPLES}, or set analysis.n_resamples=0 to skip the intervals")
         need(self.explain.selection in ("random", "first"), "explain.selection",
              f"must be random or first, got {self.explain.selection!r}")
         every = sorted({x for v in LAYOUTS.values() for x in v})

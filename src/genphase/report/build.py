@@ -117,7 +117,10 @@ def render_figures(
         df = _need(data, "h_bar")
         n_nan = int(pd.to_numeric(df["h_bar"], errors="coerce").isna().sum()) if "h_bar" in df.columns else 0
         extra = f" {n_nan} of {len(df)} sample values are NaN (no salient interaction) and left out." if n_nan else ""
-        return h_bar_figure(df, phases), note + extra
+        summary = data.table("h_bar_summary")
+        band = "" if summary is not None and len(summary) else (
+            " The band is +-1 std: metrics/h_bar_summary.parquet (the bootstrap intervals) is missing.")
+        return h_bar_figure(df, phases, summary), note + extra + band
 
     def fig3() -> tuple[Figure, str]:
         return order_strengths_figure(_need(data, "order_strengths"), ckpts), ck_note

@@ -23,6 +23,7 @@ TABLES: tuple[str, ...] = (
     "training",
     "samples",
     "h_bar",
+    "h_bar_summary",
     "order_strengths",
     "baseline_ablation",
     "removal_loss",

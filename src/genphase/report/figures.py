@@ -8,7 +8,7 @@ closed. Saving them as PNG/PDF uses matplotlib's Agg/PDF canvases.
 Figures (key, file stem, paper reference):
 
 1. ``training_curves`` -- train/test loss and accuracy with the detected phases shaded.
-2. ``h_bar`` -- H-bar through training (mean and spread, train and test samples).
+2. ``h_bar`` -- H-bar through training (mean and its bootstrap interval, train and test samples).
 3. ``order_strengths`` -- order-wise total vs generalizable strengths at a few checkpoints (Fig. 2).
 4. ``baseline_ablation`` -- H-bar vs the number k of baseline DNNs (Fig. 3).
 5. ``removal_loss`` -- loss with and without non-generalizable interactions (Fig. 5).
@@ -64,15 +64,17 @@ FIGURE_SPECS: tuple[FigureSpec, ...] = (
         "training_curves",
         "fig1_training_curves",
         "Loss and accuracy through training",
-        "Train and test loss (left) and accuracy (right) of the model under study at each epoch, "
-        "with the detected training phases shaded.",
+        "Loss (left) and accuracy (right) of the model under study at each epoch on the training split, the "
+        "reference split ('test': the paper's test split, on which the baselines are trained) and the held-out "
+        "evaluation split ('eval', used only to score a stop), with the detected training phases shaded.",
     ),
     FigureSpec(
         "h_bar",
         "fig2_h_bar",
         "Generalization power of interactions (H-bar) through training",
         "H-bar, the share of salient interaction strength that generalizes to the baseline DNNs, at each "
-        "checkpoint: mean over explained train and test samples with a band of one standard deviation.",
+        "checkpoint: mean over the explained train and test samples with its 95% bootstrap interval over "
+        "explained samples (h_bar_summary; a band of one standard deviation when that table is missing).",
     ),
     FigureSpec(
         "order_strengths",
@@ -114,7 +116,7 @@ FIGURE_SPECS: tuple[FigureSpec, ...] = (
 #: Base caption of each figure, by key (the page may append a data-dependent sentence).
 CAPTIONS: dict[str, str] = {spec.key: spec.caption for spec in FIGURE_SPECS}
 
-_SPLIT_COLORS = {"train": "#1f77b4", "test": "#d62728"}
+_SPLIT_COLORS = {"train": "#1f77b4", "test": "#d62728", "eval": "#2ca02c"}
 _PHASE_COLORS = {
     "phase1": "#2ca02c",
     "phase2": "#ff7f0e",
@@ -146,9 +148,9 @@ def _int_x(*axes) -> None:
 
 
 def _split_order(splits: Iterable[str]) -> list[str]:
-    """Splits in a stable order: train, test, then anything else alphabetically."""
+    """Splits in a stable order: train, test, eval, then anything else alphabetically."""
     uniq = list(dict.fromkeys(str(s) for s in splits))
-    rank = {"train": 0, "test": 1}
+    rank = {"train": 0, "test": 1, "eval": 2}
     return sorted(uniq, key=lambda s: (rank.get(s, 2), s))
 
 
@@ -287,11 +289,13 @@ def training_curves_figure(training: pd.DataFrame, phases: pd.DataFrame | None =
 
 
 # ---------------------------------------------------------------------------------------- figure 2
-def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None) -> Figure:
-    """Figure 2: H-bar per checkpoint, mean over samples with a +-1 std band, per split; phases shaded.
+def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summary: pd.DataFrame | None = None) -> Figure:
+    """Figure 2: H-bar per checkpoint, mean over samples per split with a band; phases shaded.
 
-    NaN values (samples without salient interactions) are left out of the mean; a checkpoint where
-    every sample of a split is NaN leaves a gap in the line.
+    The band is the bootstrap interval of ``summary`` (the ``h_bar_summary`` table: ``checkpoint,
+    split, mean, ci_low, ci_high``) where it has the split, else +-1 std of the samples. NaN values
+    (samples without salient interactions) are left out of the mean; a checkpoint where every
+    sample of a split is NaN leaves a gap in the line.
     """
     _require(h_bar, ["checkpoint", "split", "h_bar"], "h_bar.parquet")
     if len(h_bar) == 0:
@@ -308,9 +312,17 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None) -> Fig
         mean = stats["mean"].to_numpy(dtype=float)
         std = np.nan_to_num(stats["std"].to_numpy(dtype=float))
         color = _split_color(split)
-        (h,) = ax.plot(x, mean, color=color, marker="." if len(x) < 60 else None, label=f"{split} samples")
+        band = None
+        if summary is not None and {"checkpoint", "split", "ci_low", "ci_high"} <= set(summary.columns):
+            part = summary[summary["split"].astype(str) == split].set_index("checkpoint").sort_index()
+            if len(part):
+                band = (part["ci_low"].reindex(stats.index).to_numpy(dtype=float),
+                        part["ci_high"].reindex(stats.index).to_numpy(dtype=float))
+        label = f"{split} samples" + (" (95% bootstrap CI)" if band is not None else " (+-1 std)")
+        (h,) = ax.plot(x, mean, color=color, marker="." if len(x) < 60 else None, label=label)
         handles.append(h)
-        ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=color, alpha=0.18, lw=0)
+        lo, hi = band if band is not None else (np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1))
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
     ck = pd.to_numeric(df["checkpoint"], errors="coerce").dropna()
     if len(ck):
         ax.set_xlim(float(ck.min()) - 0.5, float(ck.max()) + 0.5)

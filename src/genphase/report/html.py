@@ -52,6 +52,7 @@ class PhaseSummary:
     recommendation: str | None = None
     reason: str | None = None
     stop_reason: str | None = None
+    support: str | None = None
 
 
 def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
@@ -84,6 +85,15 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
         return PhaseSummary()
     clear = _first(info, ("clear", "clear_phases", "is_clear", "three_phase_clear", "phases_clear"))
     boundaries = _first(info, ("boundaries", "phase_boundaries"))
+    boot = ((info.get("evidence") or {}).get("bootstrap") or {}) if isinstance(info.get("evidence"), Mapping) else {}
+    level = boot.get("level", 0.95) if isinstance(boot, Mapping) else 0.95
+    pct = f"{100 * float(level):g}%" if isinstance(level, (int, float)) else "95%"
+    cis = info.get("boundaries_ci")
+    if isinstance(boundaries, Mapping) and isinstance(cis, Mapping):  # the layout detect_phases writes
+        boundaries = ", ".join(
+            f"{k}: {'none' if v is None else v}"
+            + (f" ({pct} bootstrap CI {_compact(cis[k])})" if v is not None and cis.get(k) is not None else "")
+            for k, v in boundaries.items())
     rec = _first(info, ("recommendation", "early_stopping", "early_stop", "recommended"))
     reason = _first(info, ("reason", "recommendation_reason"))
     rec_text: str | None = None
@@ -94,10 +104,11 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
         action = _first(rec, ("action", "recommendation", "decision", "summary"))
         parts = [str(action)] if action is not None else []
         if epoch is not None:
-            parts.append(f"epoch {epoch}")
+            ci = rec.get("ci")
+            parts.append(f"epoch {epoch}" + (f" ({pct} bootstrap CI {_compact(ci)})" if ci is not None else ""))
         rest = {k: v for k, v in rec.items()
                 if k not in {"epoch", "stop_epoch", "recommended_epoch", "checkpoint", "action", "recommendation",
-                             "decision", "summary", "reason"}}
+                             "decision", "summary", "reason", "ci"}}
         if rest:
             parts.append(_compact(rest))
         rec_text = "; ".join(parts) if parts else None
@@ -105,7 +116,14 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
             reason = rec["reason"]
     elif rec is not None:
         rec_text = _compact(rec)
+    sup = info.get("three_phase_support")
+    support = None
+    if isinstance(sup, (int, float)) and not isinstance(sup, bool):
+        n_res = boot.get("n_resamples") if isinstance(boot, Mapping) else None
+        support = (f"{float(sup):.2f}: the share of {n_res or 'the'} bootstrap resamples of the explained samples in which "
+                   "phase 1 ends clearly and phase 3 starts")
     return PhaseSummary(
+        support=support,
         clear=bool(clear) if clear is not None else None,
         boundaries=_compact(boundaries) if boundaries is not None else None,
         recommendation=rec_text,
@@ -218,6 +236,8 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         '<section id="phases"><h2>Phases and early stopping</h2><div class="card">',
         '<table class="kv">',
         f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
+        *([f'<tr><td class="k">three-phase support</td><td class="v">{_esc(summary.support)}</td></tr>']
+          if summary.support is not None else []),
         f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
         f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
         f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',

@@ -1,0 +1,181 @@
+"""``genphase study``: one preset run once per seed, and the interaction stop scored on held-out data.
+
+Each seed is a normal, resumable run directory ``DIR/seed_<s>/`` (see docs/run-directory.md). Seed
+``s`` shifts every seed of the configuration by ``s`` (``seed_config``): the data seed (which training
+samples are kept, which labels are flipped, which held-out samples form the evaluation and reference
+splits), the training seed (initialisation, batch order), the baselines' seeds (by ``s * K``, so no
+two runs share a baseline), the explained samples, the input variables (e.g. which image patches) and
+the bootstrap. Seed 0 is the preset itself. The loader's own train/test partition is not reseeded.
+
+``DIR/study.json`` names the study (preset, ``--quick``, overrides, the base configuration's hash,
+the seeds run so far); a directory holding another study is refused, so studies never mix.
+``DIR/study.parquet`` has one row per finished seed (:data:`~genphase.analysis.evaluation.STUDY_COLUMNS`,
+from :func:`~genphase.analysis.evaluation.study_row` on each run's ``metrics/phases.json`` and training
+log, restricted to the checkpoints) and ``DIR/study.html`` overlays the per-seed curves.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ConfigError, RunDirectoryError
+from .config import RunConfig, config_hash, load_config
+from .storage import read_json, write_json, write_parquet
+
+__all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
+
+#: The file that names a study directory's study.
+STUDY_FILE = "study.json"
+
+#: Patience of the validation early stopping the interaction stop is compared with, in checkpoints.
+DEFAULT_PATIENCE = 3
+
+Log = Callable[[str], None]
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """The seeds as a list of ints >= 0; :class:`~genphase.errors.ConfigError` for none, duplicates or bad values.
+
+    >>> check_seeds([0, 1, 2])
+    [0, 1, 2]
+    """
+    if seeds is None or (hasattr(seeds, "__len__") and len(seeds) == 0):
+        raise ConfigError("--seeds: no seeds given; name at least one, e.g. --seeds 0 1 2")
+    out = []
+    for s in seeds:
+        if hasattr(s, "item") and getattr(s, "ndim", 0) == 0:
+            s = s.item()
+        if isinstance(s, str) and s.strip().isdigit():
+            s = int(s.strip())
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) < 0:
+            raise ConfigError(f"--seeds: {s!r} is not a seed; seeds are integers >= 0, e.g. --seeds 0 1 2")
+        out.append(int(s))
+    dup = sorted({s for s in out if out.count(s) > 1})
+    if dup:
+        raise ConfigError(f"--seeds: seed(s) {dup} given twice; each seed is one run, name it once (e.g. --seeds 0 1 2)")
+    return out
+
+
+def seed_config(base: RunConfig, seed: int) -> RunConfig:
+    """``base`` with every seed shifted by ``seed`` (the baselines' by ``seed * K``); seed 0 returns a copy.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = seed_config(load_config("digits"), 2)
+    >>> cfg.training.seed, cfg.data.seed, cfg.baselines.seed, cfg.explain.seed
+    (2, 2, 1006, 2)
+    """
+    cfg = copy.deepcopy(base)
+    s = int(seed)
+    cfg.data.seed += s
+    cfg.training.seed += s
+    cfg.baselines.seed += s * cfg.baselines.k
+    cfg.explain.seed += s
+    cfg.variables.seed += s
+    cfg.analysis.seed += s
+    cfg.validate()
+    return cfg
+
+
+def study_dir(root: str | os.PathLike, seed: int) -> Path:
+    """The run directory of ``seed`` inside a study directory."""
+    return Path(root) / f"seed_{int(seed)}"
+
+
+def _identity(preset: str, quick: bool, overrides: Sequence[str], base: RunConfig) -> dict[str, Any]:
+    return {"preset": str(preset), "quick": bool(quick), "overrides": list(overrides), "base_config_hash": config_hash(base)}
+
+
+def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """Read or create ``root/study.json``; refuse a directory that holds anything else."""
+    from .run import _check_out
+
+    _check_out(root)
+    path = root / STUDY_FILE
+    if path.exists():
+        info = read_json(path, fix=f"move {str(root)!r} away (or delete it) and rerun the study into a fresh --out")
+        if not isinstance(info, dict) or "preset" not in info:
+            raise RunDirectoryError(f"{str(path)!r} is not a genphase study file; choose another --out")
+        theirs = {k: info.get(k) for k in ident}
+        if theirs != ident:
+            diff = ", ".join(f"{k} {theirs[k]!r} (this study: {ident[k]!r})" for k in ident if theirs[k] != ident[k])
+            raise RunDirectoryError(
+                f"{str(root)!r} holds another study ({diff}); studies are never mixed: choose another --out")
+        info["seeds"] = sorted(set(info.get("seeds", [])) | set(seeds))
+    else:
+        if root.exists() and any(root.iterdir()):
+            raise RunDirectoryError(f"{str(root)!r} exists and is not a genphase study directory (no {STUDY_FILE}); "
+                                    "choose another --out")
+        info = {**ident, "genphase_version": __version__, "seeds": sorted(seeds)}
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(path, info)
+    return info
+
+
+def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, patience: int = DEFAULT_PATIENCE) -> Any:
+    """``study.parquet``'s frame: one row per seed whose run finished its analysis, from the run directories."""
+    import pandas as pd
+
+    from ..analysis.evaluation import STUDY_COLUMNS, study_row
+
+    rows = []
+    for s in sorted(seeds):
+        run_dir = study_dir(root, s)
+        man_path = run_dir / "manifest.json"
+        if not man_path.exists() or (read_json(man_path).get("stages") or {}).get("analysis") != "done":
+            continue
+        phases = read_json(run_dir / "metrics" / "phases.json")
+        training = pd.read_parquet(run_dir / "metrics" / "training.parquet")
+        training = training[training["model"] == "model"]
+        checkpoints = pd.read_parquet(run_dir / "metrics" / "h_bar.parquet", columns=["checkpoint"])["checkpoint"].unique()
+        rows.append(study_row(phases, training, preset=preset, seed=s, patience=patience, epochs=checkpoints))
+    frame = pd.DataFrame(rows, columns=list(STUDY_COLUMNS))
+    for col in ("clear",):
+        frame[col] = frame[col].astype(bool)
+    return frame
+
+
+def study(
+    preset: str,
+    seeds: Sequence[int],
+    *,
+    quick: bool = False,
+    out: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
+    patience: int = DEFAULT_PATIENCE,
+    log: Log = print,
+    report: bool = True,
+    threads: int | None = None,
+) -> Path:
+    """Run ``preset`` once per seed into ``out/seed_<s>/`` (resumable) and write ``study.parquet`` and ``study.html``.
+
+    ``preset``: a preset name or a YAML config (as ``genphase run``); ``overrides``: ``key=value``
+    applied to every seed; ``patience``: of the validation early stopping compared with (checkpoints).
+    Returns the study directory (default ``runs/study-<preset>[-quick]``).
+    """
+    from .run import run
+
+    seeds = check_seeds(seeds)
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+        raise ConfigError(f"--patience must be an integer >= 1 (checkpoints without improvement), got {patience!r}")
+    overrides = list(overrides)
+    base = load_config(preset, overrides, quick=quick)
+    name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
+    root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
+    info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
+    cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
+    for i, s in enumerate(seeds):
+        log(f"study {name}{' --quick' if quick else ''}: seed {s} ({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
+        run(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads)
+    frame = study_rows(root, info["seeds"], name, patience=patience)
+    write_parquet(root / "study.parquet", frame)
+    if report:
+        from ..report.study import build_study_report
+
+        build_study_report(root)
+    return root
