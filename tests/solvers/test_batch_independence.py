@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from test_ties import planted_tie_games
 
 import genphase as gp
 from genphase.transforms import bitmasks_to_masks
-
-from test_ties import planted_tie_games
 
 
 def mlp_games(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
