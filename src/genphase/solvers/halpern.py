@@ -179,6 +179,20 @@ class _NoisySplit(_NoiseFreeSplit):
         return p, orf, q, lb
 
 
+class _Group:
+    """Samples iterated together in one dtype: the problem data ``prob``, the global indices
+    ``active``, the Halpern state ``(s, anchor, k, r0, r_prev, since)``, the stall reference."""
+
+    def __init__(self, prob, active, state, dtype) -> None:
+        self.prob, self.active, self.state, self.dtype = prob, active, state, dtype
+        self.ref_gap = torch.full((active.numel(),), math.inf, dtype=torch.float64, device=active.device)
+        self.checks = 0
+
+    def keep(self, mask: torch.Tensor) -> None:
+        self.prob.keep(mask)
+        self.active, self.ref_gap = self.active[mask], self.ref_gap[mask]
+
+
 def solve_halpern(
     v: torch.Tensor,
     eta: torch.Tensor,
@@ -219,58 +233,71 @@ def solve_halpern(
     idt = iterate_dtype(o, dt)
     rho = halpern_rho(n) if o.rho is None else float(o.rho)
     noisy = bool((eta > 0).any())
-    prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, rho, dt, parity(n, v))
+    cls, par = (_NoisySplit if noisy else _NoiseFreeSplit), parity(n, v)
+    prob = cls(v, eta, rho, dt, par)
     prob.cast(idt)
     a0 = torch.zeros(B, size, dtype=idt, device=dev) if init is None else init.to(dtype=idt, device=dev).clone()
     a0[:, 0] = 0.0
     s = prob.start(a0)
-    anchor = s
-    k = torch.zeros(B, 1, 1, dtype=idt, device=dev)
     r0 = torch.full((B,), math.inf, dtype=idt, device=dev)
-    r_prev = r0.clone()
-    since = torch.zeros(B, dtype=idt, device=dev)
+    state = (s, s, torch.zeros(B, 1, 1, dtype=idt, device=dev), r0, r0.clone(), torch.zeros(B, dtype=idt, device=dev))
     best = BestPoint(B, size, v, o)
-    ref_gap = torch.full((B,), math.inf, dtype=dt, device=dev)
-    checks = 0
     final = torch.zeros((B, *s.shape[1:]), dtype=dt, device=dev) if state_out is not None else None
+    # two groups in lockstep: the samples still in the iterate dtype, and those handed over to the
+    # input's dtype; the hand-over is decided per sample, so a sample follows the same path alone
+    # or in any batch
+    groups = [_Group(prob, torch.arange(B, device=dev), state, idt)]
 
     it = 0
-    while best.active.numel() > 0 and it < o.max_iter:
+    while it < o.max_iter and any(g.active.numel() for g in groups):
         it += 1
-        u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
-        r = torch.add(s, u, alpha=-2.0)  # 2 z - s
-        x, a = prob.project(r)
-        s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
-        k = k + 1.0
-        if it % o.check_every == 0 or it == o.max_iter:
-            na = best.active.numel()
-            act = best.active
-            z = s - u
-            p, orf, qf, lb = prob.certify(z, u, a)
-            done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
-            res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
-            anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since)
-            if bool(done.any()):
-                if final is not None:
-                    final[act[done]] = s_next[done].to(dt)
-                keep = ~done
-                s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
-                ref_gap = ref_gap[keep]
-                prob.keep(keep)
-            checks += 1
-            if idt == torch.float32 and dt == torch.float64 and checks % _STALL_CHECKS == 0 and best.active.numel() > 0:
-                # float32 round-off puts a floor under the certificate: once most samples stop
-                # improving, continue from the same state in the input's dtype
-                gap = best.gap()[best.active]
-                stalled = gap > _STALL_RATIO * ref_gap
-                ref_gap = gap
-                if bool(stalled.float().mean() >= 0.5):
-                    idt = dt
-                    prob.cast(idt)
-                    s_next, anchor, k, r0, r_prev, since = (y.to(dt) for y in (s_next, anchor, k, r0, r_prev, since))
-        s = s_next
+        moved = []
+        for g in groups:
+            if g.active.numel() == 0:
+                continue
+            prob, (s, anchor, k, r0, r_prev, since) = g.prob, g.state
+            u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
+            r = torch.add(s, u, alpha=-2.0)  # 2 z - s
+            x, a = prob.project(r)
+            s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
+            k = k + 1.0
+            if it % o.check_every == 0 or it == o.max_iter:
+                na = g.active.numel()
+                act = best.active = g.active
+                z = s - u
+                p, orf, qf, lb = prob.certify(z, u, a)
+                done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
+                res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
+                anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since)
+                if bool(done.any()):
+                    if final is not None:
+                        final[act[done]] = s_next[done].to(dt)
+                    keep = ~done
+                    s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
+                    g.keep(keep)
+                g.checks += 1
+                if g.dtype != dt and g.checks % _STALL_CHECKS == 0 and g.active.numel() > 0 and it < o.max_iter:
+                    # float32 round-off puts a floor under the certificate: a sample that stops
+                    # improving continues from the same state in the input's dtype
+                    gap = best.gap()[g.active]
+                    stalled = gap > _STALL_RATIO * g.ref_gap
+                    g.ref_gap = gap
+                    if bool(stalled.any()):
+                        moved.append((g.active[stalled], tuple(y[stalled].to(dt) for y in (s_next, anchor, k, r0, r_prev, since))))
+                        keep = ~stalled
+                        s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
+                        g.keep(keep)
+            g.state = (s_next, anchor, k, r0, r_prev, since)
+        for idx, st in moved:
+            hi = [g for g in groups if g.dtype == dt and g.active.numel()]
+            if hi:
+                idx, st = torch.cat((hi[0].active, idx)), tuple(torch.cat(pair) for pair in zip(hi[0].state, st))
+            prob = cls(v[idx], eta[idx], rho, dt, par)
+            prob.cast(dt)
+            groups = [g for g in groups if g.dtype != dt] + [_Group(prob, idx, st, dt)]
+    for g in groups:
+        if final is not None and g.active.numel():
+            final[g.active] = g.state[0].to(dt)
     if final is not None:
-        if best.active.numel():
-            final[best.active] = s.to(dt)
         state_out.append(final)
     return best.result()

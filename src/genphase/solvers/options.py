@@ -23,7 +23,8 @@ class ADMMOptions:
     evaluated in the input's dtype). ``tiebreak`` is the ``mu`` and ``tie_tol`` the certified
     accuracy of the tie rule (:mod:`genphase.solvers.ties`), applied when ``ties="least-norm"``;
     the default ``ties="none"`` skips the tie stage (several times faster, but among tied optima
-    the one reported can then depend on the warm start and the batch).
+    the one reported can then depend on the warm start and ``iterate_dtype``, not on the batch:
+    the float32 -> float64 hand-over is decided per sample).
 
     >>> ADMMOptions(tol=1e-4).halpern
     True
