@@ -52,14 +52,23 @@ _RESTART_SUFFICIENT, _RESTART_NECESSARY, _RESTART_LONG = 0.2, 0.8, 0.2
 # float32 iterates: every _STALL_CHECKS checks, a sample whose gap has not fallen below
 # _STALL_RATIO of its value _STALL_CHECKS checks ago is stalled; half stalled -> input dtype
 _STALL_CHECKS, _STALL_RATIO = 4, 0.8
+# per-sample penalty (docs/solver.md, "Penalty"): rho = _RHO_C * (||y|| / ||z||)^_RHO_GAMMA, the
+# multipliers' size over the effects' size, first measured at iteration _RHO_FIRST and again at
+# each restart (applied when off by more than the factor _RHO_HYSTERESIS); kept within
+# _RHO_RANGE of halpern_rho(n)
+_RHO_C, _RHO_GAMMA, _RHO_FIRST, _RHO_HYSTERESIS, _RHO_RANGE = 6.4, 0.75, 50, 1.5, 64.0
 
 
 class _NoiseFreeSplit:
     """Blocks ``(p, e)``: ``p = a`` under the L1 norm, ``e = Zup a`` under ``||e - t||_1``."""
 
-    def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: float, dt: torch.dtype, par: torch.Tensor) -> None:
+    #: blocks that hold effects (AND effects and their superset sums): the size ``||z||`` of the rho rule
+    effect_blocks = 2
+
+    def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: torch.Tensor, dt: torch.dtype, par: torch.Tensor) -> None:
         self.n = v.shape[-1].bit_length() - 1
-        self.rho, self.par, self.dt = rho, par, dt
+        self.par, self.dt = par, dt
+        self.rho = rho  # [B] per-sample penalties, in the input's dtype
         self.t = t_vector(v)
 
     def cast(self, idt: torch.dtype) -> None:
@@ -67,12 +76,19 @@ class _NoiseFreeSplit:
         n, like, dev = self.n, torch.empty(0, dtype=idt, device=self.t.device), self.t.device
         self.zeta_op, self.sup_op = operator(_ZETA_M, n, like), operator(_SUP_ZETA_M, n, like)
         self.solve_a = eig_solver(KTK, n, like)
-        self.lam = torch.full((1 << n,), 1.0 / self.rho, dtype=idt, device=dev)
-        self.lam[0] = 0.0
+        self.free = torch.ones((1 << n,), dtype=idt, device=dev)
+        self.free[0] = 0.0  # the {} entries carry no L1 weight
+        self.set_rho(self.rho)
         self.shift = torch.stack((torch.zeros_like(self.t), self.t), 1).to(idt)
+
+    def set_rho(self, rho: torch.Tensor) -> None:
+        """Per-sample penalties ``rho`` ``[B]``; the L1 thresholds ``lam`` are ``1 / rho`` (0 on ``{}``)."""
+        self.rho = rho
+        self.lam = (1.0 / rho).to(self.free.dtype)[:, None, None] * self.free
 
     def keep(self, mask: torch.Tensor) -> None:
         self.t, self.shift = self.t[mask], self.shift[mask]
+        self.set_rho(self.rho[mask])
 
     def start(self, a0: torch.Tensor) -> torch.Tensor:
         return torch.stack((a0, self.sup_op(a0)), 1)
@@ -86,61 +102,96 @@ class _NoiseFreeSplit:
         a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
         return torch.stack((a, self.sup_op(a)), 1), a
 
-    def certify(self, z, u, a):
-        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype."""
+    def certify(self, z, u, a, d):
+        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype. ``d = x - r``
+        is the projection's step, whose ``e`` block satisfies stationarity in ``a`` exactly."""
         p, orf = best_primal((z[:, 0], a), self.t, None, self.par, self.dt)
-        lb = best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, None, self.par)
+        rho = self.rho[:, None]
+        lb = best_dual(rho * u[:, 1].to(self.dt), rho * u[:, 0].to(self.dt), self.t, None, self.par,
+                       extra=(rho * d[:, 1].to(self.dt),))
         return p, orf, None, lb
 
 
 class _NoisySplit(_NoiseFreeSplit):
-    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = v + q`` the noisy game:
-    ``p = a`` (L1), ``e1 = Zup a`` and ``e2 = C g`` (L1 on ``e1 - e2``, since ``t + C q = C g``),
-    and ``g`` in the box ``|g - v| <= eta``. The projection decouples into the ``a``-solve and the
-    ``g``-solve, both exact through Kronecker eigenbases."""
+    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = beta (v + q)`` the
+    noisy game scaled by ``beta = _G_SCALE``: ``p = a`` (L1), ``e1 = Zup a`` and
+    ``e2 = C g / beta`` (L1 on ``e1 - e2``, since ``t + C q = C (v + q)``), and ``g`` in the box
+    ``|g / beta - v| <= eta``. The projection decouples into the ``a``-solve and the ``g``-solve,
+    both exact through Kronecker eigenbases. The scale ``beta`` weights the ``g`` block ``beta^2``
+    times more in the projection."""
 
     def __init__(self, v, eta, rho, dt, par) -> None:
         super().__init__(v, eta, rho, dt, par)
-        self.v, self.eta = v, eta
+        self.v, self.eta, self.beta = v, eta, _G_SCALE
 
     def cast(self, idt):
         super().cast(idt)
         like = torch.empty(0, dtype=idt, device=self.t.device)
         self.moeb_op, self.supmoeb_op = operator(_MOEBIUS_M, self.n, like), operator(_SUP_MOEBIUS_M, self.n, like)
-        self.solve_g = eig_solver(CTC, self.n, like)
-        self.par_i = self.par.to(idt)
-        self.lo, self.hi = (self.v - self.eta[:, None]).to(idt), (self.v + self.eta[:, None]).to(idt)
+        # (I + C^T C / beta^2)^{-1}: the Kronecker factor of C^T C divided by beta^(2/n)
+        self.solve_g = eig_solver(CTC / self.beta ** (2.0 / self.n), self.n, like)
+        self.par_i = self.par.to(idt) / self.beta
+        b, lo, hi = self.beta, self.v - self.eta[:, None], self.v + self.eta[:, None]
+        self.lo, self.hi = (b * lo).to(idt), (b * hi).to(idt)
 
     def keep(self, mask):
         super().keep(mask)
         self.v, self.eta, self.lo, self.hi = self.v[mask], self.eta[mask], self.lo[mask], self.hi[mask]
 
     def start(self, a0):
-        g0 = self.v.to(a0.dtype)
+        g0 = (self.beta * self.v).to(a0.dtype)
         return torch.stack((a0, self.sup_op(a0), self._c(g0), g0), 1)
 
     def _c(self, g: torch.Tensor) -> torch.Tensor:
-        """``C g`` (as :func:`_c_apply`) with the precompiled operators of the iterate dtype."""
+        """``C g / beta`` (as :func:`c_apply`) with the precompiled operators of the iterate dtype."""
         return self.par_i * self.moeb_op(g.flip(-1))
 
     def multipliers(self, s):
         # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
-        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2], -2.0 * self.lam, 2.0 * self.lam)
+        lam = self.lam[:, 0]
+        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2], -2.0 * lam, 2.0 * lam)
         box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
-        return torch.stack((torch.clamp(s[:, 0], -self.lam, self.lam), half, -half, box), 1)
+        return torch.stack((torch.clamp(s[:, 0], -lam, lam), half, -half, box), 1)
 
     def project(self, r):
         a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
-        ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2
+        ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2 / beta
         g = self.solve_g(r[:, 3] + ct)
         return torch.stack((a, self.sup_op(a), self._c(g), g), 1), a
 
-    def certify(self, z, u, a):
-        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) - self.v, -self.eta[:, None]), self.eta[:, None])
+    def certify(self, z, u, a, d):
+        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta - self.v, -self.eta[:, None]), self.eta[:, None])
         cq = c_apply(q, self.par)
         p, orf = best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
-        lb = best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, self.eta, self.par)
+        rho = self.rho[:, None]
+        lb = best_dual(rho * u[:, 1].to(self.dt), rho * u[:, 0].to(self.dt), self.t, self.eta, self.par,
+                       extra=(rho * d[:, 1].to(self.dt),))
         return p, orf, q, lb
+
+
+# scale of the g block of the noisy split (see _NoisySplit)
+_G_SCALE = 4.0
+
+
+def _rescale(prob: _NoiseFreeSplit, s: torch.Tensor, rho_new: torch.Tensor) -> torch.Tensor:
+    """Re-express the state ``s = z + y / rho`` at the same prox point ``z`` and multipliers ``y``
+    under the penalties ``rho_new`` (``z`` stays the prox point: ``y`` lies in its subdifferential);
+    sets ``prob``'s penalties."""
+    u = prob.multipliers(s)
+    y = u * prob.rho[:, None, None].to(u.dtype)
+    prob.set_rho(rho_new)
+    return s - u + y / rho_new[:, None, None].to(u.dtype)
+
+
+def _rho_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, rho0: float) -> torch.Tensor:
+    """The rho rule: ``_RHO_C * (||y|| / ||z||)^_RHO_GAMMA`` over the effect blocks, per sample."""
+    nb = prob.effect_blocks
+    y = (u[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)) * prob.rho
+    zn = z[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)
+    ratio = y / torch.clamp(zn, min=1e-30)
+    target = _RHO_C * ratio ** _RHO_GAMMA
+    target = torch.where(torch.isfinite(target) & (target > 0), target, prob.rho)
+    return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
 
 
 def solve_halpern(
@@ -161,11 +212,12 @@ def solve_halpern(
     the graph of the linear map (a :class:`_NoiseFreeSplit` or :class:`_NoisySplit`), the state
     ``s`` ([B, blocks, 2**n]) follows ``z = prox(s)``, ``T(s) = s + 2(x - z)`` (nonexpansive) and
     the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
-    the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. In a
-    sweep over planted and network games at n = 8-12 this needed about half the iterations of
-    the over-relaxed ADMM. The certificate is formed in the input's dtype: the primal point is
-    the better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by its exact
-    OR effects; the dual point is the best blend of the two multiplier estimates
+    the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. The
+    penalty rho is per sample: it starts at :func:`halpern_rho` and follows the rho rule
+    (``_RHO_C``) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype:
+    the primal point is the better of ``z_p`` (exactly sparse) and the projected ``a``, each
+    completed by its exact OR effects; the dual point is the best of the projection step's ``e``
+    block and blends of the two multiplier estimates
     (:func:`~genphase.solvers.certificate.best_dual`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
@@ -178,9 +230,10 @@ def solve_halpern(
     o = options
     dev, dt = v.device, v.dtype
     idt = iterate_dtype(o, dt)
-    rho = halpern_rho(n) if o.rho is None else float(o.rho)
+    adapt = o.rho is None
+    rho0 = halpern_rho(n) if o.rho is None else float(o.rho)
     noisy = bool((eta > 0).any())
-    prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, rho, dt, parity(n, v))
+    prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, torch.full((B,), rho0, dtype=dt, device=dev), dt, parity(n, v))
     prob.cast(idt)
     a0 = torch.zeros(B, size, dtype=idt, device=dev) if init is None else init.to(dtype=idt, device=dev).clone()
     a0[:, 0] = 0.0
@@ -193,38 +246,52 @@ def solve_halpern(
     best = BestPoint(B, size, v, o)
     ref_gap = torch.full((B,), math.inf, dtype=dt, device=dev)
     checks = 0
+    rho_set = not adapt  # the first rho estimate is made (per batch: all samples at once)
+    fresh = torch.zeros(B, dtype=torch.bool, device=dev)  # rho just changed: re-base the restart test
 
     it = 0
     while best.active.numel() > 0 and it < o.max_iter:
         it += 1
         u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
         if o.tiebreak > 0:
-            u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * prob.lam)
+            u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * prob.lam[:, 0])
         r = torch.add(s, u, alpha=-2.0)  # 2 z - s
         x, a = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
         k = k + 1.0
         if it % o.check_every == 0 or it == o.max_iter:
-            na = best.active.numel()
             z = s - u
             if o.tiebreak > 0:
                 # the p-multiplier carries the quadratic term (rho u_p = sign + eps z_p); drop it
                 u = u.clone()
-                u[:, 0] -= o.tiebreak * z[:, 0] / rho
-            p, orf, qf, lb = prob.certify(z, u, a)
-            done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
+                u[:, 0] -= o.tiebreak * z[:, 0] / prob.rho[:, None].to(z.dtype)
+            p, orf, qf, lb = prob.certify(z, u, a, x - r)
+            done = best.update(it, p, orf, qf, lb, progress, trace, prob.rho.clone())
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
             since = since + o.check_every
+            r0, r_prev = torch.where(fresh, res, r0), torch.where(fresh, res, r_prev)
             restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
-            restart = restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)
+            restart = (restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)) & ~fresh
             r_prev = res
+            r0 = torch.where(restart, res, r0)
+            if adapt and it >= _RHO_FIRST:
+                # the rho rule, at the first estimate and at restarts; a changed rho restarts the
+                # anchor at the re-expressed state, and the restart test is re-based at the next check
+                target = _rho_target(prob, z, u, rho0)
+                off = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart
+                change = torch.ones_like(restart) if not rho_set else off
+                rho_set = True
+                if bool(change.any()):
+                    s_next = _rescale(prob, s_next, torch.where(change, target, prob.rho))
+                    restart = restart | change
+            fresh = change if adapt and it >= _RHO_FIRST else torch.zeros_like(fresh)
             anchor = torch.where(restart[:, None, None], s_next, anchor)
             k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
-            r0 = torch.where(restart, res, r0)
             since = torch.where(restart, torch.zeros_like(since), since)
             if bool(done.any()):
                 keep = ~done
                 s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
+                fresh = fresh[keep]
                 ref_gap = ref_gap[keep]
                 prob.keep(keep)
             checks += 1
