@@ -57,6 +57,8 @@ _STALL_CHECKS, _STALL_RATIO = 4, 0.8
 # each restart (applied when off by more than the factor _RHO_HYSTERESIS); kept within
 # _RHO_RANGE of halpern_rho(n)
 _RHO_C, _RHO_GAMMA, _RHO_FIRST, _RHO_HYSTERESIS, _RHO_RANGE = 6.4, 0.75, 50, 1.5, 64.0
+# the same rule's constant on noise-bounded problems (their own sweep, with the g block scaled)
+_RHO_C_NOISY = 1.4
 
 
 class _NoiseFreeSplit:
@@ -64,6 +66,7 @@ class _NoiseFreeSplit:
 
     #: blocks that hold effects (AND effects and their superset sums): the size ``||z||`` of the rho rule
     effect_blocks = 2
+    rho_c = _RHO_C
 
     def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: torch.Tensor, dt: torch.dtype, par: torch.Tensor) -> None:
         self.n = v.shape[-1].bit_length() - 1
@@ -123,6 +126,7 @@ class _NoisySplit(_NoiseFreeSplit):
     def __init__(self, v, eta, rho, dt, par) -> None:
         super().__init__(v, eta, rho, dt, par)
         self.v, self.eta, self.beta = v, eta, _G_SCALE
+        self.rho_c = _RHO_C_NOISY
 
     def cast(self, idt):
         super().cast(idt)
@@ -160,7 +164,8 @@ class _NoisySplit(_NoiseFreeSplit):
         return torch.stack((a, self.sup_op(a), self._c(g), g), 1), a
 
     def certify(self, z, u, a, d):
-        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta - self.v, -self.eta[:, None]), self.eta[:, None])
+        lo, hi = -self.eta[:, None], self.eta[:, None]
+        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta - self.v, lo), hi)
         cq = c_apply(q, self.par)
         p, orf = best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
         rho = self.rho[:, None]
@@ -189,7 +194,7 @@ def _rho_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, rho0: f
     y = (u[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)) * prob.rho
     zn = z[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)
     ratio = y / torch.clamp(zn, min=1e-30)
-    target = _RHO_C * ratio ** _RHO_GAMMA
+    target = prob.rho_c * ratio ** _RHO_GAMMA
     target = torch.where(torch.isfinite(target) & (target > 0), target, prob.rho)
     return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
 
