@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 
-from ..transforms import _MOEBIUS as _MOEBIUS_M, _SUP_MOEBIUS as _SUP_MOEBIUS_M, _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
+from ..transforms import _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
 from .certificate import BestPoint, best_dual, best_primal
-from .operators import CTC, KTK, c_apply, eig_solver, operator, parity, t_vector
+from .operators import C1, KTK, block_operator, c_apply, eig_parts, operator, parity, t_vector
 from .options import ADMMOptions, iterate_dtype
 from .result import SolveResult
 
@@ -77,8 +78,12 @@ class _NoiseFreeSplit:
     def cast(self, idt: torch.dtype) -> None:
         """(Re)build the operators and constants for iterates of dtype ``idt``."""
         n, like, dev = self.n, torch.empty(0, dtype=idt, device=self.t.device), self.t.device
-        self.zeta_op, self.sup_op = operator(_ZETA_M, n, like), operator(_SUP_ZETA_M, n, like)
-        self.solve_a = eig_solver(KTK, n, like)
+        self.sup_op = operator(_SUP_ZETA_M, n, like)
+        # projection: w = E^T (r_p + Zeta r_e) in the eigenbasis E of Zup^T Zup, scaled by the
+        # kernel, then (a, Zup a) = (E w, Zup E w); two batched block transforms
+        w, self.kernel = eig_parts(KTK, n, like)
+        self.to_eig = block_operator(np.stack([w.T, w.T @ _ZETA_M]), n, like)
+        self.from_eig = block_operator(np.stack([w, _SUP_ZETA_M @ w]), n, like)
         self.free = torch.ones((1 << n,), dtype=idt, device=dev)
         self.free[0] = 0.0  # the {} entries carry no L1 weight
         self.set_rho(self.rho)
@@ -102,8 +107,9 @@ class _NoiseFreeSplit:
 
     def project(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact projection of ``r`` onto ``{(a, Zup a)}``; returns ``(x, a)``."""
-        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
-        return torch.stack((a, self.sup_op(a)), 1), a
+        w = self.to_eig(r).sum(1) * self.kernel
+        x = self.from_eig(w[:, None])
+        return x, x[:, 0]
 
     def certify(self, z, u, a, d):
         """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype. ``d = x - r``
@@ -130,11 +136,16 @@ class _NoisySplit(_NoiseFreeSplit):
 
     def cast(self, idt):
         super().cast(idt)
-        like = torch.empty(0, dtype=idt, device=self.t.device)
-        self.moeb_op, self.supmoeb_op = operator(_MOEBIUS_M, self.n, like), operator(_SUP_MOEBIUS_M, self.n, like)
-        # (I + C^T C / beta^2)^{-1}: the Kronecker factor of C^T C divided by beta^(2/n)
-        self.solve_g = eig_solver(CTC / self.beta ** (2.0 / self.n), self.n, like)
-        self.par_i = self.par.to(idt) / self.beta
+        n, like = self.n, torch.empty(0, dtype=idt, device=self.t.device)
+        # C / beta is the Kronecker product of C1 / beta^(1/n); the projection onto
+        # {(a, Zup a, C g / beta, g)} splits into the a-part and the g-part, each through its eigenbasis
+        cg = C1 / self.beta ** (1.0 / n)
+        self.c_op = operator(cg, n, like)
+        wa, ka = eig_parts(KTK, n, like)
+        wg, kg = eig_parts(cg.T @ cg, n, like)
+        self.kernel = torch.stack((ka, kg))
+        self.to_eig = block_operator(np.stack([[wa.T, wa.T @ _ZETA_M], [wg.T @ cg.T, wg.T]]), n, like)
+        self.from_eig = block_operator(np.stack([[wa, _SUP_ZETA_M @ wa], [cg @ wg, wg]]), n, like)
         b, lo, hi = self.beta, self.v - self.eta[:, None], self.v + self.eta[:, None]
         self.lo, self.hi = (b * lo).to(idt), (b * hi).to(idt)
 
@@ -147,8 +158,8 @@ class _NoisySplit(_NoiseFreeSplit):
         return torch.stack((a0, self.sup_op(a0), self._c(g0), g0), 1)
 
     def _c(self, g: torch.Tensor) -> torch.Tensor:
-        """``C g / beta`` (as :func:`c_apply`) with the precompiled operators of the iterate dtype."""
-        return self.par_i * self.moeb_op(g.flip(-1))
+        """``C g / beta`` (as :func:`c_apply`) with the precompiled operator of the iterate dtype."""
+        return self.c_op(g)
 
     def multipliers(self, s):
         # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
@@ -158,10 +169,10 @@ class _NoisySplit(_NoiseFreeSplit):
         return torch.stack((torch.clamp(s[:, 0], -lam, lam), half, -half, box), 1)
 
     def project(self, r):
-        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
-        ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2 / beta
-        g = self.solve_g(r[:, 3] + ct)
-        return torch.stack((a, self.sup_op(a), self._c(g), g), 1), a
+        B, _, size = r.shape
+        w = self.to_eig(r.reshape(B, 2, 2, size)).sum(2) * self.kernel  # (a-part, g-part)
+        x = self.from_eig(w[:, :, None]).reshape(B, 4, size)
+        return x, x[:, 0]
 
     def certify(self, z, u, a, d):
         lo, hi = -self.eta[:, None], self.eta[:, None]
