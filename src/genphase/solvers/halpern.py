@@ -51,8 +51,9 @@ def halpern_rho(n: int) -> float:
 # fixed-point residual since the last restart, or a long stretch without restart
 _RESTART_SUFFICIENT, _RESTART_NECESSARY, _RESTART_LONG = 0.2, 0.8, 0.2
 # float32 iterates: every _STALL_CHECKS checks, a sample whose gap has not fallen below
-# _STALL_RATIO of its value _STALL_CHECKS checks ago is stalled; half stalled -> input dtype
-_STALL_CHECKS, _STALL_RATIO = 4, 0.8
+# _STALL_RATIO of its value _STALL_CHECKS checks ago is stalled; half stalled -> input dtype.
+# (4 checks and 0.8 also fired on slow but steady noise-bounded solves, which then ran in float64)
+_STALL_CHECKS, _STALL_RATIO = 8, 0.98
 # per-sample penalty (docs/solver.md, "Penalty"): rho = _RHO_C * (||y|| / ||z||)^_RHO_GAMMA, the
 # multipliers' size over the effects' size, first measured at iteration _RHO_FIRST and again at
 # each restart (applied when off by more than the factor _RHO_HYSTERESIS); kept within
@@ -122,12 +123,14 @@ class _NoiseFreeSplit:
 
 
 class _NoisySplit(_NoiseFreeSplit):
-    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = beta (v + q)`` the
-    noisy game scaled by ``beta = _G_SCALE``: ``p = a`` (L1), ``e1 = Zup a`` and
-    ``e2 = C g / beta`` (L1 on ``e1 - e2``, since ``t + C q = C (v + q)``), and ``g`` in the box
-    ``|g / beta - v| <= eta``. The projection decouples into the ``a``-solve and the ``g``-solve,
-    both exact through Kronecker eigenbases. The scale ``beta`` weights the ``g`` block ``beta^2``
-    times more in the projection."""
+    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = beta q`` the noise
+    scaled by ``beta = _G_SCALE``: ``p = a`` (L1), ``e1 = Zup a`` and ``e2 = C g / beta`` (L1 on
+    ``e1 - e2 - t``, the OR effects up to sign), and ``g`` in the box ``|g| <= beta eta``. The
+    projection decouples into the ``a``-solve and the ``g``-solve, both exact through Kronecker
+    eigenbases. The scale ``beta`` weights the ``g`` block ``beta^2`` times more in the projection.
+    The iterate holds the noise itself, not the noisy game ``v + q``: in float32 its round-off is
+    then relative to ``eta``, not to ``max |v|``, and the Moebius transform in ``C`` does not
+    amplify it into the OR effects (with ``v + q`` the certified gap stalled near 1e-3)."""
 
     def __init__(self, v, eta, rho, dt, par) -> None:
         super().__init__(v, eta, rho, dt, par)
@@ -140,31 +143,26 @@ class _NoisySplit(_NoiseFreeSplit):
         # C / beta is the Kronecker product of C1 / beta^(1/n); the projection onto
         # {(a, Zup a, C g / beta, g)} splits into the a-part and the g-part, each through its eigenbasis
         cg = C1 / self.beta ** (1.0 / n)
-        self.c_op = operator(cg, n, like)
         wa, ka = eig_parts(KTK, n, like)
         wg, kg = eig_parts(cg.T @ cg, n, like)
         self.kernel = torch.stack((ka, kg))
         self.to_eig = block_operator(np.stack([[wa.T, wa.T @ _ZETA_M], [wg.T @ cg.T, wg.T]]), n, like)
         self.from_eig = block_operator(np.stack([[wa, _SUP_ZETA_M @ wa], [cg @ wg, wg]]), n, like)
-        b, lo, hi = self.beta, self.v - self.eta[:, None], self.v + self.eta[:, None]
-        self.lo, self.hi = (b * lo).to(idt), (b * hi).to(idt)
+        self.hi = (self.beta * self.eta[:, None]).to(idt)
+        self.lo = -self.hi
 
     def keep(self, mask):
         super().keep(mask)
         self.v, self.eta, self.lo, self.hi = self.v[mask], self.eta[mask], self.lo[mask], self.hi[mask]
 
     def start(self, a0):
-        g0 = (self.beta * self.v).to(a0.dtype)
-        return torch.stack((a0, self.sup_op(a0), self._c(g0), g0), 1)
-
-    def _c(self, g: torch.Tensor) -> torch.Tensor:
-        """``C g / beta`` (as :func:`c_apply`) with the precompiled operator of the iterate dtype."""
-        return self.c_op(g)
+        g0 = torch.zeros_like(a0)
+        return torch.stack((a0, self.sup_op(a0), g0, g0), 1)
 
     def multipliers(self, s):
-        # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
+        # prox of |e1 - e2 - t| / rho: the difference (less t) is soft-thresholded by 2/rho, the mean kept
         lam = self.lam[:, 0]
-        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2], -2.0 * lam, 2.0 * lam)
+        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2] - self.shift[:, 1], -2.0 * lam, 2.0 * lam)
         box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
         return torch.stack((torch.clamp(s[:, 0], -lam, lam), half, -half, box), 1)
 
@@ -176,7 +174,7 @@ class _NoisySplit(_NoiseFreeSplit):
 
     def certify(self, z, u, a, d):
         lo, hi = -self.eta[:, None], self.eta[:, None]
-        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta - self.v, lo), hi)
+        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta, lo), hi)
         cq = c_apply(q, self.par)
         p, orf = best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
         rho = self.rho[:, None]
