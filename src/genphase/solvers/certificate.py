@@ -72,18 +72,16 @@ def best_primal(candidates, t, cq, par, dt):
     return best_a, best_o
 
 
-def best_dual(y_e, y_p, t, eta, par, extra=()):
+def best_dual(y_e, y_p, t, eta, par):
     """Best weak-duality bound (``eta``: noise bounds ``[B]`` or None) over blends of two
-    multiplier estimates and the candidates ``extra``: ``y_e``, the multiplier of the
-    ``e = Zup a`` constraint, and ``-Moebius(y_p)``, the one implied by stationarity in ``a``
-    (``y_p + Zeta y_e = 0``). Every candidate is valid once scaled into the dual feasible set;
-    blending cut the median iterations to a certified 1e-3 by 13-26% at n = 8-12 against
-    ``y_e`` alone."""
+    multiplier estimates: ``y_e``, that of the ``e = Zup a`` constraint, and ``-Moebius(y_p)``,
+    the one implied by stationarity in ``a`` (``y_p + Zeta y_e = 0``). Every blend is a valid
+    candidate; blending cut the median iterations to a certified 1e-3 by 13-26% at n = 8-12
+    against ``y_e`` alone."""
     y_from_p = -moebius(y_p)
     if eta is None:
         eta = torch.zeros(len(t), dtype=t.dtype, device=t.device)
-    cands = [w * y_e + (1.0 - w) * y_from_p for w in DUAL_BLENDS] + list(extra)
-    bounds = [dual_lower_bound(y, t, eta, par) for y in cands]
+    bounds = [dual_lower_bound(w * y_e + (1.0 - w) * y_from_p, t, eta, par) for w in DUAL_BLENDS]
     return torch.stack(bounds).amax(0)
 
 
