@@ -29,7 +29,7 @@ import torch
 from ..transforms import _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
 from .certificate import BestPoint, best_primal, dual_lower_bound
 from .operators import C1, KTK, block_operator, c_apply, eig_parts, operator, parity, t_vector
-from .options import ADMMOptions, iterate_dtype
+from .options import ADMMOptions, check_interval, iterate_dtype
 from .result import SolveResult
 
 __all__ = ["solve_halpern", "halpern_rho"]
@@ -247,6 +247,7 @@ def solve_halpern(
     adapt = o.rho is None
     rho0 = halpern_rho(n) if o.rho is None else float(o.rho)
     noisy = bool((eta > 0).any())
+    every = check_interval(o, noisy)
     prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, torch.full((B,), rho0, dtype=dt, device=dev), dt, parity(n, v))
     prob.cast(idt)
     a0 = torch.zeros(B, size, dtype=idt, device=dev) if init is None else init.to(dtype=idt, device=dev).clone()
@@ -273,12 +274,12 @@ def solve_halpern(
         x, a = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
         k = k + 1.0
-        if it % o.check_every == 0 or it == o.max_iter:
+        if it % every == 0 or it == o.max_iter:
             z = s - u
             p, orf, qf, lb = prob.certify(z, a, x - r)
             done = best.update(it, p, orf, qf, lb, progress, trace, prob.rho.clone())
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
-            since = since + o.check_every
+            since = since + every
             r0, r_prev = torch.where(fresh, res, r0), torch.where(fresh, res, r_prev)
             restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
             restart = (restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)) & ~fresh
