@@ -75,16 +75,14 @@ class _NoiseFreeSplit:
         self.par, self.dt = par, dt
         self.rho = rho  # [B] per-sample penalties, in the input's dtype
         self.t = t_vector(v)
+        # the (a, Zup a) projection in the input's dtype, for the certificate
+        self.exact = _graph_projection(self.n, torch.empty(0, dtype=dt, device=v.device))
 
     def cast(self, idt: torch.dtype) -> None:
         """(Re)build the operators and constants for iterates of dtype ``idt``."""
         n, like, dev = self.n, torch.empty(0, dtype=idt, device=self.t.device), self.t.device
         self.sup_op = operator(_SUP_ZETA_M, n, like)
-        # projection: w = E^T (r_p + Zeta r_e) in the eigenbasis E of Zup^T Zup, scaled by the
-        # kernel, then (a, Zup a) = (E w, Zup E w); two batched block transforms
-        w, self.kernel = eig_parts(KTK, n, like)
-        self.to_eig = block_operator(np.stack([w.T, w.T @ _ZETA_M]), n, like)
-        self.from_eig = block_operator(np.stack([w, _SUP_ZETA_M @ w]), n, like)
+        self.graph = _graph_projection(n, like) if idt != self.dt else self.exact
         self.free = torch.ones((1 << n,), dtype=idt, device=dev)
         self.free[0] = 0.0  # the {} entries carry no L1 weight
         self.set_rho(self.rho)
@@ -108,22 +106,34 @@ class _NoiseFreeSplit:
 
     def project(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact projection of ``r`` onto ``{(a, Zup a)}``; returns ``(x, a)``."""
-        w = self.to_eig(r).sum(1) * self.kernel
-        x = self.from_eig(w[:, None])
+        x = self.graph(r)
         return x, x[:, 0]
 
-    def certify(self, z: torch.Tensor, a: torch.Tensor, d: torch.Tensor):
-        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype.
+    def exact_step(self, r: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, d_e)`` in the input's dtype: the projected AND effects and the ``e`` block of the
+        projection's step ``d = x - r`` for the ``(p, e)`` blocks of ``r``, recomputed in the input's
+        dtype when the iterates are float32 (``x``: the iterate's projection)."""
+        if x.dtype == self.dt:
+            return x[:, 0], x[:, 1] - r[:, 1]
+        r64 = r[:, :2].to(self.dt)
+        x64 = self.exact(r64)
+        return x64[:, 0], x64[:, 1] - r64[:, 1]
+
+    def certify(self, z: torch.Tensor, r: torch.Tensor, x: torch.Tensor):
+        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype, at the
+        iterate with prox point ``z``, reflection ``r`` and projection ``x``.
 
         Primal: the better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by
-        its exact OR effects. Dual: ``rho d_e`` with ``d = x - r`` the projection's step. The
-        projection makes ``d_p + Zeta d_e = 0`` exact, so ``y = rho d_e`` satisfies stationarity in
-        ``a`` and only needs scaling into ``|y| <= 1, |Zeta y| <= 1``. Against the multiplier blends
-        used before, it cut the iterations to a certified 1e-3 by 2.5x at n = 12 and 4-10x at
-        n = 16 (docs/solver.md, "Speed")."""
+        its exact OR effects. Dual: ``rho d_e`` with ``d = P(r) - r`` the projection's step,
+        recomputed in the input's dtype (:meth:`exact_step`). The projection makes
+        ``d_p + Zeta d_e = 0`` exact, so ``y = rho d_e`` satisfies stationarity in ``a`` and only
+        needs scaling into ``|y| <= 1, |Zeta y| <= 1``. Against the multiplier blends used before,
+        it cut the iterations to a certified 1e-3 by 2.5x at n = 12 and 4-10x at n = 16; in float32
+        its own round-off floored the gap near 1e-3 at n = 14 (docs/solver.md, "Speed")."""
+        a, d_e = self.exact_step(r, x)
         p, orf = best_primal((z[:, 0], a), self.t, None, self.par, self.dt)
         zero = torch.zeros(len(self.t), dtype=self.dt, device=self.t.device)
-        lb = dual_lower_bound(self.rho[:, None] * d[:, 1].to(self.dt), self.t, zero, self.par)
+        lb = dual_lower_bound(self.rho[:, None] * d_e, self.t, zero, self.par)
         return p, orf, None, lb
 
 
@@ -177,17 +187,33 @@ class _NoisySplit(_NoiseFreeSplit):
         x = self.from_eig(w[:, :, None]).reshape(B, 4, size)
         return x, x[:, 0]
 
-    def certify(self, z, a, d):
+    def certify(self, z, r, x):
+        a, d_e = self.exact_step(r, x)
         lo, hi = -self.eta[:, None], self.eta[:, None]
         q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta, lo), hi)
         cq = c_apply(q, self.par)
         p, orf = best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
-        lb = dual_lower_bound(self.rho[:, None] * d[:, 1].to(self.dt), self.t, self.eta, self.par)
+        lb = dual_lower_bound(self.rho[:, None] * d_e, self.t, self.eta, self.par)
         return p, orf, q, lb
 
 
 # scale of the g block of the noisy split (see _NoisySplit)
 _G_SCALE = 4.0
+
+
+def _graph_projection(n: int, like: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``r [B, 2, 2**n] -> (a, Zup a)`` with ``a = (I + Zeta Zup)^{-1} (r_p + Zeta r_e)``, the exact
+    projection onto ``{(a, Zup a)}`` in ``like``'s dtype: ``w = E^T r_p + E^T Zeta r_e`` in the
+    eigenbasis ``E`` of ``Zup^T Zup``, scaled by the kernel, then ``(E w, Zup E w)``; two batched
+    block transforms (:func:`~genphase.solvers.operators.block_operator`)."""
+    w, kernel = eig_parts(KTK, n, like)
+    to_eig = block_operator(np.stack([w.T, w.T @ _ZETA_M]), n, like)
+    from_eig = block_operator(np.stack([w, _SUP_ZETA_M @ w]), n, like)
+
+    def apply(r: torch.Tensor) -> torch.Tensor:
+        return from_eig((to_eig(r).sum(1) * kernel)[:, None])
+
+    return apply
 
 
 def _rescale(prob: _NoiseFreeSplit, s: torch.Tensor, rho_new: torch.Tensor) -> torch.Tensor:
@@ -271,12 +297,12 @@ def solve_halpern(
         if o.tiebreak > 0:
             u[:, 0] = s[:, 0] - (s[:, 0] - u[:, 0]) / (1.0 + o.tiebreak * prob.lam[:, 0])
         r = torch.add(s, u, alpha=-2.0)  # 2 z - s
-        x, a = prob.project(r)
+        x, _ = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
         k = k + 1.0
         if it % every == 0 or it == o.max_iter:
             z = s - u
-            p, orf, qf, lb = prob.certify(z, a, x - r)
+            p, orf, qf, lb = prob.certify(z, r, x)
             done = best.update(it, p, orf, qf, lb, progress, trace, prob.rho.clone())
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
             since = since + every
