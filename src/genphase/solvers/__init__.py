@@ -46,9 +46,9 @@ EXACT_MAX_ITER_SMALL_N = 20000
 # (input, normalised game, t, best point and OR completion, certificate temporaries) and a part
 # per iterate block (state, anchor, next state, multipliers, reflection, projection and the
 # transforms' temporaries) that scales with the iterates' itemsize. Fitted above the peak RSS
-# measured at n = 14-20 (docs/solver.md, "Larger n"): at n = 16, 75 arrays without noise (float32
-# iterates) and 142 with noise and float64 iterates; at n = 20, 36 and 66.
-_BASE_ARRAYS = 56
+# measured at n = 14-20 (docs/solver.md, "Memory"): at n = 16, 84 arrays without noise (float32
+# iterates) and 145 with noise and float64 iterates; at n = 20, 46 and 68.
+_BASE_ARRAYS = 64
 _ARRAYS_PER_BLOCK = 24
 
 
@@ -74,7 +74,7 @@ def estimate_memory(n: int, batch: int = 1, itemsize: int = 8, *, noisy: bool = 
     ``noisy``: a noise bound doubles the iterate blocks (2 -> 4). The default is the worst case.
 
     >>> estimate_memory(20) / 2**30  # one sample at n = 20, noise bound, float64 iterates
-    1.1875
+    1.25
     """
     blocks = 4 if noisy else 2
     per_entry = _BASE_ARRAYS * 8 + _ARRAYS_PER_BLOCK * blocks * itemsize

@@ -129,8 +129,9 @@ class _NoiseFreeSplit:
         recomputed in the input's dtype (:meth:`exact_step`). The projection makes
         ``d_p + Zeta d_e = 0`` exact, so ``y = rho d_e`` satisfies stationarity in ``a`` and only
         needs scaling into ``|y| <= 1, |Zeta y| <= 1``. Against the multiplier blends used before,
-        it cut the iterations to a certified 1e-3 by 2.5x at n = 12 and 4-10x at n = 16; in float32
-        its own round-off floored the gap near 1e-3 at n = 14 (docs/solver.md, "Speed")."""
+        it cut the iterations to a certified 1e-3 by 2.5x at n = 12 and 3-4x at n = 16; computed
+        from float32 iterates its round-off floored the gap near 1.3e-3 at n = 14
+        (docs/solver.md, "Iterations")."""
         a, d_e = self.exact_step(r, x)
         p, orf = best_primal((z[:, 0], a), self.t, None, self.par, self.dt)
         zero = torch.zeros(len(self.t), dtype=self.dt, device=self.t.device)
@@ -239,7 +240,8 @@ def _rescale(prob: _NoiseFreeSplit, s: torch.Tensor, rho_new: torch.Tensor) -> t
 
 
 def _rho_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, rho0: float) -> torch.Tensor:
-    """The rho rule: ``_RHO_C * (||y|| / ||z||)^_RHO_GAMMA`` over the effect blocks, per sample."""
+    """The rho rule: ``prob.rho_c * (||y|| / ||z||)^_RHO_GAMMA`` over the effect blocks, per sample,
+    with ``y = rho u`` the multipliers and ``z`` the prox point."""
     nb = prob.effect_blocks
     y = (u[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)) * prob.rho
     zn = z[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)
@@ -269,7 +271,7 @@ def solve_halpern(
     the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
     the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. The
     penalty rho is per sample: it starts at :func:`halpern_rho` and follows the rho rule
-    (``_RHO_C``) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype
+    (:func:`_rho_target`) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype
     (:meth:`_NoiseFreeSplit.certify`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
