@@ -20,7 +20,9 @@ class ADMMOptions:
     (:mod:`genphase.solvers.admm`; ``relax`` is then unused). ``iterate_dtype``: dtype of the
     iterates of the Halpern path, ``"float32"`` or ``"float64"``; ``None`` picks float32 when
     ``tol >= 1e-5`` (the certificate, the returned effects and universal matching are always
-    evaluated in the input's dtype). ``check_every``: iterations between certificates (and
+    evaluated in the input's dtype). ``rho``: ``None`` (default) lets the Halpern path pick a
+    penalty per sample (docs/solver.md, "Penalty"); a number fixes it for every sample.
+    ``check_every``: iterations between certificates (and
     restart tests); ``None`` picks 25, or 50 with a noise bound on the Halpern path, whose
     solves take thousands of iterations (:func:`check_interval`).
 
