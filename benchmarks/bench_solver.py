@@ -8,14 +8,22 @@ masking variables (dense, like a real model's masked outputs).
 Run:  .venv/bin/python benchmarks/bench_solver.py [--samples 16] [--large] [--device cuda] [--repeats 3]
       [--noise-bound 0.02]   (the default solver runs without the HiGHS fallback here)
       [--ties least-norm]    (the default solver with the tie rule; see benchmarks/bench_ties.py)
+      [--solvers admm highs] [--highs-samples 4] [--warm-delta 0.01]
 Prints one row per (n, game, solver): seconds per sample (median of --repeats runs), median
 certified gap, objective relative to the best lower bound, and each solver's time as a
-multiple of genphase's default solver ("admm").
+multiple of genphase's default solver ("admm"); for the default solver also the median and
+largest iteration count and the number of samples that stopped at the iteration cap.
+--highs-samples times HiGHS on the first few games only (it takes seconds per game at n = 10).
+--warm-delta adds rows "admm-cold" and "admm-warm": the games perturbed by that fraction of
+their scale (a nearby checkpoint), solved from zero and warm-started from the first solve.
+The machine and its load are printed first: the timings of a shared machine are noisy, so
+compare the ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -63,6 +71,19 @@ def timed(fn, repeats: int = 1):
     return res, float(np.median(times))
 
 
+def warm_rows(v: torch.Tensor, first, r: float, args, rng: np.random.Generator) -> list:
+    """Cold and warm-started solves of the games ``v`` perturbed by ``args.warm_delta`` of their
+    scale (as the next checkpoint of a slowly moving model); the warm start is ``first``."""
+    scale = (v - v[:, :1]).abs().amax(-1, keepdim=True)
+    near = v + args.warm_delta * scale * torch.as_tensor(rng.normal(size=tuple(v.shape)), dtype=v.dtype, device=v.device)
+    out = []
+    for label, ws in (("admm-cold", None), ("admm-warm", first)):
+        res, t = timed(lambda: gp.extract_and_or(near, noise_bound=r, fallback_max_n=0, warm_start=ws, ties=args.ties), args.repeats)
+        its = f"med {np.median(res.iterations):.0f} max {res.iterations.max()} at-cap {int((~res.converged).sum())}"
+        out.append((label, t, np.median(res.gap), np.median(res.objective / res.lower_bound - 1), its))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=4)
@@ -72,17 +93,23 @@ def main() -> None:
     ap.add_argument("--highs-max-n", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3, help="median of this many timed runs per solver")
-    ap.add_argument("--noise-bound", type=float, default=0.0, help="r of SCIENCE.md section 2 (all solvers)")
+    ap.add_argument("--noise-bound", type=float, default=0.0, help="r of docs/science.md, the noise bound (all solvers)")
     ap.add_argument("--ties", default="none", choices=["none", "least-norm"], help="tie rule of the default solver (benchmarks/bench_ties.py compares both)")
+    ap.add_argument("--solvers", nargs="*", default=["admm", "sgd-reference", "highs"],
+                    help="which solvers to time besides the default one (admm is always run)")
+    ap.add_argument("--highs-samples", type=int, default=None, help="time HiGHS on this many games only")
+    ap.add_argument("--warm-delta", type=float, default=0.0,
+                    help="also time cold vs warm-started solves of the games perturbed by this fraction")
     args = ap.parse_args()
     r = args.noise_bound
     ns = args.ns or ([8, 10, 12] + ([14, 16] if args.large else []))
     rng = np.random.default_rng(0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
-        f"samples={args.samples} noise_bound={r} repeats={args.repeats}"
+        f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} cpus={os.cpu_count()} "
+        f"load1={load:.2f} samples={args.samples} noise_bound={r} repeats={args.repeats}"
     )
-    print(f"{'n':>3} {'game':>8} {'solver':>14} {'s/sample':>10} {'gap(med)':>10} {'obj/LB-1':>10} {'vs admm':>8}")
+    print(f"{'n':>3} {'game':>8} {'solver':>14} {'s/sample':>10} {'gap(med)':>10} {'obj/LB-1':>10} {'vs admm':>8}  iterations")
     for n in ns:
         for name, make in (("planted", planted_games), ("network", network_games)):
             v = torch.as_tensor(make(n, args.samples, rng), device=args.device)
@@ -96,18 +123,23 @@ def main() -> None:
 
             res, t_admm = timed(admm, args.repeats)
             lb = res.lower_bound
-            rows = [("admm", t_admm, np.median(res.gap), np.median(res.objective / lb - 1))]
-            if n <= 12 or args.sgd_steps <= 2000:
+            its = f"med {np.median(res.iterations):.0f} max {res.iterations.max()} at-cap {int((~res.converged).sum())}"
+            rows = [("admm", t_admm, np.median(res.gap), np.median(res.objective / lb - 1), its)]
+            if "sgd-reference" in args.solvers and (n <= 12 or args.sgd_steps <= 2000):
                 ref, t_sgd = timed(
                     lambda: gp.extract_and_or(v, solver="sgd-reference", steps=args.sgd_steps, certify=False, noise_bound=r), args.repeats
                 )
-                rows.append(("sgd-reference", t_sgd, np.median(ref.objective / lb - 1), np.median(ref.objective / lb - 1)))
-            if n <= args.highs_max_n:
-                (a, o, q, obj), t_lp = timed(lambda: solve_lp_highs(vn, eta), args.repeats)
-                rows.append(("highs", t_lp, 0.0, np.median(obj / lb - 1)))
-            for solver, t, gap, rel in rows:
+                rows.append(("sgd-reference", t_sgd, np.median(ref.objective / lb - 1), np.median(ref.objective / lb - 1), ""))
+            if "highs" in args.solvers and n <= args.highs_max_n:
+                k = min(args.samples, args.highs_samples or args.samples)
+                (a, o, q, obj), t_lp = timed(lambda: solve_lp_highs(vn[:k], eta[:k]), args.repeats)
+                t_lp *= args.samples / k  # per-sample time below divides by --samples
+                rows.append(("highs", t_lp, 0.0, np.median(obj / lb[:k] - 1), f"on {k} games"))
+            if args.warm_delta > 0:
+                rows += warm_rows(v, res, r, args, np.random.default_rng(n))
+            for solver, t, gap, rel, note in rows:
                 speed = (t / t_admm) if solver != "admm" else 1.0
-                print(f"{n:>3} {name:>8} {solver:>14} {t / args.samples:>10.4f} {gap:>10.2e} {rel:>10.2e} {speed:>7.1f}x")
+                print(f"{n:>3} {name:>8} {solver:>14} {t / args.samples:>10.4f} {gap:>10.2e} {rel:>10.2e} {speed:>7.1f}x  {note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -44,8 +44,14 @@ EXACT_MAX_ITER_SMALL_N = 20000
 #: with ``ties="least-norm"`` the L1 stage is certified to this fraction of ``tol``
 TIE_STAGE_TOL = 0.25
 
-# float64 arrays of size 2**n kept per sample by the exact solver (state, temporaries, outputs), noise case
-_ARRAYS_PER_SAMPLE = 40
+# Peak memory of the exact solver per sample, in arrays of 2**n float64 entries: a fixed part
+# (input, normalised game, t, best point and OR completion, certificate temporaries) and a part
+# per iterate block (state, anchor, next state, multipliers, reflection, projection and the
+# transforms' temporaries) that scales with the iterates' itemsize. Fitted above the peak RSS
+# measured at n = 14-20 (docs/solver.md, "Memory"): at n = 16, 84 arrays without noise (float32
+# iterates) and 145 with noise and float64 iterates; at n = 20, 46 and 68.
+_BASE_ARRAYS = 64
+_ARRAYS_PER_BLOCK = 24
 
 
 def available_memory(device: torch.device) -> int:
@@ -63,24 +69,46 @@ def available_memory(device: torch.device) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
-def estimate_memory(n: int, batch: int = 1, itemsize: int = 8) -> int:
-    """Bytes the exact solver needs for ``batch`` samples of ``n`` variables."""
-    return _ARRAYS_PER_SAMPLE * batch * (1 << n) * itemsize
+def estimate_memory(n: int, batch: int = 1, itemsize: int = 8, *, noisy: bool = True) -> int:
+    """Peak bytes the exact solver needs for ``batch`` samples of ``n`` variables.
+
+    ``itemsize``: bytes per entry of the iterates (8 covers the float32 -> float64 switch);
+    ``noisy``: a noise bound doubles the iterate blocks (2 -> 4). The default is the worst case.
+
+    >>> estimate_memory(20) / 2**30  # one sample at n = 20, noise bound, float64 iterates
+    1.25
+    """
+    blocks = 4 if noisy else 2
+    per_entry = _BASE_ARRAYS * 8 + _ARRAYS_PER_BLOCK * blocks * itemsize
+    return per_entry * batch * (1 << n)
 
 
-def default_batch_size(n: int, device: torch.device, fraction: float = 0.25) -> int:
-    """Largest batch whose estimated memory fits in ``fraction`` of the free memory (at least 1)."""
-    need1 = estimate_memory(n, 1)
+def _max_batch(n: int, device: torch.device, noisy: bool, fraction: float) -> tuple[int, int, int]:
+    """``(largest batch that fits in fraction of the free memory, bytes per sample, free bytes)``;
+    raises :class:`MemoryEstimateError` when one sample needs more than 80% of the free memory."""
+    need1 = estimate_memory(n, 1, noisy=noisy)
     free = available_memory(device)
     if need1 > free * 0.8:
+        m = max(1, n - 2)
         raise MemoryEstimateError(
             f"n={n} needs about {need1 / 2**30:.2f} GiB per sample for the exact solver, "
             f"but only {free / 2**30:.2f} GiB is free on {device}; use fewer variables "
-            f"(n={max(1, n - 2)} needs {estimate_memory(max(1, n - 2)) / 2**30:.2f} GiB) or a larger machine"
+            f"(n={m} needs {estimate_memory(m, noisy=noisy) / 2**30:.2f} GiB) or a larger machine"
         )
+    return int(max(1, (free * fraction) // need1)), need1, free
+
+
+def default_batch_size(n: int, device: torch.device, fraction: float = 0.25, *, noisy: bool = True) -> int:
+    """Largest batch whose estimated memory (:func:`estimate_memory`) fits in ``fraction`` of the
+    free memory (at least 1); raises :class:`MemoryEstimateError` when one sample does not fit.
+
+    >>> default_batch_size(8, torch.device("cpu"))  # capped at 2**(16 - n) on the CPU
+    256
+    """
+    fit, _, _ = _max_batch(n, device, noisy, fraction)
     # cap: small batches keep per-sample early exit effective on the CPU
     cap = 4096 if device.type == "cuda" else max(1, 2 ** max(0, 16 - n))
-    return int(max(1, min(cap, (free * fraction) // need1)))
+    return int(min(cap, fit))
 
 
 def solve(
@@ -107,15 +135,25 @@ def solve(
     dev = values.device
     if solver not in SOLVER_NAMES:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVER_NAMES)}")
+    if B == 0:
+        raise InputError(f"values is an empty batch (shape {tuple(values.shape)}); pass at least one sample")
     v0 = values[:, :1]
     scale = (values - v0).abs().amax(-1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     eta_raw = noise_bound * (values[:, -1] - values[:, 0]).abs()
+    noisy = bool(noise_bound > 0)
     if batch_size is None:
-        batch_size = default_batch_size(n, dev)
+        batch_size = default_batch_size(n, dev, noisy=noisy)
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
-    parts: list[SolveResult] = []
+    if solver in EXACT_SOLVERS and batch_size > 1:
+        fit, need1, free = _max_batch(n, dev, noisy, 0.8)
+        if min(batch_size, B) > fit:
+            raise MemoryEstimateError(
+                f"batch_size={batch_size} needs about {min(batch_size, B) * need1 / 2**30:.2f} GiB for the exact solver "
+                f"at n={n}, but only {free / 2**30:.2f} GiB is free on {dev}; use batch_size <= {fit} or leave it unset"
+            )
+    out: SolveResult | None = None  # filled batch by batch: the results are streamed, never concatenated
     bar = None
     if progress:
         from rich.progress import Progress
@@ -141,13 +179,23 @@ def solve(
                 from .ties import split_singletons_evenly
 
                 split_singletons_evenly(part, n)
-            parts.append(_unscale(part, sc).numpy())
+            part = _unscale(part, sc).numpy()
+            if out is None:
+                out = _allocate(part, B)
+            for k, val in part.arrays().items():
+                getattr(out, k)[lo:hi] = val
             if bar is not None:
                 bar.update(task, advance=hi - lo)
     finally:
         if bar is not None:
             bar.stop()
-    return SolveResult.concat(parts)
+    return out  # type: ignore[return-value]
+
+
+def _allocate(first: SolveResult, total: int) -> SolveResult:
+    """Empty numpy result arrays for ``total`` samples, shaped and typed like the batch ``first``."""
+    arrays = {k: np.empty((total, *np.shape(v)[1:]), dtype=np.asarray(v).dtype) for k, v in first.arrays().items()}
+    return SolveResult(**arrays, metadata=dict(first.metadata))
 
 
 def _unscale(part: SolveResult, sc: torch.Tensor) -> SolveResult:
@@ -218,12 +266,12 @@ def _restart_state(state, todo, vb, eta, part, opts):
 
     n = vb.shape[-1].bit_length() - 1
     cls = _NoisySplit if bool((eta > 0).any()) else _NoiseFreeSplit
-    rho = halpern_rho(n) if opts.rho is None else float(opts.rho)
-    prob = cls(vb[todo], eta[todo], rho, vb.dtype, parity(n, vb))
+    s, rho = state[0].clone(), state[1].clone()
+    rho[todo] = halpern_rho(n) if opts.rho is None else float(opts.rho)
+    prob = cls(vb[todo], eta[todo], rho[todo], vb.dtype, parity(n, vb))
     prob.cast(vb.dtype)
-    state = state.clone()
-    state[todo] = prob.start(part.and_effects[todo].to(vb.dtype))
-    return state
+    s[todo] = prob.start(part.and_effects[todo].to(vb.dtype))
+    return s, rho
 
 
 def _run_sgd(v_raw, eta_raw, vb, eta, sc, max_iter, options) -> SolveResult:

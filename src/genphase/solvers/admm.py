@@ -24,7 +24,7 @@ from ..transforms import superset_zeta, zeta
 from .certificate import BestPoint, dual_lower_bound
 from .halpern import halpern_rho, solve_halpern
 from .operators import CTC, KTK, c_apply, ct_apply, eig_solver, or_from_and, parity, t_vector
-from .options import ADMMOptions, iterate_dtype
+from .options import ADMMOptions, check_interval, iterate_dtype
 from .result import SolveResult
 
 __all__ = ["ADMMOptions", "SolveResult", "solve_admm", "default_rho", "halpern_rho", "dual_lower_bound", "or_from_and", "t_vector"]
@@ -78,6 +78,7 @@ def solve_admm(
     solve_a = eig_solver(KTK, n, v)
     noisy_all = eta > 0
     use_noise = bool(noisy_all.any())
+    every = check_interval(o, use_noise, halpern=False)
     solve_q = eig_solver(CTC, n, v) if use_noise else None
     w = torch.ones(size, dtype=dt, device=dev)
     w[0] = 0.0
@@ -150,7 +151,7 @@ def solve_admm(
         if use_noise:
             s = s_new
 
-        if it % o.check_every == 0 or it == o.max_iter:
+        if it % every == 0 or it == o.max_iter:
             if use_noise:
                 qf = torch.maximum(torch.minimum(q, et[:, None]), -et[:, None])
                 cqf = c_apply(qf, par)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 
-from ..transforms import _MOEBIUS as _MOEBIUS_M, _SUP_MOEBIUS as _SUP_MOEBIUS_M, _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
-from .certificate import BestPoint, best_dual, best_primal
-from .operators import CTC, KTK, c_apply, eig_solver, operator, parity, t_vector
-from .options import ADMMOptions, iterate_dtype
+from ..transforms import _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
+from .certificate import BestPoint, best_primal, dual_lower_bound
+from .operators import C1, KTK, block_operator, c_apply, eig_parts, operator, parity, t_vector
+from .options import ADMMOptions, check_interval, iterate_dtype
 from .result import SolveResult
 
 __all__ = ["solve_halpern", "halpern_rho"]
@@ -50,8 +51,17 @@ def halpern_rho(n: int) -> float:
 # fixed-point residual since the last restart, or a long stretch without restart
 _RESTART_SUFFICIENT, _RESTART_NECESSARY, _RESTART_LONG = 0.2, 0.8, 0.2
 # float32 iterates: every _STALL_CHECKS checks, a sample whose gap has not fallen below
-# _STALL_RATIO of its value _STALL_CHECKS checks ago is stalled; half stalled -> input dtype
-_STALL_CHECKS, _STALL_RATIO = 4, 0.8
+# _STALL_RATIO of its value _STALL_CHECKS checks ago is stalled; half stalled -> input dtype.
+# (4 checks and 0.8 also fired on slow but steady noise-bounded solves, which then ran in float64)
+_STALL_CHECKS, _STALL_RATIO = 8, 0.98
+# per-sample penalty (docs/solver.md, "Penalty"): rho = _RHO_C * (||y|| / ||z||)^_RHO_GAMMA, the
+# multipliers' size over the effects' size, first measured at iteration _RHO_FIRST and again at
+# each restart (applied when off by more than the factor _RHO_HYSTERESIS); kept within
+# _RHO_RANGE of halpern_rho(n)
+_RHO_C, _RHO_GAMMA, _RHO_FIRST, _RHO_HYSTERESIS, _RHO_RANGE = 6.4, 0.75, 50, 1.5, 64.0
+# the same rule on noise-bounded problems: constant _G_RHO / beta(n), with the g block scaled by
+# beta(n) = 2^((n - 8) / 2) within [1, 4] (noise_scale); swept on 4 x 16 games at n = 10 and 12
+_G_RHO = 5.6
 
 
 def restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=None):
@@ -76,22 +86,36 @@ def restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=
 class _NoiseFreeSplit:
     """Blocks ``(p, e)``: ``p = a`` under the L1 norm, ``e = Zup a`` under ``||e - t||_1``."""
 
-    def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: float, dt: torch.dtype, par: torch.Tensor) -> None:
+    #: blocks that hold effects (AND effects and their superset sums): the size ``||z||`` of the rho rule
+    effect_blocks = 2
+    rho_c = _RHO_C
+
+    def __init__(self, v: torch.Tensor, eta: torch.Tensor, rho: torch.Tensor, dt: torch.dtype, par: torch.Tensor) -> None:
         self.n = v.shape[-1].bit_length() - 1
-        self.rho, self.par, self.dt = rho, par, dt
+        self.par, self.dt = par, dt
+        self.rho = rho  # [B] per-sample penalties, in the input's dtype
         self.t = t_vector(v)
+        # the (a, Zup a) projection in the input's dtype, for the certificate
+        self.exact = _graph_projection(self.n, torch.empty(0, dtype=dt, device=v.device))
 
     def cast(self, idt: torch.dtype) -> None:
         """(Re)build the operators and constants for iterates of dtype ``idt``."""
         n, like, dev = self.n, torch.empty(0, dtype=idt, device=self.t.device), self.t.device
-        self.zeta_op, self.sup_op = operator(_ZETA_M, n, like), operator(_SUP_ZETA_M, n, like)
-        self.solve_a = eig_solver(KTK, n, like)
-        self.lam = torch.full((1 << n,), 1.0 / self.rho, dtype=idt, device=dev)
-        self.lam[0] = 0.0
+        self.sup_op = operator(_SUP_ZETA_M, n, like)
+        self.graph = _graph_projection(n, like) if idt != self.dt else self.exact
+        self.free = torch.ones((1 << n,), dtype=idt, device=dev)
+        self.free[0] = 0.0  # the {} entries carry no L1 weight
+        self.set_rho(self.rho)
         self.shift = torch.stack((torch.zeros_like(self.t), self.t), 1).to(idt)
+
+    def set_rho(self, rho: torch.Tensor) -> None:
+        """Per-sample penalties ``rho`` ``[B]``; the L1 thresholds ``lam`` are ``1 / rho`` (0 on ``{}``)."""
+        self.rho = rho
+        self.lam = (1.0 / rho).to(self.free.dtype)[:, None, None] * self.free
 
     def keep(self, mask: torch.Tensor) -> None:
         self.t, self.shift = self.t[mask], self.shift[mask]
+        self.set_rho(self.rho[mask])
 
     def start(self, a0: torch.Tensor) -> torch.Tensor:
         return torch.stack((a0, self.sup_op(a0)), 1)
@@ -109,79 +133,114 @@ class _NoiseFreeSplit:
 
     def project(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact projection of ``r`` onto ``{(a, Zup a)}``; returns ``(x, a)``."""
-        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
-        return torch.stack((a, self.sup_op(a)), 1), a
+        x = self.graph(r)
+        return x, x[:, 0]
 
-    def certify(self, z, u, a):
-        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype."""
+    def exact_step(self, r: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, d_e)`` in the input's dtype: the projected AND effects and the ``e`` block of the
+        projection's step ``d = x - r`` for the ``(p, e)`` blocks of ``r``, recomputed in the input's
+        dtype when the iterates are float32 (``x``: the iterate's projection)."""
+        if x.dtype == self.dt:
+            return x[:, 0], x[:, 1] - r[:, 1]
+        r64 = r[:, :2].to(self.dt)
+        x64 = self.exact(r64)
+        return x64[:, 0], x64[:, 1] - r64[:, 1]
+
+    def certify(self, z: torch.Tensor, r: torch.Tensor, x: torch.Tensor):
+        """Feasible point ``(and, or, noise)`` and lower bound, in the input's dtype, at the
+        iterate with prox point ``z``, reflection ``r`` and projection ``x``.
+
+        Primal: the better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by
+        its exact OR effects. Dual: ``rho d_e`` with ``d = P(r) - r`` the projection's step,
+        recomputed in the input's dtype (:meth:`exact_step`). The projection makes
+        ``d_p + Zeta d_e = 0`` exact, so ``y = rho d_e`` satisfies stationarity in ``a`` and only
+        needs scaling into ``|y| <= 1, |Zeta y| <= 1``. Against the multiplier blends used before,
+        it cut the iterations to a certified 1e-3 by 2.5x at n = 12 and 3-4x at n = 16; computed
+        from float32 iterates its round-off floored the gap near 1.3e-3 at n = 14
+        (docs/solver.md, "Iterations")."""
+        a, d_e = self.exact_step(r, x)
         p, orf = best_primal((z[:, 0], a), self.t, None, self.par, self.dt)
-        lb = best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, None, self.par)
+        zero = torch.zeros(len(self.t), dtype=self.dt, device=self.t.device)
+        lb = dual_lower_bound(self.rho[:, None] * d_e, self.t, zero, self.par)
         return p, orf, None, lb
 
 
 class _NoisySplit(_NoiseFreeSplit):
-    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = v + q`` the noisy game:
-    ``p = a`` (L1), ``e1 = Zup a`` and ``e2 = C g`` (L1 on ``e1 - e2``, since ``t + C q = C g``),
-    and ``g`` in the box ``|g - v| <= eta``. The projection decouples into the ``a``-solve and the
-    ``g``-solve, both exact through Kronecker eigenbases."""
+    """Blocks ``(p, e1, e2, g)`` for the noise-bounded problem, with ``g = beta q`` the noise
+    scaled by ``beta = 2^((n - 8) / 2)``: ``p = a`` (L1), ``e1 = Zup a`` and ``e2 = C g / beta`` (L1 on
+    ``e1 - e2 - t``, the OR effects up to sign), and ``g`` in the box ``|g| <= beta eta``. The
+    projection decouples into the ``a``-solve and the ``g``-solve, both exact through Kronecker
+    eigenbases. The scale ``beta`` weights the ``g`` block ``beta^2`` times more in the projection.
+    The iterate holds the noise itself, not the noisy game ``v + q``: in float32 its round-off is
+    then relative to ``eta``, not to ``max |v|``, and the Moebius transform in ``C`` does not
+    amplify it into the OR effects (with ``v + q`` the certified gap stalled near 1e-3)."""
 
     def __init__(self, v, eta, rho, dt, par) -> None:
         super().__init__(v, eta, rho, dt, par)
         self.v, self.eta = v, eta
+        self.beta = noise_scale(self.n)
+        self.rho_c = _G_RHO / self.beta
 
     def cast(self, idt):
         super().cast(idt)
-        like = torch.empty(0, dtype=idt, device=self.t.device)
-        self.moeb_op, self.supmoeb_op = operator(_MOEBIUS_M, self.n, like), operator(_SUP_MOEBIUS_M, self.n, like)
-        self.solve_g = eig_solver(CTC, self.n, like)
-        self.par_i = self.par.to(idt)
-        self.lo, self.hi = (self.v - self.eta[:, None]).to(idt), (self.v + self.eta[:, None]).to(idt)
+        n, like = self.n, torch.empty(0, dtype=idt, device=self.t.device)
+        # C / beta is the Kronecker product of C1 / beta^(1/n); the projection onto
+        # {(a, Zup a, C g / beta, g)} splits into the a-part and the g-part, each through its eigenbasis
+        cg = C1 / self.beta ** (1.0 / n)
+        wa, ka = eig_parts(KTK, n, like)
+        wg, kg = eig_parts(cg.T @ cg, n, like)
+        self.kernel = torch.stack((ka, kg))
+        self.to_eig = block_operator(np.stack([[wa.T, wa.T @ _ZETA_M], [wg.T @ cg.T, wg.T]]), n, like)
+        self.from_eig = block_operator(np.stack([[wa, _SUP_ZETA_M @ wa], [cg @ wg, wg]]), n, like)
+        self.hi = (self.beta * self.eta[:, None]).to(idt)
+        self.lo = -self.hi
 
     def keep(self, mask):
         super().keep(mask)
         self.v, self.eta, self.lo, self.hi = self.v[mask], self.eta[mask], self.lo[mask], self.hi[mask]
 
     def start(self, a0):
-        g0 = self.v.to(a0.dtype)
-        return torch.stack((a0, self.sup_op(a0), self._c(g0), g0), 1)
-
-    def _c(self, g: torch.Tensor) -> torch.Tensor:
-        """``C g`` (as :func:`_c_apply`) with the precompiled operators of the iterate dtype."""
-        return self.par_i * self.moeb_op(g.flip(-1))
+        g0 = torch.zeros_like(a0)
+        return torch.stack((a0, self.sup_op(a0), g0, g0), 1)
 
     def multipliers(self, s):
-        # prox of |e1 - e2| / rho: the difference is soft-thresholded by 2/rho, the mean kept
-        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2], -2.0 * self.lam, 2.0 * self.lam)
+        # prox of |e1 - e2 - t| / rho: the difference (less t) is soft-thresholded by 2/rho, the mean kept
+        lam = self.lam[:, 0]
+        half = 0.5 * torch.clamp(s[:, 1] - s[:, 2] - self.shift[:, 1], -2.0 * lam, 2.0 * lam)
         box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
-        return torch.stack((torch.clamp(s[:, 0], -self.lam, self.lam), half, -half, box), 1)
+        return torch.stack((torch.clamp(s[:, 0], -lam, lam), half, -half, box), 1)
 
     def regularised_multipliers(self, s, shrink):
         # shrink: [B, 2, 2**n], 1/(1 + mu/rho) for the p-block and 1/(1 + 2 mu/rho) for the
         # difference e1 - e2 (prox of (|d| + mu/2 d^2) / rho on d = e1 - e2 has weight 2/rho)
-        p = s[:, 0]
-        up = p - (p - torch.clamp(p, -self.lam, self.lam)) * shrink[:, 0]
-        d = s[:, 1] - s[:, 2]
-        half = 0.5 * (d - (d - torch.clamp(d, -2.0 * self.lam, 2.0 * self.lam)) * shrink[:, 1])
+        lam, p = self.lam[:, 0], s[:, 0]
+        up = p - (p - torch.clamp(p, -lam, lam)) * shrink[:, 0]
+        d = s[:, 1] - s[:, 2] - self.shift[:, 1]
+        half = 0.5 * (d - (d - torch.clamp(d, -2.0 * lam, 2.0 * lam)) * shrink[:, 1])
         box = s[:, 3] - torch.minimum(torch.maximum(s[:, 3], self.lo), self.hi)
         return torch.stack((up, half, -half, box), 1)
 
     def project(self, r):
-        a = self.solve_a(r[:, 0] + self.zeta_op(r[:, 1]))
-        ct = self.supmoeb_op(self.par_i * r[:, 2]).flip(-1)  # C^T r_e2
-        g = self.solve_g(r[:, 3] + ct)
-        return torch.stack((a, self.sup_op(a), self._c(g), g), 1), a
+        B, _, size = r.shape
+        w = self.to_eig(r.reshape(B, 2, 2, size)).sum(2) * self.kernel  # (a-part, g-part)
+        x = self.from_eig(w[:, :, None]).reshape(B, 4, size)
+        return x, x[:, 0]
 
-    def certify(self, z, u, a):
-        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) - self.v, -self.eta[:, None]), self.eta[:, None])
+    def certify(self, z, r, x):
+        a, d_e = self.exact_step(r, x)
+        lo, hi = -self.eta[:, None], self.eta[:, None]
+        q = torch.minimum(torch.maximum(z[:, 3].to(self.dt) / self.beta, lo), hi)
         cq = c_apply(q, self.par)
         p, orf = best_primal((z[:, 0], a), self.t, cq, self.par, self.dt)
-        lb = best_dual(self.rho * u[:, 1].to(self.dt), self.rho * u[:, 0].to(self.dt), self.t, self.eta, self.par)
+        lb = dual_lower_bound(self.rho[:, None] * d_e, self.t, self.eta, self.par)
         return p, orf, q, lb
 
 
 class _Group:
-    """Samples iterated together in one dtype: the problem data ``prob``, the global indices
-    ``active``, the Halpern state ``(s, anchor, k, r0, r_prev, since)``, the stall reference."""
+    """Samples iterated together in one dtype: the problem data ``prob`` (with their penalties),
+    the global indices ``active``, the Halpern state ``(s, anchor, k, r0, r_prev, since, fresh)``
+    (``fresh``: the penalty just changed, re-base the restart test at the next check) and the
+    stall reference."""
 
     def __init__(self, prob, active, state, dtype) -> None:
         self.prob, self.active, self.state, self.dtype = prob, active, state, dtype
@@ -191,6 +250,58 @@ class _Group:
     def keep(self, mask: torch.Tensor) -> None:
         self.prob.keep(mask)
         self.active, self.ref_gap = self.active[mask], self.ref_gap[mask]
+        self.state = tuple(y[mask] for y in self.state)
+
+
+def noise_scale(n: int) -> float:
+    """Scale ``beta`` of the noise block (:class:`_NoisySplit`): ``2^((n - 8) / 2)`` within [1, 4].
+
+    With the rho rule's constant ``5.6 / beta``, a sweep on 64 noise-bounded games (r = 0.02)
+    found beta = 2 and 4 best at n = 10 and 12 (iterations summed over the games: 127k against
+    153k with beta = 4 at n = 10; 273k against 285-334k with beta = 2-2.8 at n = 12); at n = 14
+    beta = 8 took 1.6x the iterations of beta = 4 on network games, hence the cap.
+
+    >>> noise_scale(10), noise_scale(12), noise_scale(16)
+    (2.0, 4.0, 4.0)
+    """
+    return float(min(4.0, max(1.0, 2.0 ** ((n - 8) / 2))))
+
+
+def _graph_projection(n: int, like: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``r [B, 2, 2**n] -> (a, Zup a)`` with ``a = (I + Zeta Zup)^{-1} (r_p + Zeta r_e)``, the exact
+    projection onto ``{(a, Zup a)}`` in ``like``'s dtype: ``w = E^T r_p + E^T Zeta r_e`` in the
+    eigenbasis ``E`` of ``Zup^T Zup``, scaled by the kernel, then ``(E w, Zup E w)``; two batched
+    block transforms (:func:`~genphase.solvers.operators.block_operator`)."""
+    w, kernel = eig_parts(KTK, n, like)
+    to_eig = block_operator(np.stack([w.T, w.T @ _ZETA_M]), n, like)
+    from_eig = block_operator(np.stack([w, _SUP_ZETA_M @ w]), n, like)
+
+    def apply(r: torch.Tensor) -> torch.Tensor:
+        return from_eig((to_eig(r).sum(1) * kernel)[:, None])
+
+    return apply
+
+
+def _rescale(prob: _NoiseFreeSplit, s: torch.Tensor, rho_new: torch.Tensor) -> torch.Tensor:
+    """Re-express the state ``s = z + y / rho`` at the same prox point ``z`` and multipliers ``y``
+    under the penalties ``rho_new`` (``z`` stays the prox point: ``y`` lies in its subdifferential);
+    sets ``prob``'s penalties."""
+    u = prob.multipliers(s)
+    y = u * prob.rho[:, None, None].to(u.dtype)
+    prob.set_rho(rho_new)
+    return s - u + y / rho_new[:, None, None].to(u.dtype)
+
+
+def _rho_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, rho0: float) -> torch.Tensor:
+    """The rho rule: ``prob.rho_c * (||y|| / ||z||)^_RHO_GAMMA`` over the effect blocks, per sample,
+    with ``y = rho u`` the multipliers and ``z`` the prox point."""
+    nb = prob.effect_blocks
+    y = (u[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)) * prob.rho
+    zn = z[:, :nb].square().sum((1, 2)).sqrt().to(prob.rho.dtype)
+    ratio = y / torch.clamp(zn, min=1e-30)
+    target = prob.rho_c * ratio ** _RHO_GAMMA
+    target = torch.where(torch.isfinite(target) & (target > 0), target, prob.rho)
+    return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
 
 
 def solve_halpern(
@@ -214,12 +325,10 @@ def solve_halpern(
     the graph of the linear map (a :class:`_NoiseFreeSplit` or :class:`_NoisySplit`), the state
     ``s`` ([B, blocks, 2**n]) follows ``z = prox(s)``, ``T(s) = s + 2(x - z)`` (nonexpansive) and
     the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
-    the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. In a
-    sweep over planted and network games at n = 8-12 this needed about half the iterations of
-    the over-relaxed ADMM. The certificate is formed in the input's dtype: the primal point is
-    the better of ``z_p`` (exactly sparse) and the projected ``a``, each completed by its exact
-    OR effects; the dual point is the best blend of the two multiplier estimates
-    (:func:`~genphase.solvers.certificate.best_dual`).
+    the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. The
+    penalty rho is per sample: it starts at :func:`halpern_rho` and follows the rho rule
+    (:func:`_rho_target`) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype
+    (:meth:`_NoiseFreeSplit.certify`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
     >>> r = solve_halpern(v, torch.zeros(1, dtype=v.dtype))
@@ -231,73 +340,101 @@ def solve_halpern(
     o = options
     dev, dt = v.device, v.dtype
     idt = iterate_dtype(o, dt)
-    rho = halpern_rho(n) if o.rho is None else float(o.rho)
+    adapt = o.rho is None
+    rho0 = halpern_rho(n) if o.rho is None else float(o.rho)
     noisy = bool((eta > 0).any())
     cls, par = (_NoisySplit if noisy else _NoiseFreeSplit), parity(n, v)
-    prob = cls(v, eta, rho, dt, par)
+    every = check_interval(o, noisy)
+    prob = cls(v, eta, torch.full((B,), rho0, dtype=dt, device=dev), dt, par)
     prob.cast(idt)
     a0 = torch.zeros(B, size, dtype=idt, device=dev) if init is None else init.to(dtype=idt, device=dev).clone()
     a0[:, 0] = 0.0
     s = prob.start(a0)
     r0 = torch.full((B,), math.inf, dtype=idt, device=dev)
-    state = (s, s, torch.zeros(B, 1, 1, dtype=idt, device=dev), r0, r0.clone(), torch.zeros(B, dtype=idt, device=dev))
+    fresh = torch.zeros(B, dtype=torch.bool, device=dev)
+    state = (s, s, torch.zeros(B, 1, 1, dtype=idt, device=dev), r0, r0.clone(), torch.zeros(B, dtype=idt, device=dev), fresh)
     best = BestPoint(B, size, v, o)
     final = torch.zeros((B, *s.shape[1:]), dtype=dt, device=dev) if state_out is not None else None
+    final_rho = prob.rho.clone()
     # two groups in lockstep: the samples still in the iterate dtype, and those handed over to the
     # input's dtype; the hand-over is decided per sample, so a sample follows the same path alone
     # or in any batch
     groups = [_Group(prob, torch.arange(B, device=dev), state, idt)]
+    rho_set = not adapt  # the first rho estimate is made (at the same iteration for every sample)
 
     it = 0
     while it < o.max_iter and any(g.active.numel() for g in groups):
         it += 1
+        check = it % every == 0 or it == o.max_iter
         moved = []
         for g in groups:
             if g.active.numel() == 0:
                 continue
-            prob, (s, anchor, k, r0, r_prev, since) = g.prob, g.state
+            prob, (s, anchor, k, r0, r_prev, since, fresh) = g.prob, g.state
             u = prob.multipliers(s)  # scaled multipliers; z = prox(s) = s - u
             r = torch.add(s, u, alpha=-2.0)  # 2 z - s
-            x, a = prob.project(r)
+            x, _ = prob.project(r)
             s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))  # T(s) = 2x - r
             k = k + 1.0
-            if it % o.check_every == 0 or it == o.max_iter:
-                na = g.active.numel()
-                act = best.active = g.active
-                z = s - u
-                p, orf, qf, lb = prob.certify(z, u, a)
-                done = best.update(it, p, orf, qf, lb, progress, trace, torch.full((na,), rho, dtype=dt, device=dev))
-                res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
-                anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since)
-                if bool(done.any()):
-                    if final is not None:
-                        final[act[done]] = s_next[done].to(dt)
-                    keep = ~done
-                    s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
-                    g.keep(keep)
-                g.checks += 1
-                if g.dtype != dt and g.checks % _STALL_CHECKS == 0 and g.active.numel() > 0 and it < o.max_iter:
-                    # float32 round-off puts a floor under the certificate: a sample that stops
-                    # improving continues from the same state in the input's dtype
-                    gap = best.gap()[g.active]
-                    stalled = gap > _STALL_RATIO * g.ref_gap
-                    g.ref_gap = gap
-                    if bool(stalled.any()):
-                        moved.append((g.active[stalled], tuple(y[stalled].to(dt) for y in (s_next, anchor, k, r0, r_prev, since))))
-                        keep = ~stalled
-                        s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
-                        g.keep(keep)
-            g.state = (s_next, anchor, k, r0, r_prev, since)
-        for idx, st in moved:
+            if not check:
+                g.state = (s_next, anchor, k, r0, r_prev, since, fresh)
+                continue
+            act = best.active = g.active
+            z = s - u
+            p, orf, qf, lb = prob.certify(z, r, x)
+            done = best.update(it, p, orf, qf, lb, progress, trace, prob.rho.clone())
+            res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
+            since = since + every
+            r0, r_prev = torch.where(fresh, res, r0), torch.where(fresh, res, r_prev)
+            restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
+            restart = (restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)) & ~fresh
+            r_prev = res
+            r0 = torch.where(restart, res, r0)
+            change = torch.zeros_like(restart)
+            if adapt and it >= _RHO_FIRST:
+                # the rho rule, at the first estimate and at restarts; a changed rho restarts the
+                # anchor at the re-expressed state, and the restart test is re-based at the next check
+                target = _rho_target(prob, z, u, rho0)
+                off = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart
+                change = torch.ones_like(restart) if not rho_set else off
+                if bool(change.any()):
+                    s_next = _rescale(prob, s_next, torch.where(change, target, prob.rho))
+                    restart = restart | change
+            fresh = change
+            anchor = torch.where(restart[:, None, None], s_next, anchor)
+            k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
+            since = torch.where(restart, torch.zeros_like(since), since)
+            g.state = (s_next, anchor, k, r0, r_prev, since, fresh)
+            if bool(done.any()):
+                if final is not None:
+                    final[act[done]] = s_next[done].to(dt)
+                    final_rho[act[done]] = prob.rho[done]
+                g.keep(~done)
+            g.checks += 1
+            if g.dtype != dt and g.checks % _STALL_CHECKS == 0 and g.active.numel() > 0 and it < o.max_iter:
+                # float32 round-off puts a floor under the certificate: a sample that stops
+                # improving continues from the same state (and penalty) in the input's dtype
+                gap = best.gap()[g.active]
+                stalled = gap > _STALL_RATIO * g.ref_gap
+                g.ref_gap = gap
+                if bool(stalled.any()):
+                    st = tuple(y[stalled].to(dt) if y.is_floating_point() else y[stalled] for y in g.state)
+                    moved.append((g.active[stalled], g.prob.rho[stalled], st))
+                    g.keep(~stalled)
+        if check and adapt and it >= _RHO_FIRST:
+            rho_set = True
+        for idx, rho_m, st in moved:
             hi = [g for g in groups if g.dtype == dt and g.active.numel()]
             if hi:
-                idx, st = torch.cat((hi[0].active, idx)), tuple(torch.cat(pair) for pair in zip(hi[0].state, st))
-            prob = cls(v[idx], eta[idx], rho, dt, par)
+                idx, rho_m = torch.cat((hi[0].active, idx)), torch.cat((hi[0].prob.rho, rho_m))
+                st = tuple(torch.cat(pair) for pair in zip(hi[0].state, st))
+            prob = cls(v[idx], eta[idx], rho_m, dt, par)
             prob.cast(dt)
             groups = [g for g in groups if g.dtype != dt] + [_Group(prob, idx, st, dt)]
     for g in groups:
         if final is not None and g.active.numel():
             final[g.active] = g.state[0].to(dt)
+            final_rho[g.active] = g.prob.rho
     if final is not None:
-        state_out.append(final)
+        state_out.append((final, final_rho))
     return best.result()

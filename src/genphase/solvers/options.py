@@ -8,7 +8,7 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["ADMMOptions"]
+__all__ = ["ADMMOptions", "check_interval", "iterate_dtype"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ class ADMMOptions:
     the default ``ties="none"`` skips the tie stage (several times faster, but among tied optima
     the one reported can then depend on the warm start and ``iterate_dtype``, not on the batch:
     the float32 -> float64 hand-over is decided per sample).
+    ``rho``: ``None`` (default) lets the Halpern path pick a
+    penalty per sample (docs/solver.md, "Penalty"); a number fixes it for every sample.
+    ``check_every``: iterations between certificates (and
+    restart tests); ``None`` picks 25, or 50 with a noise bound on the Halpern path, whose
+    solves take thousands of iterations (:func:`check_interval`).
 
     >>> ADMMOptions(tol=1e-4).halpern
     True
@@ -34,7 +39,7 @@ class ADMMOptions:
     max_iter: int = 50000
     rho: float | None = None
     relax: float = 1.9
-    check_every: int = 25
+    check_every: int | None = None
     adapt_every: int = 0
     adapt_mu: float = 5.0
     adapt_tau: float = 2.0
@@ -44,6 +49,21 @@ class ADMMOptions:
     abs_tol: float = 1e-10
     halpern: bool = True
     iterate_dtype: str | None = None
+
+
+def check_interval(options: ADMMOptions, noisy: bool, halpern: bool = True) -> int:
+    """Iterations between certificates: ``options.check_every``, or by default 25 (50 for a
+    noise-bounded problem on the Halpern path, where a certificate costs about as much as 10
+    iterations and the solves take thousands; 10% less time at n = 10, same iteration counts).
+
+    >>> check_interval(ADMMOptions(), noisy=True), check_interval(ADMMOptions(check_every=10), noisy=True)
+    (50, 10)
+    """
+    if options.check_every is None:
+        return 50 if (noisy and halpern) else 25
+    if int(options.check_every) < 1:
+        raise InputError(f"check_every must be >= 1, got {options.check_every}")
+    return int(options.check_every)
 
 
 def iterate_dtype(options: ADMMOptions, dt: torch.dtype) -> torch.dtype:

@@ -45,7 +45,7 @@ from ..errors import InputError
 from ..transforms import moebius, zeta
 from .certificate import relative_gap
 from .operators import c_apply, ct_apply, l1, or_from_and, parity
-from .options import ADMMOptions
+from .options import ADMMOptions, check_interval
 from .result import SolveResult
 
 __all__ = ["TIE_MU", "TIE_TOL", "tie_rule", "check_tie_options", "regularised_dual", "canonical_stage", "split_singletons_evenly"]
@@ -164,8 +164,8 @@ def canonical_stage(
     ``part`` in place: effects, noise, objective, gap, ``iterations`` (added) and ``converged``
     (kept only where both certificates hold within ``max_iter`` further iterations).
 
-    ``state``: the first stage's Halpern state per sample (``[B, blocks, 2**n]``), or None to
-    start from ``part``'s AND effects.
+    ``state``: the first stage's Halpern state and penalty per sample (``([B, blocks, 2**n], [B])``),
+    or None to start from ``part``'s AND effects with the penalty :func:`~genphase.solvers.halpern.halpern_rho`.
 
     >>> from genphase.solvers.halpern import solve_halpern
     >>> v = torch.tensor([[0.0, 0.5, 0.5, 1.0]], dtype=torch.float64)  # (x0 + x1)/2: singletons or AND{0,1} + OR{0,1}
@@ -184,20 +184,24 @@ def canonical_stage(
     n = size.bit_length() - 1
     dev, dt = v.device, v.dtype
     par = parity(n, v)
-    rho = halpern_rho(n) if o.rho is None else float(o.rho)
     noisy = bool((eta > 0).any())
+    every = check_interval(o, noisy)
+    if state is None:
+        rho = torch.full((B,), halpern_rho(n) if o.rho is None else float(o.rho), dtype=dt, device=dev)
+    else:
+        rho = state[1].to(dt).clone()
     prob = (_NoisySplit if noisy else _NoiseFreeSplit)(v, eta, rho, dt, par)
     prob.cast(dt)
     t = prob.t
-    s = prob.start(part.and_effects.to(dt)) if state is None else state.to(dt).clone()
+    s = prob.start(part.and_effects.to(dt)) if state is None else state[0].to(dt).clone()
     lb = part.lower_bound.to(dt)
     lam_pos = (prob.lam > 0).to(dt)
 
     def shrink_of(mu: torch.Tensor) -> torch.Tensor:
-        f = 1.0 / (1.0 + mu[:, None, None] / rho)
+        f = 1.0 / (1.0 + mu[:, None, None] / rho[:, None, None])
         if not noisy:
             return 1.0 + (f - 1.0) * lam_pos  # [B, 1, size]; 1 on the free entry {}
-        f2 = 1.0 / (1.0 + 2.0 * mu[:, None, None] / rho)
+        f2 = 1.0 / (1.0 + 2.0 * mu[:, None, None] / rho[:, None, None])
         return 1.0 + (torch.cat((f, f2), 1) - 1.0) * lam_pos  # [B, 2, size]
 
     mu = torch.full((B,), float(o.tiebreak), dtype=dt, device=dev)
@@ -227,12 +231,12 @@ def canonical_stage(
         x, a = prob.project(r)
         s_next = torch.lerp(anchor, torch.lerp(r, x, 2.0), (k + 1.0) / (k + 2.0))
         k = k + 1.0
-        if it % o.check_every != 0 and it != max_iter:
+        if it % every != 0 and it != max_iter:
             s = s_next
             continue
         z = s - u
         if noisy:
-            q = torch.minimum(torch.maximum(z[:, 3] - prob.v, -eta_a[active][:, None]), eta_a[active][:, None])
+            q = torch.minimum(torch.maximum(z[:, 3] / prob.beta, -eta_a[active][:, None]), eta_a[active][:, None])
             cq = c_apply(q, par)
         else:
             q, cq = None, None
@@ -249,8 +253,9 @@ def canonical_stage(
             best_a[idx], best_o[idx] = cand[win], orf[win]
             if q is not None:
                 best_q[idx] = q[win]
-        y_e = rho * u[:, 1]
-        y_p = -moebius(rho * u[:, 0])
+        ra = prob.rho[:, None]
+        y_e = ra * u[:, 1]
+        y_p = -moebius(ra * u[:, 0])
         et = eta_a[active] if noisy else torch.zeros_like(m)
         dual = torch.stack([regularised_dual(w * y_e + (1.0 - w) * y_p, t, et, par, m) for w in _BLENDS]).amax(0)
         best_dual[active] = torch.maximum(best_dual[active], dual)
@@ -274,7 +279,7 @@ def canonical_stage(
             shrink = shrink_of(mu)[active]
         done = done | give_up
         res = 2.0 * (x - z).square().sum((1, 2)).sqrt()
-        anchor, k, r0, r_prev, since = restart_anchors(res, it, o.check_every, s_next, anchor, k, r0, r_prev, since, force=refit)
+        anchor, k, r0, r_prev, since = restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=refit)
         if bool(done.any()):
             keep = ~done
             s_next, anchor, k, r0, r_prev, since = s_next[keep], anchor[keep], k[keep], r0[keep], r_prev[keep], since[keep]
