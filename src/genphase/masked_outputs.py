@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, MemoryEstimateError
-from .maskers import Masker, MaskerInputs, ModelInputs, _as_tensor, _batch_size, _rows, _to_device
+from .maskers.base import Masker, MaskerInputs, ModelInputs, as_tensor, batch_size_of, take_rows, to_device
 from .value_functions import ValueFunction, ValueFunctionLike, get_value_function
 
 __all__ = ["masked_values", "explain", "model_device", "model_outputs", "MAX_VARIABLES"]
@@ -180,15 +180,15 @@ def _masked_values(
             first = inputs if not isinstance(inputs, Mapping) else next(iter(inputs.values()), None)
             dev = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     if isinstance(inputs, (list, tuple)) and not isinstance(inputs, torch.Tensor):
-        inputs = _as_tensor(inputs, "inputs")
-    inputs = _to_device(inputs, dev)
-    b = _batch_size(inputs)
+        inputs = as_tensor(inputs, "inputs")
+    inputs = to_device(inputs, dev)
+    b = batch_size_of(inputs)
     if b == 0:
         raise InputError("inputs is an empty batch (batch size 0); pass at least one sample to explain")
     size = 1 << n
 
     if labels is not None:
-        lab = _as_tensor(labels, "labels")
+        lab = as_tensor(labels, "labels")
         if lab.dtype == torch.bool:
             lab = lab.long()
         if lab.is_floating_point() or lab.is_complex():
@@ -223,16 +223,16 @@ def _masked_values(
         with torch.no_grad():
             prepare = getattr(masker, "prepare", None)
             prepared = prepare(inputs) if callable(prepare) else inputs
-            if _batch_size(prepared, "prepared inputs") != b:
+            if batch_size_of(prepared, "prepared inputs") != b:
                 raise InputError(
-                    f"{type(masker).__name__}.prepare changed the batch size from {b} to {_batch_size(prepared)}"
+                    f"{type(masker).__name__}.prepare changed the batch size from {b} to {batch_size_of(prepared)}"
                 )
             _check_memory(n, b, chunk_size, _row_bytes(prepared), dev, max_memory)
             _autocast_ctx(autocast, dev)  # validate the dtype before any forward pass
 
             def run(index: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
                 with _autocast_ctx(autocast, dev):
-                    return _call_model(model, masker.mask(_rows(prepared, index), masks))
+                    return _call_model(model, masker.mask(take_rows(prepared, index), masks))
 
             # Full inputs first (B of the B * 2**n passes): gives the predicted classes of the
             # predicted_* value functions and validates outputs and labels per *sample* (so errors

@@ -207,9 +207,9 @@ def _call(model: Any, x: Any) -> torch.Tensor:
 
 
 def _to(x: Any, device: torch.device) -> Any:
-    from .maskers import _to_device
+    from .maskers.base import to_device
 
-    return _to_device(x, device)
+    return to_device(x, device)
 
 
 class _EvalMode:
