@@ -1,4 +1,4 @@
-"""Fast transforms against brute-force definitions (SCIENCE.md section 1-2)."""
+"""Fast transforms against brute-force definitions (docs/science.md, sections 2-3)."""
 
 from __future__ import annotations
 

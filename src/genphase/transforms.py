@@ -219,7 +219,7 @@ def reverse(f: Array) -> Array:
 def or_transform(f: Array) -> Array:
     """OR interactions of the game ``f``: ``I[T] = -sum_{L subset T} (-1)^{|T|-|L|} f[N \\ L]``.
 
-    Entry 0 holds ``-f[N]``; entries ``T != {}`` are the OR effects of SCIENCE.md Theorem 1.
+    Entry 0 holds ``-f[N]``; entries ``T != {}`` are the OR effects of Theorem 1 (docs/science.md, section 3.2).
     """
     return -moebius(reverse(f))
 

@@ -1,7 +1,7 @@
 """Order distribution of interactions over checkpoints (the two-phase view) and the weighted Jaccard
 similarity between the order-m interaction distributions of training and testing samples.
 
-Strength (SCIENCE.md section 7; docs/run-directory.md ``order_distribution``): per sample, type and
+Strength (docs/science.md, section 11.1; docs/run-directory.md ``order_distribution``): per sample, type and
 order ``m``, the signed sums over ALL interactions of that order (salient or not)
 
     strength+(m) = sum_{|T| = m} max(I[T], 0),    strength-(m) = sum_{|T| = m} min(I[T], 0),

@@ -1,4 +1,4 @@
-"""Salient interactions of one model (SCIENCE.md section 2).
+"""Salient interactions of one model (docs/science.md, section 3.4).
 
 An interaction ``T`` (type AND or OR, ``T != {}``) of a sample is salient when
 ``|I[T]| > threshold``, where the threshold is, per sample,

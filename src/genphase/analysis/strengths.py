@@ -1,7 +1,7 @@
 """Order-wise strengths (Eq. 8, 9) and H-bar (Eq. 11), per sample, with mean and spread over samples.
 
 For order ``m`` and a sample, over the model's SALIENT interactions of order ``m``
-(signs as in SCIENCE.md section 4; the paper's Eq. 8/9 swap the + and - labels):
+(signs as in docs/science.md, section 8.1; the paper's Eq. 8/9 swap the + and - labels):
 
     total+(m) = sum max(I, 0)        total-(m) = sum min(I, 0)            (Eq. 8)
     gen+(m)   = sum max(I * G, 0)    gen-(m)   = sum min(I * G, 0)        (Eq. 9)

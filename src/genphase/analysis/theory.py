@@ -2,7 +2,7 @@
 
 **This is a reconstruction, not the published model.** The theory paper (arXiv 2407.19198) models
 learning as a regression on interaction-triggering functions under noise whose level shrinks over
-training; only a thin summary of it was available. Following SCIENCE.md section 7, genphase
+training; only a thin summary of it was available. Following docs/science.md, section 11.3, genphase
 implements this explicit form:
 
     w(sigma^2) = (J^T J + 2^n diag(s(sigma^2)))^{-1} J^T y
@@ -337,7 +337,7 @@ class NoiseScheduleFit:
             "constant_sigma2": self.constant_sigma2, "constant_mean_distance": float(self.constant_distance.mean()),
             "r2": self.r2, "spearman": self.spearman, "monotone": self.monotone,
             "schedule": {int(c): float(s) for c, s in zip(self.checkpoints, self.sigma2)},
-            "model": "reconstruction: w = (J^T J + 2^n diag((1+sigma^2)^|T| - 1))^-1 J^T y (SCIENCE.md section 7)",
+            "model": "reconstruction: w = (J^T J + 2^n diag((1+sigma^2)^|T| - 1))^-1 J^T y (docs/science.md, section 11.3)",
         }
 
     def to_table(self) -> pd.DataFrame:

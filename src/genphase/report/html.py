@@ -16,7 +16,7 @@ from .figures import FigureSpec
 
 __all__ = ["RenderedFigure", "PhaseSummary", "summarize_phases", "render_page", "WHAT_TO_LOOK_FOR"]
 
-#: Short guide printed on the page (SCIENCE.md sections 5-7).
+#: Short guide printed on the page (docs/science.md, sections 7-10).
 WHAT_TO_LOOK_FOR: tuple[str, ...] = (
     "At initialisation the interactions are noise: a spindle-shaped order distribution (mostly middle orders, "
     "positive and negative effects cancelling) and a low H-bar.",
