@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._vocabulary import SOLVER_NAMES as SOLVERS
 from ..errors import ConfigError
+from .presets import PRESETS, merge_config, preset_dict
 
 __all__ = [
     "DataConfig",
@@ -259,7 +261,7 @@ class RunConfig:
 
         need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
              f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
-        need(i.solver in ("admm", "sgd-reference", "highs"), "interactions.solver", f"must be admm, sgd-reference or highs, got {i.solver!r}")
+        need(i.solver in SOLVERS, "interactions.solver", f"must be one of {', '.join(SOLVERS)}, got {i.solver!r}")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
         need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
@@ -369,8 +371,6 @@ def load_config(
 
     ``quick`` applies the preset's quick setting (for a YAML file: of the preset it names).
     """
-    from .presets import PRESETS, preset_dict
-
     if isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))
     else:
@@ -398,17 +398,6 @@ def load_config(
                 raw = merge_config(preset_dict(base, quick=quick), raw)
     raw = apply_overrides(raw, overrides or [])
     return RunConfig.from_dict(raw)
-
-
-def merge_config(base: dict, over: Mapping) -> dict:
-    """Deep-merge the raw mapping ``over`` into a copy of ``base``."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = merge_config(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
