@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._vocabulary import EXACT_SOLVERS
 from .._vocabulary import SOLVER_NAMES as SOLVERS
 from ..errors import ConfigError
 from .presets import PRESETS, merge_config, preset_dict
@@ -154,6 +155,9 @@ class InteractionConfig:
     tol: float = 1e-3
     noise_bound: float = 0.0
     chunk_size: int = 4096
+    #: which optimum of Eq. 6 among ties: "none" (the L1 stage's own) or "least-norm"
+    #: (docs/science.md, section 6; exact solver only)
+    ties: str = "none"
 
 
 @dataclass
@@ -262,6 +266,9 @@ class RunConfig:
         need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
              f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
         need(i.solver in SOLVERS, "interactions.solver", f"must be one of {', '.join(SOLVERS)}, got {i.solver!r}")
+        need(i.ties in ("none", "least-norm"), "interactions.ties", f"must be none or least-norm, got {i.ties!r}")
+        need(i.ties == "none" or i.solver in EXACT_SOLVERS, "interactions.ties",
+             f"least-norm needs the exact solver (admm or hpr), not {i.solver!r}; set interactions.solver=hpr")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
         need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",

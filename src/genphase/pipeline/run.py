@@ -560,8 +560,9 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         values = masked_values(m, _inputs_for(m_inputs, m, masker, ds.modality), torch.as_tensor(y_exp), masker,
                                value_fn=ic.value_function, chunk_size=ic.chunk_size)
         tm = time.perf_counter()
+        ties = {"ties": ic.ties} if ic.ties != "none" else {}
         res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol,
-                             variables=var_info["names"], device=device,
+                             variables=var_info["names"], device=device, **ties,
                              metadata={"value_function": ic.value_function, "masker": masker.describe()})
         timing["masked_forward_s"] += tm - ts
         timing["solve_s"] += time.perf_counter() - tm
