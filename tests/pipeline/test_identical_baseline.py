@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from genphase.io import load_interactions
-
 from genphase.pipeline.config import load_config
 from genphase.pipeline.run import run
 

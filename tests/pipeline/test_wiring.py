@@ -24,13 +24,13 @@ import hashlib
 import json
 import math
 
+import miniature
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-import miniature
 from genphase.io import load_interactions
 from genphase.pipeline.config import load_config
 

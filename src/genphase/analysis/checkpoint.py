@@ -14,9 +14,9 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, as_str_array, flat_batch
-from .generalization import generalization_power
 from ._stats import split_groups
 from .bootstrap import bootstrap_h_bar
+from .generalization import generalization_power
 from .order_distribution import checkpoint_items, order_distribution, order_distribution_samples, order_jaccard_by_class
 from .removal import RemovalResult
 from .strengths import OrderStrengths

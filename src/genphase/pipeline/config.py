@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import math
 import numbers
 import re
-import hashlib
-import json
 import types
 import typing
 from dataclasses import dataclass, field

@@ -31,7 +31,8 @@ def _json_default(o: Any) -> Any:
 
 def read_json(path: str | os.PathLike, fix: str | None = None) -> Any:
     """Parse a JSON file; any problem is a :class:`~genphase.errors.CorruptFileError` naming the file."""
-    from .._readers import read_json as _read, run_file_fix
+    from .._readers import read_json as _read
+    from .._readers import run_file_fix
 
     return _read(path, fix=fix or run_file_fix())
 
