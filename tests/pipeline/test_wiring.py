@@ -324,7 +324,10 @@ def test_training_table_is_the_models_own_loss(mini_run):
         row = tr[(tr["model"] == "model") & (tr["epoch"] == 6) & (tr["split"] == split)]
         assert float(row["loss"].iloc[0]) == pytest.approx(ce, rel=1e-5), split
         assert float(row["accuracy"].iloc[0]) == pytest.approx(acc, abs=1e-12), split
-    assert set(tr.loc[tr["model"] != "model", "split"]) == {"test"}
+    base = tr[tr["model"] != "model"]
+    assert set(base["split"]) == {"test", "eval"}  # the reference split every epoch, the evaluation split once
+    assert (base[base["split"] == "eval"].groupby("model")["epoch"].agg(list) == pd.Series([[4]] * miniature.K, index=[
+        f"baseline_{k}" for k in range(miniature.K)])).all()
 
 
 # ------------------------------------------------------------------------------ the phase analysis and its bootstrap
