@@ -6,8 +6,8 @@
 
 ``--compare``: two studies of the same preset and seeds that differ in one setting (e.g.
 ``baselines.trained_on=crossfit`` or ``baselines.early_stopping=true``). Per seed: the Spearman rank
-correlation of the two mean H-bar curves over the checkpoints (train and test samples), the mean absolute
-difference of those curves, phase 1 end, phase 3 start and the interaction stop of each (with their
+correlation of the two mean H-bar curves over the checkpoints (train and test samples), the mean
+and signed difference of those curves (other minus reference), phase 1 end, phase 3 start and the interaction stop of each (with their
 bootstrap intervals) and the difference (other minus reference), and the baselines' training time (sum of
 the manifest's ``timings.baseline_k``) of each. ``--stops``: per seed the interaction stop, validation
 stopping (patience on the reference loss) and Label Wave (no held-out data), each with its evaluation loss
@@ -122,7 +122,7 @@ def _diff(a, b) -> str:
 
 def compare_table(pairs: list[tuple[Path, Path]]) -> tuple[str, str]:
     """Per-seed and summary Markdown tables for ``(reference study, other study)`` pairs (``--compare``)."""
-    per_seed = ["| preset | other | seed | Spearman H-bar train / test | mean abs diff H-bar train / test | "
+    per_seed = ["| preset | other | seed | Spearman H-bar train / test | H-bar other − ref, mean over checkpoints (mean abs) train / test | "
                 "phase 1 end: ref → other (diff) | phase 3 start: ref → other (diff) | stop: ref → other (diff) | "
                 "baseline training s: ref / other |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -144,7 +144,8 @@ def compare_table(pairs: list[tuple[Path, Path]]) -> tuple[str, str]:
                 cb = b["hs"][b["hs"]["split"] == sp].set_index("checkpoint")["mean"].reindex(ca.index)
                 r = spearman(ca.to_numpy(float), cb.to_numpy(float))
                 rho[sp].append(r)
-                cells[sp] = (r, float(np.nanmean(np.abs(ca.to_numpy(float) - cb.to_numpy(float)))))
+                dd = cb.to_numpy(float) - ca.to_numpy(float)
+                cells[sp] = (r, float(np.nanmean(dd)), float(np.nanmean(np.abs(dd))))
             pa, pb = a["ph"], b["ph"]
 
             def bnd(p, key):
@@ -165,7 +166,7 @@ def compare_table(pairs: list[tuple[Path, Path]]) -> tuple[str, str]:
             sd.append(_diff(ea.get("epoch"), eb.get("epoch")))
             tr.append(b["base_s"] / a["base_s"] if a["base_s"] else math.nan)
             per_seed.append(f"| {name} | {what} | {s} | {cells['train'][0]:.2f} / {cells['test'][0]:.2f} | "
-                            f"{cells['train'][1]:.3f} / {cells['test'][1]:.3f} | " + " | ".join(row)
+                            f"{cells['train'][1]:+.3f} ({cells['train'][2]:.3f}) / {cells['test'][1]:+.3f} ({cells['test'][2]:.3f}) | " + " | ".join(row)
                             + f" | {a['base_s']:.1f} / {b['base_s']:.1f} |")
 
         def rng(v):
