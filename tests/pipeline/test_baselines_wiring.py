@@ -7,7 +7,6 @@ Every check recomputes a stored table from the stored inputs with loops written 
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -80,16 +79,7 @@ def _table(run, name: str) -> pd.DataFrame:
     return pd.read_parquet(run / "metrics" / f"{name}.parquet")
 
 
-def _data(run):
-    from genphase.pipeline.run import load_data
-
-    return load_data(load_config(str(run / "config.yaml")))
-
-
-def _sha(x, y) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-    return h.hexdigest()
+_data, _sha = miniature.run_data, miniature.data_sha
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +291,26 @@ def test_early_stopped_baselines_hold_out_a_slice_and_keep_the_best_epoch(stoppe
         assert tab.loc[k, "epochs"] == best
         after = loss.index.max() - best  # training ran on until the patience was spent (or the epochs ran out)
         assert after == BASELINE_STOP_PATIENCE or loss.index.max() == 4
+
+
+def test_a_run_made_before_baseline_records_is_adopted_on_resume(mini_run, tmp_path):
+    """A finished baseline without data.npz and without its evaluation row (a run made before them) gets both on
+    the next invocation: the same records and scores as a fresh run, nothing retrained."""
+    import minirun
+    from genphase.pipeline.integrity import verify_run
+    from genphase.pipeline.run import run
+
+    old = miniature.copy_run(mini_run, tmp_path / "old")
+    for k in range(miniature.K):
+        minirun.drop(old, f"checkpoints/baseline_{k}/data.npz")
+        log_path = old / "checkpoints" / f"baseline_{k}" / "training_log.json"
+        log_path.write_text(json.dumps([r for r in json.loads(log_path.read_text()) if r["split"] != "eval"]))
+        minirun.rewrite_record(old, f"checkpoints/baseline_{k}/training_log.json")  # as the old code recorded it
+    before = {k: (old / "checkpoints" / f"baseline_{k}" / "final.pt").stat().st_mtime_ns for k in range(miniature.K)}
+    logs: list[str] = []
+    run(miniature.mini_config(), old, log=logs.append, report=False)
+    assert any("a run made before these records" in m for m in logs)
+    assert before == {k: (old / "checkpoints" / f"baseline_{k}" / "final.pt").stat().st_mtime_ns
+                      for k in range(miniature.K)}
+    pd.testing.assert_frame_equal(_table(old, "baselines"), _table(mini_run, "baselines"))
+    assert [f for f in verify_run(old) if f.status not in ("ok", "summary")] == []

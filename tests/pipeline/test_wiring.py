@@ -20,7 +20,6 @@ excluded:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
@@ -186,17 +185,7 @@ def test_removal_loss_equals_its_recomputation(mini_run, stored):
 
 
 # ------------------------------------------------------------------------------ provenance
-def _data(mini_run):
-    from genphase.pipeline.run import load_data
-
-    return load_data(load_config(str(mini_run / "config.yaml")))
-
-
-def _sha(x, y) -> str:
-    """docs/run-directory.md, manifest ``training_data``: SHA-256 of the input bytes, then the int64 labels."""
-    h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-    return h.hexdigest()
+_data, _sha = miniature.run_data, miniature.data_sha
 
 
 def test_baselines_trained_on_the_test_split_and_the_model_on_the_training_split(mini_run):

@@ -21,11 +21,10 @@ import torch
 from .. import __version__
 from .._readers import read_torch, run_file_fix
 from ..errors import ConfigError, CorruptFileError, GenphaseError, RunDirectoryError
-from .config import RunConfig, config_hash
+from .config import BASELINE_STOP_FRACTION, BASELINE_STOP_MIN, BASELINE_STOP_PATIENCE, RunConfig, config_hash
 from .integrity import INTEGRITY_VERSION, check_file, check_run_file_meta, record_file, recorded, remove_orphans
 from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
-from .config import BASELINE_STOP_FRACTION, BASELINE_STOP_MIN, BASELINE_STOP_PATIENCE
 from .training import TrainSpec, evaluate, train
 
 __all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
@@ -33,8 +32,8 @@ __all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES"
            "baseline_data", "baseline_warnings", "BASELINE_ACCURACY_GAP"]
 
 #: A baseline whose evaluation accuracy is more than this (absolute) below the model's best evaluation accuracy
-#: gets a warning (logged, in ``metrics/baselines.parquet``'s reading in the report): its interactions may be a
-#: poor stand-in for "what a generalizing network encodes".
+#: gets a warning (logged, listed in ``phases.json`` ``baseline_warnings``, shown in the report): its interactions
+#: may be a poor stand-in for "what a generalizing network encodes".
 BASELINE_ACCURACY_GAP = 0.15
 
 Log = Callable[[str], None]
@@ -190,6 +189,32 @@ def baseline_data(cfg: RunConfig, ds, design: Any, k: int) -> tuple[str, np.ndar
         hold = np.sort(pool[perm[:n_hold]])
         pool = np.sort(pool[perm[n_hold:]])
     return split, pool.astype(np.int64), hold.astype(np.int64)
+
+
+def _adopt_baseline(cfg: RunConfig, ds, task, paths: RunPaths, files: "_Files", k: int, tokenizer: Any,
+                    device: torch.device, log: Log) -> None:
+    """A finished baseline of a run made before ``data.npz`` existed (only ``reference`` without early stopping
+    could be: the config hash leaves those defaults out): record what it trained on and score it on the
+    evaluation split once, as a new run does."""
+    split, idx, hold = baseline_data(cfg, ds, None, k)
+    model = _load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), paths.baseline(k), device, files.fix)
+    blog = read_json(paths.baseline_log(k), files.fix)
+    kept = _kept_epoch(blog, None)
+    loss, acc = evaluate(model, task, ds.x_eval, ds.y_eval, device)
+    blog = [r for r in blog if r.get("split") != "eval"] + [{"epoch": kept, "split": "eval", "loss": loss, "accuracy": acc}]
+    _write_baseline_data(paths.baseline_data(k), split, idx, hold, kept)
+    files.done(paths.baseline_data(k), {"kind": "baseline_data", "model": f"baseline_{k}"}, save=False)
+    write_json(paths.baseline_log(k), blog)
+    files.done(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
+    log(f"  [baselines] baseline {k + 1}: recorded its training data and scored it on the evaluation split "
+        "(a run made before these records)")
+
+
+def _write_baseline_data(path: Path, split: str, idx: np.ndarray, hold: np.ndarray, kept: int) -> None:
+    from .storage import atomic_write
+
+    atomic_write(path, lambda fh: np.savez(fh, split=np.array(split), train_index=idx, holdout_index=hold,
+                                           epoch=np.int64(kept)))
 
 
 def _kept_epoch(blog: list[dict], stop_split: str | None) -> int:
@@ -564,7 +589,8 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         data_what = {"kind": "baseline_data", "model": f"baseline_{k}"}
         if files.finished(paths.baseline(k), base_what[k]):
             files.need(paths.baseline_log(k), blog_what)
-            files.need(paths.baseline_data(k), data_what)
+            if not files.finished(paths.baseline_data(k), data_what):
+                _adopt_baseline(cfg, ds, task, paths, files, k, tokenizer, device, log)
             continue
         for p in (paths.baseline_log(k), paths.baseline_data(k)):
             if p.exists() and not recorded(man, paths.root, p):
@@ -590,10 +616,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         kept = _kept_epoch(blog, "holdout" if stop_on else None)
         ev_loss, ev_acc = evaluate(bmodel, task, ds.x_eval, ds.y_eval, device)
         blog.append({"epoch": kept, "split": "eval", "loss": ev_loss, "accuracy": ev_acc})
-        from .storage import atomic_write
-
-        atomic_write(paths.baseline_data(k), lambda fh: np.savez(fh, split=np.array(bsplit), train_index=idx,
-                                                                 holdout_index=hold, epoch=np.int64(kept)))
+        _write_baseline_data(paths.baseline_data(k), bsplit, idx, hold, kept)
         files.done(paths.baseline_data(k), data_what, save=False)
         write_json(paths.baseline_log(k), blog)
         files.done(paths.baseline_log(k), blog_what, save=False)
