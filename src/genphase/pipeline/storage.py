@@ -73,6 +73,10 @@ class RunPaths:
     def baseline_log(self, k: int) -> Path:
         return self.root / "checkpoints" / f"baseline_{k}" / "training_log.json"
 
+    def baseline_data(self, k: int) -> Path:
+        """Which samples baseline ``k`` trained on and was stopped on (``split``, ``train_index``, ``holdout_index``)."""
+        return self.root / "checkpoints" / f"baseline_{k}" / "data.npz"
+
     def interactions(self, epoch: int) -> Path:
         return self.root / "interactions" / "model" / f"epoch_{epoch:04d}.npz"
 
