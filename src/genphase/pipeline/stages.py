@@ -32,7 +32,7 @@ import numpy as np
 
 from .graph import Graph, Node, NodeResult, Output, Resources, RunStore
 
-__all__ = ["Setup", "setup_for", "train_model", "train_baseline", "write_explained", "extract_model", "analyse",
+__all__ = ["Setup", "setup_for", "with_execution", "train_model", "train_baseline", "write_explained", "extract_model", "analyse",
            "report_run", "RunPlan", "make_executor", "run_plans"]
 
 Log = Callable[[str], None]
@@ -556,6 +556,37 @@ class RunPlan:
         return self.paths.root
 
 
+def with_execution(cfg: Any, executor: str | None = None, address: str | None = None,
+                   shared_path: str | None = None) -> Any:
+    """``cfg`` with the executor options of the command line applied (those left None keep the config's);
+    checked like the config (:class:`~genphase.errors.ConfigError` naming the value and the fix).
+
+    >>> from genphase.pipeline.config import load_config
+    >>> with_execution(load_config("digits"), "ray", address="localhost:6379").execution.address
+    'localhost:6379'
+    """
+    import copy
+
+    from ..errors import ConfigError
+
+    cfg = copy.deepcopy(cfg)
+    if executor is not None:
+        key = executor.strip().lower() if isinstance(executor, str) else executor
+        if key not in ("local", "ray"):
+            raise ConfigError(f"--executor {executor!r} is not known; choose local or ray")
+        cfg.executor = key
+    if address is not None:
+        if cfg.executor != "ray":
+            raise ConfigError(f"--ray-address {address!r} applies to the Ray executor only; add --executor ray")
+        cfg.execution.address = address
+    if shared_path is not None:
+        if cfg.executor != "ray":
+            raise ConfigError(f"--shared-path {str(shared_path)!r} applies to the Ray executor only; add --executor ray")
+        cfg.execution.shared_path = str(shared_path)
+    cfg.validate()
+    return cfg
+
+
 def make_executor(cfg: Any) -> Any:
     """The executor ``cfg.executor`` names, with ``cfg.execution``'s options (Ray: address, shared path, retries).
 
@@ -581,6 +612,5 @@ def run_plans(plans: Sequence[RunPlan], executor: Any, *, log: Log = print) -> l
         plan.add_nodes(graph)
     stores = {plan.store_name: plan.store for plan in plans}
     local = getattr(executor, "name", "") == "local"
-    executor.run(graph, stores if len(plans) > 1 else plans[0].store, progress=False if local else None,
-                 log=None if local else log)
+    executor.run(graph, stores, progress=False if local else None, log=None if local else log)
     return [plan.finish() for plan in plans]
