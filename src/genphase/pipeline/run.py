@@ -327,7 +327,16 @@ def _pause_point(point: str) -> None:
     (tests/pipeline/test_resume.py). Points: ``prepare`` (between the manifest and config writes),
     ``train:<epoch>`` (after that epoch's training state is saved), ``baseline:<k>`` (after baseline k
     is saved), ``extract:<epoch>`` (after that checkpoint's interactions are saved), ``analysis``
-    (after the first metric table is written). Does nothing unless both variables are set."""
+    (after the first metric table is written). Does nothing unless both variables are set.
+    ``GENPHASE_TEST_KILL_AT`` / ``GENPHASE_TEST_KILL_FILE``: the process that reaches the point
+    SIGKILLs itself instead (once: it writes the file first, and never kills while the file exists),
+    so a test can kill a Ray worker mid-task (tests/pipeline/test_stages_ray.py)."""
+    kill = os.environ.get("GENPHASE_TEST_KILL_FILE")
+    if kill and os.environ.get("GENPHASE_TEST_KILL_AT") == point and not Path(kill).exists():
+        import signal
+
+        Path(kill).write_text(f"{point} {os.getpid()}")
+        os.kill(os.getpid(), signal.SIGKILL)
     marker = os.environ.get("GENPHASE_TEST_PAUSE_FILE")
     if not marker or os.environ.get("GENPHASE_TEST_PAUSE_AT") != point:
         return
@@ -425,9 +434,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     names (``local``: in this process; ``ray``: docs/scaling.md), started after the run directory is
     prepared and closed at the end.
     """
-    from .stages import RunPlan, make_executor, run_plans
+    from .stages import RunPlan, make_executor, require_executor, run_plans
 
     name = executor.name if executor is not None else cfg.executor
+    require_executor(name)
     plan = RunPlan(cfg, out, log=log, report=report, threads=threads, executor=name)
     ex = executor if executor is not None else make_executor(cfg)
     try:

@@ -23,6 +23,7 @@ before any work starts.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,7 +34,7 @@ import numpy as np
 from .graph import Graph, Node, NodeResult, Output, Resources, RunStore
 
 __all__ = ["Setup", "setup_for", "with_execution", "train_model", "train_baseline", "write_explained", "extract_model", "analyse",
-           "report_run", "RunPlan", "make_executor", "run_plans"]
+           "report_run", "RunPlan", "require_executor", "make_executor", "run_plans"]
 
 Log = Callable[[str], None]
 
@@ -176,6 +177,8 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
             return
         save_torch(ctx.output(rel), m.state_dict())
         ctx.commit(rel)
+        if not ctx.is_finished(rel):  # committed only when the node returns: keep a copy for a retry that resumes
+            shutil.copyfile(ctx.output(rel), ctx.scratch / Path(rel).name)
 
     last = {"t": time.perf_counter(), "epoch": None}
 
@@ -195,6 +198,10 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
     tlog = train(model, task, ds.x_train, ds.y_train, spec, device, eval_sets=su.eval_sets,
                  checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=state_path, progress=prog,
                  state_meta={"config_hash": h, "kind": "training_state", "model": "model"})
+    for e in epochs:  # a retry that resumed from the training state: the earlier checkpoints are in scratch
+        rel = _ckpt_rel(e)
+        if not ctx.is_finished(rel) and not ctx.output(rel).exists():
+            shutil.copyfile(ctx.scratch / Path(rel).name, ctx.output(rel))
     write_json(ctx.output("checkpoints/training_log.json"), tlog)
     return {"training_data": _data_fingerprint("train", ds.x_train, ds.y_train), "log": lines}
 
@@ -587,6 +594,17 @@ def with_execution(cfg: Any, executor: str | None = None, address: str | None = 
     return cfg
 
 
+def require_executor(name: str) -> None:
+    """Refuse, before any work, an executor whose extra is not installed (``ray``: ``pip install 'genphase[ray]'``).
+
+    >>> require_executor("local")
+    """
+    if name == "ray":
+        from ..errors import require
+
+        require("ray", "ray", "the Ray executor (--executor ray)")
+
+
 def make_executor(cfg: Any) -> Any:
     """The executor ``cfg.executor`` names, with ``cfg.execution``'s options (Ray: address, shared path, retries).
 
@@ -612,5 +630,7 @@ def run_plans(plans: Sequence[RunPlan], executor: Any, *, log: Log = print) -> l
         plan.add_nodes(graph)
     stores = {plan.store_name: plan.store for plan in plans}
     local = getattr(executor, "name", "") == "local"
-    executor.run(graph, stores, progress=False if local else None, log=None if local else log)
+    report = executor.run(graph, stores, progress=False if local else None, log=None if local else log)
+    for plan in plans:
+        plan.graph_report = report  # what ran, each node's seconds, the graph's wall time (benchmarks/)
     return [plan.finish() for plan in plans]

@@ -164,7 +164,7 @@ def study(
     All seeds' stages run as one graph on the executor of the configuration, or ``executor``
     (``local`` or ``ray``; ``ray_address``, ``shared_path``: docs/scaling.md).
     """
-    from .stages import RunPlan, make_executor, run_plans, with_execution
+    from .stages import RunPlan, make_executor, require_executor, run_plans, with_execution
 
     seeds = check_seeds(seeds)
     if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
@@ -175,6 +175,7 @@ def study(
     name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
     root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
     info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
+    require_executor(base.executor)
     cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
     plans = []
     for i, s in enumerate(seeds):
