@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+import miniature
 import numpy as np
 import pandas as pd
 import pytest
 
-import miniature
 from genphase.errors import ConfigError, MissingDependencyError
 from genphase.pipeline.config import load_config
 from genphase.pipeline.run import run
