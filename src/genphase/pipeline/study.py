@@ -174,8 +174,8 @@ def study(
                           None if shared_path is None else str(shared_path))
     name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
     root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
+    require_executor(base.executor)  # before the study directory is claimed
     info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
-    require_executor(base.executor)
     cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
     plans = []
     for i, s in enumerate(seeds):
