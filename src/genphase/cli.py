@@ -97,6 +97,14 @@ def run(
         None, "--threads", min=1,
         help="Torch CPU threads (default: $OMP_NUM_THREADS, else the cores available to this process). "
              "On a shared machine, fewer threads than busy cores avoids a large slowdown; see docs/reliability.md."),
+    executor: Optional[str] = typer.Option(
+        None, "--executor", help="local (this process, the default) or ray (Ray tasks; see docs/scaling.md). Overrides the config key 'executor'."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; default $RAY_ADDRESS, else a local "
+                                    "Ray instance). Needs --executor ray."),
+    shared_path: Optional[Path] = typer.Option(
+        None, "--shared-path", help="A directory every Ray machine mounts at the same path (the run directory must be "
+                                    "inside it): files travel through it instead of Ray's object store. Needs --executor ray."),
     verify: Optional[Path] = typer.Option(
         None, "--verify", metavar="RUN_DIR",
         help="Check a run directory instead of running: report every file that is missing, corrupt or foreign "
@@ -114,11 +122,13 @@ def run(
         return
     from .pipeline.config import load_config
     from .pipeline.run import run as run_job
+    from .pipeline.stages import with_execution
 
     ov = list(overrides or [])
     if device:
         ov.append(f"device={device}")
-    cfg = load_config(preset_or_config, ov, quick=quick)
+    cfg = with_execution(load_config(preset_or_config, ov, quick=quick), executor, ray_address,
+                         None if shared_path is None else str(shared_path))
     name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
     target = out or Path("runs") / (name + ("-quick" if quick else ""))
     console = _console()
@@ -149,6 +159,14 @@ def study(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 or auto (overrides the config)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip every report.html and study.html."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default as for `genphase run`)."),
+    executor: Optional[str] = typer.Option(
+        None, "--executor", help="local (this process, the default) or ray (Ray tasks; see docs/scaling.md). Overrides the config key 'executor'."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; default $RAY_ADDRESS, else a local "
+                                    "Ray instance). Needs --executor ray."),
+    shared_path: Optional[Path] = typer.Option(
+        None, "--shared-path", help="A directory every Ray machine mounts at the same path (the run directory must be "
+                                    "inside it): files travel through it instead of Ray's object store. Needs --executor ray."),
 ) -> None:
     """Run a preset once per seed and score its interaction-based stop on held-out data.
 
@@ -176,7 +194,8 @@ def study(
 
     root = run_study(preset_or_config, all_seeds, quick=quick, out=out, overrides=ov, patience=patience,
                      log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True),
-                     report=not no_report, threads=threads)
+                     report=not no_report, threads=threads, executor=executor, ray_address=ray_address,
+                     shared_path=shared_path)
     typer.echo(str(Path(root) / ("study.parquet" if no_report else "study.html")))
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "VariablesConfig",
     "InteractionConfig",
     "AnalysisConfig",
+    "ExecutionConfig",
+    "EXECUTOR_KEYS",
     "RunConfig",
     "load_config",
     "apply_overrides",
@@ -195,6 +197,29 @@ class AnalysisConfig:
 
 
 @dataclass
+class ExecutionConfig:
+    """Where the stages run (``executor: ray``; docs/scaling.md). Not part of the config hash: a run
+    directory can be resumed on another executor.
+
+    ``address``: a Ray cluster to join (``HOST:6379`` or ``ray://HOST:10001``; default ``RAY_ADDRESS``,
+    else a local Ray instance); ``shared_path``: a directory every machine mounts at the same path,
+    through which files travel instead of Ray's object store (the run directory must lie inside it);
+    ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs (and torch threads)
+    each task asks for; ``chunk_samples``: reserved for splitting one model's extraction by samples
+    (None: one task per model and checkpoint)."""
+
+    address: str | None = None
+    shared_path: str | None = None
+    max_retries: int = 3
+    cpus_per_task: float = 1.0
+    chunk_samples: int | None = None
+
+
+#: Top-level config keys that say how a run executes, not what it computes (left out of the config hash).
+EXECUTOR_KEYS = ("executor", "execution")
+
+
+@dataclass
 class RunConfig:
     """Everything ``genphase run`` needs; ``to_dict`` / ``from_dict`` round-trip through YAML."""
 
@@ -209,6 +234,8 @@ class RunConfig:
     interactions: InteractionConfig = field(default_factory=InteractionConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     device: str = "auto"
+    executor: str = "local"
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     # -------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, Any]:
@@ -299,6 +326,21 @@ class RunConfig:
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
         need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
              f"must be auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}")
+        x = self.execution
+        need(self.executor in ("local", "ray"), "executor",
+             f"must be local or ray, got {self.executor!r} (e.g. executor=ray, or --executor ray)")
+        need(x.max_retries >= 0, "execution.max_retries",
+             f"must be an integer >= 0 (retries of a task whose worker died), got {x.max_retries}")
+        need(math.isfinite(x.cpus_per_task) and x.cpus_per_task > 0, "execution.cpus_per_task",
+             f"must be a number > 0 (CPUs each Ray task asks for), got {x.cpus_per_task}")
+        need(x.chunk_samples is None, "execution.chunk_samples",
+             f"splitting one model's extraction by samples is not available yet, got {x.chunk_samples}; leave it "
+             "unset (one task per model and checkpoint)")
+        for key in ("address", "shared_path"):
+            val = getattr(x, key)
+            need(val is None or (bool(val.strip()) and self.executor == "ray"), f"execution.{key}",
+                 f"{val!r} applies to the Ray executor only and must not be empty; set executor=ray (--executor ray) "
+                 f"or leave execution.{key} out")
 
     def checkpoint_epochs(self) -> list[int]:
         """Epochs at which the model is checkpointed and explained (0 = initialisation)."""
@@ -460,10 +502,12 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    """Stable hash of the scientific content of a config (device excluded; keys added later are left out while
-    they hold their default, so a run made before they existed keeps its hash)."""
+    """Stable hash of the scientific content of a config (device, executor and execution excluded; keys added
+    later are left out while they hold their default, so a run made before they existed keeps its hash)."""
     d = cfg.to_dict()
     d.pop("device", None)
+    for key in EXECUTOR_KEYS:  # how it runs, not what it computes: a run resumes on another executor
+        d.pop(key, None)
     for key, default in (("trained_on", "reference"), ("early_stopping", False)):
         if d["baselines"].get(key) == default:
             d["baselines"].pop(key)

@@ -259,7 +259,7 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
         rel = _rel(root, p)
         if p.is_file() and rel not in names and rel not in files and rel not in _UNRECORDED \
                 and not rel.startswith(("figures/", "checkpoints/tokenizer/", "checkpoints/.tokenizer.")) \
-                and not p.name.endswith(".tmp") \
+                and not p.name.endswith(".tmp") and not rel.startswith(".staging/") \
                 and not (legacy and rel.startswith("metrics/")):
             findings.append(Finding(rel, "foreign", "not a file of this run (no record in manifest.json)"))
     findings.extend(Finding(_rel(root, p), "orphan", "temporary file of a killed write; removed by the next `genphase run`")

@@ -21,11 +21,10 @@ import torch
 from .. import __version__
 from .._readers import read_torch, run_file_fix
 from ..errors import ConfigError, CorruptFileError, GenphaseError, RunDirectoryError
-from .config import BASELINE_STOP_FRACTION, BASELINE_STOP_MIN, BASELINE_STOP_PATIENCE, RunConfig, config_hash
-from .integrity import INTEGRITY_VERSION, check_file, check_run_file_meta, record_file, recorded, remove_orphans
-from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
-from .tasks import make_task
-from .training import TrainSpec, evaluate, train
+from .config import BASELINE_STOP_FRACTION, BASELINE_STOP_MIN, RunConfig, config_hash
+from .integrity import INTEGRITY_VERSION, check_file, record_file, recorded, remove_orphans
+from .storage import RunPaths, read_json, write_json
+from .training import evaluate
 
 __all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
            "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads", "baseline_design",
@@ -409,7 +408,16 @@ def _pause_point(point: str) -> None:
     (tests/pipeline/test_resume.py). Points: ``prepare`` (between the manifest and config writes),
     ``train:<epoch>`` (after that epoch's training state is saved), ``baseline:<k>`` (after baseline k
     is saved), ``extract:<epoch>`` (after that checkpoint's interactions are saved), ``analysis``
-    (after the first metric table is written). Does nothing unless both variables are set."""
+    (after the first metric table is written). Does nothing unless both variables are set.
+    ``GENPHASE_TEST_KILL_AT`` / ``GENPHASE_TEST_KILL_FILE``: the process that reaches the point
+    SIGKILLs itself instead (once: it writes the file first, and never kills while the file exists),
+    so a test can kill a Ray worker mid-task (tests/pipeline/test_stages_ray.py)."""
+    kill = os.environ.get("GENPHASE_TEST_KILL_FILE")
+    if kill and os.environ.get("GENPHASE_TEST_KILL_AT") == point and not Path(kill).exists():
+        import signal
+
+        Path(kill).write_text(f"{point} {os.getpid()}")
+        os.kill(os.getpid(), signal.SIGKILL)
     marker = os.environ.get("GENPHASE_TEST_PAUSE_FILE")
     if not marker or os.environ.get("GENPHASE_TEST_PAUSE_AT") != point:
         return
@@ -494,291 +502,30 @@ def _rate(count: float, seconds: float, unit: str) -> str:
     return f"{r:.0f} {unit}/s" if r >= 100 else f"{r:.3g} {unit}/s"
 
 
-def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None) -> Path:
+def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
+        executor: Any = None) -> Path:
     """Run (or resume) the whole job into ``out``; return the run directory.
 
     ``threads``: torch CPU threads (default :func:`default_threads`: ``OMP_NUM_THREADS`` or the
     cores available to this process). Every finished file is recorded in the manifest and checked
     before a resumed run uses it (see :mod:`genphase.pipeline.integrity`).
+
+    The stages run as a graph (:mod:`genphase.pipeline.stages`) on ``executor`` (an
+    :class:`~genphase.pipeline.executors.Executor`, left open), by default on the one ``cfg.executor``
+    names (``local``: in this process; ``ray``: docs/scaling.md), started after the run directory is
+    prepared and closed at the end.
     """
-    import pandas as pd
+    from .stages import RunPlan, make_executor, require_executor, run_plans
 
-    paths = RunPaths(out)
-    man = _prepare_dir(paths, cfg, log)
-    files = _Files(paths, man, log, cfg)
-    h = man["config_hash"]
-    device = resolve_device(cfg.device)
-    n_threads = set_threads(threads)
-    t0 = time.perf_counter()
-    ds = load_data(cfg)
-    design = baseline_design(cfg, ds)
-    task = make_task(ds.modality, cfg)
-    tok_dir = paths.root / "checkpoints" / "tokenizer"
-    for rel in [k for k in man["files"] if k.startswith("checkpoints/tokenizer/")]:
-        files.need(paths.root / rel, {"kind": "tokenizer"})
-    tokenizer = run_tokenizer(cfg, ds, paths.root)
-    if tokenizer is not None:
-        new = [p for p in sorted(tok_dir.rglob("*")) if p.is_file() and not recorded(man, paths.root, p)]
-        for p in new:
-            files.done(p, {"kind": "tokenizer"}, save=False)
-        if new:
-            write_json(paths.manifest, man)
-    model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tokenizer)
-    sel = select_samples(cfg, ds, usable=task.usable(model))
-    x_exp = _take(ds.x_train, sel["train"]) + _take(ds.x_test, sel["test"]) if isinstance(ds.x_train, list) else np.concatenate(
-        [_take(ds.x_train, sel["train"]), _take(ds.x_test, sel["test"])]
-    )
-    y_exp = np.concatenate([ds.y_train[sel["train"]], ds.y_test[sel["test"]]]).astype(np.int64)
-    split_exp = np.array(["train"] * len(sel["train"]) + ["test"] * len(sel["test"]))
-    # the model is scored on all three splits (training log `split`: train, test = the reference split, eval);
-    # "test" last: the progress line below reads the last row of an epoch
-    eval_sets = {"train": (ds.x_train, ds.y_train), "eval": (ds.x_eval, ds.y_eval), "test": (ds.x_test, ds.y_test)}
-    splits = {"train": _data_fingerprint("train", ds.x_train, ds.y_train),
-              "test": _data_fingerprint("test", ds.x_test, ds.y_test),
-              "eval": _data_fingerprint("eval", ds.x_eval, ds.y_eval)}
-    for name, role in SPLIT_ROLES.items():
-        splits[name]["role"] = role
-    if man.get("splits") != splits:
-        man["splits"] = splits
-        write_json(paths.manifest, man)
-    epochs = cfg.checkpoint_epochs()
-    log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
-        f"{len(ds.y_test)} reference (test) / {ds.n_eval} evaluation samples, device {device}, {n_threads} CPU "
-        f"thread(s), checkpoints {epochs}")
-
-    def ckpt_what(e: int) -> dict:
-        return {"kind": "checkpoint", "model": "model", "epoch": e}
-
-    # ---- 1. model under study (the masker is built first: bad variables fail before training)
-    spec = TrainSpec(**{k: getattr(cfg.training, k) for k in TrainSpec.__dataclass_fields__})
-    masker, m_inputs, var_info = task.masker_and_inputs(model, ds, x_exp)
-    if "train_model" not in man["stages"]:
-        ts = time.perf_counter()
-
-        def save_ckpt(epoch: int, m: torch.nn.Module) -> None:
-            save_torch(paths.checkpoint(epoch), m.state_dict())
-            files.done(paths.checkpoint(epoch), ckpt_what(epoch))
-
-        last = {"t": time.perf_counter(), "epoch": None}
-
-        def prog(epoch: int, row: dict) -> None:
-            _pause_point(f"train:{epoch}")
-            if last["epoch"] is None:
-                last["epoch"] = epoch - 1
-            if epoch % max(1, cfg.training.epochs // 10) == 0 or epoch == cfg.training.epochs:
-                now = time.perf_counter()
-                rate = _rate(epoch - last["epoch"], now - last["t"], "epochs")
-                last.update(t=now, epoch=epoch)
-                log(f"  [train] epoch {epoch}/{cfg.training.epochs}: test loss {row['loss']:.4f}, "
-                    f"test acc {row['accuracy']:.3f} ({rate})")
-
-        log(f"stage 1/5 train: the model under study, {cfg.training.epochs} epochs")
-        tlog = train(model, task, ds.x_train, ds.y_train, spec, device, eval_sets=eval_sets,
-                     checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=paths.train_state, progress=prog,
-                     state_meta={"config_hash": h, "kind": "training_state", "model": "model"})
-        write_json(paths.training_log, tlog)
-        man.setdefault("training_data", {})["model"] = _data_fingerprint("train", ds.x_train, ds.y_train)
-        files.done(paths.training_log, {"kind": "training_log", "model": "model"}, save=False)
-        _mark(paths, man, "train_model", time.perf_counter() - ts)
-
-    # ---- 2. baselines: on the reference split, or cross-fitted on parts of the training split
-    bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.training.lr if cfg.baselines.lr is None else cfg.baselines.lr})
-    base_what = [{"kind": "checkpoint", "model": f"baseline_{k}"} for k in range(cfg.baselines.k)]
-    for k in range(cfg.baselines.k):
-        blog_what = {"kind": "training_log", "model": f"baseline_{k}"}
-        data_what = {"kind": "baseline_data", "model": f"baseline_{k}"}
-        if files.finished(paths.baseline(k), base_what[k]):
-            files.need(paths.baseline_log(k), blog_what)
-            if not files.finished(paths.baseline_data(k), data_what):
-                _adopt_baseline(cfg, ds, task, paths, files, k, tokenizer, device, log)
-            continue
-        for p in (paths.baseline_log(k), paths.baseline_data(k)):
-            if p.exists() and not recorded(man, paths.root, p):
-                p.unlink()
-        ts = time.perf_counter()
-        if k == 0:
-            where = ("the reference (test) split" if design is None else
-                     f"cross-fitted parts of the training split ({design.K - design.leave_out} of {design.K} folds each)")
-            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on {where}, {bspec.epochs} epochs each"
-                + (" (early stopping on a held-out slice of each one's data)" if cfg.baselines.early_stopping else ""))
-        seed = cfg.baselines.seed + k
-        bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
-        bsplit, idx, hold = baseline_data(cfg, ds, design, k)
-        src_x, src_y = (ds.x_test, ds.y_test) if bsplit == "test" else (ds.x_train, ds.y_train)
-        bx, by = _take(src_x, idx), src_y[idx]
-        bsets = {"test": (ds.x_test, ds.y_test)}
-        stop_on = None
-        if hold.size:
-            bsets["holdout"] = (_take(src_x, hold), src_y[hold])
-            stop_on = ("holdout", BASELINE_STOP_PATIENCE)
-        blog = train(bmodel, task, bx, by, TrainSpec(**{**bspec.__dict__, "seed": seed}), device, eval_sets=bsets,
-                     stop_on=stop_on)
-        kept = _kept_epoch(blog, "holdout" if stop_on else None)
-        ev_loss, ev_acc = evaluate(bmodel, task, ds.x_eval, ds.y_eval, device)
-        blog.append({"epoch": kept, "split": "eval", "loss": ev_loss, "accuracy": ev_acc})
-        _write_baseline_data(paths.baseline_data(k), bsplit, idx, hold, kept)
-        files.done(paths.baseline_data(k), data_what, save=False)
-        write_json(paths.baseline_log(k), blog)
-        files.done(paths.baseline_log(k), blog_what, save=False)
-        save_torch(paths.baseline(k), bmodel.state_dict())
-        files.done(paths.baseline(k), base_what[k], save=False)
-        man.setdefault("training_data", {})[f"baseline_{k}"] = _data_fingerprint(bsplit, bx, by)
-        took = time.perf_counter() - ts
-        man["timings"][f"baseline_{k}"] = round(took, 3)
-        write_json(paths.manifest, man)
-        _pause_point(f"baseline:{k}")
-        log(f"  [baselines] baseline {k + 1}/{cfg.baselines.k} trained in {took:.1f}s ({_rate(bspec.epochs, took, 'epochs')})"
-            f", kept epoch {kept}, eval accuracy {ev_acc:.3f}")
-
-    # ---- 3. explained samples and variables
-    samples_what, vars_what = {"kind": "samples"}, {"kind": "variables"}
-    if not (files.finished(paths.samples, samples_what) & files.finished(paths.variables, vars_what)):
-        from .storage import atomic_write
-
-        arr = np.asarray(x_exp) if not isinstance(x_exp, list) else np.asarray(x_exp, dtype=object).astype(str)
-        write_json(paths.variables, var_info)
-        atomic_write(paths.samples, lambda fh: np.savez_compressed(
-            fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel["train"], sel["test"]])))
-        files.done(paths.variables, vars_what, save=False)
-        files.done(paths.samples, samples_what)
-
-    # ---- 4. extraction
-    from ..interactions import extract_and_or
-    from ..masked_outputs import masked_values
-
-    ic = cfg.interactions
-
-    timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
-
-    def extract(m: torch.nn.Module):
-        """Masked forward passes, then the solver; each timed separately (manifest timings).
-
-        Checkpoints and baselines take this same path, with no warm start from the previous
-        checkpoint: on a game with tied optima a warm start can pick another optimum, and the model
-        would then be measured differently from an identical baseline."""
-        ts = time.perf_counter()
-        values = masked_values(m, _inputs_for(m_inputs, m, masker, ds.modality), torch.as_tensor(y_exp), masker,
-                               value_fn=ic.value_function, chunk_size=ic.chunk_size)
-        tm = time.perf_counter()
-        ties = {"ties": ic.ties} if ic.ties != "none" else {}
-        res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol,
-                             variables=var_info["names"], device=device, **ties,
-                             metadata={"value_function": ic.value_function, "masker": masker.describe()})
-        timing["masked_forward_s"] += tm - ts
-        timing["solve_s"] += time.perf_counter() - tm
-        return res
-
-    from ..io import _load_interactions, save_interactions
-
-    def ints_what(model_name: str, epoch: int | None) -> dict:
-        return {"kind": "interactions", "model": model_name, **({} if epoch is None else {"epoch": epoch})}
-
-    def save_ints(res, p: Path, model_name: str, epoch: int | None) -> None:
-        res.metadata["run_file"] = {"model": model_name, "epoch": epoch, "config_hash": h}
-        save_interactions(res, p)
-        files.done(p, ints_what(model_name, epoch))
-
-    def load_ints(p: Path, model_name: str, epoch: int | None):
-        res = _load_interactions(files.need(p, ints_what(model_name, epoch)), files.fix)
-        check_run_file_meta(p, res.metadata, {"model": model_name, "epoch": epoch, "config_hash": h}, paths.root)
-        return res
-
-    n_masked = len(y_exp) * 2 ** masker.n
-    todo = sum(not recorded(man, paths.root, paths.baseline_interactions(k)) for k in range(cfg.baselines.k)) + sum(
-        not recorded(man, paths.root, paths.interactions(e)) for e in epochs)
-    if todo:
-        log(f"stage 3/5 extract: AND-OR interactions of {todo} models, {len(y_exp)} samples x 2^{masker.n} masks each")
-    for k in range(cfg.baselines.k):
-        if not files.finished(paths.baseline_interactions(k), ints_what(f"baseline_{k}", None)):
-            ts = time.perf_counter()
-            ck = files.need(paths.baseline(k), base_what[k])
-            save_ints(extract(_load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), ck, device, files.fix)),
-                      paths.baseline_interactions(k), f"baseline_{k}", None)
-            took = time.perf_counter() - ts
-            log(f"  [extract] baseline {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
-    for e in epochs:
-        p = paths.interactions(e)
-        if files.finished(p, ints_what("model", e)):
-            continue  # its content and provenance are checked when the analysis loads it
-        ts = time.perf_counter()
-        ck = files.need(paths.checkpoint(e), ckpt_what(e))
-        res = extract(_load(build_model_for(cfg, ds, cfg.training.seed, tokenizer), ck, device, files.fix))
-        save_ints(res, p, "model", e)
-        _pause_point(f"extract:{e}")
-        took = time.perf_counter() - ts
-        log(f"  [extract] epoch {e}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')}), max gap {float(res.gap.max()):.1e}")
-    for key, val in timing.items():  # this invocation's share (a resumed run adds only what it did)
-        man["timings"][key] = round(man["timings"].get(key, 0.0) + val, 3)
-    _mark(paths, man, "extract", timing["masked_forward_s"] + timing["solve_s"])
-
-    # ---- 5. analysis
-    from ..analysis import analyze_series, detect_phases
-
-    ts = time.perf_counter()
-    log("stage 4/5 analysis: tables and phases")
-    baselines = [load_ints(paths.baseline_interactions(k), f"baseline_{k}", None) for k in range(cfg.baselines.k)]
-    series = [(e, load_ints(paths.interactions(e), "model", e)) for e in epochs]
-    ac = cfg.analysis
-    bdata = [_read_baseline_data(files.need(paths.baseline_data(k), {"kind": "baseline_data", "model": f"baseline_{k}"}),
-                                 files.fix) for k in range(cfg.baselines.k)]
-    explained_index = np.concatenate([sel["train"], sel["test"]])
-    eligible = _eligible(bdata, explained_index, split_exp)
-    shared = ds.modality not in VARIES_PER_SAMPLE  # text and point clouds: each sample has its own variables
-    tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau, variables_shared=shared,
-                            n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed, eligible=eligible)
-    rows = [{"model": "model", **r} for r in read_json(files.need(paths.training_log, {"kind": "training_log", "model": "model"}), files.fix)]
-    for k in range(cfg.baselines.k):
-        blog_path = files.need(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
-        rows += [{"model": f"baseline_{k}", **r} for r in read_json(blog_path, files.fix)]
-    training = pd.DataFrame(rows)
-    if "prediction_changes" not in training.columns:
-        training["prediction_changes"] = np.nan
-    training["prediction_changes"] = training["prediction_changes"].astype("Int64")
-    tables["training"] = training[["model", "epoch", "split", "loss", "accuracy", "prediction_changes"]]
-    tables["samples"] = pd.DataFrame({
-        "sample": np.arange(len(y_exp)), "split": split_exp,
-        "dataset_index": explained_index, "label": y_exp,
-    })
-    tables["baselines"] = _baselines_table(cfg, tables["training"], bdata)
-    not_computed: dict[str, str] = {}
-    extra = _extra_tables(cfg, series, baselines, split_exp, eligible, tables, not_computed)
-    tables.update(extra)
-    phases = detect_phases(tables["training"][tables["training"]["model"] == "model"], tables["h_bar"],
-                           tables.get("order_strengths"), order_distribution=tables["order_distribution_samples"],
-                           n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed,
-                           early_stopping=ac.early_stopping)
-    tables["phases"] = phases.to_frame()
-    from ..analysis import count_phases
-
-    pcount = count_phases(tables["h_bar"], split="train", n_resamples=ac.n_resamples, seed=ac.seed)
-    warnings_ = baseline_warnings(tables["baselines"], tables["training"])
-    for w in warnings_:
-        log(f"  warning: {w}")
-    phases_json = {**phases.to_dict(), **pcount.to_dict(), "baselines_trained_on": cfg.baselines.trained_on,
-                   "baseline_warnings": warnings_, "not_computed": not_computed}
-    # the tables are rewritten on every invocation: unmark the stage first, so that a kill in between
-    # leaves "analysis not finished" rather than records that no longer match
-    man["stages"].pop("analysis", None)
-    files.forget("metrics/")
-    write_json(paths.manifest, man)
-    for name, fr in tables.items():
-        write_parquet(paths.table(name), fr)
-        files.done(paths.table(name), {"kind": "table", "name": name}, save=False)
-        _pause_point("analysis")
-    write_json(paths.metrics / "phases.json", phases_json)
-    files.done(paths.metrics / "phases.json", {"kind": "table", "name": "phases.json"}, save=False)
-    _mark(paths, man, "analysis", time.perf_counter() - ts)
-
-    # ---- 6. report
-    if report:
-        from ..report import build_report
-
-        log("stage 5/5 report")
-        build_report(paths.root)
-        log(f"report: {paths.report}")
-    man["timings"]["total_last_invocation"] = round(time.perf_counter() - t0, 3)
-    write_json(paths.manifest, man)
-    return paths.root
+    name = executor.name if executor is not None else cfg.executor
+    require_executor(name)
+    plan = RunPlan(cfg, out, log=log, report=report, threads=threads, executor=name)
+    ex = executor if executor is not None else make_executor(cfg)
+    try:
+        return run_plans([plan], ex, log=log)[0]
+    finally:
+        if executor is None:
+            ex.close()
 
 
 def _read_baseline_data(path: Path, fix: str) -> dict[str, Any]:

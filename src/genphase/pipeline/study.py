@@ -181,27 +181,42 @@ def study(
     log: Log = print,
     report: bool = True,
     threads: int | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    shared_path: str | os.PathLike | None = None,
 ) -> Path:
     """Run ``preset`` once per seed into ``out/seed_<s>/`` (resumable) and write ``study.parquet`` and ``study.html``.
 
     ``preset``: a preset name or a YAML config (as ``genphase run``); ``overrides``: ``key=value``
     applied to every seed; ``patience``: of the validation early stopping compared with (checkpoints).
     Returns the study directory (default ``runs/study-<preset>[-quick]``).
+
+    All seeds' stages run as one graph on the executor of the configuration, or ``executor``
+    (``local`` or ``ray``; ``ray_address``, ``shared_path``: docs/scaling.md).
     """
-    from .run import run
+    from .stages import RunPlan, make_executor, require_executor, run_plans, with_execution
 
     seeds = check_seeds(seeds)
     if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
         raise ConfigError(f"--patience must be an integer >= 1 (checkpoints without improvement), got {patience!r}")
     overrides = list(overrides)
-    base = load_config(preset, overrides, quick=quick)
+    base = with_execution(load_config(preset, overrides, quick=quick), executor, ray_address,
+                          None if shared_path is None else str(shared_path))
     name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
     root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
+    require_executor(base.executor)  # before the study directory is claimed
     info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
     cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
+    plans = []
     for i, s in enumerate(seeds):
         log(f"study {name}{' --quick' if quick else ''}: seed {s} ({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
-        run(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads)
+        plans.append(RunPlan(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads, executor=base.executor,
+                             prefix=f"seed_{s}/", store=f"seed_{s}"))
+    ex = make_executor(base)
+    try:
+        run_plans(plans, ex, log=log)
+    finally:
+        ex.close()
     frame = study_rows(root, info["seeds"], name, patience=patience)
     write_parquet(root / "study.parquet", frame)
     if report:
