@@ -21,8 +21,9 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/genphase run $(ARGS)
 
+# the test suite (tests/) and every `>>>` example in the package's docstrings
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests src/genphase --doctest-modules
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py
