@@ -55,7 +55,12 @@ _ARRAYS_PER_BLOCK = 24
 
 
 def available_memory(device: torch.device) -> int:
-    """Free memory in bytes on ``device`` (GPU: cudaMemGetInfo; CPU: MemAvailable)."""
+    """Free memory in bytes on ``device`` (GPU: cudaMemGetInfo; CPU: MemAvailable).
+
+    >>> import torch
+    >>> available_memory(torch.device("cpu")) > 0  # bytes; the value depends on the machine
+    True
+    """
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
