@@ -43,7 +43,15 @@ def _versions() -> dict[str, str]:
 
 
 def save_interactions(result: "AndOrInteractions", path: str | os.PathLike) -> Path:
-    """Write ``result`` to ``path`` (``.npz`` appended if missing), atomically. Returns the path."""
+    """Write ``result`` to ``path`` (``.npz`` appended if missing), atomically. Returns the path.
+
+    >>> import tempfile
+    >>> from genphase import AndOrInteractions
+    >>> res = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> path = save_interactions(res, tempfile.mkdtemp() + "/ints")  # ".npz" is appended
+    >>> path.name, load_interactions(path).and_effects.tolist()
+    ('ints.npz', [0.0, 0.0, 0.0, 1.0])
+    """
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -140,6 +148,12 @@ def to_shapiq(result: "AndOrInteractions", sample: Any = 0, *, kind: str = "and"
     ``kind="and"``: the AND effects (with ``bias`` as the empty coalition), index ``"Moebius"``;
     ``kind="harsanyi"``: the plain Moebius transform of ``values`` (shapiq's exact Moebius values);
     ``kind="or"``: the OR effects, index ``"Moebius"`` as the closest shapiq index.
+
+    >>> from genphase import AndOrInteractions
+    >>> res = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 0.0], bias=0.5)
+    >>> iv = to_shapiq(res, kind="and")  # the bias is the empty coalition
+    >>> iv.index, iv.n_players, iv.dict_values
+    ('Moebius', 2, {(): 0.5, (0, 1): 2.0})
     """
     shapiq = require("shapiq", "shapiq", "Conversion to shapiq.InteractionValues")
     from .transforms import moebius
