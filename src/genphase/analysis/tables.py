@@ -56,6 +56,14 @@ def long_form(
     ``(axis_name, labels)``: a second labelling of an existing axis (e.g. ``split`` per ``sample``).
     Columns: any not in :data:`LONG_COLUMNS` first (in the given order), then those of
     :data:`LONG_COLUMNS` in its order, then ``value_name``.
+
+    >>> long_form(np.array([[1.0, 2.0], [3.0, 4.0]]), [("sample", [0, 1]), ("type", ["and", "or"])],
+    ...           constants={"checkpoint": 3})
+       checkpoint  sample type  value
+    0           3       0  and    1.0
+    1           3       0   or    2.0
+    2           3       1  and    3.0
+    3           3       1   or    4.0
     """
     arr = np.asarray(values)
     shape = tuple(len(lab) for _, lab in axes)
@@ -83,7 +91,13 @@ def long_form(
 
 
 def add_constants(frame: pd.DataFrame, **constants: Any) -> pd.DataFrame:
-    """Return ``frame`` with constant columns (``None`` values skipped) moved to the :data:`LONG_COLUMNS` order."""
+    """Return ``frame`` with constant columns (``None`` values skipped) moved to the :data:`LONG_COLUMNS` order.
+
+    >>> add_constants(long_form(np.array([0.5, 1.5]), [("sample", [0, 1])]), checkpoint=3, model=None)
+       checkpoint  sample  value
+    0           3       0    0.5
+    1           3       1    1.5
+    """
     out = frame.copy()
     for name, val in constants.items():
         if val is not None:
