@@ -340,7 +340,11 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
 
 
 def summarize(findings: list[Finding]) -> str:
-    """One line counting the findings by status (``"12 ok, 1 corrupt"``)."""
+    """One line counting the findings by status (``"12 ok, 1 corrupt"``).
+
+    >>> summarize([Finding("a.npz", "ok"), Finding("b.npz", "corrupt", "truncated"), Finding("c.npz", "ok")])
+    '2 ok, 1 corrupt'
+    """
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1
