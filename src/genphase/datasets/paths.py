@@ -18,10 +18,10 @@ def data_dir() -> Path:
     """Base directory of local datasets: ``$GENPHASE_DATA_DIR``, else ``~/.genphase/data``.
 
     >>> import os
-    >>> os.environ[DATA_DIR_ENV] = "/srv/data"
-    >>> str(data_dir())
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {DATA_DIR_ENV: "/srv/data"}):  # restores the environment afterwards
+    ...     str(data_dir())
     '/srv/data'
-    >>> del os.environ[DATA_DIR_ENV]
     """
     return Path(os.environ.get(DATA_DIR_ENV) or "~/.genphase/data").expanduser()
 
@@ -30,10 +30,10 @@ def default_root(name: str) -> Path:
     """Default directory of the dataset ``name``: ``data_dir() / name``.
 
     >>> import os
-    >>> os.environ[DATA_DIR_ENV] = "/srv/data"
-    >>> str(default_root("mnist"))
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {DATA_DIR_ENV: "/srv/data"}):
+    ...     str(default_root("mnist"))
     '/srv/data/mnist'
-    >>> del os.environ[DATA_DIR_ENV]
     """
     return data_dir() / name
 
