@@ -55,7 +55,8 @@ class StopScore:
     """A stop scored on the evaluation split: ``regret = loss[stop] - min loss`` and ``accuracy_regret = max
     accuracy - accuracy[stop]`` (NaN without an accuracy column); ``best_epoch`` has the lowest evaluation loss.
 
-    >>> log = pd.DataFrame({"epoch": [0, 1, 2], "split": "eval", "loss": [2.0, 1.0, 1.5], "accuracy": [0.5, 0.75, 0.625]})
+    >>> log = pd.DataFrame({"epoch": [0, 1, 2], "split": "eval", "loss": [2.0, 1.0, 1.5],
+    ...                     "accuracy": [0.5, 0.75, 0.625]})
     >>> s = score_stop(log, 2)
     >>> s.best_epoch, s.loss_at_stop, s.regret, s.accuracy_regret
     (1, 1.5, 0.5, 0.125)

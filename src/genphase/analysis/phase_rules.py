@@ -178,7 +178,7 @@ class Phase1Evidence:
     ``fall_threshold`` and ``noise_sd``: what they were compared with; ``smoothed``: ``[..., C]``.
 
     >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
-    >>> bool(ev.found), int(ev.epoch), round(float(ev.rise), 6), round(float(ev.fall), 6)  # rise to and fall after the peak
+    >>> bool(ev.found), int(ev.epoch), round(float(ev.rise), 6), round(float(ev.fall), 6)  # rise to, fall after the peak
     (True, 2, 0.8, 0.8)
     """
 
@@ -254,7 +254,7 @@ class Phase3Evidence:
     >>> g = np.array([[0.0], [1.0], [2.0], [2.1], [2.2], [2.3]])  # generalizable strength, one order
     >>> ng = np.array([[0.0], [0.2], [0.4], [1.4], [2.4], [3.4]])  # non-generalizable strength
     >>> ev = phase3_start_rule(np.arange(6), g, ng, PhaseRules(smooth_window=1, min_tail=1))
-    >>> bool(ev.found), int(ev.epoch), ev.share.round(3).tolist()  # after epoch 2 most new strength is non-generalizable
+    >>> bool(ev.found), int(ev.epoch), ev.share.round(3).tolist()  # after epoch 2: mostly non-generalizable
     (True, 2, [0.167, 0.167, 0.909, 0.909, 0.909])
     """
 

@@ -197,7 +197,8 @@ def h_bar_summary(values: Any, split: Any = None) -> pd.DataFrame:
     ``values``: per-sample H-bar (any shape, flattened); ``split``: per-sample group labels or None.
     Returns ``split, mean, std, q25, median, q75, n, n_nan`` (one row per group).
 
-    >>> h_bar_summary([0.1, 0.3, float("nan"), 0.5], ["train", "train", "test", "test"])[["split", "mean", "n", "n_nan"]]
+    >>> tab = h_bar_summary([0.1, 0.3, float("nan"), 0.5], ["train", "train", "test", "test"])
+    >>> tab[["split", "mean", "n", "n_nan"]]
        split  mean  n  n_nan
     0  train   0.2  2      0
     1   test   0.5  1      1

@@ -454,7 +454,7 @@ def fit_noise_schedule(
     ``monotone=True`` constrains the schedule to be non-increasing over checkpoints (exact dynamic
     programming on the grid); otherwise each checkpoint gets its own best level.
 
-    >>> v = np.array([[0.0, 1.0, 1.0, 3.0]])  # order shares: 1 : 0 at the first checkpoint, 2 : 1 (no noise) at the second
+    >>> v = np.array([[0.0, 1.0, 1.0, 3.0]])  # order shares 1 : 0 at checkpoint 0, 2 : 1 (no noise) at checkpoint 1
     >>> fit = fit_noise_schedule(v, [[1.0, 0.0], [2.0, 1.0]], sigma2_grid=[100.0, 1.0, 1e-6])
     >>> fit.sigma2.tolist(), fit.monotone  # the fitted noise shrinks
     ([100.0, 1e-06], True)

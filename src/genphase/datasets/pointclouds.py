@@ -65,7 +65,7 @@ def pointclouds_from_images(
     >>> pts, labels = pointclouds_from_images(images, np.array([7]), num_points=5, jitter=0.0)
     >>> pts.shape, labels.tolist()
     ((1, 5, 3), [7])
-    >>> bool((pts[0, :, 0] > 0.5).all() and (pts[0, :, 1] > 0.5).all() and (pts[0, :, 2] == 1).all())  # x, y in the pixel; z = 1
+    >>> bool((pts[0, :, :2] > 0.5).all() and (pts[0, :, 2] == 1).all())  # x, y inside the pixel; z = 1
     True
     """
     imgs = np.asarray(images, dtype=np.float64)

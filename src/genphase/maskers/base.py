@@ -83,7 +83,7 @@ def as_tensor(x: Any, what: str) -> torch.Tensor:
 def batch_size_of(inputs: MaskerInputs, what: str = "inputs") -> int:
     """Leading size of a tensor or of a mapping of tensors (which must agree).
 
-    >>> batch_size_of(torch.zeros(3, 5)), batch_size_of({"input_ids": torch.zeros(2, 7), "attention_mask": torch.ones(2, 7)})
+    >>> batch_size_of(torch.zeros(3, 5)), batch_size_of({"input_ids": torch.zeros(2, 7), "labels": torch.ones(2)})
     (3, 2)
     """
     if isinstance(inputs, torch.Tensor):

@@ -57,7 +57,8 @@ def write_parquet(path: str | os.PathLike, frame) -> Path:
     """Write a pandas DataFrame as Parquet, atomically.
 
     >>> import tempfile, pandas as pd
-    >>> path = write_parquet(tempfile.mkdtemp() + "/h_bar.parquet", pd.DataFrame({"checkpoint": [0, 1], "h_bar": [0.2, 0.4]}))
+    >>> frame = pd.DataFrame({"checkpoint": [0, 1], "h_bar": [0.2, 0.4]})
+    >>> path = write_parquet(tempfile.mkdtemp() + "/h_bar.parquet", frame)
     >>> pd.read_parquet(path)["h_bar"].tolist()
     [0.2, 0.4]
     """
@@ -81,8 +82,10 @@ class RunPaths:
     """Paths inside a run directory (see docs/run-directory.md).
 
     >>> p = RunPaths("runs/digits")
-    >>> p.checkpoint(4).as_posix(), p.interactions(4).as_posix(), p.table("h_bar").as_posix()
-    ('runs/digits/checkpoints/model/epoch_0004.pt', 'runs/digits/interactions/model/epoch_0004.npz', 'runs/digits/metrics/h_bar.parquet')
+    >>> p.checkpoint(4).as_posix(), p.interactions(4).as_posix()
+    ('runs/digits/checkpoints/model/epoch_0004.pt', 'runs/digits/interactions/model/epoch_0004.npz')
+    >>> p.table("h_bar").as_posix()
+    'runs/digits/metrics/h_bar.parquet'
     """
 
     def __init__(self, root: str | os.PathLike):

@@ -82,7 +82,7 @@ class ArrayTask(Task):
 
     >>> from genphase.datasets import load_breast_cancer
     >>> from genphase.pipeline.presets import preset_dict
-    >>> task = ArrayTask("tabular", RunConfig.from_dict(preset_dict("breast-cancer-mlp")))  # variables: the first 10 features
+    >>> task = ArrayTask("tabular", RunConfig.from_dict(preset_dict("breast-cancer-mlp")))  # the first 10 features
     >>> data = load_breast_cancer()
     >>> task.batch(data.x_train, np.array([0, 1]), torch.device("cpu")).shape
     torch.Size([2, 30])
