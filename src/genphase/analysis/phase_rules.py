@@ -178,7 +178,7 @@ class Phase1Evidence:
     ``fall_threshold`` and ``noise_sd``: what they were compared with; ``smoothed``: ``[..., C]``.
 
     >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
-    >>> bool(ev.found), int(ev.epoch), round(float(ev.rise), 6), round(float(ev.fall), 6)  # rise to, fall after the peak
+    >>> bool(ev.found), int(ev.epoch), round(float(ev.rise), 6), round(float(ev.fall), 6)  # rise, fall
     (True, 2, 0.8, 0.8)
     """
 
