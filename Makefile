@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench clean
+.PHONY: run test lint venv bench clean
 
 $(STAMP): pyproject.toml Makefile constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: $(STAMP)
 # the test suite (tests/) and every `>>>` example in the package's docstrings
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests src/genphase --doctest-modules
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples conftest.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py

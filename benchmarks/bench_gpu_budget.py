@@ -16,9 +16,9 @@ import argparse
 
 import numpy as np
 import torch
+from bench_solver import timed  # benchmarks/ is on sys.path when run as a script
 
 import genphase as gp
-from bench_solver import timed  # benchmarks/ is on sys.path when run as a script
 from genphase.masked_outputs import masked_values
 from genphase.maskers import ImagePatchMasker
 from genphase.models.resnet import ResNet

@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 import torch
+from bench_solver import network_games, planted_games
 
 import genphase as gp
 from genphase.solvers.admm import ADMMOptions, solve_admm
-
-from bench_solver import network_games, planted_games
 
 
 def _normalise(v: np.ndarray):

@@ -50,3 +50,21 @@ def copy_run(src: Path, dst: Path) -> Path:
     """A private copy of a cached run directory (tests that modify a run work on one)."""
     shutil.copytree(src, dst)
     return dst
+
+
+def run_data(run: Path):
+    """The dataset (three splits) of a finished run, loaded again from its config.yaml."""
+    from genphase.pipeline.run import load_data
+
+    return load_data(load_config(str(run / "config.yaml")))
+
+
+def data_sha(x, y) -> str:
+    """docs/run-directory.md, manifest ``training_data``: SHA-256 of the input bytes, then the int64 labels."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return h.hexdigest()

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import miniature
 import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
-import miniature
 from genphase.cli import app
 from genphase.pipeline.config import load_config
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 import torch
+from minirun import copy_run, tiny_run_dir
 from typer.testing import CliRunner
 
 from genphase.cli import app
-from minirun import copy_run, tiny_run_dir
 
 
 def _one_line_error(r, *needles):

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from games import planted_game, random_planted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,6 @@ import genphase as gp
 from genphase.errors import ConvergenceWarning, InputError, MemoryEstimateError
 from genphase.solvers.lp import solve_lp_highs
 from genphase.transforms import moebius, or_transform, subset_orders
-
-from games import planted_game, random_planted
 
 
 def brute_surrogate(bias, and_eff, or_eff, n):

@@ -11,11 +11,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from minirun import copy_run, drop, evil_payload, rewrite_record, tiny_config, tiny_run_dir
 from typer.testing import CliRunner
 
 from genphase.errors import ConfigError, CorruptFileError, UnsafePickleError
 from genphase.pipeline.run import run
-from minirun import copy_run, drop, evil_payload, rewrite_record, tiny_config, tiny_run_dir
 
 
 @pytest.fixture

@@ -46,5 +46,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .interactions import AndOrInteractions, extract_and_or, harsanyi_dividends
-    from .tracker import Tracker
+    from .interactions import AndOrInteractions as AndOrInteractions
+    from .interactions import extract_and_or as extract_and_or
+    from .interactions import harsanyi_dividends as harsanyi_dividends
+    from .tracker import Tracker as Tracker

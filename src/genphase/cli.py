@@ -160,7 +160,8 @@ def study(
         genphase study digits --seeds 0 1 2
     """
     from .errors import ConfigError
-    from .pipeline.study import check_seeds, study as run_study
+    from .pipeline.study import check_seeds
+    from .pipeline.study import study as run_study
 
     rest = list(overrides or [])
     extra = [x for x in rest if x.strip().lstrip("-").isdigit() and "=" not in x]

@@ -12,21 +12,55 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ._interactions_file import ARRAY_FIELDS, read_interactions_file, write_interactions_file
+from ._readers import DEFAULT_FIX
 from ._typing import ArrayLike
-from .errors import ConvergenceWarning, InputError
+from ._vocabulary import SOLVER_NAMES
+from .errors import ConvergenceWarning, CorruptFileError, InputError, require
 from .transforms import _is_torch, bitmasks_to_masks, moebius, num_variables, subset_orders
 
 __all__ = ["AndOrInteractions", "extract_and_or", "harsanyi_dividends", "SOLVERS"]
 
 #: Names accepted by ``extract_and_or(solver=...)``: ``"admm"`` (default) and ``"hpr"`` are the
 #: same exact solver (Halpern-anchored Peaceman-Rachford; "admm" is its historical name).
-SOLVERS = ("admm", "hpr", "sgd-reference", "highs")
+SOLVERS = SOLVER_NAMES
+
+
+def check_threshold_args(tau: float, absolute: float | None) -> None:
+    """Validate the salience arguments: relative ``tau`` in [0, 1] (a fraction of each sample's
+    max |I|), or, when given, an ``absolute`` threshold >= 0.
+
+    >>> check_threshold_args(0.05, None)
+    >>> check_threshold_args(1.5, None)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.InputError: relative tau must be in [0, 1] (a fraction of the sample's max |I|), got 1.5; use absolute=... for a fixed threshold
+    """
+    if absolute is not None:
+        try:
+            ok = float(absolute) >= 0 and math.isfinite(float(absolute))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"absolute threshold must be a finite number >= 0, got {absolute!r}")
+        return
+    try:
+        ok = 0.0 <= float(tau) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(
+            f"relative tau must be in [0, 1] (a fraction of the sample's max |I|), got {tau!r}; "
+            "use absolute=... for a fixed threshold"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,13 +202,10 @@ class AndOrInteractions:
 
     def thresholds(self, tau: float = 0.05, *, absolute: float | None = None) -> np.ndarray:
         """Salience threshold per sample, ``[*B]``: ``tau * max|I|`` or the given absolute value."""
+        check_threshold_args(tau, absolute)
         if absolute is not None:
-            if not (absolute >= 0 and math.isfinite(absolute)):
-                raise InputError(f"absolute threshold must be a finite number >= 0, got {absolute}")
             return np.full(self.batch_shape, float(absolute))
-        if not (0 <= tau <= 1):
-            raise InputError(f"relative tau must be in [0, 1] (a fraction of max |I|), got {tau}")
-        return tau * self.max_abs()
+        return float(tau) * self.max_abs()
 
     def salient(self, tau: float = 0.05, *, absolute: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Boolean masks ``(and_salient, or_salient)``, each ``[*B, 2**n]``: ``|I[T]| > threshold``."""
@@ -267,24 +298,82 @@ class AndOrInteractions:
             }
         )
 
-    def save(self, path) -> None:
-        """Save to ``path`` (``.npz``: arrays + JSON metadata). See :func:`genphase.io.load_interactions`."""
-        from .io import save_interactions
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to ``path`` (``.npz`` appended if missing: the arrays and JSON metadata), atomically;
+        returns the path. See :meth:`load`.
 
-        save_interactions(self, path)
+        >>> import tempfile
+        >>> res = extract_and_or(np.arange(4.0))
+        >>> AndOrInteractions.load(res.save(tempfile.mkdtemp() + "/ints")).n
+        2
+        """
+        meta = {
+            "n": self.n,
+            "batch_shape": list(self.batch_shape),
+            "noise_bound": self.noise_bound,
+            "solver": self.solver,
+            "variables": list(self.variables) if self.variables is not None else None,
+            "metadata": self.metadata,
+        }
+        return write_interactions_file(path, {k: getattr(self, k) for k in ARRAY_FIELDS}, meta)
 
     @staticmethod
-    def load(path) -> "AndOrInteractions":
-        """Load a result written by :meth:`save`."""
-        from .io import load_interactions
-
-        return load_interactions(path)
+    def load(path: str | os.PathLike, *, fix: str | None = None) -> "AndOrInteractions":
+        """Load a result written by :meth:`save`. A missing, truncated or foreign file, or one whose
+        arrays disagree, raises :class:`~genphase.errors.CorruptFileError` naming it (``fix``: the
+        remedy the message names). Example: :meth:`save`."""
+        arrays, meta = read_interactions_file(path, fix)
+        try:
+            return AndOrInteractions(
+                **arrays,
+                noise_bound=float(meta["noise_bound"]),
+                solver=str(meta["solver"]),
+                variables=tuple(meta["variables"]) if meta.get("variables") is not None else None,
+                metadata=dict(meta.get("metadata") or {}),
+            )
+        except (InputError, ValueError, TypeError) as exc:
+            fix = DEFAULT_FIX if fix is None else fix
+            raise CorruptFileError(f"{str(path)!r} holds inconsistent interactions ({exc}); {fix}", path) from exc
 
     def to_shapiq(self, sample: int | tuple[int, ...] = 0, *, kind: str = "and"):
-        """Convert one sample to ``shapiq.InteractionValues`` (needs the ``shapiq`` extra)."""
-        from .io import to_shapiq
+        """One sample as ``shapiq.InteractionValues`` (needs the ``shapiq`` extra).
 
-        return to_shapiq(self, sample=sample, kind=kind)
+        ``kind="and"``: the AND effects (with ``bias`` as the empty coalition), index ``"Moebius"``;
+        ``kind="harsanyi"``: the plain Moebius transform of ``values`` (shapiq's exact Moebius values);
+        ``kind="or"``: the OR effects, index ``"Moebius"`` as the closest shapiq index.
+
+        >>> iv = extract_and_or(np.array([0.0, 1.0, 1.0, 3.0])).to_shapiq(kind="harsanyi")
+        >>> round(float(iv[(0, 1)]), 6)
+        1.0
+        """
+        shapiq = require("shapiq", "shapiq", "Conversion to shapiq.InteractionValues")
+        one = self[sample] if self.batch_shape else self
+        if kind == "and":
+            vec = one.and_effects.copy()
+            vec[0] = one.bias
+        elif kind == "or":
+            vec = one.or_effects.copy()
+            vec[0] = one.bias
+        elif kind == "harsanyi":
+            vec = moebius(one.values)
+        else:
+            raise InputError(f"kind must be 'and', 'or' or 'harsanyi', got {kind!r}")
+        n = self.n
+        nz = np.nonzero(vec)[0]
+        if 0 not in nz:
+            nz = np.concatenate([[0], nz])
+        members = bitmasks_to_masks(nz, n)
+        lookup = {tuple(np.flatnonzero(m).tolist()): pos for pos, m in enumerate(members)}
+        return shapiq.InteractionValues(
+            values=np.asarray(vec[nz], dtype=float),
+            index="Moebius",
+            max_order=n,
+            min_order=0,
+            n_players=n,
+            interaction_lookup=lookup,
+            baseline_value=float(vec[0]),
+            estimated=False,
+        )
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-friendly summary of the batch (shape, solver, worst gap...)."""
@@ -463,7 +552,7 @@ def extract_and_or(
         return x.reshape(*batch, 1 << n) if per_mask else x.reshape(batch)
 
     meta = dict(metadata or {})
-    meta.setdefault("solver_options", {k: v for k, v in solver_options.items() if _jsonable(v)})
+    meta.setdefault("solver_options", {k: v for k, v in solver_options.items() if _is_json_serializable(v)})
     meta.setdefault("tol", tol)
     for k, val in raw.metadata.items():
         meta.setdefault(k, val)
@@ -530,7 +619,7 @@ def _check_solver_options(solver: str, options: Mapping[str, Any]) -> None:
         raise InputError(f"unknown options {unknown} for solver {solver!r}; valid: {list(valid)}")
 
 
-def _jsonable(x: Any) -> bool:
+def _is_json_serializable(x: Any) -> bool:
     try:
         json.dumps(x)
         return True

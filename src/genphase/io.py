@@ -1,8 +1,11 @@
-"""Persistence of :class:`~genphase.interactions.AndOrInteractions` and conversion to shapiq.
+"""Reading and writing genphase's files: interactions (:func:`save_interactions`,
+:func:`load_interactions`), torch checkpoints (:func:`load_checkpoint`), and conversion to shapiq.
 
-Format: one compressed ``.npz`` file holding the arrays plus a ``__meta__`` entry with JSON
-metadata (n, variables, solver, noise bound, value function and masker when known, genphase,
-numpy and torch versions). Writes are atomic (temporary file, then rename).
+Interactions files: one compressed ``.npz`` holding the arrays plus a ``__meta__`` entry with
+JSON metadata (n, variables, solver, noise bound, value function and masker when known, genphase,
+numpy and torch versions); the format itself is in :mod:`genphase._interactions_file`, below the
+result type, which calls down into it (:meth:`AndOrInteractions.save`, :meth:`AndOrInteractions.load`).
+Writes are atomic (temporary file, then rename).
 
 Reading never runs pickled code: ``.npz`` files are opened with pickling disabled and torch
 checkpoints (:func:`load_checkpoint`) with ``weights_only`` unless you explicitly trust the file.
@@ -11,68 +14,28 @@ A missing, truncated or foreign file raises :class:`~genphase.errors.CorruptFile
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from ._atomic import atomic_write
-from ._readers import DEFAULT_FIX, read_npz, read_torch
-from .errors import CorruptFileError, InputError, require
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .interactions import AndOrInteractions
+from ._interactions_file import FORMAT_VERSION
+from ._readers import DEFAULT_FIX, read_torch
+from .interactions import AndOrInteractions
 
 __all__ = ["save_interactions", "load_interactions", "load_checkpoint", "to_shapiq", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
-_ARRAYS = (
-    "and_effects", "or_effects", "bias", "noise", "values", "objective",
-    "lower_bound", "gap", "iterations", "converged",
-)
 
-
-def _versions() -> dict[str, str]:
-    import torch
-
-    from . import __version__
-
-    return {"genphase": __version__, "numpy": np.__version__, "torch": torch.__version__}
-
-
-def save_interactions(result: "AndOrInteractions", path: str | os.PathLike) -> Path:
+def save_interactions(result: AndOrInteractions, path: str | os.PathLike) -> Path:
     """Write ``result`` to ``path`` (``.npz`` appended if missing), atomically. Returns the path.
 
-    >>> import tempfile
-    >>> from genphase import AndOrInteractions
-    >>> res = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
-    >>> path = save_interactions(res, tempfile.mkdtemp() + "/ints")  # ".npz" is appended
-    >>> path.name, load_interactions(path).and_effects.tolist()
-    ('ints.npz', [0.0, 0.0, 0.0, 1.0])
+    >>> import tempfile, numpy as np, genphase as gp
+    >>> gp.save_interactions(gp.extract_and_or(np.arange(4.0)), tempfile.mkdtemp() + "/ints").name
+    'ints.npz'
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "n": result.n,
-        "batch_shape": list(result.batch_shape),
-        "noise_bound": result.noise_bound,
-        "solver": result.solver,
-        "variables": list(result.variables) if result.variables is not None else None,
-        "metadata": result.metadata,
-        "versions": _versions(),
-    }
-    arrays = {k: getattr(result, k) for k in _ARRAYS}
-    payload = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
-    atomic_write(path, lambda fh: np.savez_compressed(fh, __meta__=payload, **arrays))
-    return path
+    return result.save(path)
 
 
-def load_interactions(path: str | os.PathLike) -> "AndOrInteractions":
+def load_interactions(path: str | os.PathLike) -> AndOrInteractions:
     """Read a file written by :func:`save_interactions`.
 
     Raises :class:`~genphase.errors.CorruptFileError` (naming the file) when it is missing, truncated,
@@ -84,42 +47,12 @@ def load_interactions(path: str | os.PathLike) -> "AndOrInteractions":
     >>> gp.load_interactions(path).n
     2
     """
-    return _load_interactions(path, DEFAULT_FIX)
+    return AndOrInteractions.load(path, fix=DEFAULT_FIX)
 
 
-def _load_interactions(path: str | os.PathLike, fix: str) -> "AndOrInteractions":
-    from .interactions import AndOrInteractions
-
-    path = Path(path)
-    if not path.exists():
-        raise CorruptFileError(f"no interactions file at {str(path)!r}; {fix}", path)
-    data = read_npz(path, fix=fix)
-    if "__meta__" not in data:
-        raise CorruptFileError(f"{str(path)!r} is not a genphase interactions file (no metadata entry); {fix}", path)
-    try:
-        meta = json.loads(bytes(data["__meta__"]).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(f"{str(path)!r} has unreadable metadata ({exc}); {fix}", path) from exc
-    if not isinstance(meta, dict):
-        raise CorruptFileError(f"{str(path)!r} has malformed metadata (not a mapping); {fix}", path)
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise InputError(
-            f"{str(path)!r} has format version {meta['format_version']}, newer than this genphase "
-            f"({FORMAT_VERSION}); upgrade genphase to read it"
-        )
-    missing = [k for k in _ARRAYS if k not in data] + [k for k in ("noise_bound", "solver") if k not in meta]
-    if missing:
-        raise CorruptFileError(f"{str(path)!r} lacks the entries {missing} of an interactions file; {fix}", path)
-    try:
-        return AndOrInteractions(
-            **{k: data[k] for k in _ARRAYS},
-            noise_bound=float(meta["noise_bound"]),
-            solver=str(meta["solver"]),
-            variables=tuple(meta["variables"]) if meta.get("variables") is not None else None,
-            metadata=dict(meta.get("metadata") or {}),
-        )
-    except (InputError, ValueError, TypeError) as exc:
-        raise CorruptFileError(f"{str(path)!r} holds inconsistent interactions ({exc}); {fix}", path) from exc
+def _load_interactions(path: str | os.PathLike, fix: str) -> AndOrInteractions:
+    """:func:`load_interactions` with the remedy ``fix`` named in its errors (run directories)."""
+    return AndOrInteractions.load(path, fix=fix)
 
 
 def load_checkpoint(
@@ -142,49 +75,12 @@ def load_checkpoint(
     return read_torch(path, map_location=map_location, trust_pickle=trust_pickle)
 
 
-def to_shapiq(result: "AndOrInteractions", sample: Any = 0, *, kind: str = "and"):
-    """One sample as ``shapiq.InteractionValues``.
+def to_shapiq(result: AndOrInteractions, sample: Any = 0, *, kind: str = "and"):
+    """One sample as ``shapiq.InteractionValues``: :meth:`AndOrInteractions.to_shapiq`.
 
-    ``kind="and"``: the AND effects (with ``bias`` as the empty coalition), index ``"Moebius"``;
-    ``kind="harsanyi"``: the plain Moebius transform of ``values`` (shapiq's exact Moebius values);
-    ``kind="or"``: the OR effects, index ``"Moebius"`` as the closest shapiq index.
-
-    >>> from genphase import AndOrInteractions
-    >>> res = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 0.0], bias=0.5)
-    >>> iv = to_shapiq(res, kind="and")  # the bias is the empty coalition
-    >>> iv.index, iv.n_players, iv.dict_values
-    ('Moebius', 2, {(): 0.5, (0, 1): 2.0})
+    >>> import numpy as np, genphase as gp
+    >>> iv = to_shapiq(gp.extract_and_or(np.array([0.0, 1.0, 1.0, 3.0])), kind="harsanyi")
+    >>> round(float(iv[(0, 1)]), 6)
+    1.0
     """
-    shapiq = require("shapiq", "shapiq", "Conversion to shapiq.InteractionValues")
-    from .transforms import moebius
-
-    one = result[sample] if result.batch_shape else result
-    if kind == "and":
-        vec = one.and_effects.copy()
-        vec[0] = one.bias
-    elif kind == "or":
-        vec = one.or_effects.copy()
-        vec[0] = one.bias
-    elif kind == "harsanyi":
-        vec = moebius(one.values)
-    else:
-        raise InputError(f"kind must be 'and', 'or' or 'harsanyi', got {kind!r}")
-    n = result.n
-    nz = np.nonzero(vec)[0]
-    if 0 not in nz:
-        nz = np.concatenate([[0], nz])
-    lookup = {}
-    vals = np.empty(len(nz))
-    for pos, mask in enumerate(nz):
-        lookup[tuple(i for i in range(n) if (int(mask) >> i) & 1)] = pos
-        vals[pos] = vec[mask]
-    return shapiq.InteractionValues(
-        values=vals,
-        index="Moebius",
-        max_order=n,
-        min_order=0,
-        n_players=n,
-        interaction_lookup=lookup,
-        baseline_value=float(vec[0]),
-        estimated=False,
-    )
+    return result.to_shapiq(sample, kind=kind)

@@ -13,13 +13,13 @@ loop over subsets or samples, only over chunks.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from ._system import free_memory
 from .errors import InputError, MemoryEstimateError
 from .maskers.base import Masker, MaskerInputs, ModelInputs, as_tensor, batch_size_of, take_rows, to_device
 from .value_functions import ValueFunction, ValueFunctionLike, get_value_function
@@ -89,24 +89,7 @@ def _autocast_ctx(autocast: Any, device: torch.device):
 
 
 def _available_bytes(device: torch.device) -> int | None:
-    if device.type == "cuda":
-        try:
-            return int(torch.cuda.mem_get_info(device)[0])
-        except Exception:  # pragma: no cover - depends on the machine
-            return None
-    if device.type == "cpu":
-        try:
-            with open("/proc/meminfo") as fh:
-                for line in fh:
-                    if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:  # pragma: no cover - non-Linux
-            pass
-        try:  # pragma: no cover - non-Linux
-            return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):  # pragma: no cover
-            return None
-    return None
+    return free_memory(device) if device.type in ("cpu", "cuda") else None
 
 
 def _row_bytes(prepared: MaskerInputs) -> int:

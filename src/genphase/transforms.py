@@ -43,6 +43,7 @@ __all__ = [
     "inverse_or_transform",
     "masks_to_bitmasks",
     "bitmasks_to_masks",
+    "singleton_bitmasks",
 ]
 
 _CHUNK_BITS = 4
@@ -305,11 +306,26 @@ def masks_to_bitmasks(masks: Array) -> np.ndarray:
     return (m.astype(np.int64) * weights).sum(-1)
 
 
-def bitmasks_to_masks(bitmasks: Array, n: int) -> np.ndarray:
-    """Integer bitmasks ``[...]`` to boolean masks ``[..., n]`` (True = variable kept).
+def bitmasks_to_masks(bitmasks: Array, n: int) -> Array:
+    """Integer bitmasks ``[...]`` to boolean masks ``[..., n]`` (True = variable kept); a torch
+    tensor gives a bool tensor on its device, anything else a numpy array.
 
     >>> bitmasks_to_masks([5, 2], 3).tolist()
     [[True, False, True], [False, True, False]]
     """
-    b = np.asarray(bitmasks.cpu() if _is_torch(bitmasks) else bitmasks, dtype=np.int64)
+    if _is_torch(bitmasks):
+        import torch
+
+        b = bitmasks.long()
+        return ((b[..., None] >> torch.arange(n, device=b.device)) & 1).bool()
+    b = np.asarray(bitmasks, dtype=np.int64)
     return ((b[..., None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
+
+
+def singleton_bitmasks(n: int) -> np.ndarray:
+    """The bitmasks ``1 << i`` of the one-variable subsets ``{i}``, ``[n]`` int64.
+
+    >>> singleton_bitmasks(3).tolist()
+    [1, 2, 4]
+    """
+    return np.int64(1) << np.arange(n, dtype=np.int64)

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from genphase.analysis import (
-    EVIDENCE_COLUMNS, analyze_checkpoint, evidence_series, generalization_power, graded_evidence,
+    EVIDENCE_COLUMNS,
+    analyze_checkpoint,
+    evidence_series,
+    generalization_power,
+    graded_evidence,
 )
 from genphase.errors import InputError
 

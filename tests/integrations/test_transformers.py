@@ -16,8 +16,8 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # 
 
 from genphase import Tracker  # noqa: E402
 from genphase.errors import InputError  # noqa: E402
-from genphase.maskers import ImagePatchMasker  # noqa: E402
 from genphase.integrations.transformers import STATE_FILE, GenphaseTrainerCallback  # noqa: E402
+from genphase.maskers import ImagePatchMasker  # noqa: E402
 from genphase.models import bert_from_scratch, train_wordpiece_tokenizer  # noqa: E402
 from genphase.tracker import Verdict  # noqa: E402
 

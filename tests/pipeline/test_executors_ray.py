@@ -19,6 +19,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import graph_toys as toys  # noqa: E402
+
 from genphase.errors import ConfigError  # noqa: E402
 from genphase.pipeline.executors import LocalExecutor, get_executor  # noqa: E402
 from genphase.pipeline.graph import STAGING, Graph, Node, Resources, RunStore  # noqa: E402

@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import graph_toys as toys
 import numpy as np
 import pytest
 
-import graph_toys as toys
 from genphase.errors import ConfigError, CorruptFileError, InputError, MissingDependencyError
 from genphase.pipeline.executors import GraphProgress, LocalExecutor, get_executor
 from genphase.pipeline.graph import STAGING, Graph, Node, NodeFailedError, Output, Resources, RunStore

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from genphase.io import load_interactions
 from genphase.pipeline.config import load_config
 from genphase.pipeline.run import run
 
@@ -17,8 +19,11 @@ COPY = ["training.epochs=4", "baselines.epochs=1", "checkpoints.schedule=every",
         "training.lr=1.0e-12", "baselines.lr=1.0e-12", "training.seed=7", "baselines.seed=7"]
 
 
-def test_model_against_a_copy_of_itself_has_h_bar_one(tmp_path):
-    out = run(load_config("digits", COPY), tmp_path / "r", log=lambda m: None, report=False)
+@pytest.mark.parametrize("ties", ["none", "least-norm"])
+def test_model_against_a_copy_of_itself_has_h_bar_one(tmp_path, ties):
+    out = run(load_config("digits", [*COPY, f"interactions.ties={ties}"]), tmp_path / "r", log=lambda m: None, report=False)
+    meta = load_interactions(out / "interactions" / "baseline_0.npz").metadata
+    assert ("tie_rule" in meta) == (ties == "least-norm"), meta
     h = pd.read_parquet(out / "metrics" / "h_bar.parquet")
     assert h["checkpoint"].nunique() >= 3 and h["sample"].nunique() == 16, h
     np.testing.assert_allclose(h["h_bar"].to_numpy(dtype=float), 1.0, atol=1e-9)

@@ -9,13 +9,13 @@ import shutil
 import pandas as pd
 import pytest
 import torch
+from minirun import copy_run, drop, rewrite_record, tiny_config, tiny_run_dir
 from typer.testing import CliRunner
 
 from genphase.cli import app
 from genphase.errors import CorruptFileError
 from genphase.pipeline.integrity import verify_run
 from genphase.pipeline.run import run
-from minirun import copy_run, drop, rewrite_record, tiny_config, tiny_run_dir
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from system_deps import require_fashion_mnist
 
 from genphase.pipeline.config import load_config
 from genphase.pipeline.presets import PRESETS
 from genphase.pipeline.run import run
-from system_deps import require_fashion_mnist
 
 MINI = ["training.epochs=2", "baselines.k=2", "baselines.epochs=1", "checkpoints.schedule=every",
         "checkpoints.every=1", "explain.samples=8", "variables.n=3", "data.train_size=40", "data.test_subsample=100"]

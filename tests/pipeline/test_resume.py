@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+import miniature
 import pandas as pd
 import pytest
 import torch
 
-import miniature
 from genphase.errors import RunDirectoryError
 from genphase.pipeline.run import run
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from miniature import MINI
 
 from genphase.errors import RunDirectoryError
 from genphase.pipeline.config import load_config
 from genphase.pipeline.run import run
-from miniature import MINI
 
 
 def test_other_config_in_run_dir_is_refused(tmp_path):

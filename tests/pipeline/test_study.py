@@ -91,6 +91,22 @@ def test_study_parquet_equals_its_recomputation_from_the_run_directories(tiny_st
         assert row["baseline_accuracy_regret"] == pytest.approx(ev["accuracy"].max() - ev["accuracy"][base])
         assert [row["stop_ci_low"], row["stop_ci_high"]] == phases["early_stopping"]["ci"]
         assert row["patience"] == 2
+        # Label Wave: centred moving mean of 3 (shrinking at the ends), first minimum not beaten for 5 epochs
+        pc = tr[tr["split"] == "train"].dropna(subset=["prediction_changes"]).set_index("epoch")["prediction_changes"]
+        e, v = pc.index.to_numpy(), pc.to_numpy(dtype=float)
+        sm = np.array([v[max(0, i - 1):i + 2].mean() for i in range(v.size)])
+        best, wait = 0, 0
+        for i in range(1, v.size):
+            if sm[i] < sm[best]:
+                best, wait = i, 0
+            else:
+                wait += 1
+                if wait >= 5:
+                    break
+        lw = int(e[best])
+        assert row["labelwave_stop_epoch"] == lw
+        evl = tr[tr["split"] == "eval"].set_index("epoch")["loss"]
+        assert row["labelwave_regret"] == pytest.approx(evl[lw] - evl.loc[sorted(set(checkpoints) | {lw})].min())
 
 
 def test_study_html_overlays_the_seeds(tiny_study):

@@ -79,11 +79,18 @@ def test_numpy_and_torch_numbers_are_accepted_where_a_number_is():
     ("training.optimizer=rmsprop", "training.optimizer"), ("checkpoints.schedule=weekly", "checkpoints.schedule"),
     ("explain.selection=best", "explain.selection"), ("interactions.solver=cplex", "interactions.solver"),
     ("interactions.value_function=logodds", "interactions.value_function"), ("interactions.tol=5", "interactions.tol"),
+    ("interactions.ties=least-l2", "interactions.ties"),
 ])
 def test_enum_and_range_settings_name_the_value(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
         load_config("digits", [override])
     assert override.split("=")[1] in str(info.value)
+
+
+def test_tie_rule_needs_the_exact_solver():
+    assert load_config("digits", ["interactions.ties=least-norm", "interactions.solver=hpr"]).interactions.ties == "least-norm"
+    with pytest.raises(ConfigError, match=r"interactions\.ties.*'highs'.*interactions\.solver=hpr"):
+        load_config("digits", ["interactions.ties=least-norm", "interactions.solver=highs"])
 
 
 def test_complex_inputs_are_refused_by_the_maskers():

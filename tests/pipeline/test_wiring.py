@@ -20,17 +20,16 @@ excluded:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
+import miniature
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-import miniature
 from genphase.io import load_interactions
 from genphase.pipeline.config import load_config
 
@@ -186,17 +185,7 @@ def test_removal_loss_equals_its_recomputation(mini_run, stored):
 
 
 # ------------------------------------------------------------------------------ provenance
-def _data(mini_run):
-    from genphase.pipeline.run import load_data
-
-    return load_data(load_config(str(mini_run / "config.yaml")))
-
-
-def _sha(x, y) -> str:
-    """docs/run-directory.md, manifest ``training_data``: SHA-256 of the input bytes, then the int64 labels."""
-    h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-    return h.hexdigest()
+_data, _sha = miniature.run_data, miniature.data_sha
 
 
 def test_baselines_trained_on_the_test_split_and_the_model_on_the_training_split(mini_run):
@@ -324,7 +313,10 @@ def test_training_table_is_the_models_own_loss(mini_run):
         row = tr[(tr["model"] == "model") & (tr["epoch"] == 6) & (tr["split"] == split)]
         assert float(row["loss"].iloc[0]) == pytest.approx(ce, rel=1e-5), split
         assert float(row["accuracy"].iloc[0]) == pytest.approx(acc, abs=1e-12), split
-    assert set(tr.loc[tr["model"] != "model", "split"]) == {"test"}
+    base = tr[tr["model"] != "model"]
+    assert set(base["split"]) == {"test", "eval"}  # the reference split every epoch, the evaluation split once
+    assert (base[base["split"] == "eval"].groupby("model")["epoch"].agg(list) == pd.Series([[4]] * miniature.K, index=[
+        f"baseline_{k}" for k in range(miniature.K)])).all()
 
 
 # ------------------------------------------------------------------------------ the phase analysis and its bootstrap
@@ -335,7 +327,7 @@ def test_h_bar_summary_is_the_bootstrap_of_the_h_bar_table(mini_run):
     cfg = yaml.safe_load((mini_run / "config.yaml").read_text())
     h = _table(mini_run, "h_bar")
     summ = _table(mini_run, "h_bar_summary")
-    assert list(summ.columns) == ["checkpoint", "split", "mean", "ci_low", "ci_high", "n_samples"]
+    assert list(summ.columns) == ["checkpoint", "split", "mean", "ci_low", "ci_high", "n_samples", "normalized"]
     assert len(summ) == len(miniature.EPOCHS) * 2
     R, level = cfg["analysis"]["n_resamples"], cfg["analysis"]["ci_level"]
     rng = np.random.default_rng(cfg["analysis"]["seed"])

@@ -12,11 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+import miniature
 import numpy as np
 import pandas as pd
 import pytest
-
-import miniature
 
 #: phases planted by ``planted_phases=True`` (the miniature run itself has no clear phases)
 PLANTED = pd.DataFrame(dict(phase=["phase1", "phase2", "phase3"], start_epoch=[0, 2, 4], end_epoch=[1, 3, 6]))

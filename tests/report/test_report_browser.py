@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from system_deps import require_chromium
 
 from genphase.report import FIGURE_SPECS, build_report
-
-from system_deps import require_chromium
 
 pytestmark = pytest.mark.slow
 

@@ -44,7 +44,7 @@ def test_full_report_image(run_factory) -> None:
     page = out.read_text(encoding="utf-8")
     _check_captions(page)
     images = _imgs(page)
-    assert len(images) == len(FIGURE_SPECS) == 7
+    assert len(images) == len(FIGURE_SPECS) == 8
     assert all(img.startswith(PNG_MAGIC) and len(img) > 2000 for img in images)
     assert "Figure skipped" not in page
     # self-contained: no external resources
@@ -80,7 +80,7 @@ def test_planted_phases_choose_the_checkpoints_and_the_shading(run_factory) -> N
 def test_tabular_modality_uses_bar_chart(run_factory) -> None:
     run = run_factory(modality="tabular")
     page = build_report(run).read_text(encoding="utf-8")
-    assert len(_imgs(page)) == 7
+    assert len(_imgs(page)) == 8
     assert "modality tabular" in page and "top 8 interactions per sample" in page
 
 
@@ -96,7 +96,7 @@ def test_missing_tables_still_produce_a_page(run_factory) -> None:
     ))
     page = build_report(run).read_text(encoding="utf-8")
     _check_captions(page)  # skipped figures keep their caption next to the note
-    assert len(_imgs(page)) == 4  # training, h_bar, order strengths, order distribution (without Jaccard)
+    assert len(_imgs(page)) == 5  # training, h_bar, order strengths, evidence, order distribution (without Jaccard)
     assert page.count("Figure skipped") == 3
     assert "metrics/removal_loss.parquet is missing" in page
     assert "no clear phases" in page.lower()
@@ -111,7 +111,7 @@ def test_nearly_empty_run_dir(tmp_path: Path) -> None:
     run.mkdir()
     page = build_report(run).read_text(encoding="utf-8")
     _check_captions(page)
-    assert page.count("Figure skipped") == 7 and not _imgs(page)
+    assert page.count("Figure skipped") == 8 and not _imgs(page)
 
 
 def test_missing_run_dir_raises(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_all_nan_h_bar_and_empty_phases(run_factory) -> None:
     run = run_factory(h_bar_all_nan=True)  # the miniature run's phases.parquet is empty (no clear phases)
     assert len(pd.read_parquet(run / "metrics" / "phases.parquet")) == 0
     page = build_report(run).read_text(encoding="utf-8")
-    assert len(_imgs(page)) == 7
+    assert len(_imgs(page)) == 8
     assert "no clear phases" in page.lower()
     assert "evenly spaced; no clear phases" in page
     assert "64 of 64 sample values are NaN" in page  # 4 checkpoints x 16 explained samples
@@ -137,7 +137,7 @@ def test_rebuild_removes_stale_figures_and_overwrites(run_factory) -> None:
     page = build_report(run).read_text(encoding="utf-8")
     assert not (run / "figures" / "fig4_baseline_ablation.png").exists()
     assert not (run / "figures" / "fig4_baseline_ablation.pdf").exists()
-    assert len(_imgs(page)) == 6
+    assert len(_imgs(page)) == 7
 
 
 def test_corrupt_table_is_a_note_not_a_crash(run_factory) -> None:
@@ -147,7 +147,7 @@ def test_corrupt_table_is_a_note_not_a_crash(run_factory) -> None:
     page = build_report(run).read_text(encoding="utf-8")
     assert "order_strengths.parquet could not be read" in page
     assert "removal_loss.parquet lacks column(s) loss, loss_removed" in page
-    assert len(_imgs(page)) == 5
+    assert len(_imgs(page)) == 6
 
 
 def test_load_run_reports_problems(run_factory) -> None:
@@ -218,5 +218,5 @@ def test_single_checkpoint_and_and_or_only_tables(run_factory) -> None:
     )
     page = build_report(run).read_text(encoding="utf-8")
     assert "Figure skipped" not in page
-    assert len(_imgs(page)) == 7
+    assert len(_imgs(page)) == 8
     assert "Checkpoints: epochs 6 (" in page

@@ -7,11 +7,11 @@ import html
 import json
 import re
 
+import miniature
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import miniature
 from genphase.cli import app
 from genphase.report import FIGURE_SPECS
 

@@ -6,10 +6,10 @@ import json
 import re
 
 from matplotlib.figure import Figure
+from minirun import copy_run, tiny_run_dir
 
 from genphase.report import build_report
 from genphase.report.figures import literal
-from minirun import copy_run, tiny_run_dir
 
 
 def _sections(page: str) -> dict[str, str]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from games import planted_game, random_planted
 
 import genphase as gp
 from genphase.errors import InputError
 from genphase.solvers.admm import ADMMOptions, solve_admm
 from genphase.solvers.lp import solve_lp_highs
 from genphase.transforms import zeta
-
-from games import planted_game, random_planted
 
 PATHS = {
     "halpern-float32": dict(iterate_dtype="float32"),

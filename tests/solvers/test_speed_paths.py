@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from games import planted_game, random_planted
 
 import genphase as gp
 import genphase.solvers as solvers
@@ -17,8 +18,6 @@ from genphase.solvers.admm import ADMMOptions, solve_admm
 from genphase.solvers.lp import solve_lp_highs
 from genphase.solvers.operators import C1, CTC, FUSE_MAX_N, KTK, block_operator, c_apply, eig_parts, parity
 from genphase.transforms import kron_apply
-
-from games import planted_game, random_planted
 
 
 def _dense_noise_games(rng: np.random.Generator, n: int, b: int) -> np.ndarray:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from games import planted_game
 from scipy import optimize
 
 import genphase as gp
 from genphase.errors import InputError
 from genphase.solvers.lp import solve_lp_highs
-
-from games import planted_game
 
 TIES = {"ties": "least-norm"}
 

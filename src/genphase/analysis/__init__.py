@@ -28,22 +28,34 @@ a sample without salient interactions has H-bar NaN; mismatched inputs raise
 """
 
 from .bootstrap import H_BAR_SUMMARY_COLUMNS, bootstrap_h_bar
+from .ceiling import H_BAR_CEILING_COLUMNS, baseline_h_bar, h_bar_ceiling, normalize_by_ceiling
 from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series
+from .crossfit import CrossfitDesign, crossfit_design
 from .evaluation import STUDY_COLUMNS, PatienceStop, StopScore, patience_stop, score_stop, study_row
-from .generalization import BaselineAblation, GeneralizationPower, baseline_ablation, generalization_power, generalizes
+from .evidence import EVIDENCE_COLUMNS, evidence_series, evidence_strength, graded_evidence
+from .generalization import (
+    BaselineAblation,
+    GeneralizationPower,
+    baseline_ablation,
+    check_eligible,
+    generalization_power,
+    generalizes,
+)
+from .labelwave import LabelWaveStop, label_wave_stop, label_wave_study
 from .order_distribution import (
+    JACCARD_NOT_SHARED,
     NORMALIZATIONS,
     OrderDistribution,
     order_distribution,
-    order_distribution_series,
     order_distribution_samples,
-    JACCARD_NOT_SHARED,
+    order_distribution_series,
     order_jaccard,
     order_jaccard_by_class,
     order_strength,
     output_range,
     weighted_jaccard,
 )
+from .phase_count import PhaseCount, SegmentFits, count_phases, segment_fits
 from .phase_rules import (
     GapEvidence,
     Phase1Evidence,
@@ -66,12 +78,6 @@ from .removal import RemovalResult, cross_entropy, neg_log_sigmoid, removal_loss
 from .salience import Salience, salience, salience_threshold
 from .strengths import OrderStrengths, h_bar, h_bar_by_type, h_bar_summary, order_strengths
 from .tables import LONG_COLUMNS, TABLE_COLUMNS, long_form
-from .crossfit import CrossfitDesign, crossfit_design
-from .ceiling import H_BAR_CEILING_COLUMNS, baseline_h_bar, h_bar_ceiling, normalize_by_ceiling
-from .evidence import EVIDENCE_COLUMNS, evidence_series, evidence_strength, graded_evidence
-from .generalization import check_eligible
-from .labelwave import LabelWaveStop, label_wave_stop, label_wave_study
-from .phase_count import PhaseCount, SegmentFits, count_phases, segment_fits
 from .theory import (
     THEORY_COLUMNS,
     NoiseScheduleFit,

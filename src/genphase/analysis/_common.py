@@ -10,14 +10,13 @@ Array conventions used across :mod:`genphase.analysis`:
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from ..interactions import AndOrInteractions
+from ..interactions import AndOrInteractions, check_threshold_args
 from ..transforms import subset_orders
 from ._stats import TYPES
 
@@ -111,27 +110,6 @@ def check_same_variables(a: Any, b: Any, name_a: str, name_b: str) -> None:
     check_model(a, name_a)
     check_model(b, name_b)
     _check_same_variables(a, b, name_a, name_b)
-
-
-def check_threshold_args(tau: float, absolute: float | None) -> None:
-    """Validate the salience arguments (relative ``tau`` in [0, 1] or absolute >= 0)."""
-    if absolute is not None:
-        try:
-            ok = float(absolute) >= 0 and math.isfinite(float(absolute))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise InputError(f"absolute threshold must be a finite number >= 0, got {absolute!r}")
-        return
-    try:
-        ok = 0.0 <= float(tau) <= 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(
-            f"relative tau must be in [0, 1] (a fraction of the sample's max |I|), got {tau!r}; "
-            "use absolute=... for a fixed threshold"
-        )
 
 
 def effects_view(res: AndOrInteractions, merge_singletons: bool = True) -> np.ndarray:

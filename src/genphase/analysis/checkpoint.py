@@ -14,9 +14,9 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ._common import SIGNS, TYPES, as_str_array, flat_batch
-from .generalization import generalization_power
 from ._stats import split_groups
 from .bootstrap import bootstrap_h_bar
+from .generalization import generalization_power
 from .order_distribution import checkpoint_items, order_distribution, order_distribution_samples, order_jaccard_by_class
 from .removal import RemovalResult
 from .strengths import OrderStrengths
@@ -53,6 +53,7 @@ def analyze_checkpoint(
     absolute: float | None = None,
     merge_singletons: bool = True,
     variables_shared: bool = True,
+    eligible: Any = None,
 ) -> dict[str, pd.DataFrame]:
     """All per-checkpoint tables of docs/run-directory.md for one checkpoint, WITHOUT ``checkpoint``.
 
@@ -63,6 +64,9 @@ def analyze_checkpoint(
 
     ``variables_shared``: False when the input variables differ per sample (text, point clouds;
     the pipeline sets it by modality): the Jaccard similarity is then reported as not applicable.
+    ``eligible``: optional ``[B, K]`` cross-fitting mask (:func:`~genphase.analysis.generalization_power`):
+    each sample is compared only with the baselines that never saw it; k in the ablation tables then
+    counts each sample's eligible baselines.
 
     Returns ``{"h_bar", "order_strengths", "baseline_ablation", "removal_loss",
     "order_distribution", "order_distribution_samples", "jaccard", "removal_summary",
@@ -73,7 +77,8 @@ def analyze_checkpoint(
     in both splits (``n_classes``; ``note`` says why a value is NaN or pooled); empty when the batch
     lacks train or test samples.
     """
-    gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
+    gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons,
+                              eligible=eligible)
     if not np.all(np.isfinite(gp.values_full)):
         bad = np.nonzero(~np.isfinite(gp.values_full.reshape(-1)))[0][:5].tolist()
         raise InputError(f"model.values[..., -1] (v on the full input) is NaN or inf for samples {bad}; "
@@ -180,15 +185,18 @@ def analyze_series(
     n_resamples: int = 1000,
     ci_level: float = 0.95,
     seed: int = 0,
+    eligible: Any = None,
 ) -> dict[str, pd.DataFrame]:
     """:func:`analyze_checkpoint` at every checkpoint (``{epoch: res}`` or ``[(epoch, res), ...]``),
     concatenated with a leading ``checkpoint`` column (the metric tables of docs/run-directory.md),
     plus ``h_bar_summary`` (:func:`~genphase.analysis.bootstrap.bootstrap_h_bar` of the ``h_bar``
-    table with ``n_resamples``, ``ci_level`` and ``seed``; ``n_resamples=0`` leaves it out)."""
+    table with ``n_resamples``, ``ci_level`` and ``seed``; ``n_resamples=0`` leaves it out).
+    ``eligible``: the cross-fitting mask, the same at every checkpoint (see :func:`analyze_checkpoint`)."""
     frames: dict[str, list[pd.DataFrame]] = {}
     for e, res in checkpoint_items(checkpoints):
         for name, fr in analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,
-                                           merge_singletons=merge_singletons, variables_shared=variables_shared).items():
+                                           merge_singletons=merge_singletons, variables_shared=variables_shared,
+                                           eligible=eligible).items():
             fr = fr.copy()
             fr.insert(0, "checkpoint", e)
             frames.setdefault(name, []).append(fr)

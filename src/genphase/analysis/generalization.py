@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import TYPES, SIGNS, check_compatible, check_threshold_args, signed_order_sums, frame_context, per_sample_split
+from ._common import SIGNS, TYPES, check_compatible, check_threshold_args, frame_context, per_sample_split, signed_order_sums
 from ._stats import h_bar_ratio, nan_stats, type_index
 from .salience import Salience, salience
 from .tables import long_form

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..interactions import AndOrInteractions
-from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, order_onehot, signed_order_sums, frame_context
+from ._common import SIGNS, TYPES, check_model, check_same_variables, effects_view, frame_context, order_onehot, signed_order_sums
 from ._stats import nan_mean, safe_div, split_groups
 from .tables import TABLE_COLUMNS, long_form
 

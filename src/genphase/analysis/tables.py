@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["LONG_COLUMNS", "TABLE_COLUMNS", "long_form", "add_constants"]
+__all__ = ["LONG_COLUMNS", "TABLE_COLUMNS", "long_form"]
 
 #: Column order of the long-form views (only the columns that apply are present).
 LONG_COLUMNS: tuple[str, ...] = (
@@ -88,22 +88,3 @@ def long_form(
     order = [c for c in cols if c not in LONG_COLUMNS and c != value_name]  # e.g. sigma2: leading keys
     order += [c for c in LONG_COLUMNS if c in cols and c != value_name]
     return pd.DataFrame({c: cols[c] for c in order + [value_name]})
-
-
-def add_constants(frame: pd.DataFrame, **constants: Any) -> pd.DataFrame:
-    """Return ``frame`` with constant columns (``None`` values skipped) moved to the :data:`LONG_COLUMNS` order.
-
-    >>> add_constants(long_form(np.array([0.5, 1.5]), [("sample", [0, 1])]), checkpoint=3, model=None)
-       checkpoint  sample  value
-    0           3       0    0.5
-    1           3       1    1.5
-    """
-    out = frame.copy()
-    for name, val in constants.items():
-        if val is not None:
-            out[name] = val
-    order = [c for c in LONG_COLUMNS if c in out.columns and c != "value"]
-    order += [c for c in out.columns if c not in order and c != "value"]
-    if "value" in out.columns:
-        order.append("value")
-    return out[order]

@@ -43,6 +43,7 @@ import torch
 
 from .._typing import ArrayLike
 from ..errors import InputError
+from ..transforms import bitmasks_to_masks
 
 __all__ = ["Masker", "MaskerInputs", "ModelInputs", "all_masks", "as_bool_masks", "as_tensor", "batch_size_of", "to_device", "take_rows"]
 
@@ -145,8 +146,7 @@ def all_masks(n: int, device: torch.device | str | None = None) -> torch.Tensor:
     """
     if n < 0 or n > 30:
         raise InputError(f"n must be in [0, 30] to enumerate 2**n masks, got n={n}")
-    s = torch.arange(1 << n, device=device)
-    return ((s[:, None] >> torch.arange(n, device=device)) & 1).bool()
+    return bitmasks_to_masks(torch.arange(1 << n, device=device), n)
 
 
 def as_bool_masks(masks: Any, n: int, rows: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -181,7 +181,7 @@ def as_bool_masks(masks: Any, n: int, rows: int, device: torch.device | str | No
     size = 1 << n
     if m.numel() and (int(m.min()) < 0 or int(m.max()) >= size):
         raise InputError(f"bitmasks must lie in [0, {size - 1}] for n={n}, got range [{int(m.min())}, {int(m.max())}]")
-    return ((m[:, None] >> torch.arange(n, device=m.device)) & 1).bool()
+    return bitmasks_to_masks(m, n)
 
 
 def _keep_shared(masks: torch.Tensor, var_index: torch.Tensor) -> torch.Tensor:

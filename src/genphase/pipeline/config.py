@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import math
 import numbers
 import re
-import hashlib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._vocabulary import EXACT_SOLVERS
+from .._vocabulary import SOLVER_NAMES as SOLVERS
 from ..errors import ConfigError
+from .presets import PRESETS, merge_config, preset_dict
 
 __all__ = [
     "DataConfig",
@@ -38,6 +41,7 @@ __all__ = [
     "apply_overrides",
     "config_hash",
     "LAYOUTS",
+    "BASELINE_SOURCES",
     "MIN_BOOTSTRAP_SAMPLES",
     "MIN_EVAL_SAMPLES",
 ]
@@ -112,14 +116,32 @@ class CheckpointConfig:
     count: int = 12
 
 
+#: ``baselines.trained_on`` values: where the K baselines get their training data.
+BASELINE_SOURCES: tuple[str, ...] = ("reference", "crossfit")
+
+#: ``baselines.early_stopping``: the share of each baseline's own training data held out to stop it, the
+#: fewest samples that slice may have, and the patience in epochs (docs/run-directory.md, "Baselines").
+BASELINE_STOP_FRACTION = 0.1
+BASELINE_STOP_MIN = 8
+BASELINE_STOP_PATIENCE = 3
+
+
 @dataclass
 class BaselineConfig:
-    """K baseline models trained on the test split only, with seeds ``seed + k``."""
+    """K baseline models, with seeds ``seed + k``.
+
+    ``trained_on``: "reference" (default, the paper's design: each trains on the whole reference split)
+    or "crossfit" (each trains on part of the *training* split, :func:`genphase.analysis.crossfit_design`
+    seeded by ``seed``; each explained training sample is compared only with baselines that never saw it;
+    needs ``k >= 3``). ``early_stopping``: hold out :data:`BASELINE_STOP_FRACTION` of each baseline's own
+    training data and keep the epoch with the lowest loss there (patience :data:`BASELINE_STOP_PATIENCE`)."""
 
     k: int = 3
     epochs: int | None = None
     lr: float | None = None
     seed: int = 1000
+    trained_on: str = "reference"
+    early_stopping: bool = False
 
 
 @dataclass
@@ -152,6 +174,9 @@ class InteractionConfig:
     tol: float = 1e-3
     noise_bound: float = 0.0
     chunk_size: int = 4096
+    #: which optimum of Eq. 6 among ties: "none" (the L1 stage's own) or "least-norm"
+    #: (docs/science.md, section 6; exact solver only)
+    ties: str = "none"
 
 
 @dataclass
@@ -229,6 +254,13 @@ class RunConfig:
         need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
         need(self.baselines.k >= 1, "baselines.k", f"must be >= 1 (K baseline models are needed for G and H-bar), got {self.baselines.k}")
         need(self.baselines.epochs is None or self.baselines.epochs >= 1, "baselines.epochs", "must be >= 1")
+        need(self.baselines.trained_on in BASELINE_SOURCES, "baselines.trained_on",
+             f"must be reference (the K baselines train on the reference split) or crossfit (they train on parts of "
+             f"the training split), got {self.baselines.trained_on!r}")
+        need(self.baselines.trained_on != "crossfit" or self.baselines.k >= 3, "baselines.k",
+             f"baselines.trained_on=crossfit needs K >= 3 baselines, got baselines.k={self.baselines.k}: each explained "
+             "training sample must be compared with at least two baselines that never saw it, and each baseline must "
+             "still train on something; set baselines.k=3 or more (or baselines.trained_on=reference)")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
         a = self.analysis
         need(a.n_resamples >= 0, "analysis.n_resamples", f"must be >= 0 (0 skips the intervals), got {a.n_resamples}")
@@ -259,7 +291,10 @@ class RunConfig:
 
         need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
              f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
-        need(i.solver in ("admm", "sgd-reference", "highs"), "interactions.solver", f"must be admm, sgd-reference or highs, got {i.solver!r}")
+        need(i.solver in SOLVERS, "interactions.solver", f"must be one of {', '.join(SOLVERS)}, got {i.solver!r}")
+        need(i.ties in ("none", "least-norm"), "interactions.ties", f"must be none or least-norm, got {i.ties!r}")
+        need(i.ties == "none" or i.solver in EXACT_SOLVERS, "interactions.ties",
+             f"least-norm needs the exact solver (admm or hpr), not {i.solver!r}; set interactions.solver=hpr")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
         need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
@@ -369,8 +404,6 @@ def load_config(
 
     ``quick`` applies the preset's quick setting (for a YAML file: of the preset it names).
     """
-    from .presets import PRESETS, preset_dict
-
     if isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))
     else:
@@ -400,17 +433,6 @@ def load_config(
     return RunConfig.from_dict(raw)
 
 
-def merge_config(base: dict, over: Mapping) -> dict:
-    """Deep-merge the raw mapping ``over`` into a copy of ``base``."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = merge_config(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
     import yaml
@@ -438,7 +460,11 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    """Stable hash of the scientific content of a config (device excluded)."""
+    """Stable hash of the scientific content of a config (device excluded; keys added later are left out while
+    they hold their default, so a run made before they existed keeps its hash)."""
     d = cfg.to_dict()
     d.pop("device", None)
+    for key, default in (("trained_on", "reference"), ("early_stopping", False)):
+        if d["baselines"].get(key) == default:
+            d["baselines"].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

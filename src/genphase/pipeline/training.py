@@ -99,8 +99,13 @@ def train(
     state_path: Path | None = None,
     progress: Callable[[int, dict], None] | None = None,
     state_meta: dict[str, Any] | None = None,
+    stop_on: tuple[str, int] | None = None,
 ) -> list[dict]:
     """Train ``model`` in place; return the log (one dict per epoch and split, epoch 0 = init).
+
+    ``stop_on=(split, patience)``: early stopping on the loss of ``eval_sets[split]``; training ends after
+    ``patience`` epochs in a row without a lower loss, and the model gets back the weights of the epoch with
+    the lowest loss (the first such epoch; the log keeps every epoch trained). Not used with ``state_path``.
 
     Rows of split ``"train"`` from epoch 1 on also hold ``prediction_changes`` (see the module docstring).
 
@@ -150,6 +155,12 @@ def train(
         if on_checkpoint is not None and 0 in checkpoint_epochs:
             on_checkpoint(0, model)
     n = len(y)
+    if stop_on is not None:
+        if state_path is not None or stop_on[0] not in eval_sets:
+            raise ValueError(f"stop_on={stop_on!r} needs its split in eval_sets and no state_path")
+        import copy
+
+        best = {"loss": _last_loss(log, stop_on[0]), "state": copy.deepcopy(model.state_dict()), "wait": 0}
     for epoch in range(start + 1, spec.epochs + 1):
         model.train()
         perm = rng.permutation(n)
@@ -184,8 +195,22 @@ def train(
             )
         if progress is not None:
             progress(epoch, log[-1])
+        if stop_on is not None:
+            loss_now = _last_loss(log, stop_on[0])
+            if loss_now < best["loss"]:
+                best.update(loss=loss_now, state=copy.deepcopy(model.state_dict()), wait=0)
+            else:
+                best["wait"] += 1
+                if best["wait"] >= stop_on[1]:
+                    break
+    if stop_on is not None:
+        model.load_state_dict(best["state"])
     model.eval()
     return log
+
+
+def _last_loss(log: list[dict], split: str) -> float:
+    return float(next(r["loss"] for r in reversed(log) if r["split"] == split))
 
 
 def _record(log: list[dict], epoch: int, model, task, eval_sets, device, prev: dict[str, torch.Tensor]) -> None:

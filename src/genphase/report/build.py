@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ from .figures import (
     FIGURE_SPECS,
     FigureSpec,
     baseline_ablation_figure,
+    evidence_figure,
     h_bar_figure,
     order_distribution_figure,
     order_strengths_figure,
@@ -120,7 +120,18 @@ def render_figures(
         summary = data.table("h_bar_summary")
         band = "" if summary is not None and len(summary) else (
             " The band is +-1 std: metrics/h_bar_summary.parquet (the bootstrap intervals) is missing.")
-        return h_bar_figure(df, phases, summary), note + extra + band
+        ceiling = data.table("h_bar_ceiling")
+        why = ((data.phases_info or {}).get("not_computed") or {}).get("h_bar_ceiling")
+        ceil_note = (" Dashed: the ceiling, each baseline's H-bar against the other K - 1 (h_bar_ceiling)."
+                     if ceiling is not None and len(ceiling) else f" No ceiling line: {why}." if why else "")
+        return h_bar_figure(df, phases, summary, ceiling), note + extra + band + ceil_note
+
+    def fig4b() -> tuple[Figure, str]:
+        ev = data.table("evidence")
+        if ev is None or not len(ev):
+            why = ((data.phases_info or {}).get("not_computed") or {}).get("evidence")
+            raise _Skip(why or "metrics/evidence.parquet is missing")
+        return evidence_figure(ev), ""
 
     def fig3() -> tuple[Figure, str]:
         return order_strengths_figure(_need(data, "order_strengths"), ckpts), ck_note
@@ -159,6 +170,7 @@ def render_figures(
         "h_bar": fig2,
         "order_strengths": fig3,
         "baseline_ablation": fig4,
+        "evidence": fig4b,
         "removal_loss": fig5,
         "order_distribution": fig6,
         "salient_interactions": fig7,

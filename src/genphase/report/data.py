@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RunData", "SampleSet", "TABLES", "load_run", "latest_interactions_path"]
+__all__ = ["RunData", "SampleSet", "TABLES", "OPTIONAL_TABLES", "load_run", "latest_interactions_path"]
 
 #: Metric tables of the run-directory contract (``metrics/<name>.parquet``).
 TABLES: tuple[str, ...] = (
@@ -31,6 +31,10 @@ TABLES: tuple[str, ...] = (
     "jaccard",
     "phases",
 )
+
+#: Tables a run may lack for a stated reason (K = 1: no ceiling, no evidence; ``phases.json`` ``not_computed``)
+#: or because it predates them; their absence is not listed as a problem.
+OPTIONAL_TABLES: tuple[str, ...] = ("h_bar_ceiling", "evidence", "baselines")
 
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.npz$")
 
@@ -161,11 +165,11 @@ def load_run(run_dir: str | Path) -> RunData:
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
     data = RunData(run_dir=run_dir)
     metrics = run_dir / "metrics"
-    for name in TABLES:
+    for name in (*TABLES, *OPTIONAL_TABLES):
         p = metrics / f"{name}.parquet"
         if not p.is_file():
             data.tables[name] = None
-            if name != "phases":
+            if name != "phases" and name not in OPTIONAL_TABLES:
                 data.problems.append(f"metrics/{name}.parquet is missing")
             continue
         try:

@@ -30,6 +30,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 __all__ = [
+    "evidence_figure",
     "FigureSpec",
     "FIGURE_SPECS",
     "CAPTIONS",
@@ -89,6 +90,15 @@ FIGURE_SPECS: tuple[FigureSpec, ...] = (
         "Ablation over the number of baseline DNNs (paper Fig. 3)",
         "Mean H-bar when an interaction counts as generalizable if it generalizes to any of the first k "
         "baseline DNNs, for k = 1..K, at selected checkpoints.",
+    ),
+    FigureSpec(
+        "evidence",
+        "fig4b_evidence",
+        "Graded evidence: salient strength by the number of agreeing baselines",
+        "Salient interaction strength of the model (sum of |I| over its salient interactions, all orders and "
+        "types, mean over the explained samples of each split) split by n_agree, the number of baselines that "
+        "share the interaction (salient, same sign), at each checkpoint. n_agree >= 1 is the any-of-K "
+        "generalizable strength behind H-bar; n_agree = K is an all-of-K reading.",
     ),
     FigureSpec(
         "removal_loss",
@@ -289,8 +299,12 @@ def training_curves_figure(training: pd.DataFrame, phases: pd.DataFrame | None =
 
 
 # ---------------------------------------------------------------------------------------- figure 2
-def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summary: pd.DataFrame | None = None) -> Figure:
+def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
+                 ceiling: pd.DataFrame | None = None) -> Figure:
     """Figure 2: H-bar per checkpoint, mean over samples per split with a band; phases shaded.
+
+    ``ceiling`` (the ``h_bar_ceiling`` table: ``split, mean``): a dashed horizontal line per split at
+    the baselines' own H-bar against each other.
 
     The band is the bootstrap interval of ``summary`` (the ``h_bar_summary`` table: ``checkpoint,
     split, mean, ci_low, ci_high``) where it has the split, else +-1 std of the samples. NaN values
@@ -323,6 +337,11 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
         handles.append(h)
         lo, hi = band if band is not None else (np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1))
         ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+        if ceiling is not None and {"split", "mean"} <= set(ceiling.columns):
+            c = pd.to_numeric(ceiling.loc[ceiling["split"].astype(str) == split, "mean"], errors="coerce").dropna()
+            if len(c):
+                handles.append(ax.axhline(float(c.iloc[0]), color=color, ls="--", lw=1.2,
+                                          label=f"ceiling, {split} (baselines vs each other)"))
     ck = pd.to_numeric(df["checkpoint"], errors="coerce").dropna()
     if len(ck):
         ax.set_xlim(float(ck.min()) - 0.5, float(ck.max()) + 0.5)
@@ -333,6 +352,35 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
     ax.set(xlabel="epoch (checkpoint)", ylabel=r"$\bar{H}$", ylim=(-0.02, 1.02), title=r"$\bar{H}$ through training")
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="best")
+    return fig
+
+
+def evidence_figure(evidence: pd.DataFrame) -> Figure:
+    """Strength by ``n_agree`` over training (the ``evidence`` table, ``type == "all"``, summed over orders):
+    one panel per split, one line per ``n_agree``."""
+    _require(evidence, ["checkpoint", "split", "type", "order", "n_agree", "strength"], "evidence.parquet")
+    df = evidence[evidence["type"].astype(str) == "all"]
+    if len(df) == 0:
+        raise ValueError("evidence.parquet has no rows of type 'all'")
+    splits = _split_order(df["split"])
+    fig = _figure(11, 3.6)
+    axes = np.atleast_1d(fig.subplots(1, len(splits), sharey=True))
+    K = int(df["n_agree"].max())
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for ax, split in zip(axes, splits):
+        g = df[df["split"].astype(str) == split].groupby(["n_agree", "checkpoint"])["strength"].sum()
+        for a in range(K + 1):
+            if a in g.index.get_level_values(0):
+                part = g.loc[a].sort_index()
+                ax.plot(part.index.to_numpy(dtype=float), part.to_numpy(dtype=float), marker=".",
+                        color=cmap(a / max(K, 1)), label=f"n_agree = {a}")
+        ax.set(xlabel="epoch (checkpoint)", title=f"{split} samples")
+        _int_x(ax)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("salient strength, sum of |I|")
+    axes[0].legend(fontsize=8, loc="best")
     return fig
 
 

@@ -214,6 +214,34 @@ def _figure_html(number: int, fig: RenderedFigure) -> str:
     )
 
 
+def _issue18_rows(info: Mapping[str, Any] | None) -> list[str]:
+    """Rows next to the verdict: the phase count (or why not), where the baselines trained, their warnings."""
+    if not info:
+        return []
+    rows = []
+    sup = info.get("phase_count_support")
+    if "phase_count" in info:
+        if info.get("phase_count") is not None and isinstance(sup, Mapping):
+            text = (f"{info['phase_count']} (share of bootstrap resamples choosing 1 / 2 / 3 linear segments of mean "
+                    f"train H-bar over log(1 + epoch) by BIC: "
+                    + " / ".join(f"{float(sup.get(k, 0.0)):.2f}" for k in ("1", "2", "3")) + ")")
+        else:
+            text = ((info.get("phase_count_evidence") or {}).get("reason")) or "not computed"
+        rows.append(f'<tr><td class="k">phase count</td><td class="v">{_esc(text)}</td></tr>')
+    where = info.get("baselines_trained_on")
+    if where == "crossfit":
+        rows.append('<tr><td class="k">baselines</td><td class="v">Cross-fitted: trained on parts of the training split; '
+                    'each explained training sample is compared only with baselines that never saw it (reference '
+                    'samples: with all K)</td></tr>')
+    elif where is not None:
+        rows.append('<tr><td class="k">baselines</td><td class="v">trained on the reference split</td></tr>')
+    for w in info.get("baseline_warnings") or []:
+        rows.append(f'<tr><td class="k">warning</td><td class="v">{_esc(w)}</td></tr>')
+    for key, why in (info.get("not_computed") or {}).items():
+        rows.append(f'<tr><td class="k">{_esc(key)}</td><td class="v">not computed: {_esc(why)}</td></tr>')
+    return rows
+
+
 def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: str, version: str) -> str:
     """The complete HTML document (a string) for ``data`` and its rendered figures."""
     summary = summarize_phases(data.phases_info)
@@ -243,8 +271,12 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
         *([f'<tr><td class="k">why stop there</td><td class="v">{_esc(summary.stop_reason)}</td></tr>']
           if summary.stop_reason is not None and summary.stop_reason != summary.reason else []),
+        *_issue18_rows(data.phases_info),
         "</table>",
     ]
+    base_tab = data.table("baselines")
+    if base_tab is not None and len(base_tab):
+        parts.append("<h3>Baselines (baselines.parquet; eval = the evaluation split)</h3>" + _data_table(base_tab))
     if phases_tab is not None and len(phases_tab):
         parts.append("<h3>Detected phases (phases.parquet)</h3>" + _data_table(phases_tab))
     else:

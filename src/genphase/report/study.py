@@ -53,6 +53,9 @@ def study_figures(root: str | os.PathLike, rows: pd.DataFrame) -> list[tuple[str
     def stops(ax, s: int, color: str) -> None:
         ax.axvline(row[s].stop_epoch, color=color, lw=1.2, ls="-", alpha=0.8)
         ax.axvline(row[s].baseline_stop_epoch, color=color, lw=1.2, ls=":", alpha=0.9)
+        lw = getattr(row[s], "labelwave_stop_epoch", None)
+        if lw is not None and np.isfinite(lw):
+            ax.axvline(lw, color=color, lw=1.2, ls="-.", alpha=0.8)
 
     fig1 = _figure(11, 4.0)
     ax = fig1.subplots()
@@ -68,6 +71,7 @@ def study_figures(root: str | os.PathLike, rows: pd.DataFrame) -> list[tuple[str
         stops(ax, s, c)
     ax.plot([], [], color="k", ls="-", label="interaction stop")
     ax.plot([], [], color="k", ls=":", label="validation stop (patience)")
+    ax.plot([], [], color="k", ls="-.", label="Label Wave stop (no held-out data)")
     _int_x(ax)
     ax.set(xlabel="epoch (checkpoint)", ylabel=r"$\bar{H}$ (explained training samples)", ylim=(-0.02, 1.02),
            title=r"mean $\bar{H}$ per seed with its 95% bootstrap band")
@@ -86,11 +90,13 @@ def study_figures(root: str | os.PathLike, rows: pd.DataFrame) -> list[tuple[str
             part = tr[tr["split"].astype(str) == split].sort_values("epoch")
             ax_.plot(part["epoch"], part["loss"], color=c, ls=ls, lw=1.2, label=f"seed {s}" if split == "eval" else None)
         ev = tr[tr["split"].astype(str) == "eval"].set_index("epoch")["loss"]
-        for e, marker in ((row[s].stop_epoch, "o"), (row[s].baseline_stop_epoch, "x"), (row[s].best_epoch, "*")):
+        for e, marker in ((row[s].stop_epoch, "o"), (row[s].baseline_stop_epoch, "x"), (row[s].best_epoch, "*"),
+                          (getattr(row[s], "labelwave_stop_epoch", None), "^")):
             if e in ev.index:
                 ax_e.plot([e], [ev.loc[e]], marker=marker, color=c, ms=9, mfc="none" if marker == "o" else c, ls="")
         stops(ax_r, s, c)
-    for m, lab in (("o", "interaction stop"), ("x", "validation stop"), ("*", "best checkpoint")):
+    for m, lab in (("o", "interaction stop"), ("x", "validation stop"), ("*", "best checkpoint"),
+                   ("^", "Label Wave stop")):
         ax_e.plot([], [], marker=m, color="k", ls="", label=lab)
     ax_r.plot([], [], color="k", ls="--", label="reference (test) loss")
     ax_r.plot([], [], color="k", ls=":", label="training loss")
@@ -103,9 +109,11 @@ def study_figures(root: str | os.PathLike, rows: pd.DataFrame) -> list[tuple[str
     return [
         ("study_h_bar", "Mean H-bar of the explained training samples per seed, with its 95% percentile bootstrap band "
                         "over explained samples (h_bar_summary). Solid lines: the interaction stop; dotted: validation "
-                        "early stopping on the reference loss.", fig1),
+                        "early stopping on the reference loss; dash-dotted: the Label Wave stop (prediction changes on the "
+                        "training examples; no held-out data).", fig1),
         ("study_losses", "Losses per seed. Left: the evaluation loss (held out from training and reference), with the "
-                         "interaction stop (circle), the validation stop (cross) and the best checkpoint (star). Right: "
+                         "interaction stop (circle), the validation stop (cross), the Label Wave stop (triangle) and the best "
+                         "checkpoint (star). Right: "
                          "reference (dashed) and training (dotted) loss.", fig2),
     ]
 
@@ -137,6 +145,10 @@ def _summary_html(rows: pd.DataFrame) -> str:
         f"mean {np.mean(rows['baseline_regret']):.4f} (per seed {', '.join(f'{v:.4f}' for v in rows['baseline_regret'])}). "
         f"Interaction minus validation regret per seed: {', '.join(f'{v:+.4f}' for v in d)}.</p>",
     ]
+    if "labelwave_regret" in rows.columns:
+        lw = rows["labelwave_regret"].to_numpy(float)
+        parts.append(f"<p>Label Wave stop (no held-out data; epochs {', '.join(str(int(e)) for e in rows['labelwave_stop_epoch'])}"
+                     f"): regret mean {np.nanmean(lw):.4f} (per seed {', '.join(f'{v:.4f}' for v in lw)}).</p>")
     return "".join(parts)
 
 

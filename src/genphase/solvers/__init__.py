@@ -17,22 +17,19 @@ the available memory, runs the chosen solver and scales the results back.
 
 from __future__ import annotations
 
-import os
 from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._system import free_memory
+from .._vocabulary import EXACT_SOLVERS, SOLVER_NAMES
 from ..errors import InputError, MemoryEstimateError
 from .result import SolveResult
 
 __all__ = ["solve", "estimate_memory", "available_memory", "default_batch_size", "SolveResult", "SOLVER_NAMES", "EXACT_SOLVERS"]
 
-#: names of the default exact solver: "admm" (historical) and "hpr" (its algorithm)
-EXACT_SOLVERS = ("admm", "hpr")
-#: every name :func:`solve` accepts
-SOLVER_NAMES = (*EXACT_SOLVERS, "sgd-reference", "highs")
 
 #: samples the exact solver leaves unconverged are re-solved exactly by HiGHS up to this n
 FALLBACK_MAX_N = 10
@@ -57,21 +54,13 @@ _ARRAYS_PER_BLOCK = 24
 def available_memory(device: torch.device) -> int:
     """Free memory in bytes on ``device`` (GPU: cudaMemGetInfo; CPU: MemAvailable).
 
-    >>> import torch
     >>> available_memory(torch.device("cpu")) > 0  # bytes; the value depends on the machine
     True
     """
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover
-        pass
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    free = free_memory(device)
+    if free is None:  # pragma: no cover - a machine that reports no free memory
+        raise MemoryEstimateError(f"cannot read the free memory of {device}; pass batch_size= explicitly")
+    return free
 
 
 def estimate_memory(n: int, batch: int = 1, itemsize: int = 8, *, noisy: bool = True) -> int:

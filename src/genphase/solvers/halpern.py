@@ -26,7 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..transforms import _SUP_ZETA as _SUP_ZETA_M, _ZETA as _ZETA_M
+from ..transforms import _SUP_ZETA as _SUP_ZETA_M
+from ..transforms import _ZETA as _ZETA_M
 from .certificate import BestPoint, best_primal, dual_lower_bound
 from .operators import C1, KTK, block_operator, c_apply, eig_parts, operator, parity, t_vector
 from .options import ADMMOptions, check_interval, iterate_dtype

@@ -8,7 +8,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..transforms import _apply_plan, _plan_torch, kron_operator, moebius, order_parity, reverse, subset_orders, superset_moebius, superset_zeta
+from ..transforms import (
+    _apply_plan,
+    _plan_torch,
+    kron_operator,
+    moebius,
+    order_parity,
+    reverse,
+    subset_orders,
+    superset_moebius,
+    superset_zeta,
+)
 
 __all__ = ["t_vector", "or_from_and", "KTK", "CTC", "C1", "block_operator", "eig_parts"]
 

@@ -42,7 +42,7 @@ import math
 import torch
 
 from ..errors import InputError
-from ..transforms import moebius, zeta
+from ..transforms import moebius, singleton_bitmasks, zeta
 from .certificate import relative_gap
 from .operators import c_apply, ct_apply, l1, or_from_and, parity
 from .options import ADMMOptions, check_interval
@@ -139,7 +139,7 @@ def split_singletons_evenly(part: SolveResult, n: int) -> None:
     >>> split_singletons_evenly(r, 1); r.and_effects.tolist(), r.or_effects.tolist()
     ([[0.0, 1.0]], [[0.0, 1.0]])
     """
-    idx = torch.as_tensor([1 << i for i in range(n)], dtype=torch.long, device=part.and_effects.device)
+    idx = torch.as_tensor(singleton_bitmasks(n), device=part.and_effects.device)
     a, o = part.and_effects, part.or_effects
     half = 0.5 * (a[:, idx] + o[:, idx])
     old = a[:, idx].abs().sum(-1) + o[:, idx].abs().sum(-1)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from system_deps import require_fashion_mnist
 
 from genphase.datasets import (
     load_cifar10,
@@ -22,7 +23,6 @@ from genphase.datasets import (
     write_idx,
 )
 from genphase.errors import DatasetNotFoundError, InputError
-from system_deps import require_fashion_mnist
 
 
 def _idx_bytes(a: np.ndarray) -> bytes:

@@ -1,0 +1,12 @@
+"""Names shared by several layers, kept free of heavy imports (the config layer reads them
+without importing torch)."""
+
+from __future__ import annotations
+
+__all__ = ["EXACT_SOLVERS", "SOLVER_NAMES"]
+
+#: names of the default exact solver: "admm" (historical) and "hpr" (its algorithm,
+#: Halpern-anchored Peaceman-Rachford; docs/solver.md)
+EXACT_SOLVERS: tuple[str, ...] = ("admm", "hpr")
+#: every name ``extract_and_or(solver=...)`` and ``interactions.solver`` accept
+SOLVER_NAMES: tuple[str, ...] = (*EXACT_SOLVERS, "sgd-reference", "highs")
