@@ -21,11 +21,12 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/genphase run $(ARGS)
 
+# the test suite (tests/) and every `>>>` example in the package's docstrings
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests src/genphase --doctest-modules
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples conftest.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
-# before torch is imported: idle OpenMP threads sleep instead of spinning (the CLI does the same; see
-# docs/reliability.md), which keeps a busy 2-core machine from slowing every test down many times
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# the environment (offline Hugging Face, Agg backend, passive OpenMP) is set in the repository's root
+# conftest.py, so that the docstring examples under src/genphase run under the same settings
 
 
 @pytest.fixture

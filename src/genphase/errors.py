@@ -17,37 +17,79 @@ __all__ = [
 
 
 class GenphaseError(Exception):
-    """Base class of every error genphase raises on purpose."""
+    """Base class of every error genphase raises on purpose.
+
+    >>> try:
+    ...     raise ConfigError("unknown key 'lr'; did you mean 'training.lr'?")
+    ... except GenphaseError as exc:  # catches every error genphase raises on purpose
+    ...     print(type(exc).__name__, "-", exc)
+    ConfigError - unknown key 'lr'; did you mean 'training.lr'?
+    """
 
 
 class InputError(GenphaseError, ValueError):
-    """A value given by the user is malformed (shape, NaN, range...)."""
+    """A value given by the user is malformed (shape, NaN, range...).
+
+    >>> from genphase.transforms import num_variables
+    >>> try:
+    ...     num_variables(6)
+    ... except ValueError as exc:  # an InputError is also a ValueError
+    ...     print(type(exc).__name__)
+    InputError
+    """
 
 
 class MemoryEstimateError(GenphaseError, MemoryError):
-    """The requested computation would need more memory than is available."""
+    """The requested computation would need more memory than is available.
+
+    >>> issubclass(MemoryEstimateError, MemoryError), issubclass(MemoryEstimateError, GenphaseError)
+    (True, True)
+    """
 
 
 class ConfigError(GenphaseError, ValueError):
-    """A run configuration has an unknown key, a wrong type or an impossible value."""
+    """A run configuration has an unknown key, a wrong type or an impossible value.
+
+    >>> isinstance(ConfigError("epochs must be >= 1, got 0"), ValueError)
+    True
+    """
 
 
 class RunDirectoryError(GenphaseError, RuntimeError):
-    """A run directory belongs to another configuration or version."""
+    """A run directory belongs to another configuration or version.
+
+    >>> str(RunDirectoryError("runs/x belongs to another config; pass a new --out"))
+    'runs/x belongs to another config; pass a new --out'
+    """
 
 
 class MissingDependencyError(GenphaseError, ImportError):
-    """An optional dependency is not installed."""
+    """An optional dependency is not installed.
+
+    >>> try:
+    ...     require("genphase_no_such_module", "text", "this example")
+    ... except ImportError as exc:  # a MissingDependencyError is also an ImportError
+    ...     print(exc)
+    this example needs the optional dependency 'genphase_no_such_module', which is not installed. Install it with: pip install 'genphase[text]'
+    """
 
 
 class DatasetNotFoundError(GenphaseError, FileNotFoundError):
-    """A dataset's files are missing; the message says how to install them."""
+    """A dataset's files are missing; the message says how to install them.
+
+    >>> isinstance(DatasetNotFoundError("no MNIST under /data"), FileNotFoundError)
+    True
+    """
 
 
 class CorruptFileError(InputError):
     """A file cannot be used: truncated, not in the expected format, or not the file it should be.
 
     ``path`` is the file; the message says what is wrong with it and how to fix it.
+
+    >>> err = CorruptFileError("truncated parquet file; delete it and rerun", path="runs/x/h_bar.parquet")
+    >>> err.path, isinstance(err, InputError)
+    ('runs/x/h_bar.parquet', True)
     """
 
     def __init__(self, message: str, path: object = None):
@@ -56,7 +98,11 @@ class CorruptFileError(InputError):
 
 
 class UnsafePickleError(CorruptFileError):
-    """A torch file holds pickled Python objects (code could run on loading), which genphase refuses."""
+    """A torch file holds pickled Python objects (code could run on loading), which genphase refuses.
+
+    >>> issubclass(UnsafePickleError, CorruptFileError)
+    True
+    """
 
 
 class ConvergenceWarning(UserWarning):
@@ -73,7 +119,11 @@ class ConvergenceWarning(UserWarning):
 
 
 def require(module: str, extra: str, purpose: str):
-    """Import an optional dependency lazily, or raise an error naming the extra to install."""
+    """Import an optional dependency lazily, or raise an error naming the extra to install.
+
+    >>> require("math", "test", "this example").sqrt(4.0)
+    2.0
+    """
     import importlib
 
     try:

@@ -81,6 +81,13 @@ class AndOrInteractions:
       ``metadata``: free JSON-serialisable dict (value function, masker, model, ...).
 
     Universal matching: ``predict(S) == values[..., S] + noise[..., S]`` for every mask ``S``.
+
+    >>> import numpy as np
+    >>> res = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0], bias=0.5)
+    >>> res.n, res.batch_shape, res.values.tolist()  # v = 0.5 + 2 [x0 and x1] + 1 [x0 or x1]
+    (2, (), [0.5, 1.5, 1.5, 3.5])
+    >>> res.predict([[True, False]]).tolist()  # the surrogate on the mask {x0}
+    [1.5]
     """
 
     and_effects: np.ndarray
@@ -428,6 +435,9 @@ def harsanyi_dividends(values: ArrayLike) -> np.ndarray:
 
     ``values``: ``[..., 2**n]``; returns the same shape (numpy float64) with entry 0 = ``v[{}]``.
     These equal shapiq's exact "Moebius" interaction values.
+
+    >>> harsanyi_dividends([[0.0, 1.0, 1.0, 1.0]]).tolist()  # an OR game needs an AND term of -1 on the pair
+    [[0.0, 1.0, 1.0, -1.0]]
     """
     t, _, _ = _check_values(values)
     return moebius(t).cpu().numpy()
@@ -479,6 +489,15 @@ def extract_and_or(
     Returns:
         :class:`AndOrInteractions` with ``and_effects``, ``or_effects``, ``bias``, ``noise``,
         ``objective``, ``lower_bound``, ``gap``... of batch shape ``values.shape[:-1]``.
+
+    >>> import numpy as np
+    >>> v = np.array([[0.0, 0.0, 0.0, 1.0],   # x0 AND x1: one AND effect
+    ...               [0.0, 1.0, 1.0, 1.0]])  # x0 OR x1: one OR effect
+    >>> res = extract_and_or(v, tol=1e-6)
+    >>> res.batch_shape, res.and_effects.round(3).tolist(), (res.or_effects.round(3) + 0.0).tolist()
+    ((2,), [[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    >>> res.objective.round(3).tolist(), res.converged.tolist()
+    ([1.0, 1.0], [True, True])
     """
     from .solvers import solve
 

@@ -31,7 +31,11 @@ MAX_VARIABLES = 30
 
 
 def model_device(model: Any) -> torch.device | None:
-    """Device of a model's first parameter (or buffer); ``None`` for parameter-free callables."""
+    """Device of a model's first parameter (or buffer); ``None`` for parameter-free callables.
+
+    >>> model_device(torch.nn.Linear(2, 1)), model_device(lambda x: x)
+    (device(type='cpu'), None)
+    """
     if isinstance(model, torch.nn.Module):
         for t in model.parameters():
             return t.device
@@ -45,6 +49,10 @@ def model_outputs(out: Any) -> torch.Tensor:
 
     Accepts a tensor, an object with ``.logits`` (Hugging Face ``ModelOutput``), a mapping with
     ``"logits"``, or a tuple / list (its first element).
+
+    >>> logits = torch.tensor([[0.5, -0.5]])
+    >>> model_outputs((logits, "hidden states")).tolist(), model_outputs({"logits": logits}).tolist()
+    ([[0.5, -0.5]], [[0.5, -0.5]])
     """
     if isinstance(out, torch.Tensor):
         return out
@@ -298,6 +306,13 @@ def masked_values(
             model outputs that are not class scores.
         MemoryEstimateError: ``n`` too large, or the values plus one chunk do not fit in memory
             (the message gives the estimate).
+
+    >>> from genphase.maskers import TabularMasker
+    >>> def model(x):  # log-odds of class 1 = x0 * x1: an AND of the two features
+    ...     return torch.stack([torch.zeros(len(x)), x[:, 0] * x[:, 1]], 1)
+    >>> masker = TabularMasker(torch.zeros(2))  # a masked feature takes the baseline 0
+    >>> masked_values(model, torch.tensor([[2.0, 3.0]]), torch.tensor([1]), masker).tolist()
+    [[0.0, 0.0, 0.0, 6.0]]
     """
     values, _, _ = _masked_values(
         model, inputs, labels, masker, value_fn=value_fn, chunk_size=chunk_size, autocast=autocast,
@@ -344,6 +359,13 @@ def explain(
 
     Returns:
         :class:`genphase.interactions.AndOrInteractions` of batch shape ``[B]``.
+
+    >>> from genphase.maskers import TabularMasker
+    >>> def model(x):  # log-odds of class 1 = x0 * x1: an AND of the two features
+    ...     return torch.stack([torch.zeros(len(x)), x[:, 0] * x[:, 1]], 1)
+    >>> res = explain(model, torch.tensor([[2.0, 3.0]]), torch.tensor([1]), TabularMasker(torch.zeros(2)), tol=1e-6)
+    >>> res.variables, res.and_effects.round(3).tolist(), res.metadata["value_function"]
+    (('f0', 'f1'), [[0.0, 0.0, 0.0, 6.0]], 'log_odds')
     """
     from .interactions import extract_and_or
 

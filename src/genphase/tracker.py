@@ -63,6 +63,10 @@ class Verdict:
     - ``message``: one sentence saying why.
     - ``report``: JSON-serialisable details, written to ``metrics/phases.json``.
     - ``phases``: ``phase, start_epoch, end_epoch`` frame for ``metrics/phases.parquet``.
+
+    >>> v = Verdict(phase=3, stop=True, stop_epoch=12, message="phase 3 from epoch 12")
+    >>> v.stop, v.stop_epoch, v.report
+    (True, 12, {})
     """
 
     phase: int
@@ -88,10 +92,12 @@ def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_streng
     the start of phase 3 before it can report it, so the advice comes that many measurements late.
 
     >>> import pandas as pd
-    >>> tr = pd.DataFrame({"epoch": [0, 1, 2], "split": "test", "loss": [1.0, 0.8, 0.7]})
-    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2], "split": "train", "h_bar": [0.1, 0.2, 0.3]})
-    >>> default_phase_rule(tr, hb, None).phase in (0, 1)
-    True
+    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "test", "loss": [5.0, 4, 3, 2, 1]})
+    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
+    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
+    >>> v = default_phase_rule(tr, hb, None)  # H-bar peaks at epoch 2, then falls: phase 2
+    >>> v.phase, v.stop, v.stop_epoch
+    (2, False, None)
     """
     from .analysis import detect_phases
 

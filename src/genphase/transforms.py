@@ -60,7 +60,15 @@ def _is_torch(x: Any) -> bool:
 
 
 def num_variables(size: int, *, what: str = "values") -> int:
-    """Return ``n`` such that ``size == 2**n``, or raise an :class:`InputError`."""
+    """Return ``n`` such that ``size == 2**n``, or raise an :class:`InputError`.
+
+    >>> num_variables(8)
+    3
+    >>> num_variables(6)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.InputError: the last dimension of values must be 2**n (one entry per subset of the n variables, in bitmask order), got 6; nearest valid sizes are 4 and 8
+    """
     size = int(size)
     if size < 1 or size & (size - 1):
         lo = 1 << max(size.bit_length() - 1, 0)
@@ -82,7 +90,11 @@ def _orders_np(n: int) -> np.ndarray:
 
 
 def subset_orders(n: int) -> np.ndarray:
-    """Orders ``|S|`` of all ``2**n`` subsets in bitmask order, shape ``[2**n]`` (int64, read-only)."""
+    """Orders ``|S|`` of all ``2**n`` subsets in bitmask order, shape ``[2**n]`` (int64, read-only).
+
+    >>> subset_orders(3).tolist()  # subsets {}, {0}, {1}, {0,1}, {2}, {0,2}, {1,2}, {0,1,2}
+    [0, 1, 1, 2, 1, 2, 2, 3]
+    """
     if n < 0:
         raise InputError(f"n must be >= 0, got {n}")
     return _orders_np(n)
@@ -96,7 +108,11 @@ def _parity_np(n: int) -> np.ndarray:
 
 
 def order_parity(n: int) -> np.ndarray:
-    """``(-1)^|S|`` for all subsets in bitmask order, shape ``[2**n]`` (float64, read-only)."""
+    """``(-1)^|S|`` for all subsets in bitmask order, shape ``[2**n]`` (float64, read-only).
+
+    >>> order_parity(2).tolist()
+    [1.0, -1.0, -1.0, 1.0]
+    """
     return _parity_np(n)
 
 
@@ -164,6 +180,11 @@ def kron_apply(x: Array, m: np.ndarray) -> Array:
 
     ``x`` has shape ``[..., 2**n]``; returns a new array of the same shape and kind.
     ``m[j, i]`` maps input bit value ``i`` to output bit value ``j`` of each variable.
+
+    >>> import numpy as np
+    >>> m = np.array([[1.0, 0.0], [1.0, 1.0]])  # the zeta factor: output bit 1 sums input bits 0 and 1
+    >>> kron_apply(np.array([1.0, 2.0, 3.0, 4.0]), m).tolist()
+    [1.0, 3.0, 4.0, 10.0]
     """
     n = num_variables(x.shape[-1])
     if n == 0:
@@ -181,6 +202,11 @@ def kron_operator(m: np.ndarray, n: int, *, dtype: Any, device: Any = "cpu") -> 
     """Precompiled :func:`kron_apply` for torch tensors ``[..., 2**n]`` of one dtype and device.
 
     Skips the per-call checks and lookups; for inner loops (the solvers). ``n >= 1``.
+
+    >>> import numpy as np, torch
+    >>> op = kron_operator(np.array([[1.0, 0.0], [1.0, 1.0]]), 2, dtype=torch.float64)
+    >>> op(torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)).tolist()
+    [[1.0, 3.0, 4.0, 10.0]]
     """
     if n < 1:
         raise InputError(f"kron_operator needs n >= 1, got {n}")
@@ -191,27 +217,53 @@ def kron_operator(m: np.ndarray, n: int, *, dtype: Any, device: Any = "cpu") -> 
 
 
 def moebius(f: Array) -> Array:
-    """Subset Moebius transform (Harsanyi dividends / AND interactions of a game), shape kept."""
+    """Subset Moebius transform (Harsanyi dividends / AND interactions of a game), shape kept.
+
+    >>> import numpy as np
+    >>> v = np.array([0.0, 1.0, 2.0, 5.0])  # v({}), v({0}), v({1}), v({0,1})
+    >>> moebius(v).tolist()  # the pair adds 5 - 1 - 2 + 0 = 2
+    [0.0, 1.0, 2.0, 2.0]
+    """
     return kron_apply(f, _MOEBIUS)
 
 
 def zeta(f: Array) -> Array:
-    """Subset-sum (zeta) transform, the inverse of :func:`moebius`, shape kept."""
+    """Subset-sum (zeta) transform, the inverse of :func:`moebius`, shape kept.
+
+    >>> import numpy as np
+    >>> zeta(np.array([0.0, 1.0, 2.0, 2.0])).tolist()  # back to the game of the moebius example
+    [0.0, 1.0, 2.0, 5.0]
+    """
     return kron_apply(f, _ZETA)
 
 
 def superset_zeta(f: Array) -> Array:
-    """Superset-sum transform ``(Zup f)[U] = sum_{T superset U} f[T]``, shape kept."""
+    """Superset-sum transform ``(Zup f)[U] = sum_{T superset U} f[T]``, shape kept.
+
+    >>> import numpy as np
+    >>> superset_zeta(np.array([1.0, 2.0, 3.0, 4.0])).tolist()  # [{} .. {0,1}] -> sums over supersets
+    [10.0, 6.0, 7.0, 4.0]
+    """
     return kron_apply(f, _SUP_ZETA)
 
 
 def superset_moebius(f: Array) -> Array:
-    """Inverse of :func:`superset_zeta`, shape kept."""
+    """Inverse of :func:`superset_zeta`, shape kept.
+
+    >>> import numpy as np
+    >>> superset_moebius(np.array([10.0, 6.0, 7.0, 4.0])).tolist()
+    [1.0, 2.0, 3.0, 4.0]
+    """
     return kron_apply(f, _SUP_MOEBIUS)
 
 
 def reverse(f: Array) -> Array:
-    """Complement map ``f[..., S] -> f[..., N \\ S]`` (reverses the last axis)."""
+    """Complement map ``f[..., S] -> f[..., N \\ S]`` (reverses the last axis).
+
+    >>> import numpy as np
+    >>> reverse(np.array([[0, 1, 2, 3]])).tolist()  # entry {} takes f[{0,1}] (the complement)
+    [[3, 2, 1, 0]]
+    """
     if _is_torch(f):
         return f.flip(-1)
     return f[..., ::-1]
@@ -221,17 +273,31 @@ def or_transform(f: Array) -> Array:
     """OR interactions of the game ``f``: ``I[T] = -sum_{L subset T} (-1)^{|T|-|L|} f[N \\ L]``.
 
     Entry 0 holds ``-f[N]``; entries ``T != {}`` are the OR effects of Theorem 1 (docs/science.md, section 3.2).
+
+    >>> import numpy as np
+    >>> v = np.array([0.0, 1.0, 1.0, 1.0])  # an OR game: 1 once either variable is present
+    >>> (or_transform(v) + 0.0).tolist()  # entry 0 is -v(N); the pair {0,1} carries the OR effect
+    [-1.0, 0.0, 0.0, 1.0]
     """
     return -moebius(reverse(f))
 
 
 def inverse_or_transform(i_or: Array) -> Array:
-    """Inverse of :func:`or_transform` (all entries, entry 0 included)."""
+    """Inverse of :func:`or_transform` (all entries, entry 0 included).
+
+    >>> import numpy as np
+    >>> inverse_or_transform(np.array([-1.0, 0.0, 0.0, 1.0])).tolist()
+    [0.0, 1.0, 1.0, 1.0]
+    """
     return reverse(zeta(-i_or))
 
 
 def masks_to_bitmasks(masks: Array) -> np.ndarray:
-    """Boolean masks ``[..., n]`` (True = variable kept) to integer bitmasks ``[...]``."""
+    """Boolean masks ``[..., n]`` (True = variable kept) to integer bitmasks ``[...]``.
+
+    >>> masks_to_bitmasks([[True, False, True], [False, False, False]]).tolist()
+    [5, 0]
+    """
     m = np.asarray(masks.cpu() if _is_torch(masks) else masks).astype(bool)
     n = m.shape[-1]
     if n > 62:
@@ -242,7 +308,11 @@ def masks_to_bitmasks(masks: Array) -> np.ndarray:
 
 def bitmasks_to_masks(bitmasks: Array, n: int) -> Array:
     """Integer bitmasks ``[...]`` to boolean masks ``[..., n]`` (True = variable kept); a torch
-    tensor gives a bool tensor on its device, anything else a numpy array."""
+    tensor gives a bool tensor on its device, anything else a numpy array.
+
+    >>> bitmasks_to_masks([5, 2], 3).tolist()
+    [[True, False, True], [False, True, False]]
+    """
     if _is_torch(bitmasks):
         import torch
 

@@ -102,6 +102,9 @@ def log_odds(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     Equals ``log p_y / (1 - p_y)`` under a softmax, but is computed from the logits directly so that
     it stays finite and exact when ``p_y`` rounds to 1 (logits ``[1000, 0]``, ``y=0`` give 1000).
+
+    >>> log_odds(torch.tensor([[1000.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1])).tolist()  # finite when p -> 1
+    [1000.0, 0.0]
     """
     z = _class_scores(outputs, min_classes=2, name="log_odds")
     y = _check_labels(labels, z.shape[0], z.shape[1], name="log_odds").to(z.device)
@@ -111,7 +114,11 @@ def log_odds(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def logit(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Logit of class ``y``: ``z_y`` (float64 ``[B]``)."""
+    """Logit of class ``y``: ``z_y`` (float64 ``[B]``).
+
+    >>> logit(torch.tensor([[2.0, -1.0]]), torch.tensor([1])).tolist()
+    [-1.0]
+    """
     z = _class_scores(outputs, min_classes=1, name="logit")
     y = _check_labels(labels, z.shape[0], z.shape[1], name="logit").to(z.device)
     return z.gather(1, y[:, None])[:, 0]
@@ -131,14 +138,22 @@ def _single_logit(outputs: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def binary_logit(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Single-logit binary model (``p(1) = sigmoid(z)``): ``v = z`` if ``y == 1`` else ``-z`` -- the log-odds of ``y``."""
+    """Single-logit binary model (``p(1) = sigmoid(z)``): ``v = z`` if ``y == 1`` else ``-z`` -- the log-odds of ``y``.
+
+    >>> binary_logit(torch.tensor([1.5, 1.5]), torch.tensor([1, 0])).tolist()  # one logit per sample
+    [1.5, -1.5]
+    """
     z = _single_logit(outputs, "binary_logit")
     y = _check_labels(labels, z.shape[0], 2, name="binary_logit").to(z.device)
     return torch.where(y == 1, z, -z)
 
 
 def predicted_classes(outputs: torch.Tensor) -> torch.Tensor:
-    """The predicted class of class scores ``[B, C]``: ``argmax`` (first maximum on ties), long ``[B]``."""
+    """The predicted class of class scores ``[B, C]``: ``argmax`` (first maximum on ties), long ``[B]``.
+
+    >>> predicted_classes(torch.tensor([[0.1, 2.0, 0.3], [1.0, 1.0, 0.0]])).tolist()  # first maximum on ties
+    [1, 0]
+    """
     return _class_scores(outputs, min_classes=1, name="predicted_classes").argmax(1)
 
 
@@ -154,6 +169,10 @@ def predicted_log_odds(
     ``full_outputs`` ``[B, C]`` are the outputs on the full (unmasked) inputs; when omitted,
     ``outputs`` are taken to be those. For masked inputs always pass ``full_outputs`` (or use
     :func:`genphase.masked_outputs.masked_values`, which does): the class must not change with the mask.
+
+    >>> full = torch.tensor([[0.0, 2.0]])  # the full input predicts class 1
+    >>> predicted_log_odds(torch.tensor([[1.0, 0.0]]), full_outputs=full).tolist()  # a masked input, still class 1
+    [-1.0]
     """
     ref = outputs if full_outputs is None else full_outputs
     return log_odds(outputs, predicted_classes(ref).to(outputs.device))
@@ -165,6 +184,10 @@ class ValueFunction:
 
     ``predict``: when set, labels are not given by the user but are the classes predicted on the
     full input, ``predict(full_outputs) -> labels [B]``, computed once per sample.
+
+    >>> vf = ValueFunction("margin", lambda z, y: z[:, 1] - z[:, 0])
+    >>> vf(torch.tensor([[1.0, 3.0]]), torch.tensor([1])).tolist(), vf.uses_prediction
+    ([2.0], False)
     """
 
     name: str
@@ -216,6 +239,10 @@ def get_value_function(value_fn: ValueFunctionLike) -> ValueFunction:
 
     The plain function :func:`predicted_log_odds` resolves to the registered
     ``"predicted_log_odds"`` (class taken from the full input).
+
+    >>> vf = get_value_function("predicted_log_odds")
+    >>> vf.name, vf.uses_prediction, get_value_function(log_odds).name
+    ('predicted_log_odds', True, 'log_odds')
     """
     if isinstance(value_fn, ValueFunction):
         return value_fn
@@ -247,7 +274,13 @@ def register_value_function(
     predict: Callable[[torch.Tensor], torch.Tensor] | None = None,
     overwrite: bool = False,
 ) -> ValueFunction:
-    """Register ``fn`` under ``name`` (see :class:`ValueFunction` for ``predict``); returns it."""
+    """Register ``fn`` under ``name`` (see :class:`ValueFunction` for ``predict``); returns it.
+
+    >>> vf = register_value_function("example_margin", lambda z, y: z[:, 1] - z[:, 0], overwrite=True)
+    >>> get_value_function("example_margin") is vf
+    True
+    >>> del VALUE_FUNCTIONS["example_margin"]  # keep the registry as it was
+    """
     if not isinstance(name, str) or not name:
         raise InputError(f"a value function name must be a non-empty str, got {name!r}")
     if name in VALUE_FUNCTIONS and not overwrite:

@@ -38,6 +38,10 @@ class CrossfitDesign:
     - ``leave_out``: ``m``, the number of baselines that leave each fold out (baseline k leaves out
       folds ``k..k+m-1`` mod K).
     - ``seed``: the seed of the permutation.
+
+    >>> d = crossfit_design(8, 4, seed=0)  # 8 training samples, K = 4 baselines
+    >>> d.K, d.leave_out, np.bincount(d.folds).tolist()  # each fold is left out by leave_out baselines
+    (4, 2, [2, 2, 2, 2])
     """
 
     folds: np.ndarray

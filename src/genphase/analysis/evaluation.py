@@ -37,7 +37,12 @@ STUDY_COLUMNS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class PatienceStop:
     """Validation early stopping: ``epoch`` is the checkpoint kept (the best loss seen when training stopped),
-    ``stopped_at`` the checkpoint where the patience ran out (the last checkpoint if it never did)."""
+    ``stopped_at`` the checkpoint where the patience ran out (the last checkpoint if it never did).
+
+    >>> s = patience_stop([0, 1, 2, 3, 4, 5], [3.0, 2.0, 2.5, 2.4, 2.6, 1.0], patience=3)
+    >>> s.epoch, s.stopped_at  # no improvement on epoch 1 for 3 checkpoints: stop at 4, keep 1
+    (1, 4)
+    """
 
     epoch: int
     stopped_at: int
@@ -48,7 +53,14 @@ class PatienceStop:
 @dataclass(frozen=True)
 class StopScore:
     """A stop scored on the evaluation split: ``regret = loss[stop] - min loss`` and ``accuracy_regret = max
-    accuracy - accuracy[stop]`` (NaN without an accuracy column); ``best_epoch`` has the lowest evaluation loss."""
+    accuracy - accuracy[stop]`` (NaN without an accuracy column); ``best_epoch`` has the lowest evaluation loss.
+
+    >>> log = pd.DataFrame({"epoch": [0, 1, 2], "split": "eval", "loss": [2.0, 1.0, 1.5],
+    ...                     "accuracy": [0.5, 0.75, 0.625]})
+    >>> s = score_stop(log, 2)
+    >>> s.best_epoch, s.loss_at_stop, s.regret, s.accuracy_regret
+    (1, 1.5, 0.5, 0.125)
+    """
 
     stop_epoch: int
     best_epoch: int

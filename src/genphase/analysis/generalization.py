@@ -70,6 +70,13 @@ class BaselineAblation:
     - ``h_bar_by_type``: ``[K, *B, 3]`` (types and, or, all).
     - ``generalizable``: ``[K, *B, 3, n, 2]`` signed sums of the generalizable salient interactions
       per type, order and sign (Eq. 9 with ``G_hat(k)``); ``total``: ``[*B, 3, n, 2]`` (Eq. 8).
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> only_and = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> only_or = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0])
+    >>> ab = baseline_ablation(m, [only_and, only_or])  # k = 1: the AND generalizes; k = 2: both
+    >>> ab.K, ab.summary()["mean"].round(4).tolist()
+    (2, [0.6667, 1.0])
     """
 
     h_bar: np.ndarray
@@ -126,6 +133,15 @@ class GeneralizationPower:
     - ``values_full``: ``[*B]`` ``v(x)`` on the full input (``model.values[..., -1]``), for Eq. 12.
     - ``eligible``: ``[*B, K]`` bool, baseline k may be compared with that sample (None: all may);
       ``per_baseline`` is False for ineligible pairs.
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> only_and = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> only_or = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0])
+    >>> gp = generalization_power(m, [only_and, only_or])
+    >>> gp.K, gp.g(1)[:, 3].tolist(), gp.g(2)[:, 3].tolist()  # G_hat(k) of {0, 1}, types (and, or)
+    (2, [True, False], [True, True])
+    >>> gp.n_agree()[:, 3].tolist()  # baselines sharing each salient interaction
+    [1, 1]
     """
 
     model: Salience
@@ -328,7 +344,13 @@ def generalizes(
     absolute: float | None = None,
     merge_singletons: bool = True,
 ) -> np.ndarray:
-    """Eq. 7 against one baseline: ``[*B, 2, 2**n]`` bool (True = salient in the model and generalizes)."""
+    """Eq. 7 against one baseline: ``[*B, 2, 2**n]`` bool (True = salient in the model and generalizes).
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> base = AndOrInteractions.from_effects([0.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 1.0])
+    >>> generalizes(m, base).tolist()  # the AND has the opposite sign in the baseline: it does not generalize
+    [[False, False, False, False], [False, False, False, True]]
+    """
     return generalization_power(model, [baseline], tau=tau, absolute=absolute, merge_singletons=merge_singletons).g(1)
 
 
@@ -340,5 +362,12 @@ def baseline_ablation(
     absolute: float | None = None,
     merge_singletons: bool = True,
 ) -> BaselineAblation:
-    """H-bar and generalizable strengths with the first k baselines, k = 1..K (Fig. 3), as data."""
+    """H-bar and generalizable strengths with the first k baselines, k = 1..K (Fig. 3), as data.
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> only_or = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0])
+    >>> ab = baseline_ablation(m, [only_or, m])
+    >>> ab.h_bar.round(4).tolist()  # k = 1, 2
+    [0.3333, 1.0]
+    """
     return generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons).ablation()

@@ -41,7 +41,13 @@ __all__ = ["LabelWaveStop", "label_wave_stop", "label_wave_study"]
 class LabelWaveStop:
     """The Label Wave stop: ``epoch`` (the first minimum of the smoothed prediction changes),
     ``stopped_at`` (where the patience ran out; the last epoch if it never did), the series it used
-    (``epochs``, ``changes``, ``smoothed``) and its parameters."""
+    (``epochs``, ``changes``, ``smoothed``) and its parameters.
+
+    >>> pc = [90, 50, 30, 20, 12, 10, 14, 25, 30, 28, 26, 30]  # prediction changes per epoch 1..12
+    >>> s = label_wave_stop(pd.DataFrame({"epoch": range(1, 13), "split": "train", "prediction_changes": pc}))
+    >>> s.epoch, s.stopped_at, s.window, s.smoothed[:3].round(2).tolist()  # moving mean over 3 epochs
+    (6, 11, 3, [70.0, 56.67, 33.33])
+    """
 
     epoch: int
     stopped_at: int

@@ -69,13 +69,22 @@ NORMALIZATIONS = ("raw", "relative", "share")
 
 
 def order_strength(res: AndOrInteractions, *, merge_singletons: bool = True) -> np.ndarray:
-    """Per-sample signed strength of ALL interactions: ``[*B, 3, n, 2]`` (types and/or/all, orders 1..n, signs +/-)."""
+    """Per-sample signed strength of ALL interactions: ``[*B, 3, n, 2]`` (types and/or/all, orders 1..n, signs +/-).
+
+    >>> res = AndOrInteractions.from_effects([0.0, 1.0, 0.0, -2.0], [0.0, 0.0, 0.0, 0.5])
+    >>> order_strength(res)[2].tolist()  # type "all": order 1 (+, -), order 2 (+, -)
+    [[1.0, 0.0], [0.5, -2.0]]
+    """
     check_model(res, "res")
     return signed_order_sums(effects_view(res, merge_singletons), res.n)
 
 
 def output_range(res: AndOrInteractions) -> np.ndarray:
-    """``|v[N] - v[{}]|`` per sample, ``[*B]`` (from ``res.values``)."""
+    """``|v[N] - v[{}]|`` per sample, ``[*B]`` (from ``res.values``).
+
+    >>> output_range(AndOrInteractions.from_effects([0.0, 1.0, 0.0, -3.0], [0.0] * 4)).tolist()  # |v[N] - v[{}]|
+    2.0
+    """
     check_model(res, "res")
     v = np.asarray(res.values, dtype=np.float64)
     out = np.abs(v[..., -1] - v[..., 0])
@@ -92,6 +101,11 @@ class OrderDistribution:
     - ``strength``: ``[G, 3, n, 2]`` mean over the group's samples of the signed sums per type,
       order and sign (all interactions).
     - ``mean_range``: ``[G]`` mean ``|v[N] - v[{}]|``; ``count``: ``[G]`` samples per group.
+
+    >>> res = AndOrInteractions.from_effects([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, -1.0]], [[0.0] * 4] * 2)
+    >>> od = order_distribution(res, split=["train", "test"])
+    >>> od.groups, od.strength[:, 2].tolist(), od.count.tolist()  # [group, type "all", order, sign]
+    (('train', 'test'), [[[1.0, 0.0], [2.0, 0.0]], [[0.0, 0.0], [0.0, -1.0]]], [1, 1])
     """
 
     groups: tuple[str, ...]
@@ -153,6 +167,11 @@ def order_distribution(res: AndOrInteractions, *, split: Any = None, merge_singl
     """Mean order distribution of ``res`` per split group (see the module docstring).
 
     ``split``: per-sample labels (e.g. "train"/"test"), same size as the batch; None for one group "all".
+
+    >>> res = AndOrInteractions.from_effects([[0.0, 1.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0]], [[0.0] * 4] * 2)
+    >>> od = order_distribution(res)  # one group "all": the mean over both samples
+    >>> od.groups, od.strength[0, 2].tolist(), od.mean_range.tolist()
+    (('all',), [[2.0, 0.0], [1.0, 0.0]], [3.0])
     """
     per = order_strength(res, merge_singletons=merge_singletons)
     nb = int(np.prod(res.batch_shape)) if res.batch_shape else 1
@@ -190,7 +209,12 @@ def order_distribution_samples(res: AndOrInteractions, split: Any, *, merge_sing
 
 
 def checkpoint_items(checkpoints: Any) -> list[tuple[int, AndOrInteractions]]:
-    """Normalise a checkpoint series (``{epoch: res}`` or ``[(epoch, res), ...]``) to a sorted list."""
+    """Normalise a checkpoint series (``{epoch: res}`` or ``[(epoch, res), ...]``) to a sorted list.
+
+    >>> a = AndOrInteractions.from_effects([0.0, 1.0], [0.0, 0.0])
+    >>> [epoch for epoch, _ in checkpoint_items({5: a, 1: a})]  # sorted by epoch
+    [1, 5]
+    """
     if isinstance(checkpoints, Mapping):
         items = list(checkpoints.items())
     else:
@@ -227,7 +251,17 @@ def order_distribution_series(
     merge_singletons: bool = True,
 ) -> pd.DataFrame:
     """Order distribution at every checkpoint: ``checkpoint, split, type, order, sign, strength,
-    strength_rel, strength_share`` (the two-phase view; pick a normalisation by column)."""
+    strength_rel, strength_share`` (the two-phase view; pick a normalisation by column).
+
+    >>> a = AndOrInteractions.from_effects([[0.0, 1.0, 0.0, 3.0]], [[0.0] * 4])
+    >>> t = order_distribution_series({0: a, 10: a}, split=["train"])
+    >>> t[(t["type"] == "and") & (t["sign"] == "+")][["checkpoint", "order", "strength", "strength_share"]]
+        checkpoint  order  strength  strength_share
+    0            0      1       1.0            0.25
+    2            0      2       3.0            0.75
+    12          10      1       1.0            0.25
+    14          10      2       3.0            0.75
+    """
     frames = []
     for e, res in checkpoint_items(checkpoints):
         fr = order_distribution(res, split=split, merge_singletons=merge_singletons).to_table()
@@ -242,6 +276,11 @@ def weighted_jaccard(a: Any, b: Any, *, axis: int = -1, signed: bool = True) -> 
     ``signed=True``: ``a`` and ``b`` are signed; ``J = sum[min(a+, b+) + min(a-, b-)] / sum[max(a+, b+) +
     max(a-, b-)]`` with ``x+ = max(x, 0)``, ``x- = max(-x, 0)``. ``signed=False``: ``a`` and ``b`` are
     non-negative weights and ``J = sum min(a, b) / sum max(a, b)``. NaN where both are all zero.
+
+    >>> round(float(weighted_jaccard([1.0, -1.0], [2.0, -1.0])), 4)  # (1 + 1) / (2 + 1)
+    0.6667
+    >>> float(weighted_jaccard([1.0, 0.0], [0.0, 1.0]))  # nothing in common
+    0.0
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -269,6 +308,11 @@ def order_jaccard(
     ``train`` / ``test``: interactions of the same model on training and testing samples (any batch
     sizes, same variables). Returns ``[3, n]``: types ("and", "or", "all"), orders 1..n (see the
     module docstring for the definition).
+
+    >>> train = AndOrInteractions.from_effects([[0.0, 1.0, 0.0, 2.0]], [[0.0] * 4])
+    >>> test = AndOrInteractions.from_effects([[0.0, 1.0, 0.0, -2.0]], [[0.0] * 4])
+    >>> order_jaccard(train, test)[0].tolist()  # AND: order 1 agrees, order 2 has opposite signs
+    [1.0, 0.0]
     """
     check_same_variables(train, test, "train", "test")
     n = train.n

@@ -60,6 +60,11 @@ class SegmentFits:
     - ``knots``: ``[..., S, S - 1]`` the best fit's breakpoints in ``x`` (row ``s - 1`` uses its first
       ``s - 1`` entries; NaN elsewhere and where ``s`` segments could not be fitted).
     - ``best``: ``[...]`` int, the number of segments with the smallest BIC.
+
+    >>> x = np.log1p(np.array([0, 1, 2, 4, 8, 16, 32, 64]))
+    >>> f = segment_fits(x, np.minimum(x, x[3]))  # a rise, then flat
+    >>> f.rss.shape, f.knots.shape, int(f.best)  # fits with 1, 2, 3 segments; the BIC picks 2
+    ((3,), (3, 2), 2)
     """
 
     rss: np.ndarray
@@ -178,6 +183,14 @@ class PhaseCount:
     ``bic`` (None where a count has no admissible layout) and ``breakpoints`` (epochs, from the
     knots) describe the fits of the full-sample mean curve; ``feasible`` lists the segment counts
     that could be fitted; ``n_resamples`` is the number of resamples used, ``n_left_out`` those left out.
+
+    >>> e = np.array([0, 1, 2, 4, 8, 16, 32, 64])
+    >>> h = np.minimum(np.log1p(e), np.log1p(4.0))  # H-bar rises until epoch 4, then stays: two phases
+    >>> tab = pd.DataFrame({"checkpoint": np.repeat(e, 2), "sample": np.tile([0, 1], 8), "split": "train",
+    ...                     "h_bar": np.repeat(h, 2) + np.tile([-0.01, 0.01], 8)})
+    >>> pc = count_phases(tab, n_resamples=20)
+    >>> pc.phase_count, pc.observed, pc.feasible
+    (2, 2, (1, 2, 3))
     """
 
     phase_count: int | None

@@ -176,6 +176,10 @@ class Phase1Evidence:
     ``found``: a significant interior peak; ``index`` / ``epoch``: the peak (also when not found);
     ``rise`` / ``fall``: of the smoothed H-bar to and after the peak; ``rise_threshold`` /
     ``fall_threshold`` and ``noise_sd``: what they were compared with; ``smoothed``: ``[..., C]``.
+
+    >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
+    >>> bool(ev.found), int(ev.epoch), round(float(ev.rise), 6), round(float(ev.fall), 6)  # rise, fall
+    (True, 2, 0.8, 0.8)
     """
 
     found: np.ndarray
@@ -246,6 +250,12 @@ class Phase3Evidence:
       largest step.
     - ``min_share_after``: the smallest share over the counted steps after the start (NaN if none).
     - ``learned_anything``: some step after ``after_epoch`` learned a counted amount.
+
+    >>> g = np.array([[0.0], [1.0], [2.0], [2.1], [2.2], [2.3]])  # generalizable strength, one order
+    >>> ng = np.array([[0.0], [0.2], [0.4], [1.4], [2.4], [3.4]])  # non-generalizable strength
+    >>> ev = phase3_start_rule(np.arange(6), g, ng, PhaseRules(smooth_window=1, min_tail=1))
+    >>> bool(ev.found), int(ev.epoch), ev.share.round(3).tolist()  # after epoch 2: mostly non-generalizable
+    (True, 2, [0.167, 0.167, 0.909, 0.909, 0.909])
     """
 
     found: np.ndarray
@@ -321,7 +331,13 @@ def phase3_start_rule(epochs: Any, generalizable: Any, non_generalizable: Any, r
 
 @dataclass(frozen=True)
 class TwoPhaseEvidence:
-    """Evidence of :func:`two_phase_rule`: the statistic's smoothed series and the turn (if clear)."""
+    """Evidence of :func:`two_phase_rule`: the statistic's smoothed series and the turn (if clear).
+
+    >>> s = np.array([[1, 1], [1, 0.5], [1, 0.1], [1, 0.5], [1, 1.0]])  # [C, n]: high-order strength dips, then grows
+    >>> ev = two_phase_rule(np.arange(5), s, PhaseRules(smooth_window=1))
+    >>> ev.found, ev.epoch, ev.statistic
+    (True, 2, 'high_order_share')
+    """
 
     found: bool
     epoch: int | None
@@ -435,7 +451,12 @@ def two_phase_turns(epochs: Any, strength: Any, rules: PhaseRules | None = None)
 
 @dataclass(frozen=True)
 class GapEvidence:
-    """Evidence of :func:`gap_onset_rule`: the smoothed train-test gap and when it starts widening."""
+    """Evidence of :func:`gap_onset_rule`: the smoothed train-test gap and when it starts widening.
+
+    >>> ev = gap_onset_rule([0, 1, 2, 3, 4], [0.0, 0.0, 0.0, 1.0, 2.0], PhaseRules(smooth_window=1))
+    >>> ev.onset_epoch, ev.start, ev.end, ev.widening
+    (3, 0.0, 2.0, 2.0)
+    """
 
     onset_epoch: int | None
     start: float
@@ -478,6 +499,11 @@ class StopEvidence:
     phases but the phase-3 rule found a start from the first checkpoint on, 3 no clear phases and no
     such start (last checkpoint), 4 lowest smoothed test loss, 5 H-bar peak (clear), 6 H-bar peak
     (not significant), 7 phase 3 undetermined without order strengths (last checkpoint).
+
+    >>> ev = phase1_end_rule([0, 1, 2, 3, 4], [0.1, 0.5, 0.9, 0.5, 0.1], PhaseRules(smooth_window=1))
+    >>> stop = stop_rule("h_bar_peak", 4, ev, None)
+    >>> int(stop.epoch), int(stop.case)  # case 5: the H-bar peak, significant
+    (2, 5)
     """
 
     epoch: np.ndarray

@@ -49,7 +49,11 @@ __all__ = ["Phase", "PhaseReport", "detect_phases", "PhaseRules", "smooth", "noi
 
 @dataclass(frozen=True)
 class Phase:
-    """One detected phase: ``name`` ("phase1".."phase3", "two_phase_1", "two_phase_2") and inclusive epochs."""
+    """One detected phase: ``name`` ("phase1".."phase3", "two_phase_1", "two_phase_2") and inclusive epochs.
+
+    >>> Phase("phase1", 0, 12)
+    Phase(name='phase1', start_epoch=0, end_epoch=12)
+    """
 
     name: str
     start_epoch: int
@@ -86,6 +90,17 @@ class PhaseReport:
     - ``three_phase_support``: share of resamples in which all three phases are found (None without bootstrap).
     - ``rules``: the rule texts and every parameter; ``evidence``: the numbers the rules used.
     - ``series``: long frame ``epoch, quantity, raw, smoothed`` of every series used.
+
+    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "train", "loss": [5.0, 4, 3, 2, 1]})
+    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
+    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
+    >>> rep = detect_phases(tr, hb, smooth_window=1, n_resamples=0)
+    >>> rep.clear, rep.boundaries["phase1_end"], [p.name for p in rep.phases]
+    (True, 2, ['phase1', 'phase2'])
+    >>> rep.to_frame()
+        phase  start_epoch  end_epoch
+    0  phase1            0          2
+    1  phase2            3          4
     """
 
     phases: tuple[Phase, ...]

@@ -36,12 +36,20 @@ __all__ = ["RemovalResult", "removal_loss", "neg_log_sigmoid", "cross_entropy"]
 
 
 def neg_log_sigmoid(x: Any) -> np.ndarray:
-    """``-log sigmoid(x) = log(1 + exp(-x))``, stable for any finite ``x`` (same shape)."""
+    """``-log sigmoid(x) = log(1 + exp(-x))``, stable for any finite ``x`` (same shape).
+
+    >>> neg_log_sigmoid([0.0, 1000.0, -1000.0]).round(6).tolist()  # log 2, then no overflow either way
+    [0.693147, 0.0, 1000.0]
+    """
     return np.logaddexp(0.0, -np.asarray(x, dtype=np.float64))
 
 
 def cross_entropy(v: Any) -> float:
-    """Mean cross-entropy ``mean(-log sigmoid(v))`` of log-odds ``v`` of the true class."""
+    """Mean cross-entropy ``mean(-log sigmoid(v))`` of log-odds ``v`` of the true class.
+
+    >>> round(cross_entropy([0.0, 0.0]), 6)  # log-odds 0: p = 1/2
+    0.693147
+    """
     arr = np.asarray(v, dtype=np.float64).reshape(-1)
     if arr.size == 0:
         raise InputError("cross_entropy got no samples")
@@ -56,6 +64,10 @@ class RemovalResult:
 
     - ``v``: ``v(x)`` on the full input; ``v_tilde``: Eq. 12; ``removed = v - v_tilde`` (the summed
       effect of the salient non-generalizable interactions); ``k``: baselines used in ``G_hat``.
+
+    >>> r = RemovalResult(v=np.array([2.0]), v_tilde=np.array([0.0]), removed=np.array([2.0]), k=1)
+    >>> r.loss.round(4).tolist(), r.loss_removed.round(4).tolist()  # -log sigmoid(2), -log sigmoid(0)
+    ([0.1269], [0.6931])
     """
 
     v: np.ndarray
@@ -140,6 +152,12 @@ def removal_loss(
 
     ``model.values[..., -1]`` must be the log-odds of the true class for ``loss`` to be the
     cross-entropy. Raises :class:`~genphase.errors.InputError` on NaN outputs or mismatched baselines.
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0], bias=0.5)
+    >>> base = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> r = removal_loss(m, [base])  # the OR (effect 1) does not generalize and is removed
+    >>> float(r.v), float(r.v_tilde), float(r.removed)
+    (3.5, 2.5, 1.0)
     """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
     if not np.all(np.isfinite(gp.values_full)):

@@ -40,6 +40,13 @@ class Salience:
     - ``mask``: ``[*B, 2, 2**n]`` bool, ``|effects| > threshold`` (the empty set never salient).
     - ``threshold``: ``[*B]`` the per-sample threshold.
     - ``tau``, ``absolute``, ``merge_singletons``: the arguments used.
+
+    >>> res = AndOrInteractions.from_effects([0.0, 0.01, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> s = salience(res)  # threshold 0.05 * max|I| = 0.1: the 0.01 singleton is not salient
+    >>> s.count().tolist(), s.and_mask.tolist(), s.or_mask.tolist()
+    (2, [False, False, False, True], [False, False, False, True])
+    >>> s.to_frame()[["type", "mask", "order", "sign", "value"]].values.tolist()
+    [['and', 3, 2, '+', 2.0], ['or', 3, 2, '+', 1.0]]
     """
 
     effects: np.ndarray
@@ -99,7 +106,12 @@ class Salience:
 def salience_threshold(
     res: AndOrInteractions, tau: float = 0.05, *, absolute: float | None = None, merge_singletons: bool = True
 ) -> np.ndarray:
-    """Per-sample salience threshold ``[*B]``: ``tau * max|I|`` (merged view by default) or ``absolute``."""
+    """Per-sample salience threshold ``[*B]``: ``tau * max|I|`` (merged view by default) or ``absolute``.
+
+    >>> res = AndOrInteractions.from_effects([[0.0, 0.0, 0.0, 2.0], [0.0, 4.0, 0.0, 0.0]], [[0.0] * 4] * 2)
+    >>> salience_threshold(res, 0.1).tolist(), salience_threshold(res, absolute=0.5).tolist()
+    ([0.2, 0.4], [0.5, 0.5])
+    """
     check_model(res, "res")
     check_threshold_args(tau, absolute)
     return thresholds(effects_view(res, merge_singletons), tau, absolute)
@@ -112,6 +124,10 @@ def salience(
 
     ``res``: interactions of one model, batch shape ``B``. ``tau``: relative threshold in [0, 1]
     (fraction of the sample's max |I| over AND and OR); ``absolute``: a fixed threshold instead.
+
+    >>> res = AndOrInteractions.from_effects([0.0, 0.5, 0.0, -2.0], [0.0, 0.0, 0.0, 0.05])
+    >>> salience(res, tau=0.1).mask.tolist()  # [type (and, or), subset]; |I| > 0.1 * 2
+    [[False, True, False, True], [False, False, False, False]]
     """
     check_model(res, "res")
     check_threshold_args(tau, absolute)

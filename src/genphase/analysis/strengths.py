@@ -40,6 +40,12 @@ class OrderStrengths:
       signs ("+", "-"); "-" entries are <= 0.
     - ``generalizable``: same shape (Eq. 9) with ``G_hat(k)``.
     - ``k``: the number of baselines used in ``G_hat``.
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> base = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> s = order_strengths(m, [base])  # the AND generalizes to the baseline, the OR does not
+    >>> s.total[2].tolist(), s.generalizable[2].tolist()  # type "all": orders 1, 2 x signs +, -
+    ([[0.0, 0.0], [3.0, 0.0]], [[0.0, 0.0], [2.0, 0.0]])
     """
 
     total: np.ndarray
@@ -120,7 +126,13 @@ def order_strengths(
     merge_singletons: bool = True,
     k: int | None = None,
 ) -> OrderStrengths:
-    """Eq. 8-9 per sample for AND, OR and both, with ``G_hat(k)`` (default: all K baselines)."""
+    """Eq. 8-9 per sample for AND, OR and both, with ``G_hat(k)`` (default: all K baselines).
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.5, 0.0, 2.0], [0.0, 0.0, 0.0, -1.0])
+    >>> s = order_strengths(m, [m])  # every salient term generalizes to itself
+    >>> s.total.shape, s.total[2].tolist(), s.k  # [types, orders 1..n, signs +/-]
+    ((3, 2, 2), [[0.5, 0.0], [2.0, -1.0]], 1)
+    """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
     return OrderStrengths.from_power(gp, k)
 
@@ -147,6 +159,13 @@ def h_bar(
     all models instead. One-variable terms are merged into AND (``merge_singletons=True``, default)
     because the solver cannot tell a one-variable AND from a one-variable OR. ``type`` restricts to
     "and" or "or" interactions. NaN for a sample with no salient interaction.
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> base = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> round(float(h_bar(m, [base])), 4)  # generalizable strength 2 of the salient 2 + 1
+    0.6667
+    >>> float(h_bar(m, [base], type="or"))
+    0.0
     """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
     return gp.h_bar(k, type=type)
@@ -161,7 +180,13 @@ def h_bar_by_type(
     merge_singletons: bool = True,
     k: int | None = None,
 ) -> np.ndarray:
-    """H-bar for AND, OR and both: ``[*B, 3]`` (types "and", "or", "all")."""
+    """H-bar for AND, OR and both: ``[*B, 3]`` (types "and", "or", "all").
+
+    >>> m = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0])
+    >>> base = AndOrInteractions.from_effects([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> h_bar_by_type(m, [base]).round(4).tolist()  # and, or, all
+    [1.0, 0.0, 0.6667]
+    """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons)
     return np.stack([gp.h_bar(k, type=t) for t in TYPES], axis=-1)
 
@@ -171,6 +196,12 @@ def h_bar_summary(values: Any, split: Any = None) -> pd.DataFrame:
 
     ``values``: per-sample H-bar (any shape, flattened); ``split``: per-sample group labels or None.
     Returns ``split, mean, std, q25, median, q75, n, n_nan`` (one row per group).
+
+    >>> tab = h_bar_summary([0.1, 0.3, float("nan"), 0.5], ["train", "train", "test", "test"])
+    >>> tab[["split", "mean", "n", "n_nan"]]
+       split  mean  n  n_nan
+    0  train   0.2  2      0
+    1   test   0.5  1      1
     """
     h = np.asarray(values, dtype=np.float64).reshape(-1)
     if h.size == 0:

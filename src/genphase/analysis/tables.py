@@ -56,6 +56,14 @@ def long_form(
     ``(axis_name, labels)``: a second labelling of an existing axis (e.g. ``split`` per ``sample``).
     Columns: any not in :data:`LONG_COLUMNS` first (in the given order), then those of
     :data:`LONG_COLUMNS` in its order, then ``value_name``.
+
+    >>> long_form(np.array([[1.0, 2.0], [3.0, 4.0]]), [("sample", [0, 1]), ("type", ["and", "or"])],
+    ...           constants={"checkpoint": 3})
+       checkpoint  sample type  value
+    0           3       0  and    1.0
+    1           3       0   or    2.0
+    2           3       1  and    3.0
+    3           3       1   or    4.0
     """
     arr = np.asarray(values)
     shape = tuple(len(lab) for _, lab in axes)

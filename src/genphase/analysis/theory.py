@@ -69,12 +69,20 @@ Penalty = Callable[[np.ndarray, float], np.ndarray]
 
 
 def default_penalty(orders: np.ndarray, sigma2: float) -> np.ndarray:
-    """``s_T = (1 + sigma^2)^|T| - 1`` for orders ``|T|`` (computed as ``expm1(|T| log1p(sigma^2))``)."""
+    """``s_T = (1 + sigma^2)^|T| - 1`` for orders ``|T|`` (computed as ``expm1(|T| log1p(sigma^2))``).
+
+    >>> default_penalty(np.array([0, 1, 2]), 1.0).tolist()  # (1 + 1)^|T| - 1
+    [0.0, 1.0, 3.0]
+    """
     return np.expm1(np.asarray(orders, dtype=np.float64) * np.log1p(float(sigma2)))
 
 
 def default_sigma2_grid(num: int = 91) -> np.ndarray:
-    """Descending log grid of noise levels, ``1e2`` down to ``1e-7`` (``num`` points)."""
+    """Descending log grid of noise levels, ``1e2`` down to ``1e-7`` (``num`` points).
+
+    >>> default_sigma2_grid(3).tolist()  # 1e2 down to 1e-7, evenly in log
+    [100.0, 0.0031622776601683794, 1e-07]
+    """
     return np.logspace(2.0, -7.0, int(num))
 
 
@@ -137,6 +145,10 @@ class TheoryPrediction:
     - ``sigma2``: ``[S]`` noise levels (in the order given).
     - ``strength``: ``[S, n, 2]`` mean over samples of the signed sums of ``w`` per order 1..n and
       sign (+, -; "-" entries <= 0).
+
+    >>> p = TheoryPrediction(sigma2=np.array([1.0]), strength=np.array([[[3.0, 0.0], [1.0, -0.5]]]))
+    >>> p.to_frame().query("metric == 'strength'")[["order", "sign", "value"]].values.tolist()
+    [[1, '+', 3.0], [1, '-', 0.0], [2, '+', 1.0], [2, '-', -0.5]]
     """
 
     sigma2: np.ndarray
@@ -184,6 +196,14 @@ class TriggeringRegression:
     ``penalty``: ``s(orders, sigma2) -> array`` (default :func:`default_penalty`), must be >= 0;
     ``method``: "auto" (dense for n <= 6, else CG), "dense" or "cg"; ``tol``/``max_iter``: CG stopping rule
     (relative residual).
+
+    >>> v = np.array([[0.0, 1.0, 1.0, 3.0]])  # Harsanyi dividends: {0}: 1, {1}: 1, {0, 1}: 1
+    >>> reg = TriggeringRegression(v)
+    >>> reg.interactions(1e-6).round(4).tolist()  # almost no noise: the dividends
+    [[0.0, 1.0, 1.0, 1.0]]
+    >>> share = reg.predict([1e-6, 100.0]).strength[:, :, 0]  # [sigma2, order 1..2], sign +
+    >>> (share / share.sum(1, keepdims=True)).round(3).tolist()  # much noise: almost all strength on order 1
+    [[0.667, 0.333], [0.994, 0.006]]
     """
 
     def __init__(self, values: Any, *, penalty: Penalty | None = None, method: str = "auto", tol: float = 1e-10,
@@ -311,6 +331,11 @@ class NoiseScheduleFit:
     - ``r2``: ``1 - SSE / SST`` of the shares over all checkpoints and cells.
     - ``spearman``: rank correlation of ``sigma2`` with the checkpoint (negative = shrinking noise).
     - ``monotone``: whether the schedule was constrained to be non-increasing.
+
+    >>> v = np.array([[0.0, 1.0, 1.0, 3.0]])
+    >>> fit = fit_noise_schedule(v, [[1.0, 0.0], [2.0, 1.0]], sigma2_grid=[100.0, 1.0, 1e-6])
+    >>> fit.checkpoints.tolist(), fit.sigma2.tolist(), fit.distance.round(3).tolist()
+    ([0, 1], [100.0, 1e-06], [0.006, 0.0])
     """
 
     checkpoints: np.ndarray
@@ -428,6 +453,11 @@ def fit_noise_schedule(
     compared by total-variation distance, on the ``sigma2_grid`` (default :func:`default_sigma2_grid`).
     ``monotone=True`` constrains the schedule to be non-increasing over checkpoints (exact dynamic
     programming on the grid); otherwise each checkpoint gets its own best level.
+
+    >>> v = np.array([[0.0, 1.0, 1.0, 3.0]])  # order shares 1 : 0 at checkpoint 0, 2 : 1 (no noise) at checkpoint 1
+    >>> fit = fit_noise_schedule(v, [[1.0, 0.0], [2.0, 1.0]], sigma2_grid=[100.0, 1.0, 1e-6])
+    >>> fit.sigma2.tolist(), fit.monotone  # the fitted noise shrinks
+    ([100.0, 1e-06], True)
     """
     model = TriggeringRegression(values, penalty=penalty, method=method)
     n = model.n

@@ -29,7 +29,11 @@ MODALITIES: tuple[str, ...] = ("image", "text", "pointcloud", "tabular")
 
 
 def take(x: np.ndarray | list[str], index: np.ndarray) -> np.ndarray | list[str]:
-    """Rows ``index`` of an array, or items ``index`` of a list of strings (returning a list)."""
+    """Rows ``index`` of an array, or items ``index`` of a list of strings (returning a list).
+
+    >>> take(np.array([[0, 1], [2, 3], [4, 5]]), np.array([2, 0])).tolist(), take(["a", "b", "c"], np.array([1]))
+    ([[4, 5], [0, 1]], ['b'])
+    """
     if isinstance(x, np.ndarray):
         return x[index]
     return [x[int(i)] for i in index]
@@ -58,6 +62,14 @@ class ArrayDataset:
         name: registry name of the dataset (e.g. ``"digits"``).
         feature_names: names of the ``D`` tabular features (``None`` otherwise).
         meta: provenance (source files, seeds, subsampling, noisy label indices, ...).
+
+    >>> ds = ArrayDataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), np.ones((2, 2), np.float32),
+    ...                   np.array([1, 0]), 2, "tabular", ["no", "yes"], (2,), name="toy")
+    >>> ds.summary()
+    'toy (tabular): 4 train / 2 test, 2 classes, input_shape=(2,)'
+    >>> x, y = ds.tensors("test")
+    >>> x.shape, y.tolist()
+    (torch.Size([2, 2]), [1, 0])
     """
 
     x_train: np.ndarray | list[str]
@@ -154,6 +166,13 @@ def stratified_split(
     """Seeded stratified split of the indices ``0..N-1`` of labels ``y [N]`` into (train, test) index arrays.
 
     ``test_size`` is a fraction in ``(0, 1)`` or a number of samples. Both index arrays are sorted.
+
+    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> train, test = stratified_split(y, 0.5, seed=0)
+    >>> len(train), len(test), np.bincount(y[test]).tolist()  # both classes equally in the test part
+    (4, 4, [2, 2])
+    >>> sorted(train.tolist() + test.tolist()) == list(range(8))
+    True
     """
     n = int(y.shape[0])
     if isinstance(test_size, float) and not isinstance(test_size, bool):
@@ -209,7 +228,14 @@ def subsample(
     seed: int = 0,
     stratified: bool = True,
 ) -> ArrayDataset:
-    """Keep ``n_train`` training and/or ``n_test`` test samples (seeded, class-stratified by default)."""
+    """Keep ``n_train`` training and/or ``n_test`` test samples (seeded, class-stratified by default).
+
+    >>> ds = ArrayDataset(np.zeros((8, 1), np.float32), np.array([0, 1] * 4), np.zeros((4, 1), np.float32),
+    ...                   np.array([0, 1] * 2), 2, "tabular", ["a", "b"], (1,))
+    >>> small = subsample(ds, n_train=4, n_test=2, seed=0)
+    >>> small.n_train, small.n_test, np.bincount(small.y_train).tolist()  # class-stratified
+    (4, 2, [2, 2])
+    """
     changes: dict[str, Any] = {}
     meta = dict(ds.meta)
     for which, n in (("train", n_train), ("test", n_test)):
@@ -273,6 +299,12 @@ def subsample_train(ds: ArrayDataset, n: int, seed: int = 0, *, stratified: bool
     """Keep ``n`` training samples (seeded, class-stratified by default); the test split is unchanged.
 
     A small training set makes over-fitting (and the third phase of the interaction dynamics) appear early.
+
+    >>> ds = ArrayDataset(np.zeros((8, 1), np.float32), np.array([0, 1] * 4), np.zeros((4, 1), np.float32),
+    ...                   np.array([0, 1] * 2), 2, "tabular", ["a", "b"], (1,))
+    >>> small = subsample_train(ds, 2, seed=0)
+    >>> small.n_train, small.n_test, sorted(small.y_train.tolist())
+    (2, 4, [0, 1])
     """
     return subsample(ds, n_train=n, seed=seed, stratified=stratified)
 
@@ -282,6 +314,13 @@ def add_label_noise(ds: ArrayDataset, fraction: float, seed: int = 0) -> ArrayDa
 
     The test labels are untouched. ``meta["noisy_train_indices"]`` (sorted) records the changed
     samples and ``meta["clean_y_train"]`` the original labels.
+
+    >>> ds = ArrayDataset(np.zeros((10, 1), np.float32), np.zeros(10, dtype=np.int64), np.zeros((2, 1), np.float32),
+    ...                   np.zeros(2, dtype=np.int64), 3, "tabular", ["a", "b", "c"], (1,))
+    >>> noisy = add_label_noise(ds, 0.3, seed=0)
+    >>> idx = noisy.meta["noisy_train_indices"]
+    >>> len(idx), bool((noisy.y_train[idx] != 0).all()), int((noisy.y_train != 0).sum())  # 3 labels, each changed
+    (3, True, 3)
     """
     if not 0.0 <= float(fraction) <= 1.0:
         raise InputError(f"fraction must be in [0, 1], got {fraction!r}")

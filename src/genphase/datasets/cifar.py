@@ -98,6 +98,12 @@ def load_cifar10(root: str | os.PathLike[str] | None = None) -> ArrayDataset:
     ``cifar-10-batches-py/``) or the tarball ``cifar-10-python.tar.gz``; ``root=None`` means
     ``$GENPHASE_DATA_DIR/cifar10`` (default ``~/.genphase/data/cifar10``). The pickles are read
     with an unpickler restricted to numpy arrays. Class names come from ``batches.meta`` when present.
+
+    >>> import tempfile
+    >>> load_cifar10(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.DatasetNotFoundError: CIFAR-10 not found under '...': expected the python batches data_batch_1 .. data_batch_5 and test_batch there ...
     """
     from .paths import default_root
 

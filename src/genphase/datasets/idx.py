@@ -52,6 +52,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzipped if its name ends in ``.gz`` or its content starts with the gzip magic).
 
     Returns an array of the stored shape in native byte order (e.g. uint8 ``[N, 28, 28]``).
+
+    >>> import tempfile
+    >>> path = write_idx(tempfile.mkdtemp() + "/x-idx3-ubyte.gz", np.arange(8, dtype=np.uint8).reshape(2, 2, 2))
+    >>> read_idx(path).shape, read_idx(path).dtype
+    ((2, 2, 2), dtype('uint8'))
     """
     p = Path(path)
     raw = p.read_bytes()
@@ -77,7 +82,13 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
-    """Write ``array`` as an IDX file (gzipped if ``path`` ends in ``.gz``); the inverse of :func:`read_idx`."""
+    """Write ``array`` as an IDX file (gzipped if ``path`` ends in ``.gz``); the inverse of :func:`read_idx`.
+
+    >>> import tempfile
+    >>> path = write_idx(tempfile.mkdtemp() + "/y-idx1-ubyte", np.array([3, 1, 4], dtype=np.uint8))
+    >>> read_idx(path).tolist()
+    [3, 1, 4]
+    """
     a = np.asarray(array)
     code = _IDX_CODES.get(a.dtype.newbyteorder("="))
     if code is None:
@@ -101,6 +112,12 @@ def find_idx_file(root: str | os.PathLike[str], split: str, kind: str) -> Path |
     ``split`` is ``"train"`` or ``"t10k"``, ``kind`` is ``"images"`` or ``"labels"``. The
     directory itself and the sub-directories ``raw``, ``MNIST/raw``, ``FashionMNIST/raw``
     (torchvision's layout) are searched.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_idx(root + "/t10k-labels-idx1-ubyte.gz", np.zeros(2, dtype=np.uint8))
+    >>> find_idx_file(root, "t10k", "labels").name, find_idx_file(root, "train", "labels")
+    ('t10k-labels-idx1-ubyte.gz', None)
     """
     base = Path(root).expanduser()
     for d in (base, base / "raw", base / "MNIST" / "raw", base / "FashionMNIST" / "raw"):
@@ -122,6 +139,15 @@ def load_idx_dataset(
     Images become float32 ``[N, 1, H, W]`` in ``[0, 1]`` and labels int64 ``[N]``; the
     ``t10k`` files are the test split. A missing file raises
     :class:`~genphase.errors.DatasetNotFoundError` ending with ``install_hint``.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for split, n in (("train", 4), ("t10k", 2)):  # a tiny MNIST-style directory: 4 + 2 images of 3x3
+    ...     _ = write_idx(f"{root}/{split}-images-idx3-ubyte", np.full((n, 3, 3), 255, dtype=np.uint8))
+    ...     _ = write_idx(f"{root}/{split}-labels-idx1-ubyte", np.arange(n, dtype=np.uint8) % 2)
+    >>> ds = load_idx_dataset(root, name="tiny", class_names=["even", "odd"], install_hint="")
+    >>> ds.summary(), float(ds.x_train.max())
+    ('tiny (image): 4 train / 2 test, 2 classes, input_shape=(1, 3, 3)', 1.0)
     """
     files: dict[tuple[str, str], Path] = {}
     missing: list[str] = []
@@ -177,6 +203,12 @@ def load_fashion_mnist(root: str | os.PathLike[str] = FASHION_MNIST_ROOT) -> Arr
     Reads ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
     ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz`` (gzipped or not) from ``root``,
     by default where Debian's ``dataset-fashion-mnist`` package puts them.
+
+    >>> import tempfile
+    >>> load_fashion_mnist(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.DatasetNotFoundError: ... Install it with: apt-get install dataset-fashion-mnist ...
     """
     hint = (
         "Install it with: apt-get install dataset-fashion-mnist (Debian/Ubuntu; files go to "
@@ -191,6 +223,14 @@ def load_mnist(root: str | os.PathLike[str] | None = None) -> ArrayDataset:
 
     ``root=None`` means ``$GENPHASE_DATA_DIR/mnist`` (default ``~/.genphase/data/mnist``).
     torchvision's ``root/MNIST/raw`` layout is found too. Nothing is downloaded.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for split, n in (("train", 4), ("t10k", 2)):  # four idx files (here tiny, 28x28 images)
+    ...     _ = write_idx(f"{root}/{split}-images-idx3-ubyte.gz", np.zeros((n, 28, 28), dtype=np.uint8))
+    ...     _ = write_idx(f"{root}/{split}-labels-idx1-ubyte.gz", np.arange(n, dtype=np.uint8))
+    >>> load_mnist(root).summary()
+    'mnist (image): 4 train / 2 test, 10 classes, input_shape=(1, 28, 28)'
     """
     from .paths import default_root
 

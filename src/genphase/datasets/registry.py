@@ -29,6 +29,9 @@ def load_pointcloud_digits(
     """scikit-learn digits turned into point clouds ``[N, num_points, 3]`` (see ``pointclouds_from_images``).
 
     The image split uses ``seed`` and ``test_size`` like :func:`load_digits`; the point sampling uses ``seed`` too.
+
+    >>> load_pointcloud_digits(num_points=16).summary()
+    'pointcloud-digits (pointcloud): 1348 train / 449 test, 10 classes, input_shape=(16, 3)'
     """
     if z not in ("intensity", "zero"):
         raise InputError(f"z must be 'intensity' or 'zero', got {z!r}")
@@ -56,7 +59,11 @@ DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
 
 
 def dataset_names() -> list[str]:
-    """The names accepted by :func:`load_dataset`."""
+    """The names accepted by :func:`load_dataset`.
+
+    >>> dataset_names()[:4]
+    ['digits', 'fashion-mnist', 'mnist-5k', 'rotten-tomatoes']
+    """
     return list(DATASET_NAMES)
 
 
@@ -67,6 +74,9 @@ def load_dataset(name: str, **kwargs: Any) -> ArrayDataset:
     ``"breast-cancer"``, ``"wine"``, ``"pointcloud-primitives"``, ``"pointcloud-digits"``.
     Local files: ``"fashion-mnist"`` (``apt-get install dataset-fashion-mnist``), ``"mnist"``,
     ``"cifar10"``, ``"tiny-imagenet"``, ``"sst2"`` (``root=...``).
+
+    >>> load_dataset("Breast_Cancer", test_size=0.5).summary()
+    'breast-cancer (tabular): 285 train / 284 test, 2 classes, input_shape=(30,)'
     """
     key = str(name).strip().lower().replace("_", "-")
     if key not in _LOADERS:

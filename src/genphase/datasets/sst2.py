@@ -78,6 +78,14 @@ def load_sst2(root: str | os.PathLike[str] | None = None) -> ArrayDataset:
       ``~/.cache/huggingface/datasets/glue/sst2/...``) with ``*train*.arrow`` and
       ``*validation*.arrow`` files, or parquet files named likewise; read with pyarrow
       (the ``datasets`` package is not needed). Columns ``sentence`` and ``label``.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "train.tsv").write_text("sentence\\tlabel\\na gem of a film\\t1\\ndull and long\\t0\\n")
+    >>> _ = (root / "dev.tsv").write_text("sentence\\tlabel\\nwonderful\\t1\\n")
+    >>> ds = load_sst2(root)
+    >>> ds.summary(), ds.x_test, ds.y_train.tolist()
+    ('sst2 (text): 2 train / 1 test, 2 classes, input_shape=None', ['wonderful'], [1, 0])
     """
     from .paths import default_root
 

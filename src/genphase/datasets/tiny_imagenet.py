@@ -83,6 +83,12 @@ def load_tiny_imagenet(
         classes: keep these wnids (in this order) instead.
         max_train_per_class: keep the first (by file name) training images of each class.
         image_size: resize every image to ``image_size x image_size`` (bilinear).
+
+    >>> import tempfile
+    >>> load_tiny_imagenet(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.DatasetNotFoundError: Tiny-ImageNet not found under '...': expected train/<wnid>/images/*.JPEG ...
     """
     from .paths import default_root
 

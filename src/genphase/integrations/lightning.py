@@ -57,8 +57,32 @@ class GenphaseCallback(_pl.Callback):
     exist only on measuring epochs: give ``EarlyStopping(strict=False)`` or
     ``check_val_every_n_epoch=every_n_epochs``.
 
-    >>> cb = GenphaseCallback(tracker)                      # doctest: +SKIP
-    >>> pl.Trainer(callbacks=[cb], max_epochs=20).fit(module)  # doctest: +SKIP
+    >>> import tempfile, torch
+    >>> from genphase import Tracker
+    >>> pl = _lightning()  # lightning.pytorch or pytorch_lightning, whichever is installed
+    >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
+    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    ...                   model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
+    >>> class Module(pl.LightningModule):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.net = net()
+    ...     def forward(self, x):
+    ...         return self.net(x)
+    ...     def training_step(self, batch, _):
+    ...         return torch.nn.functional.cross_entropy(self(batch[0]), batch[1])
+    ...     def configure_optimizers(self):
+    ...         return torch.optim.SGD(self.parameters(), lr=0.1)
+    >>> loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+    >>> trainer = pl.Trainer(callbacks=[GenphaseCallback(tracker)], max_epochs=2, log_every_n_steps=1,
+    ...                      logger=pl.loggers.CSVLogger(tempfile.mkdtemp()), enable_checkpointing=False,
+    ...                      enable_progress_bar=False, enable_model_summary=False)
+    >>> trainer.fit(Module(), loader)
+    >>> [m["step"] for m in tracker.history]  # the initial model, then after each epoch
+    [0, 1, 2]
+    >>> "genphase/h_bar" in trainer.callback_metrics
+    True
     """
 
     def __init__(

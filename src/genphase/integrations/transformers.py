@@ -52,6 +52,22 @@ class GenphaseTrainerCallback(_tf.TrainerCallback):
         measure_init: also measure the initial model (step 0) in ``on_train_begin``.
         trainer: the Trainer, to log through its ``report_to`` trackers (or call :meth:`attach`).
 
+    >>> import tempfile, torch
+    >>> from genphase import Tracker
+    >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
+    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    ...                   model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
+    >>> cb = GenphaseTrainerCallback(tracker, stop_on_phase3=True)
+    >>> cb.measure_on, cb.stop_on_phase3
+    ('evaluate', True)
+    >>> GenphaseTrainerCallback(tracker, measure_on="step")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.InputError: measure_on must be one of ['evaluate', 'epoch'], got 'step'
+
+    With a ``transformers.Trainer`` (not run here: it needs a model and datasets):
+
     >>> cb = GenphaseTrainerCallback(tracker, stop_on_phase3=True).attach(trainer)  # doctest: +SKIP
     >>> trainer.train()                                                           # doctest: +SKIP
     """

@@ -56,6 +56,16 @@ ModelInputs = Union[torch.Tensor, Mapping[str, Any], tuple]
 
 # ---------------------------------------------------------------------------- helpers
 def as_tensor(x: Any, what: str) -> torch.Tensor:
+    """``x`` as a real tensor (tensors pass through, arrays and lists are converted without copying
+    where possible); ``what`` names the value in the :class:`InputError` for complex or ragged input.
+
+    >>> as_tensor([[1.0, 2.0]], "baseline").dtype
+    torch.float64
+    >>> as_tensor(np.array([1j]), "baseline")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.InputError: baseline must be real, got complex dtype complex128; pass x.real (or abs(x)) explicitly
+    """
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise InputError(f"{what} must be real, got complex dtype {x.dtype}; pass x.real (or x.abs()) explicitly")
@@ -72,7 +82,11 @@ def as_tensor(x: Any, what: str) -> torch.Tensor:
 
 
 def batch_size_of(inputs: MaskerInputs, what: str = "inputs") -> int:
-    """Leading size of a tensor or of a mapping of tensors (which must agree)."""
+    """Leading size of a tensor or of a mapping of tensors (which must agree).
+
+    >>> batch_size_of(torch.zeros(3, 5)), batch_size_of({"input_ids": torch.zeros(2, 7), "labels": torch.ones(2)})
+    (3, 2)
+    """
     if isinstance(inputs, torch.Tensor):
         if inputs.ndim == 0:
             raise InputError(f"{what} must have a leading batch axis, got a scalar")
@@ -95,7 +109,12 @@ def batch_size_of(inputs: MaskerInputs, what: str = "inputs") -> int:
 
 
 def to_device(inputs: Any, device: torch.device | None) -> Any:
-    """Convert arrays to tensors and move a tensor / mapping of tensors to ``device``."""
+    """Convert arrays to tensors and move a tensor / mapping of tensors to ``device``.
+
+    >>> x = to_device({"ids": np.array([[1, 2]])}, torch.device("cpu"))  # arrays become tensors
+    >>> type(x["ids"]).__name__, x["ids"].device
+    ('Tensor', device(type='cpu'))
+    """
     if isinstance(inputs, Mapping):
         return {k: to_device(v, device) for k, v in inputs.items()}
     t = as_tensor(inputs, "inputs")
@@ -103,7 +122,11 @@ def to_device(inputs: Any, device: torch.device | None) -> Any:
 
 
 def take_rows(inputs: MaskerInputs, index: torch.Tensor) -> MaskerInputs:
-    """Select rows ``index`` (long ``[R]``) of a tensor or of every tensor of a mapping."""
+    """Select rows ``index`` (long ``[R]``) of a tensor or of every tensor of a mapping.
+
+    >>> take_rows(torch.tensor([[0, 1], [2, 3], [4, 5]]), torch.tensor([2, 0, 2])).tolist()  # a row may repeat
+    [[4, 5], [0, 1], [4, 5]]
+    """
     if isinstance(inputs, torch.Tensor):
         return inputs.index_select(0, index)
     return {k: v.index_select(0, index) for k, v in inputs.items()}
@@ -116,7 +139,11 @@ def _device_of(inputs: MaskerInputs) -> torch.device:
 
 
 def all_masks(n: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """All ``2**n`` boolean masks in bitmask order, ``[2**n, n]`` (row ``S``, column ``i`` = bit ``i`` of ``S``)."""
+    """All ``2**n`` boolean masks in bitmask order, ``[2**n, n]`` (row ``S``, column ``i`` = bit ``i`` of ``S``).
+
+    >>> all_masks(2).tolist()  # rows {}, {0}, {1}, {0,1}
+    [[False, False], [True, False], [False, True], [True, True]]
+    """
     if n < 0 or n > 30:
         raise InputError(f"n must be in [0, 30] to enumerate 2**n masks, got n={n}")
     return bitmasks_to_masks(torch.arange(1 << n, device=device), n)
@@ -127,6 +154,11 @@ def as_bool_masks(masks: Any, n: int, rows: int, device: torch.device | str | No
 
     Accepts bool masks ``[n]`` (one mask for every row) or ``[rows, n]``, or integer bitmasks
     (scalar or ``[rows]``; bit ``i`` set = variable ``i`` kept).
+
+    >>> as_bool_masks([1, 2], n=2, rows=2).tolist()  # bitmasks: bit i set = variable i kept
+    [[True, False], [False, True]]
+    >>> as_bool_masks(torch.tensor([True, False]), n=2, rows=3).shape  # one mask for every row
+    torch.Size([3, 2])
     """
     m = as_tensor(masks, "masks").to(device)
     if m.dtype == torch.bool:
@@ -190,6 +222,15 @@ class Masker(ABC):
 
     Optional overrides: :meth:`prepare` (validate / precompute per-sample state once),
     :attr:`variable_names`, :meth:`describe`.
+
+    >>> class ZeroMasker(Masker):  # a masked variable becomes 0
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def mask(self, rows, masks):  # rows [R, n], masks [R, n]
+    ...         return torch.where(masks, rows, torch.zeros_like(rows))
+    >>> m = ZeroMasker(3)
+    >>> m(torch.tensor([[1.0, 2.0, 3.0]]), 0b101).tolist(), m.variable_names  # keep variables 0 and 2
+    ([[1.0, 0.0, 3.0]], ('x0', 'x1', 'x2'))
     """
 
     #: Number of input variables.

@@ -47,6 +47,12 @@ class ImagePatchMasker(Masker):
     Args:
         baseline: ``[C, H, W]`` per-pixel mean of the training images (:meth:`from_data`), or a
             scalar / ``[C]`` per-channel value together with ``image_shape=(C, H, W)``.
+
+    >>> masker = ImagePatchMasker(torch.zeros(1, 4, 4), grid=2, layout="all")  # 2 x 2 patches of 2 x 2 pixels
+    >>> masker.n, masker.variable_names
+    (4, ('r0c0', 'r0c1', 'r1c0', 'r1c1'))
+    >>> masker(torch.ones(1, 1, 4, 4), 0b0110)[0, 0].tolist()  # keep r0c1 and r1c0; the rest takes the baseline 0
+    [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]
     """
 
     def __init__(

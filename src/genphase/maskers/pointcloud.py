@@ -36,6 +36,11 @@ class PointCloudMasker(Masker):
     features such as normals are ignored for clustering). Masking variable ``i`` replaces every
     point of cluster ``i`` (all ``D`` features) by the cluster centre: the FPS centre point
     (``centre="seed"``, default) or the mean of the cluster's points (``centre="mean"``).
+
+    >>> x = torch.tensor([[[0.0, 0, 0], [1.0, 0, 0], [5.0, 0, 0], [6.0, 0, 0]]])  # [B=1, P=4, D=3]
+    >>> masker = PointCloudMasker(2)  # FPS centres: point 0, then the farthest, point 3
+    >>> masker(x, [True, False])[0, :, 0].tolist()  # cluster 1 (points 2, 3) collapses to its centre
+    [0.0, 1.0, 6.0, 6.0]
     """
 
     def __init__(

@@ -36,6 +36,12 @@ class TabularMasker(Masker):
         features: shorthand for ``groups`` given as a flat list of feature indices (variable ``i``
             = feature ``features[i]``); pass ``groups`` or ``features``, not both.
         names: variable names (default ``f{j}`` of the first feature of each variable).
+
+    >>> masker = TabularMasker.from_data(torch.tensor([[0.0, 10.0, 5.0], [2.0, 20.0, 5.0]]), groups=[[0, 1], [2]])
+    >>> masker.n, masker.variable_names, masker.baseline.tolist()  # the baseline is the training mean
+    (2, ('f0', 'f2'), [1.0, 15.0, 5.0])
+    >>> masker(torch.tensor([[9.0, 9.0, 9.0]]), [False, True]).tolist()  # variable 0 (features 0, 1) masked
+    [[1.0, 15.0, 9.0]]
     """
 
     def __init__(

@@ -43,6 +43,11 @@ class WordVariables:
 
     ``groups[i]`` are the token positions of variable ``i`` (all sub-tokens of one word),
     ``words[i]`` the word as it appears in ``text``; variables are in text order.
+
+    >>> wv = WordVariables(text="a good film", words=("good", "film"), groups=((2,), (3,)),
+    ...                    input_ids=(2, 5, 40, 41, 3), attention_mask=(1, 1, 1, 1, 1))
+    >>> wv.n, wv.variable_index  # [CLS] a good film [SEP]
+    (2, [-1, -1, 0, 1, -1])
     """
 
     text: str
@@ -91,6 +96,12 @@ def word_variables(
 
     ``max_length`` defaults to ``tokenizer.model_max_length``; longer texts raise an
     :class:`InputError` (no silent truncation, which could drop chosen words).
+
+    >>> from genphase.models.text import train_wordpiece_tokenizer
+    >>> tok = train_wordpiece_tokenizer(["not a good film", "a truly great movie"], vocab_size=100, min_frequency=1)
+    >>> wv = word_variables(tok, "not a good film", 3)  # "a" is a stop word; "not" is kept (a negation)
+    >>> wv.words, wv.variable_index  # per token of [CLS] not a good film [SEP]
+    (('not', 'good', 'film'), [-1, 0, -1, 1, 2, -1])
     """
     require("transformers", "text", "word_variables (text variables)")
     if choose not in ("first", "random"):
@@ -159,6 +170,14 @@ def collate_text(items: Sequence[WordVariables], *, pad_token_id: int = 0) -> di
     Returns ``input_ids``, ``attention_mask`` (0 on padding), ``variable_index`` (``-1`` for tokens
     of no variable and padding) and, when every item has them, ``token_type_ids``; each ``[B, L]``
     long, right-padded to the longest item.
+
+    >>> from genphase.models.text import train_wordpiece_tokenizer
+    >>> tok = train_wordpiece_tokenizer(["not a good film", "a truly great movie"], vocab_size=100, min_frequency=1)
+    >>> batch = collate_text([word_variables(tok, "good film", 2), word_variables(tok, "a truly great movie", 2)])
+    >>> sorted(batch), batch["variable_index"].tolist()  # right-padded to the longest item
+    (['attention_mask', 'input_ids', 'variable_index'], [[-1, 0, 1, -1, -1, -1], [-1, -1, 0, 1, -1, -1]])
+    >>> batch["attention_mask"].tolist()
+    [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]
     """
     if len(items) == 0:
         raise InputError("collate_text got no items; pass at least one WordVariables")
@@ -205,6 +224,13 @@ class EmbeddingMasker(Masker):
         n: number of variables per sample.
         baseline: a token id (its embedding is used, e.g. ``tokenizer.mask_token_id``), a vector
             ``[D]``, or ``"zeros"``. :meth:`for_model` resolves ``"mask"`` / ``"pad"`` / ``"unk"``.
+
+    >>> emb = torch.nn.Embedding(10, 3)
+    >>> masker = EmbeddingMasker(emb, 2)  # masked tokens get the zero vector
+    >>> inputs = {"input_ids": torch.tensor([[1, 4, 5, 2]]), "variable_index": torch.tensor([[-1, 0, 1, -1]])}
+    >>> out = masker(inputs, [False, True])  # mask variable 0 (token 1)
+    >>> sorted(out), out["inputs_embeds"].shape, out["inputs_embeds"][0, 1].tolist()
+    (['attention_mask', 'inputs_embeds'], torch.Size([1, 4, 3]), [0.0, 0.0, 0.0])
     """
 
     def __init__(self, embedding: Callable[[torch.Tensor], torch.Tensor], n: int, *, baseline: int | ArrayLike | str = "zeros"):

@@ -22,6 +22,10 @@ def knn(x: torch.Tensor, k: int) -> torch.Tensor:
 
     Returns:
         Long tensor ``[B, P, k]``, ``out[b, i]`` lists the neighbours of point ``i``.
+
+    >>> x = torch.tensor([[[0.0, 1.0, 10.0, 11.0]]])  # [B=1, C=1, P=4]: two pairs of close points
+    >>> knn(x, 2).sort(-1).values.tolist()  # each point and its nearest neighbour
+    [[[0, 1], [0, 1], [2, 3], [2, 3]]]
     """
     sq = (x * x).sum(dim=1)  # [B, P]
     inner = torch.bmm(x.transpose(1, 2), x)  # [B, P, P]
@@ -38,6 +42,11 @@ def edge_features(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``[B, 2C, P, k]``.
+
+    >>> x = torch.tensor([[[0.0, 1.0, 10.0]]])  # [B=1, C=1, P=3]
+    >>> idx = torch.tensor([[[1], [0], [1]]])  # one neighbour per point
+    >>> edge_features(x, idx)[0, :, :, 0].tolist()  # channels [x_j - x_i, x_i] per point i
+    [[1.0, -1.0, -9.0], [0.0, 1.0, 10.0]]
     """
     b, c, p = x.shape
     k = idx.shape[-1]
@@ -52,6 +61,9 @@ class EdgeConv(nn.Module):
     """One EdgeConv layer: k-NN graph in the input feature space, shared MLP on edges, max over neighbours.
 
     ``[B, c_in, P] -> [B, c_out, P]``.
+
+    >>> EdgeConv(3, 8, k=4)(torch.randn(2, 3, 10)).shape  # [B, c_in, P] -> [B, c_out, P]
+    torch.Size([2, 8, 10])
     """
 
     def __init__(self, c_in: int, c_out: int, k: int, batchnorm: bool = True) -> None:
@@ -87,6 +99,10 @@ class DGCNN(nn.Module):
         head: widths of the hidden layers of the classification MLP.
         dropout: dropout probability in the head.
         batchnorm: use batch normalisation.
+
+    >>> net = DGCNN(num_classes=4, k=3, edge_channels=(8, 8), emb_dims=16, head=(8,)).eval()
+    >>> net(torch.randn(2, 10, 3)).shape
+    torch.Size([2, 4])
     """
 
     def __init__(

@@ -29,6 +29,10 @@ class LeNet(nn.Module):
         hidden: widths of the two hidden linear layers.
         activation: ``"relu"`` or ``"tanh"`` (the original).
         dropout: dropout probability before the hidden linear layers.
+
+    >>> net = LeNet(in_channels=1, num_classes=10, image_size=8)  # 8x8 digits: 8 -> 4 -> 2
+    >>> net(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
     """
 
     def __init__(

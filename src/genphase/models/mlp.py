@@ -35,6 +35,10 @@ class MLP(nn.Module):
         activation: ``"relu"``, ``"gelu"``, ``"tanh"`` or ``"leaky_relu"``.
         dropout: dropout probability after each hidden activation.
         batchnorm: insert ``BatchNorm1d`` after each hidden linear layer.
+
+    >>> net = MLP((1, 8, 8), num_classes=10, hidden=(32,))  # images are flattened: in_features = 64
+    >>> net(torch.zeros(5, 1, 8, 8)).shape
+    torch.Size([5, 10])
     """
 
     def __init__(

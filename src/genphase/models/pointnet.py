@@ -29,6 +29,9 @@ class TNet(nn.Module):
     """Predicts a ``D x D`` alignment matrix from a point cloud ``[B, D, P]`` -> ``[B, D, D]``.
 
     Initialised to output the identity (last layer zero), so training starts from "no transform".
+
+    >>> TNet(dims=3)(torch.randn(2, 3, 16)).shape  # starts as the identity transform
+    torch.Size([2, 3, 3])
     """
 
     def __init__(self, dims: int = 3, batchnorm: bool = True) -> None:
@@ -62,6 +65,13 @@ class PointNet(nn.Module):
         dropout: dropout probability in the head.
         batchnorm: use batch normalisation in the shared MLP and the head.
         input_transform: learn a ``D x D`` input alignment with a :class:`TNet`.
+
+    >>> _ = torch.manual_seed(0)
+    >>> net = PointNet(num_classes=4, widths=(8, 16), head=(8,)).eval()
+    >>> x = torch.randn(2, 10, 3)  # [B, P, D]
+    >>> out = net(x)
+    >>> out.shape, bool(torch.allclose(out, net(x[:, torch.randperm(10)]), atol=1e-6))  # point order does not matter
+    (torch.Size([2, 4]), True)
     """
 
     def __init__(

@@ -122,7 +122,11 @@ MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
 def model_names() -> list[str]:
-    """The names accepted by :func:`build_model`."""
+    """The names accepted by :func:`build_model`.
+
+    >>> model_names()
+    ['mlp', 'lenet', 'vgg', 'resnet', 'pointnet', 'dgcnn', 'bert-scratch', 'minilm', 'hf']
+    """
     return list(MODEL_NAMES)
 
 
@@ -149,6 +153,13 @@ def build_model(
         input_shape: shape of one sample, without the batch axis (``None`` for text models).
         seed: seed the parameter initialisation (``None``: torch's global RNG).
         **kwargs: options of the model's constructor (e.g. ``width=32`` for ``"resnet"``).
+
+    >>> import torch
+    >>> net = build_model("mlp", num_classes=3, input_shape=(4,), hidden=(8,), seed=0)
+    >>> net(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
+    >>> build_model("LeNet", num_classes=10, input_shape=(8, 8), seed=0)(torch.zeros(1, 1, 8, 8)).shape
+    torch.Size([1, 10])
     """
     key = str(name).strip().lower().replace("_", "-")
     if key not in _BUILDERS:

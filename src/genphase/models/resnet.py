@@ -22,6 +22,9 @@ class BasicBlock(nn.Module):
     """Two 3x3 convolutions with an identity (or 1x1 projection) shortcut.
 
     ``[B, c_in, H, W] -> [B, c_out, ceil(H/stride), ceil(W/stride)]``.
+
+    >>> BasicBlock(4, 8, stride=2)(torch.zeros(2, 4, 7, 7)).shape  # ceil(7 / 2) = 4
+    torch.Size([2, 8, 4, 4])
     """
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1, batchnorm: bool = True) -> None:
@@ -57,6 +60,10 @@ class ResNet(nn.Module):
         width: channels of the stem and of the first stage.
         num_blocks: basic blocks per stage (its length is the number of stages).
         batchnorm: use ``BatchNorm2d`` (``False``: plain convolutions with biases).
+
+    >>> net = ResNet(in_channels=1, num_classes=10, width=4, num_blocks=(1, 1))
+    >>> net(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
     """
 
     def __init__(

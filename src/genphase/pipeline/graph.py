@@ -91,7 +91,15 @@ TRANSFERS = ("shared", "object")
 
 class NodeFailedError(GenphaseError, RuntimeError):
     """A node failed without an error of its own: its worker died too often, or it broke its contract
-    (an undeclared or missing output). The message names the node and the fix."""
+    (an undeclared or missing output). The message names the node and the fix.
+
+    >>> def forgetful(ctx):  # declares an output but never writes it
+    ...     return 1
+    >>> execute_node(Node("forgetful", forgetful, outputs=("a.txt",)), "object", "unused")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.pipeline.graph.NodeFailedError: node 'forgetful' returned without writing its output 'a.txt'; ...
+    """
 
 
 @dataclass(frozen=True)
@@ -404,7 +412,11 @@ class NodeContext:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """An output as the worker wrote it: size, SHA-256 and, with shared transfer, where it was staged."""
+    """An output as the worker wrote it: size, SHA-256 and, with shared transfer, where it was staged.
+
+    >>> FileInfo(3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").staged is None
+    True
+    """
 
     size: int
     sha256: str
@@ -414,7 +426,15 @@ class FileInfo:
 @dataclass(frozen=True)
 class NodeResult:
     """What a worker sends back (beside the output bytes with object transfer): the function's return
-    value, its wall time and each output's :class:`FileInfo`."""
+    value, its wall time and each output's :class:`FileInfo`.
+
+    >>> def hello(ctx):
+    ...     ctx.output("hello.txt").write_text("hi")
+    ...     return 42
+    >>> result, blobs = execute_node(Node("hello", hello, outputs=("hello.txt",)), "object", "unused")
+    >>> result.value, result.files["hello.txt"].size, blobs
+    (42, 2, [b'hi'])
+    """
 
     value: Any
     seconds: float
@@ -443,6 +463,14 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
     file)``: commits one output at once when the node calls ``ctx.commit(path)`` (the local
     executor passes it; the file is then not collected either). The result lists the other outputs,
     in ``node.outputs`` order, and the bytes come in that order.
+
+    >>> def shout(ctx):
+    ...     text = ctx.input("in.txt").read_text()
+    ...     ctx.output("out.txt").write_text(text.upper())
+    >>> node = Node("shout", shout, inputs=("in.txt",), outputs=("out.txt",))
+    >>> result, blobs = execute_node(node, "object", "unused", {"in.txt": b"hi"})  # inputs and outputs as bytes
+    >>> blobs, result.files["out.txt"].staged
+    ([b'HI'], None)
     """
     if transfer not in TRANSFERS:
         raise InputError(f"transfer must be one of {TRANSFERS}, got {transfer!r}")

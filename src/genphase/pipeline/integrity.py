@@ -44,7 +44,14 @@ INTEGRITY_VERSION = 1
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = p.write_bytes(b"abc")
+    >>> sha256_file(p)[:16]
+    'ba7816bf8f01cfea'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
@@ -57,7 +64,17 @@ def _rel(root: Path, path: Path) -> str:
 
 
 def record_file(man: dict, root: Path, path: Path, what: dict[str, Any]) -> None:
-    """Record the finished file ``path`` (what it is, config hash, size, SHA-256) in ``man["files"]``."""
+    """Record the finished file ``path`` (what it is, config hash, size, SHA-256) in ``man["files"]``.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.txt").write_bytes(b"abc")
+    >>> man = {"config_hash": "c0ffee"}
+    >>> record_file(man, root, root / "a.txt", {"kind": "samples"})
+    >>> rec = man["files"]["a.txt"]
+    >>> rec["kind"], rec["config_hash"], rec["bytes"], rec["sha256"][:16]
+    ('samples', 'c0ffee', 3, 'ba7816bf8f01cfea')
+    """
     man.setdefault("files", {})[_rel(root, path)] = {
         **what,
         "config_hash": man.get("config_hash"),
@@ -67,7 +84,17 @@ def record_file(man: dict, root: Path, path: Path, what: dict[str, Any]) -> None
 
 
 def recorded(man: dict, root: Path, path: Path) -> bool:
-    """Whether ``path`` has a record in the manifest."""
+    """Whether ``path`` has a record in the manifest.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.txt").write_bytes(b"abc")
+    >>> man = {"config_hash": "c0ffee"}
+    >>> before = recorded(man, root, root / "a.txt")
+    >>> record_file(man, root, root / "a.txt", {"kind": "samples"})
+    >>> before, recorded(man, root, root / "a.txt")
+    (False, True)
+    """
     return _rel(root, path) in man.get("files", {})
 
 
@@ -90,6 +117,18 @@ def check_file(man: dict, root: Path, path: Path, what: dict[str, Any] | None = 
     """Check a recorded file before use: present, same size and SHA-256, the expected ``what``.
 
     Raises :class:`~genphase.errors.CorruptFileError` naming the file and the fix.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.txt").write_bytes(b"abc")
+    >>> man = {"config_hash": "c0ffee"}
+    >>> record_file(man, root, root / "a.txt", {"kind": "samples"})
+    >>> check_file(man, root, root / "a.txt", {"kind": "samples"})  # passes silently
+    >>> _ = (root / "a.txt").write_bytes(b"abd")  # same size, other bytes
+    >>> check_file(man, root, root / "a.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.CorruptFileError: a.txt in '...' is not the file this run wrote (size 3 vs 3 bytes, or content hash differs from manifest.json: ...
     """
     rel = _rel(root, path)
     rec = man.get("files", {}).get(rel)
@@ -116,7 +155,19 @@ def check_file(man: dict, root: Path, path: Path, what: dict[str, Any] | None = 
 
 
 def check_run_file_meta(path: Path, meta: dict[str, Any] | None, expected: dict[str, Any], root: Path) -> None:
-    """Check the ``run_file`` entry an interactions file carries against what it should be."""
+    """Check the ``run_file`` entry an interactions file carries against what it should be.
+
+    >>> import pathlib
+    >>> root = pathlib.Path("runs/x")
+    >>> meta = {"run_file": {"model": "model", "epoch": 4, "config_hash": "c0ffee"}}
+    >>> check_run_file_meta(root / "interactions/model/epoch_0004.npz", meta,
+    ...                     {"model": "model", "epoch": 4, "config_hash": "c0ffee"}, root)  # passes silently
+    >>> check_run_file_meta(root / "interactions/model/epoch_0008.npz", meta,
+    ...                     {"model": "model", "epoch": 8, "config_hash": "c0ffee"}, root)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.CorruptFileError: interactions/model/epoch_0008.npz in 'runs/x' holds model epoch 4 of config c0ffee, expected model epoch 8 of config c0ffee (a file copied from elsewhere?); ...
+    """
     rf = (meta or {}).get("run_file")
     if rf is None:
         return  # written before integrity records (older run): the manifest hash is the check
@@ -137,7 +188,15 @@ def _orphans(root: Path) -> list[Path]:
 
 
 def remove_orphans(root: str | os.PathLike) -> list[Path]:
-    """Remove temporary files and folders left by killed atomic writes under ``root``; return them."""
+    """Remove temporary files and folders left by killed atomic writes under ``root``; return them.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / ".h_bar.parquet.x1y2.tmp").write_bytes(b"half")  # left by a killed atomic write
+    >>> _ = (root / "h_bar.parquet").write_bytes(b"done")
+    >>> [p.name for p in remove_orphans(root)], sorted(p.name for p in root.iterdir())
+    (['.h_bar.parquet.x1y2.tmp'], ['h_bar.parquet'])
+    """
     gone = _orphans(Path(root))
     for p in gone:
         if p.is_dir():
@@ -149,7 +208,12 @@ def remove_orphans(root: str | os.PathLike) -> list[Path]:
 
 @dataclass(frozen=True)
 class Finding:
-    """One verdict of :func:`verify_run`: ``status`` is ok, missing, pending, corrupt, foreign or orphan."""
+    """One verdict of :func:`verify_run`: ``status`` is ok, missing, pending, corrupt, foreign or orphan.
+
+    >>> f = Finding("explained/samples.npz", "pending", "not computed yet")
+    >>> f.status, summarize([f, Finding("config.yaml", "ok"), Finding("manifest.json", "ok")])
+    ('pending', '2 ok, 1 pending')
+    """
 
     path: str
     status: str
@@ -157,7 +221,16 @@ class Finding:
 
 
 def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
-    """``(relative path, what, stage)`` of every file a finished run of ``cfg`` has (tables: see the records)."""
+    """``(relative path, what, stage)`` of every file a finished run of ``cfg`` has (tables: see the records).
+
+    >>> from genphase.pipeline.config import RunConfig
+    >>> from genphase.pipeline.presets import preset_dict
+    >>> files = expected_files(RunConfig.from_dict(preset_dict("digits", quick=True)))
+    >>> files[0]
+    ('checkpoints/model/epoch_0000.pt', {'kind': 'checkpoint', 'model': 'model', 'epoch': 0}, 'train_model')
+    >>> sorted({stage for _, _, stage in files})
+    ['baselines', 'extract', 'train_model']
+    """
     out: list[tuple[str, dict[str, Any], str]] = []
     for e in cfg.checkpoint_epochs():
         out.append((f"checkpoints/model/epoch_{e:04d}.pt", {"kind": "checkpoint", "model": "model", "epoch": e}, "train_model"))
@@ -268,7 +341,11 @@ def verify_run(root: str | os.PathLike) -> list[Finding]:
 
 
 def summarize(findings: list[Finding]) -> str:
-    """One line counting the findings by status (``"12 ok, 1 corrupt"``)."""
+    """One line counting the findings by status (``"12 ok, 1 corrupt"``).
+
+    >>> summarize([Finding("a.npz", "ok"), Finding("b.npz", "corrupt", "truncated"), Finding("c.npz", "ok")])
+    '2 ok, 1 corrupt'
+    """
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1

@@ -135,7 +135,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_dict(name: str, *, quick: bool = False) -> dict[str, Any]:
-    """The raw config mapping of preset ``name`` (with its quick overrides when ``quick``)."""
+    """The raw config mapping of preset ``name`` (with its quick overrides when ``quick``).
+
+    >>> cfg = preset_dict("digits")
+    >>> cfg["data"]["name"], cfg["model"]["name"], cfg["training"]["epochs"]
+    ('digits', 'mlp', 60)
+    >>> preset_dict("digits", quick=True)["training"]["epochs"]  # the quick overrides
+    40
+    """
     p = PRESETS[name]
     cfg = merge_config(p["config"], {"preset": name})
     if quick:
@@ -144,6 +151,11 @@ def preset_dict(name: str, *, quick: bool = False) -> dict[str, Any]:
 
 
 def preset_descriptions() -> dict[str, str]:
+    """One line about each preset, by name (what ``genphase presets`` lists).
+
+    >>> "digits" in preset_descriptions() and "breast-cancer-mlp" in preset_descriptions()
+    True
+    """
     return {name: p["about"] for name, p in PRESETS.items()}
 
 

@@ -13,6 +13,14 @@ __all__ = ["atomic_write", "write_json", "read_json", "write_parquet", "save_tor
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically (numpy scalars and arrays and paths become JSON values).
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> path = write_json(tempfile.mkdtemp() + "/m.json", {"epochs": np.int64(3), "h": np.array([0.5])})
+    >>> read_json(path)  # numpy values are written as plain JSON
+    {'epochs': 3, 'h': [0.5]}
+    """
     text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
     return atomic_write(path, lambda fh: fh.write(text), mode="w")
 
@@ -30,7 +38,16 @@ def _json_default(o: Any) -> Any:
 
 
 def read_json(path: str | os.PathLike, fix: str | None = None) -> Any:
-    """Parse a JSON file; any problem is a :class:`~genphase.errors.CorruptFileError` naming the file."""
+    """Parse a JSON file; any problem is a :class:`~genphase.errors.CorruptFileError` naming the file.
+
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "manifest.json"
+    >>> _ = bad.write_text("{truncated")
+    >>> read_json(bad, fix="delete it and rerun")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    genphase.errors.CorruptFileError: ...manifest.json... delete it and rerun
+    """
     from .._readers import read_json as _read
     from .._readers import run_file_fix
 
@@ -38,18 +55,39 @@ def read_json(path: str | os.PathLike, fix: str | None = None) -> Any:
 
 
 def write_parquet(path: str | os.PathLike, frame) -> Path:
-    """Write a pandas DataFrame as Parquet, atomically."""
+    """Write a pandas DataFrame as Parquet, atomically.
+
+    >>> import tempfile, pandas as pd
+    >>> frame = pd.DataFrame({"checkpoint": [0, 1], "h_bar": [0.2, 0.4]})
+    >>> path = write_parquet(tempfile.mkdtemp() + "/h_bar.parquet", frame)
+    >>> pd.read_parquet(path)["h_bar"].tolist()
+    [0.2, 0.4]
+    """
     return atomic_write(path, lambda fh: frame.to_parquet(fh, index=False))
 
 
 def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+    """``torch.save(obj)`` to ``path``, atomically.
+
+    >>> import tempfile, torch
+    >>> path = save_torch(tempfile.mkdtemp() + "/state.pt", {"w": torch.ones(2)})
+    >>> torch.load(path)["w"].tolist()
+    [1.0, 1.0]
+    """
     import torch
 
     return atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 class RunPaths:
-    """Paths inside a run directory (see docs/run-directory.md)."""
+    """Paths inside a run directory (see docs/run-directory.md).
+
+    >>> p = RunPaths("runs/digits")
+    >>> p.checkpoint(4).as_posix(), p.interactions(4).as_posix()
+    ('runs/digits/checkpoints/model/epoch_0004.pt', 'runs/digits/interactions/model/epoch_0004.npz')
+    >>> p.table("h_bar").as_posix()
+    'runs/digits/metrics/h_bar.parquet'
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)

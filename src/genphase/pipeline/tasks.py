@@ -22,7 +22,13 @@ __all__ = ["Task", "ArrayTask", "TextTask", "make_task"]
 
 @dataclass
 class Task:
-    """Base adapter. ``modality`` is one of image, tabular, pointcloud, text."""
+    """Base adapter. ``modality`` is one of image, tabular, pointcloud, text.
+
+    >>> from genphase.pipeline.presets import preset_dict
+    >>> task = make_task("tabular", RunConfig.from_dict(preset_dict("breast-cancer-mlp")))
+    >>> isinstance(task, Task), task.modality, task.usable(None)  # None: every sample can be explained
+    (True, 'tabular', None)
+    """
 
     modality: str
     cfg: RunConfig
@@ -72,7 +78,18 @@ def _as_config_error(what: str) -> Iterator[None]:
 
 
 class ArrayTask(Task):
-    """Images ``[N, C, H, W]``, tabular ``[N, D]`` and point clouds ``[N, P, 3]``."""
+    """Images ``[N, C, H, W]``, tabular ``[N, D]`` and point clouds ``[N, P, 3]``.
+
+    >>> from genphase.datasets import load_breast_cancer
+    >>> from genphase.pipeline.presets import preset_dict
+    >>> task = ArrayTask("tabular", RunConfig.from_dict(preset_dict("breast-cancer-mlp")))  # the first 10 features
+    >>> data = load_breast_cancer()
+    >>> task.batch(data.x_train, np.array([0, 1]), torch.device("cpu")).shape
+    torch.Size([2, 30])
+    >>> masker, inputs, info = task.masker_and_inputs(None, data, data.x_test[:3])
+    >>> masker.n, tuple(inputs.shape), info["feature_names"][:2]
+    (10, (3, 30), ['mean radius', 'mean texture'])
+    """
 
     def batch(self, x: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x)[idx], dtype=torch.float32, device=device)
@@ -119,7 +136,21 @@ class ArrayTask(Task):
 
 
 class TextTask(Task):
-    """Sentences tokenised by the model's tokenizer; variables are words (sub-tokens together)."""
+    """Sentences tokenised by the model's tokenizer; variables are words (sub-tokens together).
+
+    >>> from genphase.models.text import bert_from_scratch, train_wordpiece_tokenizer
+    >>> from genphase.pipeline.presets import preset_dict
+    >>> cfg = RunConfig.from_dict({**preset_dict("rotten-tomatoes-bert"), "variables": {"n": 2}})
+    >>> texts = ["a truly great movie", "not a good film"]
+    >>> model = bert_from_scratch(train_wordpiece_tokenizer(texts, vocab_size=60, min_frequency=1), 2, hidden=8,
+    ...                           layers=1, heads=2, max_position=16, seed=0)
+    >>> task = TextTask("text", cfg)
+    >>> sorted(task.batch(texts, np.array([0, 1]), torch.device("cpu"), model))
+    ['attention_mask', 'input_ids']
+    >>> masker, inputs, info = task.masker_and_inputs(model, None, texts)
+    >>> type(masker).__name__, info["words"]
+    ('EmbeddingMasker', [['truly', 'great'], ['not', 'good']])
+    """
 
     max_length: int = 64
 
@@ -176,6 +207,17 @@ class TextTask(Task):
 
 
 def make_task(modality: str, cfg: RunConfig) -> Task:
+    """The :class:`Task` of a dataset modality: :class:`TextTask` for text, :class:`ArrayTask` for the others.
+
+    >>> from genphase.pipeline.presets import preset_dict
+    >>> cfg = RunConfig.from_dict(preset_dict("digits"))
+    >>> type(make_task("image", cfg)).__name__, type(make_task("text", cfg)).__name__
+    ('ArrayTask', 'TextTask')
+    >>> make_task("audio", cfg)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: dataset modality 'audio' is not supported by the pipeline
+    """
     if modality == "text":
         return TextTask(modality, cfg)
     if modality in ("image", "tabular", "pointcloud"):

@@ -52,7 +52,11 @@ _ARRAYS_PER_BLOCK = 24
 
 
 def available_memory(device: torch.device) -> int:
-    """Free memory in bytes on ``device`` (GPU: cudaMemGetInfo; CPU: MemAvailable)."""
+    """Free memory in bytes on ``device`` (GPU: cudaMemGetInfo; CPU: MemAvailable).
+
+    >>> available_memory(torch.device("cpu")) > 0  # bytes; the value depends on the machine
+    True
+    """
     free = free_memory(device)
     if free is None:  # pragma: no cover - a machine that reports no free memory
         raise MemoryEstimateError(f"cannot read the free memory of {device}; pass batch_size= explicitly")

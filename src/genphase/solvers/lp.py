@@ -28,6 +28,12 @@ def solve_lp_highs(v: np.ndarray, eta: np.ndarray | float = 0.0, *, time_limit: 
 
     Returns ``(and_effects, or_effects, noise, objective)`` as numpy arrays; entry 0 of the
     effects is 0. ``eta`` is the absolute noise bound per sample (scalar or ``[B]``).
+
+    >>> import numpy as np
+    >>> v = np.array([[0.0, 0.0, 0.0, 1.0]])  # v(S) = 1 only when both variables are present: one AND effect
+    >>> and_eff, or_eff, noise, obj = solve_lp_highs(v)
+    >>> (and_eff.round(6) + 0.0).tolist(), float(np.abs(or_eff).sum().round(6)), obj.round(6).tolist()
+    ([[0.0, 0.0, 0.0, 1.0]], 0.0, [1.0])
     """
     v = np.atleast_2d(np.asarray(v, dtype=np.float64))
     B, size = v.shape

@@ -83,7 +83,15 @@ def block_operator(mats: np.ndarray, n: int, like: torch.Tensor) -> Callable[[to
 def eig_parts(m: np.ndarray, n: int, like: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
     """Eigenvectors ``w`` (2x2) of a symmetric 2x2 ``m`` and the kernel ``1 / (1 + lam)`` over the
     eigenvalues ``lam`` of ``kron(m, ..., m)`` in the basis ``kron(w, ..., w)`` (``[2**n]``, ``like``'s
-    dtype): ``(I + kron(m,...))^{-1} = kron(w) diag(kernel) kron(w)^T``."""
+    dtype): ``(I + kron(m,...))^{-1} = kron(w) diag(kernel) kron(w)^T``.
+
+    >>> import numpy as np
+    >>> m = np.array([[1.0, 0.5], [0.5, 1.0]])
+    >>> w, kernel = eig_parts(m, 2, torch.zeros(1, dtype=torch.float64))
+    >>> W = np.kron(w, w)
+    >>> bool(np.allclose(W @ np.diag(kernel.numpy()) @ W.T, np.linalg.inv(np.eye(4) + np.kron(m, m))))
+    True
+    """
     evals, evecs = np.linalg.eigh(m)
     k = torch.as_tensor(np.array(subset_orders(n)), device=like.device).to(torch.float64)
     lam = (float(evals[0]) ** (n - k)) * (float(evals[1]) ** k)

@@ -67,7 +67,13 @@ def check_interval(options: ADMMOptions, noisy: bool, halpern: bool = True) -> i
 
 
 def iterate_dtype(options: ADMMOptions, dt: torch.dtype) -> torch.dtype:
-    """The dtype of the Halpern iterates for input dtype ``dt`` (validates ``options.iterate_dtype``)."""
+    """The dtype of the Halpern iterates for input dtype ``dt`` (validates ``options.iterate_dtype``).
+
+    >>> iterate_dtype(ADMMOptions(), torch.float64)  # tol 1e-3 >= 1e-5: float32 iterates
+    torch.float32
+    >>> iterate_dtype(ADMMOptions(tol=1e-6), torch.float64)
+    torch.float64
+    """
     if options.iterate_dtype is None:
         return torch.float32 if options.tol >= 1e-5 else dt
     try:

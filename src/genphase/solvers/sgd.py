@@ -56,6 +56,13 @@ def solve_sgd_reference(
     Returns ``(and_effects, or_effects, q, objective)``; entry 0 of the effects is 0 and
     ``objective`` is Eq. 6 over ``T != {}`` (comparable with the other solvers); the loss the
     recipe minimises is :func:`reference_loss`.
+
+    >>> v = torch.tensor([[0.0, 0.0, 0.0, 1.0]])
+    >>> and_eff, or_eff, q, obj = solve_sgd_reference(v, torch.zeros(1), steps=200, lr=0.01)
+    >>> and_eff.shape, or_eff.shape, q.shape, obj.shape
+    (torch.Size([1, 4]), torch.Size([1, 4]), torch.Size([1, 4]), torch.Size([1]))
+    >>> float(and_eff[0, 0]), float(q.abs().max())  # entry 0 of the effects is 0; q stays in [-eta, eta]
+    (0.0, 0.0)
     """
     v = v.detach()
     gamma = torch.zeros_like(v, requires_grad=True)

@@ -33,7 +33,12 @@ EXECUTORS = ("local", "ray")
 @dataclass
 class Outcome:
     """One node back from a worker: its result and (object transfer) output bytes and their handles, or
-    the error it raised."""
+    the error it raised.
+
+    >>> ok, failed = Outcome(result=NodeResult(7, 0.1, {})), Outcome(error=RuntimeError("worker died"))
+    >>> ok.result.value, ok.error, str(failed.error)
+    (7, None, 'worker died')
+    """
 
     result: NodeResult | None = None
     blobs: Sequence[bytes] | None = None

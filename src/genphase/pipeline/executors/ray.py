@@ -118,6 +118,13 @@ class RayExecutor(Executor):
         connect_timeout: seconds to wait for the cluster at ``address`` to answer.
         log_to_driver: show the workers' output on this terminal.
 
+    >>> RayExecutor(max_retries=-1)  # the arguments are checked before Ray starts
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: max_retries must be an integer >= 0 (retries of a task whose worker died), got -1
+
+    Running a graph (not run here: it starts a Ray instance, which takes seconds and many processes):
+
     >>> with RayExecutor(num_cpus=2) as ex:  # doctest: +SKIP
     ...     ex.run(graph, RunStore("runs/demo"))
     """
