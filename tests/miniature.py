@@ -14,6 +14,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from genphase.pipeline.config import RunConfig, load_config
 from genphase.pipeline.run import run
 
@@ -68,3 +70,14 @@ def data_sha(x, y) -> str:
     h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
     h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
     return h.hexdigest()
+
+
+def merged_effects(res) -> np.ndarray:
+    """``[B, 2, 2**n]`` effects, one-variable OR added to the AND of the same variable, empty set 0
+    (written with a loop, independent of the package's merged view)."""
+    a, o = res.and_effects.copy(), res.or_effects.copy()
+    for i in range(res.n):
+        a[:, 1 << i] += o[:, 1 << i]
+        o[:, 1 << i] = 0.0
+    a[:, 0] = o[:, 0] = 0.0
+    return np.stack([a, o], axis=1)

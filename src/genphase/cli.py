@@ -84,6 +84,22 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _executor_option() -> Any:
+    return typer.Option(None, "--executor", help="local (this process, the default) or ray (Ray tasks; see "
+                                                 "docs/scaling.md). Overrides the config key 'executor'.")
+
+
+def _ray_address_option() -> Any:
+    return typer.Option(None, "--ray-address", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; default "
+                                                    "$RAY_ADDRESS, else a local Ray instance). Needs --executor ray.")
+
+
+def _shared_path_option() -> Any:
+    return typer.Option(None, "--shared-path", help="A directory every Ray machine mounts at the same path (the run "
+                                                    "directory must be inside it): files travel through it instead of "
+                                                    "Ray's object store. Needs --executor ray.")
+
+
 @app.command()
 @_guarded
 def run(
@@ -97,14 +113,9 @@ def run(
         None, "--threads", min=1,
         help="Torch CPU threads (default: $OMP_NUM_THREADS, else the cores available to this process). "
              "On a shared machine, fewer threads than busy cores avoids a large slowdown; see docs/reliability.md."),
-    executor: Optional[str] = typer.Option(
-        None, "--executor", help="local (this process, the default) or ray (Ray tasks; see docs/scaling.md). Overrides the config key 'executor'."),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; default $RAY_ADDRESS, else a local "
-                                    "Ray instance). Needs --executor ray."),
-    shared_path: Optional[Path] = typer.Option(
-        None, "--shared-path", help="A directory every Ray machine mounts at the same path (the run directory must be "
-                                    "inside it): files travel through it instead of Ray's object store. Needs --executor ray."),
+    executor: Optional[str] = _executor_option(),
+    ray_address: Optional[str] = _ray_address_option(),
+    shared_path: Optional[Path] = _shared_path_option(),
     verify: Optional[Path] = typer.Option(
         None, "--verify", metavar="RUN_DIR",
         help="Check a run directory instead of running: report every file that is missing, corrupt or foreign "
@@ -159,14 +170,9 @@ def study(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 or auto (overrides the config)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip every report.html and study.html."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default as for `genphase run`)."),
-    executor: Optional[str] = typer.Option(
-        None, "--executor", help="local (this process, the default) or ray (Ray tasks; see docs/scaling.md). Overrides the config key 'executor'."),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; default $RAY_ADDRESS, else a local "
-                                    "Ray instance). Needs --executor ray."),
-    shared_path: Optional[Path] = typer.Option(
-        None, "--shared-path", help="A directory every Ray machine mounts at the same path (the run directory must be "
-                                    "inside it): files travel through it instead of Ray's object store. Needs --executor ray."),
+    executor: Optional[str] = _executor_option(),
+    ray_address: Optional[str] = _ray_address_option(),
+    shared_path: Optional[Path] = _shared_path_option(),
 ) -> None:
     """Run a preset once per seed and score its interaction-based stop on held-out data.
 

@@ -27,16 +27,6 @@ TAU = miniature.TAU
 
 
 # ------------------------------------------------------------------------------ independent definitions
-def _merged(res) -> np.ndarray:
-    """``[B, 2, 2**n]`` effects, one-variable OR added to the AND of the same variable, empty set 0."""
-    a, o = res.and_effects.copy(), res.or_effects.copy()
-    for i in range(N):
-        a[:, 1 << i] += o[:, 1 << i]
-        o[:, 1 << i] = 0.0
-    a[:, 0] = o[:, 0] = 0.0
-    return np.stack([a, o], axis=1)
-
-
 def _salient(eff: np.ndarray) -> np.ndarray:
     thr = TAU * np.abs(eff).reshape(len(eff), -1).max(axis=1)
     return np.abs(eff) > thr[:, None, None]
@@ -67,7 +57,7 @@ def _read(run) -> dict:
         samples = {k: z[k] for k in z.files}
     cfg = load_config(str(run / "config.yaml"))
     K = cfg.baselines.k
-    bases = [_merged(load_interactions(run / "interactions" / f"baseline_{k}.npz")) for k in range(K)]
+    bases = [miniature.merged_effects(load_interactions(run / "interactions" / f"baseline_{k}.npz")) for k in range(K)]
     data = []
     for k in range(K):
         with np.load(run / "checkpoints" / f"baseline_{k}" / "data.npz") as z:
@@ -132,7 +122,7 @@ def test_evidence_over_agreeing_baselines_is_the_generalizable_strength(mini_run
 def test_evidence_counts_agreeing_baselines_like_a_loop(mini_run):
     st = _read(mini_run)
     e = miniature.EPOCHS[-1]
-    m = _merged(load_interactions(mini_run / "interactions" / "model" / f"epoch_{e:04d}.npz"))
+    m = miniature.merged_effects(load_interactions(mini_run / "interactions" / "model" / f"epoch_{e:04d}.npz"))
     sal, bsal = _salient(m), [_salient(b) for b in st["bases"]]
     K, split = st["K"], st["samples"]["split"]
     want = np.zeros((len(m), K + 1))  # "all" types, summed over orders
@@ -211,7 +201,7 @@ def test_crossfit_never_compares_a_training_sample_with_a_baseline_that_saw_it(c
     assert seen.any()  # the design does put explained training samples into some baselines
     stored = _table(crossfit_run, "h_bar")
     for e in miniature.EPOCHS:
-        m = _merged(load_interactions(crossfit_run / "interactions" / "model" / f"epoch_{e:04d}.npz"))
+        m = miniature.merged_effects(load_interactions(crossfit_run / "interactions" / "model" / f"epoch_{e:04d}.npz"))
         want = _h_bar_loop(m, st["bases"], ~seen)  # reference samples: all K
         got = stored[stored["checkpoint"] == e].sort_values("sample")["h_bar"].to_numpy()
         np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)

@@ -40,16 +40,6 @@ FULL = (1 << N) - 1
 
 
 # ------------------------------------------------------------------------------ independent definitions
-def _merged(res) -> np.ndarray:
-    """``[B, 2, 2**n]`` effects, one-variable OR added to the AND of the same variable, empty set 0."""
-    a, o = res.and_effects.copy(), res.or_effects.copy()
-    for i in range(N):
-        a[:, 1 << i] += o[:, 1 << i]
-        o[:, 1 << i] = 0.0
-    a[:, 0] = o[:, 0] = 0.0
-    return np.stack([a, o], axis=1)
-
-
 def _salient(eff: np.ndarray, tau: float) -> np.ndarray:
     thr = tau * np.abs(eff).reshape(len(eff), -1).max(axis=1)
     return np.abs(eff) > thr[:, None, None]
@@ -88,7 +78,7 @@ def stored(mini_run):
     bases = [load_interactions(mini_run / "interactions" / f"baseline_{k}.npz") for k in range(miniature.K)]
     models = {e: load_interactions(mini_run / "interactions" / "model" / f"epoch_{e:04d}.npz") for e in miniature.EPOCHS}
     return {"cfg": cfg, "samples": samples, "bases": bases, "models": models,
-            "base_effs": [_merged(b) for b in bases]}
+            "base_effs": [miniature.merged_effects(b) for b in bases]}
 
 
 def _table(run, name: str) -> pd.DataFrame:
@@ -105,7 +95,7 @@ def test_h_bar_equals_its_recomputation_from_the_interaction_files(mini_run, sto
     assert sorted(tab["checkpoint"].unique()) == miniature.EPOCHS
     split = stored["samples"]["split"].astype(str)
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         sal = _salient(eff, miniature.TAU)
         want = _h_bar(eff, sal, _generalizes(eff, stored["base_effs"], miniature.TAU))
         got = tab[tab["checkpoint"] == e].sort_values("sample")
@@ -119,7 +109,7 @@ def test_the_tables_depend_on_tau(mini_run, stored):
     tab = _table(mini_run, "h_bar")
     diffs = 0
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         other = _h_bar(eff, _salient(eff, 4 * miniature.TAU), _generalizes(eff, stored["base_effs"], 4 * miniature.TAU))
         got = tab[tab["checkpoint"] == e].sort_values("sample")["h_bar"].to_numpy()
         diffs += int((~np.isclose(got, other, rtol=1e-9, atol=1e-12, equal_nan=True)).sum())
@@ -129,7 +119,7 @@ def test_the_tables_depend_on_tau(mini_run, stored):
 def test_baseline_ablation_equals_its_recomputation(mini_run, stored):
     tab = _table(mini_run, "baseline_ablation")
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         sal = _salient(eff, miniature.TAU)
         for k in range(1, miniature.K + 1):
             want = _h_bar(eff, sal, _generalizes(eff, stored["base_effs"], miniature.TAU, k))
@@ -142,7 +132,7 @@ def test_order_strengths_equal_their_recomputation(mini_run, stored):
     split = stored["samples"]["split"].astype(str)
     checked = 0
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         sal = _salient(eff, miniature.TAU)
         gen = _generalizes(eff, stored["base_effs"], miniature.TAU)
         for s in range(eff.shape[0]):
@@ -171,7 +161,7 @@ def test_removal_loss_equals_its_recomputation(mini_run, stored):
     tab = _table(mini_run, "removal_loss")
     labels = stored["samples"]["labels"]
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         sal = _salient(eff, miniature.TAU)
         gen = _generalizes(eff, stored["base_effs"], miniature.TAU)
         v = res.values[:, FULL]
@@ -355,7 +345,7 @@ def test_order_distribution_samples_equal_their_recomputation(mini_run, stored):
     tab = _table(mini_run, "order_distribution_samples")
     assert list(tab.columns) == ["checkpoint", "sample", "split", "type", "order", "sign", "strength"]
     for e, res in stored["models"].items():
-        eff = _merged(res)
+        eff = miniature.merged_effects(res)
         part = tab[tab["checkpoint"] == e].set_index(["sample", "type", "order", "sign"])["strength"]
         for s in range(2 * miniature.M):
             for m in range(1, N + 1):
