@@ -268,7 +268,15 @@ def extract(
     from .io import load_checkpoint, save_interactions
     from .masked_outputs import explain
     from .pipeline.config import load_config
-    from .pipeline.run import _apply_state, build_model_for, load_data, pick_samples, resolve_device, run_tokenizer, set_threads
+    from .pipeline.shared import (
+        _apply_state,
+        build_model_for,
+        load_data,
+        pick_samples,
+        resolve_device,
+        run_tokenizer,
+        set_threads,
+    )
     from .pipeline.tasks import make_task
 
     # no bootstrap here (one checkpoint, no phases): the explained-sample floor of the phase analysis does not apply

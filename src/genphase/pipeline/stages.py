@@ -92,7 +92,7 @@ def setup_for(cfg: Any, root: Path | None) -> Setup:
     ((16,), 'tabular')
     """
     from .config import config_hash
-    from .run import _take, build_model_for, load_data, run_tokenizer, select_samples
+    from .shared import _take, build_model_for, load_data, run_tokenizer, select_samples
     from .tasks import make_task
 
     tok_id = None
@@ -142,7 +142,7 @@ def _sayer(log: Log | None) -> tuple[Log, list[str]]:
 
 
 def _start(ctx: Any, cfg: Any, threads: int | None, tok_inputs: Sequence[str]) -> tuple[Setup, Any]:
-    from .run import resolve_device, set_threads
+    from .shared import resolve_device, set_threads
 
     set_threads(threads)
     return setup_for(cfg, _setup_root(ctx, tok_inputs)), resolve_device(cfg.device)
@@ -159,7 +159,7 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
     it, else the node's scratch directory) lets a killed training continue where it stopped.
     """
     from .config import config_hash
-    from .run import _data_fingerprint, _pause_point, _rate, build_model_for
+    from .shared import _data_fingerprint, _pause_point, _rate, build_model_for
     from .storage import save_torch, write_json
     from .training import TrainSpec, train
 
@@ -213,7 +213,15 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
     stopped on a held-out slice of its own data; scored on the evaluation split. Writes its weights, its
     training log and ``data.npz`` (what it trained and was stopped on, the epoch it kept)."""
     from .config import BASELINE_STOP_PATIENCE
-    from .run import _data_fingerprint, _kept_epoch, _take, _write_baseline_data, baseline_data, baseline_design, build_model_for
+    from .shared import (
+        _data_fingerprint,
+        _kept_epoch,
+        _take,
+        _write_baseline_data,
+        baseline_data,
+        baseline_design,
+        build_model_for,
+    )
     from .storage import save_torch, write_json
     from .training import TrainSpec, evaluate, train
 
@@ -275,7 +283,7 @@ def _extract(cfg: Any, su: Setup, m: Any, device: Any, timing: dict) -> Any:
 
     from ..interactions import extract_and_or
     from ..masked_outputs import masked_values
-    from .run import _inputs_for
+    from .shared import _inputs_for
 
     ic = cfg.interactions
     masker, y_exp, var_info = su.masker, su.y_exp, su.var_info
@@ -301,7 +309,7 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
     from .._readers import run_file_fix
     from ..io import save_interactions
     from .config import config_hash
-    from .run import _load, _rate, build_model_for
+    from .shared import _load, _rate, build_model_for
 
     say, lines = _sayer(log)
     if announce:
@@ -340,7 +348,7 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     from ..io import _load_interactions
     from .config import config_hash
     from .integrity import check_run_file_meta
-    from .run import VARIES_PER_SAMPLE, _baselines_table, _eligible, _extra_tables, _read_baseline_data, baseline_warnings
+    from .shared import VARIES_PER_SAMPLE, _baselines_table, _eligible, _extra_tables, _read_baseline_data, baseline_warnings
     from .storage import read_json
 
     say, lines = _sayer(log)
@@ -435,7 +443,7 @@ class RunPlan:
                  executor: str = "local", prefix: str = "", store: str = ""):
         from .. import __version__
         from .integrity import recorded
-        from .run import (
+        from .shared import (
             SPLIT_ROLES,
             _data_fingerprint,
             _Files,
@@ -496,7 +504,7 @@ class RunPlan:
         import torch
 
         from .integrity import recorded
-        from .run import _adopt_baseline, resolve_device
+        from .shared import _adopt_baseline, resolve_device
         from .storage import write_json
 
         paths, man, su = self.paths, self.man, self.setup
@@ -579,7 +587,7 @@ class RunPlan:
 
     def after_commit(self, node: Node, result: NodeResult) -> None:
         """After the node's files are recorded: log lines, test pause points, the analysis written."""
-        from .run import _pause_point, _rate
+        from .shared import _pause_point, _rate
 
         kind, v = self._kind(node), result.value
         if not self.local:
@@ -598,7 +606,7 @@ class RunPlan:
 
     def write_analysis(self, tables: dict, phases: dict, seconds: float) -> None:
         """Mark extraction finished, then write the analysis tables and ``phases.json`` into ``metrics/``."""
-        from .run import _mark, _pause_point
+        from .shared import _mark, _pause_point
         from .storage import write_json, write_parquet
 
         paths, man, files = self.paths, self.man, self.files

@@ -122,7 +122,7 @@ def _identity(preset: str, quick: bool, overrides: Sequence[str], base: RunConfi
 
 def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     """Read or create ``root/study.json``; refuse a directory that holds anything else."""
-    from .run import _check_out
+    from .shared import _check_out
 
     _check_out(root)
     path = root / STUDY_FILE
