@@ -127,6 +127,19 @@ def run(
     checked against the manifest before it is used. Example:
 
         genphase run fashion-mnist-lenet training.epochs=40 --out runs/fm
+    \f
+    (``--help`` stops at the form feed above: the examples below are for the docs and doctests.)
+    A bad preset is one line on stderr and exit status 2; ``--verify`` lists what a directory lacks:
+
+    >>> import tempfile
+    >>> from typer.testing import CliRunner
+    >>> res = CliRunner().invoke(app, ["run", "nope"])
+    >>> res.exit_code, res.stderr
+    (2, "error: 'nope' is neither a preset (digits, ...) nor an existing config file\\n")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     res = CliRunner().invoke(app, ["run", "--verify", tmp])
+    >>> res.exit_code, res.stdout.endswith(": 1 missing\\n"), res.stderr.split()[:2]
+    (1, True, ['missing', 'manifest.json:'])
     """
     if verify is not None:
         _verify(verify)
@@ -182,6 +195,15 @@ def study(
     early stopping) and DIR/study.html (the per-seed curves overlaid). Example:
 
         genphase study digits --seeds 0 1 2
+    \f
+    (``--help`` stops at the form feed above.) Seeds are checked before anything runs:
+
+    >>> from typer.testing import CliRunner
+    >>> res = CliRunner().invoke(app, ["study", "digits", "0", "1"])
+    >>> res.exit_code, res.stderr
+    (2, 'error: 0 1: seeds go after --seeds, e.g. --seeds 0 1 2\\n')
+    >>> CliRunner().invoke(app, ["study", "digits", "--seeds", "0", "0"]).stderr
+    'error: --seeds: seed(s) [0] given twice; ...\\n'
     """
     from .errors import ConfigError
     from .pipeline.study import check_seeds
@@ -226,7 +248,17 @@ def _verify(run_dir: Path) -> None:
 @app.command()
 @_guarded
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by `genphase run`.")) -> None:
-    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables."""
+    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables.\f
+
+    (``--help`` stops at the form feed above.) A directory without a finished analysis is refused:
+
+    >>> import tempfile
+    >>> from typer.testing import CliRunner
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     res = CliRunner().invoke(app, ["report", tmp])
+    >>> res.exit_code, res.stderr
+    (2, "error: '...' has no finished analysis (manifest stage 'analysis'); run or resume it with ...")
+    """
     from .errors import RunDirectoryError
     from .pipeline.storage import read_json
     from .report import build_report
@@ -260,7 +292,17 @@ def extract(
              "Without it only tensors and plain data are read and pickled code never runs."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default as for `genphase run`)."),
 ) -> None:
-    """Extract AND-OR interactions of one model checkpoint on chosen samples (for your own training loops)."""
+    """Extract AND-OR interactions of one model checkpoint on chosen samples (for your own training loops).\f
+
+    (``--help`` stops at the form feed above.) Bad options and missing files are one line on stderr:
+
+    >>> from typer.testing import CliRunner
+    >>> CliRunner().invoke(app, ["extract", "model.pt", "--split", "valid"]).stderr
+    "error: --split must be train or test, got 'valid'\\n"
+    >>> res = CliRunner().invoke(app, ["extract", "no-such-file.pt", "--config", "breast-cancer-mlp", "--samples", "4"])
+    >>> res.exit_code, res.stderr
+    (2, "error: 'no-such-file.pt' is missing (expected a torch file (.pt)); check the path, or write the file again\\n")
+    """
     import numpy as np
     import torch
 
@@ -317,7 +359,15 @@ def extract(
 @app.command()
 @_guarded
 def presets() -> None:
-    """List the presets of `genphase run`, one line each."""
+    """List the presets of `genphase run`, one line each.\f
+
+    >>> from typer.testing import CliRunner
+    >>> res = CliRunner().invoke(app, ["presets"])
+    >>> res.exit_code, res.stdout.split()[:3]  # a header row, then one row per preset
+    (0, ['preset', 'what', 'it'])
+    >>> "breast-cancer-mlp" in res.stdout
+    True
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -330,7 +380,18 @@ def presets() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``genphase`` console script."""
+    """Entry point of the ``genphase`` console script (it parses ``sys.argv`` and exits).
+
+    >>> import contextlib, io
+    >>> from unittest import mock
+    >>> with mock.patch.object(sys, "argv", ["genphase", "presets"]), contextlib.redirect_stdout(io.StringIO()) as buf:
+    ...     try:
+    ...         main()
+    ...     except SystemExit as exc:
+    ...         code = exc.code
+    >>> code, "digits" in buf.getvalue()
+    (0, True)
+    """
     app()
 
 

@@ -76,6 +76,15 @@ def analyze_checkpoint(
     (k = 1 as in the paper's footnote, and k = K). ``jaccard``: per class, averaged over the classes
     in both splits (``n_classes``; ``note`` says why a value is NaN or pooled); empty when the batch
     lacks train or test samples.
+
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]),
+    ...                                    np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))  # n = 2, B = 2
+    >>> base = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> t = analyze_checkpoint(m, [base], split=["train", "test"], labels=[0, 1])
+    >>> sorted(t) == sorted(TABLE_NAMES)
+    True
+    >>> t["h_bar"]["h_bar"].round(4).tolist()  # sample 0: the AND (2) generalizes, the OR (1) does not
+    [0.6667, 1.0]
     """
     gp = generalization_power(model, baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons,
                               eligible=eligible)
@@ -191,7 +200,15 @@ def analyze_series(
     concatenated with a leading ``checkpoint`` column (the metric tables of docs/run-directory.md),
     plus ``h_bar_summary`` (:func:`~genphase.analysis.bootstrap.bootstrap_h_bar` of the ``h_bar``
     table with ``n_resamples``, ``ci_level`` and ``seed``; ``n_resamples=0`` leaves it out).
-    ``eligible``: the cross-fitting mask, the same at every checkpoint (see :func:`analyze_checkpoint`)."""
+    ``eligible``: the cross-fitting mask, the same at every checkpoint (see :func:`analyze_checkpoint`).
+
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]),
+    ...                                    np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> base = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> t = analyze_series({0: base, 5: m}, [base], split=["train", "test"], n_resamples=0)
+    >>> t["h_bar"][["checkpoint", "sample"]].values.tolist(), t["h_bar"]["h_bar"].round(4).tolist()
+    ([[0, 0], [0, 1], [5, 0], [5, 1]], [1.0, 1.0, 0.6667, 1.0])
+    """
     frames: dict[str, list[pd.DataFrame]] = {}
     for e, res in checkpoint_items(checkpoints):
         for name, fr in analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,

@@ -77,7 +77,12 @@ class DataConfig:
     the *evaluation* split (stratified by class, seeded by ``seed``; used only to score a
     recommended stop), and the rest is the *reference* split (the paper's test split: the K
     baselines train on it, explained "test" samples come from it). ``options`` go to the dataset
-    loader."""
+    loader.
+
+    >>> d = DataConfig(name="digits", train_size=400)
+    >>> d.eval_fraction, d.test_subsample, d.label_noise  # a quarter of the test split scores the stop
+    (0.25, None, 0.0)
+    """
 
     name: str = ""
     train_size: int | None = None
@@ -90,7 +95,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Model family (see ``genphase.models.build_model``) and its keyword options."""
+    """Model family (see ``genphase.models.build_model``) and its keyword options.
+
+    >>> ModelConfig("mlp", {"hidden": [32]})
+    ModelConfig(name='mlp', options={'hidden': [32]})
+    """
 
     name: str = ""
     options: dict[str, Any] = field(default_factory=dict)
@@ -98,7 +107,12 @@ class ModelConfig:
 
 @dataclass
 class TrainingConfig:
-    """Training of the model under study (and defaults for baselines)."""
+    """Training of the model under study (and defaults for baselines).
+
+    >>> t = TrainingConfig(epochs=10)
+    >>> t.epochs, t.optimizer, t.lr, t.batch_size
+    (10, 'sgd', 0.05, 64)
+    """
 
     epochs: int = 30
     optimizer: str = "sgd"
@@ -111,7 +125,12 @@ class TrainingConfig:
 
 @dataclass
 class CheckpointConfig:
-    """Checkpoint schedule: ``every`` k epochs, or ``log`` (``count`` log-spaced epochs); epoch 0 always."""
+    """Checkpoint schedule: ``every`` k epochs, or ``log`` (``count`` log-spaced epochs); epoch 0 always.
+
+    >>> cfg = load_config("digits", ["training.epochs=60", "checkpoints.schedule=every", "checkpoints.every=20"])
+    >>> cfg.checkpoints, cfg.checkpoint_epochs()
+    (CheckpointConfig(schedule='every', every=20, count=10), [0, 20, 40, 60])
+    """
 
     schedule: str = "every"
     every: int = 1
@@ -136,7 +155,16 @@ class BaselineConfig:
     or "crossfit" (each trains on part of the *training* split, :func:`genphase.analysis.crossfit_design`
     seeded by ``seed``; each explained training sample is compared only with baselines that never saw it;
     needs ``k >= 3``). ``early_stopping``: hold out :data:`BASELINE_STOP_FRACTION` of each baseline's own
-    training data and keep the epoch with the lowest loss there (patience :data:`BASELINE_STOP_PATIENCE`)."""
+    training data and keep the epoch with the lowest loss there (patience :data:`BASELINE_STOP_PATIENCE`).
+
+    >>> b = BaselineConfig()
+    >>> b.k, b.trained_on, [b.seed + k for k in range(b.k)]  # the baselines' seeds
+    (3, 'reference', [1000, 1001, 1002])
+    >>> load_config("digits", ["baselines.trained_on=crossfit", "baselines.k=2"])
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'baselines.k': baselines.trained_on=crossfit needs K >= 3 baselines, ...
+    """
 
     k: int = 3
     epochs: int | None = None
@@ -148,7 +176,16 @@ class BaselineConfig:
 
 @dataclass
 class ExplainConfig:
-    """Explained samples: ``samples`` training + ``samples`` testing samples."""
+    """Explained samples: ``samples`` training + ``samples`` testing samples.
+
+    >>> e = ExplainConfig(samples=8)
+    >>> e.samples, e.selection
+    (8, 'random')
+    >>> load_config("digits", ["explain.samples=4"])  # too few for the bootstrap of the intervals
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'explain.samples': 4 explained samples per split are fewer ...
+    """
 
     samples: int = 16
     selection: str = "random"
@@ -157,7 +194,16 @@ class ExplainConfig:
 
 @dataclass
 class VariablesConfig:
-    """Input variables: ``n`` and the modality's layout options (patch size, layout rule...)."""
+    """Input variables: ``n`` and the modality's layout options (patch size, layout rule...).
+
+    >>> v = load_config("digits").variables
+    >>> v.n, v.layout, v.patch_size
+    (10, 'random-central', 2)
+    >>> load_config("digits", ["variables.n=25"])
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'variables.n': must be in 1..20 (2**n masked forward passes per sample), got 25
+    """
 
     n: int = 12
     layout: str = "random-central"
@@ -168,7 +214,12 @@ class VariablesConfig:
 
 @dataclass
 class InteractionConfig:
-    """Value function, salience and solver."""
+    """Value function, salience and solver.
+
+    >>> i = InteractionConfig()
+    >>> i.value_function, i.tau, i.solver, i.ties
+    ('log_odds', 0.05, 'admm', 'none')
+    """
 
     value_function: str = "log_odds"
     tau: float = 0.05
@@ -188,7 +239,12 @@ class AnalysisConfig:
     ``n_resamples`` bootstrap resamples of the explained samples (seeded by ``seed``; 0 skips the
     intervals), percentile intervals at ``ci_level``; ``early_stopping`` is the stop rule
     ("phase3_start": from the interactions, the default; "min_test_loss": the loss-based alternative;
-    "h_bar_peak")."""
+    "h_bar_peak").
+
+    >>> a = AnalysisConfig()
+    >>> a.n_resamples, a.ci_level, a.early_stopping
+    (1000, 0.95, 'phase3_start')
+    """
 
     n_resamples: int = 1000
     ci_level: float = 0.95
@@ -206,7 +262,15 @@ class ExecutionConfig:
     through which files travel instead of Ray's object store (the run directory must lie inside it);
     ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs (and torch threads)
     each task asks for; ``chunk_samples``: reserved for splitting one model's extraction by samples
-    (None: one task per model and checkpoint)."""
+    (None: one task per model and checkpoint).
+
+    >>> load_config("digits", ["executor=ray", "execution.address=head:6379"]).execution.address
+    'head:6379'
+    >>> load_config("digits", ["execution.address=head:6379"])  # the local executor has no address
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'execution.address': 'head:6379' applies to the Ray executor only ...
+    """
 
     address: str | None = None
     shared_path: str | None = None
@@ -221,7 +285,18 @@ EXECUTOR_KEYS = ("executor", "execution")
 
 @dataclass
 class RunConfig:
-    """Everything ``genphase run`` needs; ``to_dict`` / ``from_dict`` round-trip through YAML."""
+    """Everything ``genphase run`` needs; ``to_dict`` / ``from_dict`` round-trip through YAML.
+
+    >>> cfg = RunConfig.from_dict({"data": {"name": "digits"}, "model": {"name": "mlp"}})
+    >>> cfg.training.epochs, cfg.device, cfg.executor
+    (30, 'auto', 'local')
+    >>> RunConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    >>> RunConfig().validate()
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'data.name': missing; name a dataset (see `genphase presets`)
+    """
 
     preset: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
@@ -445,6 +520,16 @@ def load_config(
     """Build a config from a preset name, a YAML file or a mapping, then apply ``key=value`` overrides.
 
     ``quick`` applies the preset's quick setting (for a YAML file: of the preset it names).
+
+    >>> cfg = load_config("digits", ["training.epochs=5", "explain.samples=8"])
+    >>> cfg.preset, cfg.data.name, cfg.training.epochs, cfg.explain.samples
+    ('digits', 'digits', 5, 8)
+    >>> load_config("digits", quick=True).training.epochs
+    40
+    >>> load_config("digits", ["training.epoch=5"])
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: unknown config key 'training.epoch'; valid keys here: epochs, optimizer, ...
     """
     if isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))
@@ -476,7 +561,11 @@ def load_config(
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping.
+
+    >>> apply_overrides({"training": {"epochs": 3}}, ["training.lr=0.01", "model.options.hidden=[8, 8]"])
+    {'training': {'epochs': 3, 'lr': 0.01}, 'model': {'options': {'hidden': [8, 8]}}}
+    """
     import yaml
 
     out = copy.deepcopy(raw)
@@ -503,7 +592,14 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def config_hash(cfg: RunConfig) -> str:
     """Stable hash of the scientific content of a config (device, executor and execution excluded; keys added
-    later are left out while they hold their default, so a run made before they existed keeps its hash)."""
+    later are left out while they hold their default, so a run made before they existed keeps its hash).
+
+    >>> h = config_hash(load_config("digits"))
+    >>> len(h), h == config_hash(load_config("digits", ["device=cpu", "executor=ray"]))
+    (16, True)
+    >>> h == config_hash(load_config("digits", ["training.epochs=5"]))
+    False
+    """
     d = cfg.to_dict()
     d.pop("device", None)
     for key in EXECUTOR_KEYS:  # how it runs, not what it computes: a run resumes on another executor

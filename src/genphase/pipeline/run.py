@@ -52,6 +52,17 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     :class:`~genphase.pipeline.executors.Executor`, left open), by default on the one ``cfg.executor``
     names (``local``: in this process; ``ray``: docs/scaling.md), started after the run directory is
     prepared and closed at the end.
+
+    A full run trains models; here ``out`` is refused before anything is loaded or trained:
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "notes.txt").write_text("not a run")
+    ...     run(load_config("breast-cancer-mlp", quick=True), tmp, log=lambda msg: None)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.RunDirectoryError: '...' exists and is not a genphase run directory (no manifest.json); choose another --out
     """
     from .stages import RunPlan, make_executor, require_executor, run_plans
 

@@ -51,6 +51,14 @@ VARIES_PER_SAMPLE: tuple[str, ...] = ("text", "pointcloud")
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device of the ``device`` config key: ``auto`` is CUDA when available, else the CPU; a
+    CUDA device that is not available raises :class:`~genphase.errors.ConfigError`.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    True
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
@@ -61,7 +69,16 @@ def resolve_device(name: str) -> torch.device:
 
 def default_threads() -> int:
     """Torch CPU threads to use: ``OMP_NUM_THREADS`` when set to a positive integer, else the cores
-    this process may run on (``os.sched_getaffinity``; ``os.cpu_count()`` where that is missing)."""
+    this process may run on (``os.sched_getaffinity``; ``os.cpu_count()`` where that is missing).
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "3"}):
+    ...     default_threads()
+    3
+    >>> with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": ""}):  # unset: the usable cores
+    ...     default_threads() >= 1
+    True
+    """
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) >= 1:
         return int(env)
@@ -100,6 +117,15 @@ def load_data(cfg: RunConfig):
     the *reference* split (the rest: the paper's test split, on which the baselines train). Splits
     that share a sample (by content) raise :class:`~genphase.errors.ConfigError`, as does an
     evaluation split of fewer than :data:`~genphase.pipeline.config.MIN_EVAL_SAMPLES` samples.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> ds = load_data(load_config("breast-cancer-mlp"))  # bundled with scikit-learn: 427 train / 142 test
+    >>> len(ds.y_train), len(ds.y_eval), len(ds.y_test), ds.x_train.shape  # 142 = 36 evaluation + 106 reference
+    (427, 36, 106, (427, 30))
+    >>> load_data(load_config("breast-cancer-mlp", ["data.eval_fraction=0.1"]))
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'data.eval_fraction': 0.1 of the 142 held-out (test) samples ...
     """
     from ..datasets import add_label_noise, carve_eval, load_dataset, subsample_train
     from .config import MIN_EVAL_SAMPLES
@@ -132,7 +158,18 @@ def load_data(cfg: RunConfig):
 
 def check_disjoint(ds, name: str = "") -> None:
     """Raise :class:`~genphase.errors.ConfigError` when two of the train / reference / evaluation splits
-    share a sample (equal content: :func:`~genphase.datasets.sample_digests`)."""
+    share a sample (equal content: :func:`~genphase.datasets.sample_digests`).
+
+    >>> import dataclasses
+    >>> from genphase.datasets import load_breast_cancer
+    >>> ds = load_breast_cancer()
+    >>> check_disjoint(ds, "breast-cancer")  # disjoint: no error
+    >>> leak = dataclasses.replace(ds, x_test=np.concatenate([ds.x_train[:1], ds.x_test[1:]]))
+    >>> check_disjoint(leak, "breast-cancer")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config keys 'data.name' / 'data.options': the train and reference splits of 'breast-cancer' share 1 identical sample(s) (reference positions [0]...); ...
+    """
     from ..datasets import sample_digests
 
     digests = {"train": sample_digests(ds.x_train), "reference": sample_digests(ds.x_test)}
@@ -154,7 +191,17 @@ def check_disjoint(ds, name: str = "") -> None:
 def baseline_design(cfg: RunConfig, ds) -> Any:
     """The :class:`~genphase.analysis.CrossfitDesign` of ``baselines.trained_on=crossfit`` (folds of the
     training split, stratified by its labels, seeded by ``baselines.seed``); None for ``reference``.
-    A training split too small for the design raises :class:`~genphase.errors.ConfigError`."""
+    A training split too small for the design raises :class:`~genphase.errors.ConfigError`.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.datasets import load_breast_cancer
+    >>> ds = load_breast_cancer()
+    >>> baseline_design(load_config("breast-cancer-mlp"), ds) is None  # the paper's design
+    True
+    >>> d = baseline_design(load_config("breast-cancer-mlp", ["baselines.trained_on=crossfit"]), ds)
+    >>> d.K, d.folds.shape, sorted(set(d.folds.tolist()))  # one fold per training sample
+    (3, (427,), [0, 1, 2])
+    """
     if cfg.baselines.trained_on != "crossfit":
         return None
     from ..analysis import crossfit_design
@@ -173,7 +220,18 @@ def baseline_data(cfg: RunConfig, ds, design: Any, k: int) -> tuple[str, np.ndar
     ``baselines.early_stopping``) the held-out slice it is stopped on: ``max(BASELINE_STOP_MIN,
     round(BASELINE_STOP_FRACTION * n))`` of its ``n`` samples, drawn by ``default_rng(baselines.seed + k)``.
 
-    A slice that would leave fewer than ``BASELINE_STOP_MIN`` samples to train on raises ConfigError."""
+    A slice that would leave fewer than ``BASELINE_STOP_MIN`` samples to train on raises ConfigError.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.datasets import load_breast_cancer
+    >>> ds = load_breast_cancer()  # 142 reference ("test") samples
+    >>> split, idx, hold = baseline_data(load_config("breast-cancer-mlp"), ds, None, 0)
+    >>> split, idx.size, hold.size  # the whole reference split, nothing held out
+    ('test', 142, 0)
+    >>> split, idx, hold = baseline_data(load_config("breast-cancer-mlp", ["baselines.early_stopping=true"]), ds, None, 1)
+    >>> idx.size, hold.size, np.intersect1d(idx, hold).size  # round(0.1 * 142) = 14 held out to stop on
+    (128, 14, 0)
+    """
     if design is None:
         split, pool = "test", np.arange(len(ds.y_test))
     else:
@@ -230,6 +288,13 @@ def build_model_for(cfg: RunConfig, ds, seed: int, tokenizer: Any = None) -> tor
 
     ``bert-scratch`` needs a tokenizer: pass the run's (see :func:`run_tokenizer`); without one a
     WordPiece tokenizer is trained on the training texts.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.datasets import load_breast_cancer
+    >>> ds = load_breast_cancer()
+    >>> model = build_model_for(load_config("breast-cancer-mlp"), ds, seed=0)
+    >>> tuple(model(torch.zeros(5, 30)).shape)  # [batch, classes]
+    (5, 2)
     """
     from ..models import build_model
 
@@ -259,6 +324,11 @@ def run_tokenizer(cfg: RunConfig, ds, root: Path | None) -> Any:
 
     WordPiece training is not bit-for-bit repeatable across calls, so every model of a run (and a
     resumed run) must share the saved one. Returns None for other models.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.datasets import load_breast_cancer
+    >>> run_tokenizer(load_config("breast-cancer-mlp"), load_breast_cancer(), None) is None  # not bert-scratch
+    True
     """
     if ds.modality != "text" or cfg.model.name != "bert-scratch" or "vocab_size" in cfg.model.options:
         return None
@@ -285,7 +355,20 @@ def pick_samples(
     x: Any, m: int, *, seed: int, selection: str = "random", usable: Callable[[Any], bool] | None = None, what: str = "split"
 ) -> np.ndarray:
     """Sorted indices of ``m`` samples of ``x``: the first ones or a seeded permutation, skipping
-    samples ``usable`` rejects (text: fewer than n eligible words, too long)."""
+    samples ``usable`` rejects (text: fewer than n eligible words, too long).
+
+    >>> x = np.arange(10) * 10
+    >>> pick_samples(x, 3, seed=0, selection="first").tolist()
+    [0, 1, 2]
+    >>> pick_samples(x, 3, seed=0, selection="first", usable=lambda v: v % 20 == 10).tolist()  # odd positions
+    [1, 3, 5]
+    >>> sorted(set(pick_samples(x, 3, seed=0).tolist())) == pick_samples(x, 3, seed=0).tolist()  # sorted, distinct
+    True
+    >>> pick_samples(x, 11, seed=0)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'explain.samples': 11 exceeds the 10 samples of the split
+    """
     size = len(x)
     if m > size:
         raise ConfigError(f"config key 'explain.samples': {m} exceeds the {size} samples of the {what}")
@@ -307,7 +390,14 @@ def pick_samples(
 
 
 def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = None) -> dict[str, np.ndarray]:
-    """Indices of the M training and M reference ("test") samples to explain (see :func:`pick_samples`)."""
+    """Indices of the M training and M reference ("test") samples to explain (see :func:`pick_samples`).
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.datasets import load_breast_cancer
+    >>> sel = select_samples(load_config("breast-cancer-mlp", ["explain.samples=8"]), load_breast_cancer())
+    >>> {split: idx.size for split, idx in sel.items()}
+    {'train': 8, 'test': 8}
+    """
     e = cfg.explain
     return {
         split: pick_samples(x, e.samples, seed=e.seed + (split == "test"), selection=e.selection, usable=usable,

@@ -62,7 +62,15 @@ def _ints_what(model_name: str, epoch: int | None) -> dict:
 
 @dataclass
 class Setup:
-    """Data, task, tokenizer, a fresh model (initialisation only), explained samples and masker of a run."""
+    """Data, task, tokenizer, a fresh model (initialisation only), explained samples and masker of a run.
+
+    The explained samples are ``explain.samples`` training samples, then as many reference ("test") ones:
+
+    >>> from genphase.pipeline.config import load_config
+    >>> su = setup_for(load_config("breast-cancer-mlp", ["explain.samples=8", "variables.n=4"]), None)
+    >>> su.x_exp.shape, su.y_exp.shape, su.split_exp[[0, 8]].tolist(), su.masker.n, sorted(su.eval_sets)
+    ((16, 30), (16,), ['train', 'test'], 4, ['eval', 'test', 'train'])
+    """
 
     ds: Any
     task: Any
@@ -157,6 +165,24 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
 
     The training state (``checkpoints/model/state.pt`` in the run directory when the worker reaches
     it, else the node's scratch directory) lets a killed training continue where it stopped.
+
+    A two-epoch training of a small MLP, run outside a graph (a node context of temporary folders):
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> outs = tuple(_ckpt_rel(e) for e in cfg.checkpoint_epochs()) + ("checkpoints/training_log.json",)
+    >>> ctx = NodeContext("train/model", Resources(), d / "run", d / "out", d / "scratch", outputs=outs)
+    >>> r = train_model(ctx, cfg, log=lambda line: None)
+    >>> r["training_data"]["split"], r["training_data"]["n"]  # what the model learnt from
+    ('train', 427)
+    >>> sorted(p.name for p in (d / "out" / "checkpoints" / "model").iterdir())  # epoch 0 = initialisation
+    ['epoch_0000.pt', 'epoch_0001.pt', 'epoch_0002.pt']
+    >>> shutil.rmtree(d)
     """
     from .config import config_hash
     from .shared import _data_fingerprint, _pause_point, _rate, build_model_for
@@ -211,7 +237,25 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
     """Stage 2: train baseline ``k`` (seed ``baselines.seed + k``) on the reference (test) split, or with
     ``baselines.trained_on=crossfit`` on its folds of the training split; with ``baselines.early_stopping``
     stopped on a held-out slice of its own data; scored on the evaluation split. Writes its weights, its
-    training log and ``data.npz`` (what it trained and was stopped on, the epoch it kept)."""
+    training log and ``data.npz`` (what it trained and was stopped on, the epoch it kept).
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> outs = tuple(f"checkpoints/baseline_0/{f}" for f in ("data.npz", "training_log.json", "final.pt"))
+    >>> ctx = NodeContext("train/baseline_0", Resources(), d / "run", d / "out", d / "scratch", outputs=outs)
+    >>> r = train_baseline(ctx, cfg, 0, log=lambda line: None)
+    >>> r["training_data"]["split"], r["training_data"]["n"], r["epochs"], r["kept"]  # the 106 reference samples
+    ('test', 106, 2, 2)
+    >>> with np.load(ctx.output("checkpoints/baseline_0/data.npz")) as z:
+    ...     str(z["split"]), z["train_index"].shape, z["holdout_index"].shape
+    ('test', (106,), (0,))
+    >>> shutil.rmtree(d)
+    """
     from .config import BASELINE_STOP_PATIENCE
     from .shared import (
         _data_fingerprint,
@@ -261,7 +305,24 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
 
 def write_explained(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: Sequence[str] = (),
                     log: Log | None = None) -> dict:
-    """Stage 3: the explained samples (``explained/samples.npz``) and their variables (``variables.json``)."""
+    """Stage 3: the explained samples (``explained/samples.npz``) and their variables (``variables.json``).
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> outs = ("explained/variables.json", "explained/samples.npz")
+    >>> ctx = NodeContext("explained", Resources(), d, d / "out", d / "scratch", outputs=outs)
+    >>> write_explained(ctx, cfg)
+    {'log': []}
+    >>> with np.load(ctx.output("explained/samples.npz")) as z:  # 8 training + 8 reference samples
+    ...     sorted(z.files), z["inputs"].shape, z["split"][[0, 8]].tolist()
+    (['dataset_index', 'inputs', 'labels', 'split'], (16, 30), ['train', 'test'])
+    >>> shutil.rmtree(d)
+    """
     from .storage import atomic_write, write_json
 
     su, _ = _start(ctx, cfg, threads, tok_inputs)
@@ -305,7 +366,29 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
                   log: Log | None = None) -> dict:
     """Stage 4: AND-OR interactions of one model: the model under study at checkpoint ``epoch``
     (``model_name="model"``) or baseline ``k`` (``model_name="baseline_k"``, ``epoch=None``), read from
-    the run file ``checkpoint``."""
+    the run file ``checkpoint``.
+
+    Here the checkpoint is the model at initialisation, saved by hand:
+
+    >>> import tempfile, torch
+    >>> from genphase.io import load_interactions
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> ck, rel = "checkpoints/model/epoch_0000.pt", "interactions/model/epoch_0000.npz"
+    >>> (d / ck).parent.mkdir(parents=True)
+    >>> torch.save(setup_for(cfg, None).model.state_dict(), d / ck)
+    >>> ctx = NodeContext("extract", Resources(), d, d / "out", d / "scratch", inputs=(ck,), outputs=(rel,))
+    >>> sorted(extract_model(ctx, cfg, "model", 0, checkpoint=ck))
+    ['log', 'masked_forward_s', 'solve_s']
+    >>> res = load_interactions(ctx.output(rel))  # n = 4 variables, the 16 explained samples
+    >>> res.n, res.batch_shape, res.metadata["run_file"]["epoch"]
+    (4, (16,), 0)
+    >>> shutil.rmtree(d)
+    """
     from .._readers import run_file_fix
     from ..io import save_interactions
     from .config import config_hash
@@ -340,6 +423,28 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
 
     Returns them (``tables``: name -> DataFrame, ``phases``: ``phases.json``'s mapping); the driver
     writes them into ``metrics/`` (:meth:`RunPlan.write_analysis`), every invocation anew.
+
+    Here on the files of a tiny finished run (2 epochs, K = 2; about a second):
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> plan = RunPlan(cfg, d / "run", log=lambda line: None, report=False)
+    >>> root = run_plans([plan], make_executor(cfg), log=lambda line: None)[0]
+    >>> logs = ["checkpoints/training_log.json"] + [f"checkpoints/baseline_{k}/{f}" for k in range(2)
+    ...                                             for f in ("training_log.json", "data.npz")]
+    >>> ints = [_ints_rel(f"baseline_{k}", None) for k in range(2)] + [_ints_rel("model", e) for e in (0, 1, 2)]
+    >>> ctx = NodeContext("analyse", Resources(), root, d / "out", d / "scratch", inputs=tuple(logs + ints))
+    >>> out = analyse(ctx, cfg, root=str(root))
+    >>> out["tables"]["h_bar"].shape  # 3 checkpoints x 16 samples; columns checkpoint, sample, split, h_bar
+    (48, 4)
+    >>> {"training", "samples", "baselines", "phases"} <= set(out["tables"]), out["phases"]["baselines_trained_on"]
+    (True, 'reference')
+    >>> shutil.rmtree(d)
     """
     import pandas as pd
 
@@ -407,7 +512,22 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
 
 
 def report_run(cfg: Any, plan: "RunPlan") -> None:
-    """Stage 6 (on the driver): ``report.html`` from the run directory's tables."""
+    """Stage 6 (on the driver): ``report.html`` from the run directory's tables.
+
+    Before the graph has run, the page says that every figure's table is missing:
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> lines = []
+    >>> report_run(cfg, RunPlan(cfg, d / "run", log=lines.append))
+    >>> lines[-2:] == ["stage 5/5 report", f"report: {d / 'run' / 'report.html'}"], (d / "run" / "report.html").is_file()
+    (True, True)
+    >>> shutil.rmtree(d)
+    """
     from ..report import build_report
 
     plan.log("stage 5/5 report")
@@ -437,6 +557,23 @@ class RunPlan:
     ``live_log``: the stages print through ``log`` as they go (only where they run in this process,
     the local executor); otherwise their lines are printed when each node is committed.
     ``prefix``/``store``: node ids' prefix and the store name, when one graph holds several runs.
+
+    Preparing a plan writes the manifest and config and checks the settings, but trains nothing:
+
+    >>> import tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> plan = RunPlan(cfg, d / "run", log=lambda line: None)
+    >>> plan.epochs, sorted(p.name for p in (d / "run").iterdir())
+    ([0, 1, 2], ['config.yaml', 'manifest.json'])
+    >>> graph = Graph()
+    >>> plan.add_nodes(graph)
+    >>> len(graph), graph["analyse"].deps[:4]  # 1 + K trainings, the samples, K + 3 extractions, the analysis
+    (10, ('train/model', 'train/baseline_0', 'train/baseline_1', 'explained'))
+    >>> shutil.rmtree(d)
     """
 
     def __init__(self, cfg: Any, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
@@ -699,7 +836,24 @@ def make_executor(cfg: Any) -> Any:
 
 
 def run_plans(plans: Sequence[RunPlan], executor: Any, *, log: Log = print) -> list[Path]:
-    """Run every plan's nodes as one graph on ``executor``, then finish each plan (reports); the run directories."""
+    """Run every plan's nodes as one graph on ``executor``, then finish each plan (reports); the run directories.
+
+    A tiny run (2 epochs, K = 2; about a second) without its report:
+
+    >>> import json, tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> [root] = run_plans([RunPlan(cfg, d / "run", log=lambda line: None, report=False)], make_executor(cfg),
+    ...                    log=lambda line: None)
+    >>> json.loads((root / "manifest.json").read_text())["stages"]
+    {'train_model': 'done', 'extract': 'done', 'analysis': 'done'}
+    >>> sorted(p.name for p in (root / "interactions" / "model").iterdir())
+    ['epoch_0000.npz', 'epoch_0001.npz', 'epoch_0002.npz']
+    >>> shutil.rmtree(d)
+    """
     graph = Graph()
     for plan in plans:
         plan.add_nodes(graph)

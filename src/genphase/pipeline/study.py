@@ -112,7 +112,11 @@ def seed_config(base: RunConfig, seed: int) -> RunConfig:
 
 
 def study_dir(root: str | os.PathLike, seed: int) -> Path:
-    """The run directory of ``seed`` inside a study directory."""
+    """The run directory of ``seed`` inside a study directory.
+
+    >>> study_dir("runs/study-digits", 3).as_posix()
+    'runs/study-digits/seed_3'
+    """
     return Path(root) / f"seed_{int(seed)}"
 
 
@@ -147,7 +151,17 @@ def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any
 
 
 def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, patience: int = DEFAULT_PATIENCE) -> Any:
-    """``study.parquet``'s frame: one row per seed whose run finished its analysis, from the run directories."""
+    """``study.parquet``'s frame: one row per seed whose run finished its analysis, from the run directories.
+
+    Seeds without a finished run are left out (here: none has run), the columns stay:
+
+    >>> import tempfile
+    >>> from genphase.analysis.evaluation import STUDY_COLUMNS
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     frame = study_rows(tmp, [0, 1], "digits")
+    >>> len(frame), list(frame.columns) == [*STUDY_COLUMNS, *LABELWAVE_COLUMNS]
+    (0, True)
+    """
     import pandas as pd
 
     from ..analysis.evaluation import STUDY_COLUMNS, study_row
@@ -193,6 +207,24 @@ def study(
 
     All seeds' stages run as one graph on the executor of the configuration, or ``executor``
     (``local`` or ``ray``; ``ray_address``, ``shared_path``: docs/scaling.md).
+
+    A one-seed study of a tiny breast-cancer run (2 epochs, K = 2; about a second), without its page:
+
+    >>> import shutil, tempfile
+    >>> import pandas as pd
+    >>> tiny = ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2", "baselines.epochs=2",
+    ...         "explain.samples=8", "variables.n=4", "analysis.n_resamples=0"]
+    >>> d = Path(tempfile.mkdtemp())
+    >>> root = study("breast-cancer-mlp", [0], out=d / "study", overrides=tiny, log=lambda line: None, report=False)
+    >>> sorted(p.name for p in root.iterdir())
+    ['seed_0', 'study.json', 'study.parquet']
+    >>> pd.read_parquet(root / "study.parquet")[["preset", "seed", "patience"]].values.tolist()
+    [['breast-cancer-mlp', 0, 3]]
+    >>> study("breast-cancer-mlp", [0, 0], out=d / "other", log=lambda line: None)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: --seeds: seed(s) [0] given twice; each seed is one run, name it once (e.g. --seeds 0 1 2)
+    >>> shutil.rmtree(d)
     """
     from .stages import RunPlan, make_executor, require_executor, run_plans, with_execution
 

@@ -33,6 +33,13 @@ __all__ = ["TrainSpec", "train", "evaluate"]
 
 @dataclass
 class TrainSpec:
+    """Optimiser settings of one training (the ``training`` section, or a baseline's own epochs and lr).
+
+    >>> spec = TrainSpec(epochs=3, optimizer="sgd", lr=0.5, momentum=0.9, weight_decay=0.0, batch_size=8, seed=0)
+    >>> spec.epochs, spec.optimizer
+    (3, 'sgd')
+    """
+
     epochs: int
     optimizer: str
     lr: float
@@ -80,7 +87,20 @@ def _evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device:
 
 
 def evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``.
+
+    A model with all-zero logits has loss log 2 on two classes, and its argmax (class 0) is right on the zeros:
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.tasks import make_task
+    >>> task = make_task("tabular", load_config("breast-cancer-mlp"))
+    >>> model = torch.nn.Linear(4, 2)
+    >>> _ = torch.nn.init.zeros_(model.weight), torch.nn.init.zeros_(model.bias)
+    >>> x, y = np.ones((4, 4), dtype=np.float32), np.array([0, 0, 0, 1])
+    >>> loss, acc = evaluate(model, task, x, y, torch.device("cpu"))
+    >>> round(loss, 4) == round(math.log(2), 4), acc
+    (True, 0.75)
+    """
     loss, acc, _ = _evaluate(model, task, x, y, device, batch_size)
     return loss, acc
 
@@ -114,6 +134,19 @@ def train(
     ``state_meta`` (JSON-like: the run's config hash...) is stored in the state and must match
     when it is read back; a state file that is unreadable, holds pickled code (it is read with
     ``weights_only``) or belongs to another run raises :class:`~genphase.errors.CorruptFileError`.
+
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.tasks import make_task
+    >>> task = make_task("tabular", load_config("breast-cancer-mlp"))
+    >>> x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int64)  # a linearly separable toy problem
+    >>> model = torch.nn.Linear(4, 2)
+    >>> spec = TrainSpec(epochs=3, optimizer="sgd", lr=0.5, momentum=0.9, weight_decay=0.0, batch_size=8, seed=0)
+    >>> log = train(model, task, x, y, spec, torch.device("cpu"), eval_sets={"train": (x, y)})
+    >>> [(r["epoch"], r["split"]) for r in log], sorted(log[1])  # epoch 0 = initialisation
+    ([(0, 'train'), (1, 'train'), (2, 'train'), (3, 'train')], ['accuracy', 'epoch', 'loss', 'prediction_changes', 'split'])
+    >>> log[-1]["loss"] < log[0]["loss"], "prediction_changes" in log[0]
+    (True, False)
     """
     model.to(device)
     opt = _optimizer(model, spec)

@@ -41,7 +41,14 @@ class _Skip(Exception):
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically (see :func:`genphase._atomic.atomic_write`)."""
+    """Write ``payload`` to ``path`` atomically (see :func:`genphase._atomic.atomic_write`).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     atomic_write_bytes(Path(tmp) / "figures" / "a.png", b"png")  # the folder is created
+    ...     (Path(tmp) / "figures" / "a.png").read_bytes(), sorted(p.name for p in (Path(tmp) / "figures").iterdir())
+    (b'png', ['a.png'])
+    """
     atomic_write(path, lambda fh: fh.write(payload))
 
 
@@ -104,6 +111,14 @@ def render_figures(
 
     Returns ``(spec, figure, text)`` per figure in page order: ``text`` is the full caption when the
     figure was drawn, else the reason it was skipped (``figure`` is then ``None``).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:  # no tables: every figure is skipped, with its reason
+    ...     out = render_figures(load_run(tmp))
+    >>> len(out), [fig is None for _, fig, _ in out] == [True] * len(out)
+    (8, True)
+    >>> out[0][0].key, out[0][2]
+    ('training_curves', 'metrics/training.parquet is missing or unreadable')
     """
     phases = data.table("phases")
     note = _phase_note(data)
@@ -202,6 +217,12 @@ def build_report(
 
     Every file is written atomically (temporary file, then ``os.replace``). A figure that is skipped
     has its stale PNG/PDF from an earlier report removed.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:  # an empty run directory still gets a page that says so
+    ...     page = build_report(tmp)
+    ...     page.name, "metrics/h_bar.parquet is missing" in page.read_text()
+    ('report.html', True)
     """
     from .. import __version__
 

@@ -50,6 +50,11 @@ class SampleSet:
         names: names of the ``n`` input variables.
         modality: ``"image"``, ``"text"``, ``"pointcloud"`` or ``"tabular"``.
         patch_boxes: ``[[row0, col0, row1, col1], ...]`` (images only; end exclusive).
+
+    >>> s = SampleSet(inputs=np.zeros((2, 30)), labels=np.array([0, 1]), split=np.array(["train", "test"]),
+    ...               names=["x0", "x1"], modality="tabular")
+    >>> s.inputs.shape, s.split.tolist(), s.patch_boxes
+    ((2, 30), ['train', 'test'], None)
     """
 
     inputs: np.ndarray | None
@@ -65,6 +70,10 @@ class RunData:
     """Everything the report reads from one run directory.
 
     Tables are ``None`` when the file is missing or unreadable; ``problems`` says why.
+
+    >>> data = RunData(run_dir=Path("runs/digits"), tables={"h_bar": pd.DataFrame({"h_bar": [0.5]})})
+    >>> data.table("h_bar").shape, data.table("jaccard"), data.problems
+    ((1, 1), None, [])
     """
 
     run_dir: Path
@@ -84,7 +93,19 @@ class RunData:
 
 
 def latest_interactions_path(run_dir: Path) -> tuple[Path, int] | None:
-    """Path and epoch of the highest-epoch ``interactions/model/epoch_XXXX.npz`` (``None`` if none)."""
+    """Path and epoch of the highest-epoch ``interactions/model/epoch_XXXX.npz`` (``None`` if none).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = Path(tmp) / "interactions" / "model"
+    ...     folder.mkdir(parents=True)
+    ...     for e in (2, 10):
+    ...         _ = (folder / f"epoch_{e:04d}.npz").write_bytes(b"")
+    ...     path, epoch = latest_interactions_path(Path(tmp))
+    ...     missing = latest_interactions_path(Path(tmp) / "elsewhere")
+    >>> path.name, epoch, missing
+    ('epoch_0010.npz', 10, None)
+    """
     folder = Path(run_dir) / "interactions" / "model"
     if not folder.is_dir():
         return None
@@ -159,6 +180,16 @@ def load_run(run_dir: str | Path) -> RunData:
 
     Raises:
         FileNotFoundError: ``run_dir`` does not exist or is not a directory.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:  # an empty directory: every file is missing, nothing raises
+    ...     data = load_run(tmp)
+    >>> data.table("h_bar") is None, data.problems[:2]
+    (True, ['metrics/training.parquet is missing', 'metrics/samples.parquet is missing'])
+    >>> load_run("no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: run directory no/such/run does not exist
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -51,7 +51,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """Identity of one report figure: key, file stem under ``figures/``, title and base caption."""
+    """Identity of one report figure: key, file stem under ``figures/``, title and base caption.
+
+    >>> [(spec.key, spec.filename) for spec in FIGURE_SPECS[:2]]
+    [('training_curves', 'fig1_training_curves'), ('h_bar', 'fig2_h_bar')]
+    >>> len(FIGURE_SPECS), FIGURE_SPECS[-1].key
+    (8, 'salient_interactions')
+    """
 
     key: str
     filename: str
@@ -177,6 +183,11 @@ def phase_spans(phases: pd.DataFrame | None, kind: str = "three") -> list[tuple[
 
     ``kind="three"`` returns the ``phase1..phase3`` rows, ``kind="two"`` the ``two_phase_*`` rows; when the
     requested kind has no rows the other kind is returned (so a run with only one detection still shades).
+
+    >>> phases = pd.DataFrame({"phase": ["phase2", "phase1", "two_phase_1"], "start_epoch": [3, 0, 0],
+    ...                        "end_epoch": [9, 2, 4]})
+    >>> phase_spans(phases), phase_spans(phases, "two"), phase_spans(None)
+    ([('phase1', 0, 2), ('phase2', 3, 9)], [('two_phase_1', 0, 4)], [])
     """
     if phases is None or len(phases) == 0 or not {"phase", "start_epoch", "end_epoch"} <= set(phases.columns):
         return []
@@ -214,6 +225,12 @@ def pick_checkpoints(
 
     Each target epoch maps to the latest available checkpoint at or before it (the first one if none).
     Without three-phase rows the checkpoints are evenly spaced over the available ones.
+
+    >>> phases = pd.DataFrame({"phase": ["phase1", "phase2", "phase3"], "start_epoch": [0, 3, 6], "end_epoch": [2, 5, 9]})
+    >>> pick_checkpoints([0, 1, 2, 4, 8, 9], phases)  # phase 2 ends at 5: the latest checkpoint before is 4
+    [0, 2, 4, 9]
+    >>> pick_checkpoints(range(10))  # no phases: evenly spaced
+    [0, 3, 6, 9]
     """
     ckpts = sorted({int(c) for c in available})
     if not ckpts:
@@ -263,6 +280,12 @@ def training_curves_figure(training: pd.DataFrame, phases: pd.DataFrame | None =
         training: ``training.parquet`` (``model, epoch, split, loss, accuracy``); rows of
             ``model == "model"`` are used (all rows if there is no ``model`` column).
         phases: ``phases.parquet`` (optional); three-phase rows are shaded.
+
+    >>> training = pd.DataFrame({"model": "model", "epoch": [0, 1, 2] * 2, "split": ["train"] * 3 + ["test"] * 3,
+    ...                          "loss": [1.0, 0.5, 0.2, 1.0, 0.7, 0.8], "accuracy": [0.5, 0.8, 0.9, 0.5, 0.7, 0.7]})
+    >>> fig = training_curves_figure(training)
+    >>> [ax.get_title() for ax in fig.axes], [line.get_label() for line in fig.axes[0].get_lines()]
+    (['loss', 'accuracy'], ['train', 'test'])
     """
     _require(training, ["epoch", "split", "loss"], "training.parquet")
     df = training
@@ -310,6 +333,16 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
     split, mean, ci_low, ci_high``) where it has the split, else +-1 std of the samples. NaN values
     (samples without salient interactions) are left out of the mean; a checkpoint where every
     sample of a split is NaN leaves a gap in the line.
+
+    >>> h_bar = pd.DataFrame({"checkpoint": [0, 0, 5, 5], "sample": [0, 1, 0, 1], "split": ["train", "test"] * 2,
+    ...                       "h_bar": [1.0, 1.0, 0.6, np.nan]})
+    >>> fig = h_bar_figure(h_bar)
+    >>> len(fig.axes), [line.get_label() for line in fig.axes[0].get_lines()]
+    (1, ['train samples (+-1 std)', 'test samples (+-1 std)'])
+    >>> h_bar_figure(h_bar.drop(columns="split"))
+    Traceback (most recent call last):
+    ...
+    ValueError: h_bar.parquet lacks column(s) split
     """
     _require(h_bar, ["checkpoint", "split", "h_bar"], "h_bar.parquet")
     if len(h_bar) == 0:
@@ -357,7 +390,16 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
 
 def evidence_figure(evidence: pd.DataFrame) -> Figure:
     """Strength by ``n_agree`` over training (the ``evidence`` table, ``type == "all"``, summed over orders):
-    one panel per split, one line per ``n_agree``."""
+    one panel per split, one line per ``n_agree``.
+
+    >>> from genphase import AndOrInteractions
+    >>> from genphase.analysis import evidence_series
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> b = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> fig = evidence_figure(evidence_series([(0, b), (5, m)], [b, m], split=["train", "test"]))
+    >>> [ax.get_title() for ax in fig.axes], [line.get_label() for line in fig.axes[0].get_lines()]  # K = 2
+    (['train samples', 'test samples'], ['n_agree = 0', 'n_agree = 1', 'n_agree = 2'])
+    """
     _require(evidence, ["checkpoint", "split", "type", "order", "n_agree", "strength"], "evidence.parquet")
     df = evidence[evidence["type"].astype(str) == "all"]
     if len(df) == 0:
@@ -391,6 +433,15 @@ def order_strengths_figure(order_strengths: pd.DataFrame, checkpoints: Sequence[
     One column per checkpoint, one row per split; values are the mean over the samples of that split
     (a sample without salient interactions of some order counts as 0). Uses ``type == "all"`` rows when
     present, else AND + OR.
+
+    >>> from genphase import AndOrInteractions
+    >>> from genphase.analysis import analyze_series
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> b = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> tables = analyze_series({0: b, 5: m}, [b, m], split=["train", "test"], n_resamples=0)  # n = 2, K = 2
+    >>> fig = order_strengths_figure(tables["order_strengths"], [0, 5])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['train samples, epoch 0', 'train samples, epoch 5', 'test samples, epoch 0', 'test samples, epoch 5']
     """
     cols = ["checkpoint", "sample", "split", "order", "sign", "total", "generalizable"]
     _require(order_strengths, cols, "order_strengths.parquet")
@@ -447,7 +498,19 @@ def order_strengths_figure(order_strengths: pd.DataFrame, checkpoints: Sequence[
 
 # ---------------------------------------------------------------------------------------- figure 4
 def baseline_ablation_figure(baseline_ablation: pd.DataFrame, checkpoints: Sequence[int]) -> Figure:
-    """Figure 4 (paper Fig. 3): mean H-bar (NaN left out) vs k = 1..K, one line per checkpoint, per split."""
+    """Figure 4 (paper Fig. 3): mean H-bar (NaN left out) vs k = 1..K, one line per checkpoint, per split.
+
+    >>> from genphase import AndOrInteractions
+    >>> from genphase.analysis import analyze_series
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> b = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> tables = analyze_series({0: b, 5: m}, [b, m], split=["train", "test"], n_resamples=0)  # n = 2, K = 2
+    >>> fig = baseline_ablation_figure(tables["baseline_ablation"], [0, 5])
+    >>> [ax.get_title() for ax in fig.axes], [line.get_label() for line in fig.axes[0].get_lines()]
+    (['train samples', 'test samples'], ['epoch 0', 'epoch 5'])
+    >>> fig.axes[0].get_lines()[1].get_xdata().tolist()  # k = 1..K
+    [1, 2]
+    """
     _require(baseline_ablation, ["checkpoint", "k", "split", "h_bar"], "baseline_ablation.parquet")
     df = baseline_ablation[baseline_ablation["checkpoint"].isin(list(checkpoints))]
     if len(df) == 0:
@@ -484,6 +547,15 @@ def removal_loss_figure(removal_loss: pd.DataFrame, phases: pd.DataFrame | None 
 
     Left: the four loss curves (solid = original ``loss``, dashed = ``loss_removed``); right: the test
     minus train gap of each.
+
+    >>> from genphase import AndOrInteractions
+    >>> from genphase.analysis import analyze_series
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> b = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> tables = analyze_series({0: b, 5: m}, [b, m], split=["train", "test"], n_resamples=0)  # n = 2, K = 2
+    >>> fig = removal_loss_figure(tables["removal_loss"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['loss on explained samples', 'train-test loss gap']
     """
     _require(removal_loss, ["checkpoint", "split", "loss", "loss_removed"], "removal_loss.parquet")
     if len(removal_loss) == 0:
@@ -544,6 +616,17 @@ def order_distribution_figure(
     One heatmap row per split (x = epoch, y = order; colour = strength, negative shown by magnitude),
     plus, when ``jaccard`` is given, the train-test weighted Jaccard similarity per order over
     checkpoints. Two-phase boundaries (or three-phase ones if only those exist) are dashed lines.
+
+    >>> from genphase import AndOrInteractions
+    >>> from genphase.analysis import analyze_series
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> b = AndOrInteractions.from_effects(np.array([[0, 0, 0, 1.0], [0, 1.0, 0, 0]]), np.zeros((2, 4)))
+    >>> tables = analyze_series({0: b, 5: m}, [b, m], split=["train", "test"], n_resamples=0)  # n = 2, K = 2
+    >>> fig = order_distribution_figure(tables["order_distribution"], tables["jaccard"])
+    >>> [ax.get_title() for ax in fig.axes if ax.get_title()]  # + colour bars (untitled axes)
+    ['train samples, positive', 'train samples, negative (|strength|)',
+     'test samples, positive', 'test samples, negative (|strength|)',
+     'train-test Jaccard similarity per order (type all)']
     """
     _require(order_distribution, ["checkpoint", "split", "order", "sign", value], "order_distribution.parquet")
     if len(order_distribution) == 0:
@@ -625,6 +708,11 @@ class ExplainedSample:
 
     ``top`` is :meth:`AndOrInteractions.top_k` output (``type, mask, order, variables, effect``);
     ``image`` is the input (``[C, H, W]``, ``[H, W]`` or ``[H, W, C]``) for image runs, else ``None``.
+
+    >>> top = pd.DataFrame({"type": ["and"], "mask": [3], "order": [2], "variables": [("x0", "x1")], "effect": [2.0]})
+    >>> s = ExplainedSample(index=0, split="train", top=top, label=1)
+    >>> s.split, s.image is None
+    ('train', True)
     """
 
     index: int
@@ -647,6 +735,14 @@ def pick_explained_samples(
 
     ``interactions`` is an :class:`~genphase.interactions.AndOrInteractions` with batch ``[2M]`` in the
     order of ``split``; samples beyond the shorter of the two are ignored.
+
+    >>> from genphase import AndOrInteractions
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> picked = pick_explained_samples(m, ["train", "test"], top_k=2, labels=np.array([1, 0]))
+    >>> [(s.split, s.index, s.label) for s in picked]
+    [('train', 0, 1), ('test', 1, 0)]
+    >>> picked[0].top[["type", "mask", "effect"]].values.tolist()  # strongest first, zero effects dropped
+    [['and', 3, 2.0], ['or', 3, 1.0]]
     """
     merged = interactions.merged()
     count = min(len(split), merged.batch_shape[0] if merged.batch_shape else 1)
@@ -720,6 +816,13 @@ def salient_interactions_figure(
     interaction's patches are kept and outlined (red = positive, blue = negative; solid = AND, dashed =
     OR) and the rest is faded. Otherwise: one horizontal bar chart per sample, labelled with the variable
     names (OR bars hatched).
+
+    >>> from genphase import AndOrInteractions
+    >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]), np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
+    >>> picked = pick_explained_samples(m, ["train", "test"], top_k=2)
+    >>> fig = salient_interactions_figure(picked, modality="tabular", variable_names=["age", "dose"])
+    >>> [ax.get_title() for ax in fig.axes], [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    (['train sample #0', 'test sample #1'], ['OR: age | dose', 'AND: age & dose'])
     """
     if not samples:
         raise ValueError("no explained samples to draw")

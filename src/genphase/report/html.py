@@ -34,7 +34,13 @@ WHAT_TO_LOOK_FOR: tuple[str, ...] = (
 
 @dataclass
 class RenderedFigure:
-    """One figure slot of the page: either a PNG to embed or the reason it was skipped."""
+    """One figure slot of the page: either a PNG to embed or the reason it was skipped.
+
+    >>> from genphase.report.figures import FIGURE_SPECS
+    >>> slot = RenderedFigure(spec=FIGURE_SPECS[0], caption="", skipped="metrics/training.parquet is missing")
+    >>> slot.png is None, slot.files
+    (True, [])
+    """
 
     spec: FigureSpec
     caption: str
@@ -45,7 +51,11 @@ class RenderedFigure:
 
 @dataclass
 class PhaseSummary:
-    """The phase / early-stopping summary read from ``metrics/phases.json`` (fields ``None`` if absent)."""
+    """The phase / early-stopping summary read from ``metrics/phases.json`` (fields ``None`` if absent).
+
+    >>> PhaseSummary().clear is None, PhaseSummary(clear=True).recommendation is None
+    (True, True)
+    """
 
     clear: bool | None = None
     boundaries: str | None = None
@@ -80,6 +90,14 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
     ``stop_epoch`` / ``recommended_epoch`` and ``reason`` are read); ``reason`` at top level.
     ``stop_reason`` is the recommendation's own ``reason`` (why stop at that epoch), kept apart from the
     phase verdict's top-level ``reason``.
+
+    >>> s = summarize_phases({"clear": True, "boundaries": {"phase1_end": 3, "phase3_start": 8},
+    ...                       "boundaries_ci": {"phase1_end": [2, 4], "phase3_start": None},
+    ...                       "recommendation": {"epoch": 8, "reason": "phase 3 starts"}})
+    >>> s.clear, s.boundaries, s.recommendation, s.stop_reason
+    (True, 'phase1_end: 3 (95% bootstrap CI [2, 4]), phase3_start: 8', 'epoch 8', 'phase 3 starts')
+    >>> summarize_phases(None) == PhaseSummary()  # no phases.json: nothing stated
+    True
     """
     if not info:
         return PhaseSummary()
@@ -243,7 +261,17 @@ def _issue18_rows(info: Mapping[str, Any] | None) -> list[str]:
 
 
 def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: str, version: str) -> str:
-    """The complete HTML document (a string) for ``data`` and its rendered figures."""
+    """The complete HTML document (a string) for ``data`` and its rendered figures.
+
+    >>> import tempfile
+    >>> from genphase.report.data import load_run
+    >>> from genphase.report.figures import FIGURE_SPECS
+    >>> slot = RenderedFigure(spec=FIGURE_SPECS[0], caption="", skipped="metrics/training.parquet is missing")
+    >>> with tempfile.TemporaryDirectory() as tmp:  # an empty run directory: every table is missing
+    ...     page = render_page(load_run(tmp), [slot], generated="2024-01-01 00:00 UTC", version="0.0")
+    >>> page.startswith("<!DOCTYPE html>"), "metrics/training.parquet is missing" in page, page.rstrip().endswith("</html>")
+    (True, True, True)
+    """
     summary = summarize_phases(data.phases_info)
     phases_tab = data.table("phases")
     parts: list[str] = [

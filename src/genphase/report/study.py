@@ -42,7 +42,24 @@ def _seed_data(root: Path, seed: int) -> dict[str, Any]:
 
 
 def study_figures(root: str | os.PathLike, rows: pd.DataFrame) -> list[tuple[str, str, Any]]:
-    """``(file stem, caption, matplotlib Figure)`` of the study page, from the seeds in ``rows``."""
+    """``(file stem, caption, matplotlib Figure)`` of the study page, from the seeds in ``rows``.
+
+    ``rows``: the study table (``seed``, ``stop_epoch``, ``baseline_stop_epoch``, ``best_epoch``...); each seed's
+    ``metrics/h_bar_summary.parquet`` and ``metrics/training.parquet`` are read from ``root/seed_<s>/``.
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> metrics = Path(tmp.name) / "seed_0" / "metrics"
+    >>> metrics.mkdir(parents=True)
+    >>> pd.DataFrame({"checkpoint": [0, 1, 2], "split": "train", "mean": [0.2, 0.6, 0.4], "ci_low": [0.1, 0.5, 0.3],
+    ...               "ci_high": [0.3, 0.7, 0.5]}).to_parquet(metrics / "h_bar_summary.parquet")
+    >>> pd.DataFrame({"model": "model", "epoch": [0, 1, 2] * 3, "split": ["train"] * 3 + ["test"] * 3 + ["eval"] * 3,
+    ...               "loss": [1.0, 0.5, 0.2, 1.0, 0.7, 0.8, 1.0, 0.6, 0.7]}).to_parquet(metrics / "training.parquet")
+    >>> rows = pd.DataFrame({"seed": [0], "stop_epoch": [1], "baseline_stop_epoch": [2], "best_epoch": [1]})
+    >>> [(stem, len(fig.axes)) for stem, _, fig in study_figures(tmp.name, rows)]
+    [('study_h_bar', 1), ('study_losses', 2)]
+    >>> tmp.cleanup()
+    """
     from .figures import _figure, _int_x
 
     root = Path(root)
@@ -153,7 +170,19 @@ def _summary_html(rows: pd.DataFrame) -> str:
 
 
 def build_study_report(root: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Write ``DIR/study.html`` (and ``DIR/figures/study_*.png|pdf``) from ``DIR/study.parquet`` and the seed runs."""
+    """Write ``DIR/study.html`` (and ``DIR/figures/study_*.png|pdf``) from ``DIR/study.parquet`` and the seed runs.
+
+    A study none of whose seeds has finished (``study.parquet`` without rows) gets a page that says so:
+
+    >>> import tempfile
+    >>> from genphase.pipeline.study import study_rows
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     study_rows(tmp, [0], "digits").to_parquet(Path(tmp) / "study.parquet")
+    ...     _ = (Path(tmp) / "study.json").write_text(json.dumps({"preset": "digits", "quick": True, "overrides": []}))
+    ...     page = build_study_report(tmp).read_text()
+    >>> "<title>genphase study: digits --quick</title>" in page, "No seed has finished its analysis yet." in page
+    (True, True)
+    """
     from .. import __version__
     from .._atomic import atomic_write
     from .build import _figure_bytes
