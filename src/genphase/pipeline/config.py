@@ -261,8 +261,9 @@ class ExecutionConfig:
     else a local Ray instance); ``shared_path``: a directory every machine mounts at the same path,
     through which files travel instead of Ray's object store (the run directory must lie inside it);
     ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs (and torch threads)
-    each task asks for; ``chunk_samples``: reserved for splitting one model's extraction by samples
-    (None: one task per model and checkpoint).
+    each task asks for; ``chunk_samples``: explained samples per extraction task (None: one task per
+    model and checkpoint; otherwise each model's samples are split into chunks, extracted as separate
+    tasks and joined into its interactions file).
 
     >>> load_config("digits", ["executor=ray", "execution.address=head:6379"]).execution.address
     'head:6379'
@@ -408,8 +409,8 @@ class RunConfig:
              f"must be an integer >= 0 (retries of a task whose worker died), got {x.max_retries}")
         need(math.isfinite(x.cpus_per_task) and x.cpus_per_task > 0, "execution.cpus_per_task",
              f"must be a number > 0 (CPUs each Ray task asks for), got {x.cpus_per_task}")
-        need(x.chunk_samples is None, "execution.chunk_samples",
-             f"splitting one model's extraction by samples is not available yet, got {x.chunk_samples}; leave it "
+        need(x.chunk_samples is None or x.chunk_samples >= 1, "execution.chunk_samples",
+             f"must be an integer >= 1 (explained samples per extraction task), got {x.chunk_samples}; or leave it "
              "unset (one task per model and checkpoint)")
         for key in ("address", "shared_path"):
             val = getattr(x, key)

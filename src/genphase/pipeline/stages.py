@@ -33,7 +33,8 @@ import numpy as np
 
 from .graph import Graph, Node, NodeResult, Output, Resources, RunStore
 
-__all__ = ["Setup", "setup_for", "with_execution", "train_model", "train_baseline", "write_explained", "extract_model", "analyse",
+__all__ = ["Setup", "setup_for", "with_execution", "train_model", "train_baseline", "write_explained", "extract_model",
+           "merge_chunks", "chunk_bounds", "analyse",
            "report_run", "RunPlan", "require_executor", "make_executor", "run_plans"]
 
 Log = Callable[[str], None]
@@ -47,6 +48,21 @@ def _ckpt_rel(epoch: int) -> str:
 
 def _ints_rel(model_name: str, epoch: int | None) -> str:
     return f"interactions/{model_name}.npz" if epoch is None else f"interactions/model/epoch_{epoch:04d}.npz"
+
+
+def _chunk_rel(model_name: str, epoch: int | None, j: int) -> str:
+    """Run file of chunk ``j`` of one model's interactions (``execution.chunk_samples``)."""
+    return _ints_rel(model_name, epoch)[: -len(".npz")] + f".chunk_{j:03d}.npz"
+
+
+def chunk_bounds(n_samples: int, chunk_samples: int | None) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the explained samples' chunks (one chunk when ``chunk_samples`` is None).
+
+    >>> chunk_bounds(10, 4), chunk_bounds(10, None)
+    ([(0, 4), (4, 8), (8, 10)], [(0, 10)])
+    """
+    step = n_samples if not chunk_samples else int(chunk_samples)
+    return [(a, min(a + step, n_samples)) for a in range(0, n_samples, max(1, step))]
 
 
 def _ckpt_what(e: int) -> dict:
@@ -334,22 +350,26 @@ def write_explained(ctx: Any, cfg: Any, *, threads: int | None = None, tok_input
     return {"log": []}
 
 
-def _extract(cfg: Any, su: Setup, m: Any, device: Any, timing: dict) -> Any:
+def _extract(cfg: Any, su: Setup, m: Any, device: Any, timing: dict, rows: tuple[int, int] | None = None) -> Any:
     """Masked forward passes, then the solver; each timed separately (manifest timings).
 
     Checkpoints and baselines take this same path, with no warm start from the previous
     checkpoint: on a game with tied optima a warm start can pick another optimum, and the model
-    would then be measured differently from an identical baseline."""
+    would then be measured differently from an identical baseline. ``rows``: only the explained
+    samples ``start:stop`` (a chunk; the solver gives each sample the same effects in any batch)."""
     import torch
 
     from ..interactions import extract_and_or
     from ..masked_outputs import masked_values
+    from ..maskers.base import take_rows
     from .shared import _inputs_for
 
     ic = cfg.interactions
-    masker, y_exp, var_info = su.masker, su.y_exp, su.var_info
+    masker, y_exp, var_info, m_inputs = su.masker, su.y_exp, su.var_info, su.m_inputs
+    if rows is not None:
+        m_inputs, y_exp = take_rows(m_inputs, torch.arange(*rows)), y_exp[rows[0]:rows[1]]
     ts = time.perf_counter()
-    values = masked_values(m, _inputs_for(su.m_inputs, m, masker, su.ds.modality), torch.as_tensor(y_exp), masker,
+    values = masked_values(m, _inputs_for(m_inputs, m, masker, su.ds.modality), torch.as_tensor(y_exp), masker,
                            value_fn=ic.value_function, chunk_size=ic.chunk_size)
     tm = time.perf_counter()
     ties = {"ties": ic.ties} if ic.ties != "none" else {}
@@ -363,10 +383,11 @@ def _extract(cfg: Any, su: Setup, m: Any, device: Any, timing: dict) -> Any:
 
 def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, checkpoint: str, root: str = "",
                   threads: int | None = None, tok_inputs: Sequence[str] = (), announce: str | None = None,
-                  log: Log | None = None) -> dict:
+                  log: Log | None = None, chunk: tuple[int, int, int] | None = None) -> dict:
     """Stage 4: AND-OR interactions of one model: the model under study at checkpoint ``epoch``
     (``model_name="model"``) or baseline ``k`` (``model_name="baseline_k"``, ``epoch=None``), read from
-    the run file ``checkpoint``.
+    the run file ``checkpoint``. ``chunk=(j, start, stop)``: only the explained samples ``start:stop``,
+    written as chunk ``j`` (:func:`merge_chunks` joins the chunks; ``execution.chunk_samples``).
 
     Here the checkpoint is the model at initialisation, saved by hand:
 
@@ -400,21 +421,64 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
     su, device = _start(ctx, cfg, threads, tok_inputs)
     h = config_hash(cfg)
     timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
-    n_masked = len(su.y_exp) * 2 ** su.masker.n
+    rows = None if chunk is None else (chunk[1], chunk[2])
+    n_masked = (len(su.y_exp) if rows is None else rows[1] - rows[0]) * 2 ** su.masker.n
     seed = cfg.training.seed if epoch is not None else cfg.baselines.seed + int(model_name.split("_")[1])
     ts = time.perf_counter()
     ck = ctx.input(checkpoint)
     res = _extract(cfg, su, _load(build_model_for(cfg, su.ds, seed, su.tokenizer), ck, device,
-                                  run_file_fix(Path(root) if root else None)), device, timing)
+                                  run_file_fix(Path(root) if root else None)), device, timing, rows)
     res.metadata["run_file"] = {"model": model_name, "epoch": epoch, "config_hash": h}
-    save_interactions(res, ctx.output(_ints_rel(model_name, epoch)))
     took = time.perf_counter() - ts
+    if chunk is not None:
+        res.metadata["chunk"] = {"index": chunk[0], "start": chunk[1], "stop": chunk[2]}
+        save_interactions(res, ctx.output(_chunk_rel(model_name, epoch, chunk[0])))
+        say(f"  [extract] {model_name if epoch is None else f'epoch {epoch}'}, samples {rows[0]}-{rows[1] - 1}: "
+            f"{took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
+        return {**timing, "log": lines}
+    save_interactions(res, ctx.output(_ints_rel(model_name, epoch)))
     if epoch is None:
         k = int(model_name.split("_")[1])
         say(f"  [extract] baseline {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
     else:
         say(f"  [extract] epoch {epoch}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')}), max gap {float(res.gap.max()):.1e}")
     return {**timing, "log": lines}
+
+
+def merge_chunks(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, chunks: Sequence[str], root: str = "",
+                 threads: int | None = None, tok_inputs: Sequence[str] = (), log: Log | None = None) -> dict:
+    """Stage 4b (``execution.chunk_samples``): one model's interactions file from its chunks, in the
+    order of the explained samples; the metadata is the first chunk's, with ``chunks`` (their count).
+
+    >>> import tempfile, numpy as np
+    >>> from genphase import extract_and_or, load_interactions
+    >>> from genphase.pipeline.config import load_config
+    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> d = Path(tempfile.mkdtemp())
+    >>> parts = [f"interactions/baseline_0.chunk_{j:03d}.npz" for j in range(2)]
+    >>> for j, rel in enumerate(parts):
+    ...     _ = extract_and_or(np.arange(8.0).reshape(2, 4) + j).save(d / rel)
+    >>> ctx = NodeContext("merge", Resources(), d, d / "out", d / "scratch", inputs=tuple(parts),
+    ...                   outputs=("interactions/baseline_0.npz",))
+    >>> _ = merge_chunks(ctx, load_config("digits"), "baseline_0", None, chunks=parts)
+    >>> res = load_interactions(ctx.output("interactions/baseline_0.npz"))
+    >>> res.batch_shape, res.values[:, 1].tolist(), res.metadata["chunks"]
+    ((4,), [1.0, 5.0, 2.0, 6.0], 2)
+    >>> shutil.rmtree(d)
+    """
+    from dataclasses import replace
+
+    from .._interactions_file import ARRAY_FIELDS
+    from .._readers import run_file_fix
+    from ..io import _load_interactions, save_interactions
+
+    fix = run_file_fix(Path(root) if root else None)
+    parts = [_load_interactions(ctx.input(rel), fix) for rel in chunks]
+    meta = {k: v for k, v in parts[0].metadata.items() if k != "chunk"}
+    meta["chunks"] = len(parts)
+    res = replace(parts[0], **{f: np.concatenate([getattr(r, f) for r in parts]) for f in ARRAY_FIELDS}, metadata=meta)
+    save_interactions(res, ctx.output(_ints_rel(model_name, epoch)))
+    return {"masked_forward_s": 0.0, "solve_s": 0.0, "log": []}
 
 
 def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_inputs: Sequence[str] = (),
@@ -690,9 +754,19 @@ class RunPlan:
             rel = _ints_rel(name, epoch)
             first = announce is not None and not recorded(man, root, root / rel)
             nid = f"extract/{name}" if epoch is None else f"extract/model/epoch_{epoch:04d}"
-            add(nid, extract_model, (name, epoch), deps=(dep,), inputs=(ck,),
-                outputs=(Output(rel, _ints_what(name, epoch)),), checkpoint=ck, root=str(root),
-                announce=announce if first else None)
+            bounds = chunk_bounds(len(su.y_exp), cfg.execution.chunk_samples)
+            if cfg.execution.chunk_samples is None or len(bounds) == 1:
+                add(nid, extract_model, (name, epoch), deps=(dep,), inputs=(ck,),
+                    outputs=(Output(rel, _ints_what(name, epoch)),), checkpoint=ck, root=str(root),
+                    announce=announce if first else None)
+            else:  # one task per chunk of explained samples, then one that joins them
+                parts = tuple(_chunk_rel(name, epoch, j) for j in range(len(bounds)))
+                for j, (a, b) in enumerate(bounds):
+                    add(f"{nid}/chunk_{j:03d}", extract_model, (name, epoch), deps=(dep,), inputs=(ck,),
+                        outputs=(Output(parts[j], {**_ints_what(name, epoch), "kind": "interactions_chunk", "chunk": j}),),
+                        checkpoint=ck, root=str(root), announce=announce if first and j == 0 else None, chunk=(j, a, b))
+                add(nid, merge_chunks, (name, epoch), deps=tuple(f"{nid}/chunk_{j:03d}" for j in range(len(bounds))),
+                    inputs=parts, outputs=(Output(rel, _ints_what(name, epoch)),), chunks=parts, root=str(root))
             if first:
                 announce = None
             extract_ids.append(nid)
@@ -736,7 +810,7 @@ class RunPlan:
             took = result.seconds
             self.log(f"  [baselines] baseline {k + 1}/{self.cfg.baselines.k} trained in {took:.1f}s "
                      f"({_rate(v['epochs'], took, 'epochs')}), kept epoch {v['kept']}, eval accuracy {v['eval_accuracy']:.3f}")
-        elif kind.startswith("extract/model/epoch_"):
+        elif kind.startswith("extract/model/epoch_") and "/chunk_" not in kind:
             _pause_point(f"extract:{int(kind.rsplit('_', 1)[1])}")
         elif kind == "analyse":
             self.write_analysis(v["tables"], v["phases"], result.seconds)
