@@ -65,23 +65,42 @@ _RHO_C, _RHO_GAMMA, _RHO_FIRST, _RHO_HYSTERESIS, _RHO_RANGE = 6.4, 0.75, 50, 1.5
 _G_RHO = 5.6
 
 
-def restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=None):
-    """Restart rules of HPR-LP, per sample, applied every ``every`` iterations: the anchor moves
-    to ``s_next`` (and the Halpern counter ``k`` resets) when the fixed-point residual ``res`` has
-    fallen below 0.2 of its value ``r0`` at the last restart, or below 0.8 and rising again
-    (``r_prev``: its value at the previous check), or when ``since`` (iterations since the last
-    restart) exceeds 0.2 of all iterations ``it``; ``force`` (bool ``[B]``) restarts as well.
-    Returns the new ``(anchor, k, r0, r_prev, since)``."""
-    since = since + every
+def restart_due(res, it, since, r0, r_prev, fresh=None):
+    """The restart rules of HPR-LP, per sample, at a check: restart when the fixed-point residual
+    ``res`` has fallen below 0.2 of its value ``r0`` at the last restart, or below 0.8 and rising
+    again (``r_prev``: its value at the previous check), or when ``since`` (iterations since the
+    last restart, this check's included) reaches 0.2 of all iterations ``it``. ``fresh`` (bool
+    ``[B]``): samples whose penalty just changed; their references are re-based to ``res`` and
+    they do not restart at this check. Returns ``(restart, r0)`` (``r0`` re-based, not yet reset).
+
+    >>> inf = torch.tensor([float("inf")])
+    >>> restart_due(torch.tensor([1.0]), 50, torch.tensor([25.0]), inf, inf)[0].tolist()
+    [True]
+    """
+    if fresh is not None:
+        r0, r_prev = torch.where(fresh, res, r0), torch.where(fresh, res, r_prev)
     restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
     restart = restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)
-    if force is not None:
-        restart = restart | force
+    return (restart if fresh is None else restart & ~fresh), r0
+
+
+def _move_anchors(restart, s_next, anchor, k, since):
+    """Where ``restart``: the anchor moves to ``s_next``, the Halpern counter ``k`` and ``since`` reset."""
     anchor = torch.where(restart[:, None, None], s_next, anchor)
     k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
-    r0 = torch.where(restart, res, r0)
-    since = torch.where(restart, torch.zeros_like(since), since)
-    return anchor, k, r0, res, since
+    return anchor, k, torch.where(restart, torch.zeros_like(since), since)
+
+
+def restart_anchors(res, it, every, s_next, anchor, k, r0, r_prev, since, force=None):
+    """:func:`restart_due` applied every ``every`` iterations, ``force`` (bool ``[B]``) restarting
+    as well: the anchor moves to ``s_next`` (and the Halpern counter ``k`` resets) where a sample
+    restarts. Returns the new ``(anchor, k, r0, r_prev, since)``."""
+    since = since + every
+    restart, _ = restart_due(res, it, since, r0, r_prev)
+    if force is not None:
+        restart = restart | force
+    anchor, k, since = _move_anchors(restart, s_next, anchor, k, since)
+    return anchor, k, torch.where(restart, res, r0), res, since
 
 
 class _NoiseFreeSplit:
@@ -386,9 +405,7 @@ def solve_halpern(
             done = best.update(it, p, orf, qf, lb, progress, trace, prob.rho.clone())
             res = 2.0 * (x - z).square().sum((1, 2)).sqrt()  # ||s - T(s)||
             since = since + every
-            r0, r_prev = torch.where(fresh, res, r0), torch.where(fresh, res, r_prev)
-            restart = (res <= _RESTART_SUFFICIENT * r0) | ((res <= _RESTART_NECESSARY * r0) & (res > r_prev))
-            restart = (restart | (since >= _RESTART_LONG * it) | torch.isinf(r0)) & ~fresh
+            restart, r0 = restart_due(res, it, since, r0, r_prev, fresh)
             r_prev = res
             r0 = torch.where(restart, res, r0)
             change = torch.zeros_like(restart)
@@ -402,9 +419,7 @@ def solve_halpern(
                     s_next = _rescale(prob, s_next, torch.where(change, target, prob.rho))
                     restart = restart | change
             fresh = change
-            anchor = torch.where(restart[:, None, None], s_next, anchor)
-            k = torch.where(restart[:, None, None], torch.zeros_like(k), k)
-            since = torch.where(restart, torch.zeros_like(since), since)
+            anchor, k, since = _move_anchors(restart, s_next, anchor, k, since)
             g.state = (s_next, anchor, k, r0, r_prev, since, fresh)
             if bool(done.any()):
                 if final is not None:
