@@ -50,6 +50,16 @@ def verdict(diff: np.ndarray, tol: float = 1e-9) -> str:
     return f"{better} better, {len(diff) - better - worse} tied, {worse} worse"
 
 
+def _label(info: dict) -> str:
+    """The table's name of a study: its preset, with ``--quick`` when quick."""
+    return info["preset"] + (" --quick" if info.get("quick") else "")
+
+
+def _study(d: Path) -> tuple[str, pd.DataFrame]:
+    """``(label, study.parquet)`` of the study directory ``d``."""
+    return _label(json.loads((d / "study.json").read_text())), pd.read_parquet(d / "study.parquet")
+
+
 def tables(dirs: list[Path]) -> tuple[str, str]:
     per_seed = ["| preset | seed | three phases (support) | phase 1 ends [95% CI] | phase 3 starts [95% CI] | "
                 "two-phase turn [95% CI] (share) | interaction stop [95% CI] | validation stop | best | "
@@ -59,9 +69,7 @@ def tables(dirs: list[Path]) -> tuple[str, str]:
                "interaction minus validation, per seed | verdict (loss) | verdict (accuracy) |",
                "| --- | --- | --- | --- | --- | --- | --- |"]
     for d in dirs:
-        rows = pd.read_parquet(d / "study.parquet")
-        info = json.loads((d / "study.json").read_text())
-        name = info["preset"] + (" --quick" if info.get("quick") else "")
+        name, rows = _study(d)
         for r in rows.itertuples(index=False):
             man = json.loads((d / f"seed_{r.seed}" / "manifest.json").read_text())
             ph = json.loads((d / f"seed_{r.seed}" / "metrics" / "phases.json").read_text())
@@ -131,7 +139,7 @@ def compare_table(pairs: list[tuple[Path, Path]]) -> tuple[str, str]:
                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for ref, other in pairs:
         ia, ib = json.loads((ref / "study.json").read_text()), json.loads((other / "study.json").read_text())
-        name = ia["preset"] + (" --quick" if ia.get("quick") else "")
+        name = _label(ia)
         what = " ".join(sorted(set(ib.get("overrides", [])) - set(ia.get("overrides", [])))) or "(same)"
         seeds = sorted(set(ia["seeds"]) & set(ib["seeds"]))
         rho = {"train": [], "test": []}
@@ -183,9 +191,7 @@ def stops_table(dirs: list[Path]) -> str:
     out = ["| preset | seed | interaction stop (regret) | validation stop (regret) | Label Wave stop (regret) | best checkpoint |",
            "| --- | --- | --- | --- | --- | --- |"]
     for d in dirs:
-        rows = pd.read_parquet(d / "study.parquet")
-        info = json.loads((d / "study.json").read_text())
-        name = info["preset"] + (" --quick" if info.get("quick") else "")
+        name, rows = _study(d)
         for r in rows.itertuples(index=False):
             out.append(f"| {name} | {r.seed} | {int(r.stop_epoch)} ({r.regret:.3f}) | {int(r.baseline_stop_epoch)} "
                        f"({r.baseline_regret:.3f}) | {int(r.labelwave_stop_epoch)} ({r.labelwave_regret:.3f}) | "
