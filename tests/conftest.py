@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-# the environment (offline Hugging Face, Agg backend, passive OpenMP) is set in the repository's root
+# the environment (offline Hugging Face, Agg backend, passive OpenMP, one OpenMP thread) is set in the repository's root
 # conftest.py, so that the docstring examples under src/genphase run under the same settings
 
 

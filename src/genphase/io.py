@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._interactions_file import FORMAT_VERSION
-from ._readers import DEFAULT_FIX, read_torch
+from ._readers import read_torch
 from .interactions import AndOrInteractions
 
 __all__ = ["save_interactions", "load_interactions", "load_checkpoint", "to_shapiq", "FORMAT_VERSION"]
@@ -47,7 +47,7 @@ def load_interactions(path: str | os.PathLike) -> AndOrInteractions:
     >>> gp.load_interactions(path).n
     2
     """
-    return AndOrInteractions.load(path, fix=DEFAULT_FIX)
+    return AndOrInteractions.load(path)
 
 
 def _load_interactions(path: str | os.PathLike, fix: str) -> AndOrInteractions:
