@@ -749,13 +749,13 @@ class RunPlan:
         announce = (f"stage 3/5 extract: AND-OR interactions of {todo} models, {len(su.y_exp)} samples x 2^{su.masker.n} "
                     "masks each") if todo else None
         extract_ids = []
+        bounds = chunk_bounds(len(su.y_exp), cfg.execution.chunk_samples)  # the same for every model
         for name, epoch, ck, dep in [(f"baseline_{k}", None, f"checkpoints/baseline_{k}/final.pt", f"train/baseline_{k}")
                                      for k in range(K)] + [("model", e, _ckpt_rel(e), "train/model") for e in self.epochs]:
             rel = _ints_rel(name, epoch)
             first = announce is not None and not recorded(man, root, root / rel)
             nid = f"extract/{name}" if epoch is None else f"extract/model/epoch_{epoch:04d}"
-            bounds = chunk_bounds(len(su.y_exp), cfg.execution.chunk_samples)
-            if cfg.execution.chunk_samples is None or len(bounds) == 1:
+            if len(bounds) == 1:
                 add(nid, extract_model, (name, epoch), deps=(dep,), inputs=(ck,),
                     outputs=(Output(rel, _ints_what(name, epoch)),), checkpoint=ck, root=str(root),
                     announce=announce if first else None)
