@@ -53,6 +53,18 @@ def test_model_equal_to_its_baseline_generalizes_fully(tmp_path):
     assert res["high_order_nongen_test"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_model_equal_to_its_baseline_after_another_measurement_generalizes_fully(tmp_path):
+    """The model and its baselines take the same extraction path: a measurement never starts from
+    the previous one's interactions (a warm start could land on another tied optimum)."""
+    x, y = _data()
+    torch.manual_seed(2)
+    before, after = _net(), _net()
+    tr = Tracker((x[:6], y[:6]), (x[6:], y[6:]), run_dir=tmp_path / "r", n=N, baselines=[copy.deepcopy(after)])
+    tr.measure(before, step=0)
+    res = tr.measure(after, step=1)
+    assert res["h_bar"] == pytest.approx(1.0) and res["h_bar_test"] == pytest.approx(1.0)
+
+
 def test_measure_writes_a_run_directory_the_report_reads(tmp_path):
     tr = _tracker(tmp_path)
     model = _net()

@@ -475,14 +475,19 @@ def extract_and_or(
         max_iter: iteration cap (solver-specific default).
         batch_size: samples solved together; default chosen from available memory.
         warm_start: a previous result for the same samples and variables (e.g. the previous
-            checkpoint; its values may differ); starts the solver from its effects. With
-            ``ties="least-norm"`` it only changes the time taken, never the answer.
+            checkpoint; its values may differ). Checked, then used only with ``ties="least-norm"``,
+            where it starts the solver from its effects and changes only the time taken. The
+            default rule is the cold path's optimum, so it is not used there (it saved at most
+            about 10% of the iterations, docs/solver.md, "Warm starts").
         variables, metadata: stored on the result.
         device: solve on this torch device (default: the device of ``values``).
         progress: show a progress bar over batches.
         **solver_options: extra options of the chosen solver (see :mod:`genphase.solvers`). For
-            the default solver: ``ties="least-norm"`` applies the tie rule (a canonical answer
-            among tied optima, certified; several times slower, docs/solver.md "Ties"), with
+            the default solver, ``ties`` picks which optimum is reported among tied ones
+            (docs/solver.md, "Ties"; the rule is stated in ``metadata["tie_rule"]``):
+            ``"cold-start"`` (default) the one the iteration reaches from its fixed cold start,
+            the same alone or in any batch; ``"least-norm"`` the least-L2-norm optimum,
+            certified and independent of the algorithm, several times slower, with
             ``tiebreak`` (its ``mu``, in [1e-4, 10], default 0.5) and ``tie_tol`` (certified
             distance as a fraction of max|effect|, in [1e-8, 0.05], default 5e-3).
 
@@ -538,7 +543,7 @@ def extract_and_or(
     )
     if solver != "sgd-reference" and not bool(np.all(raw.converged)):
         bad = int((~raw.converged).sum())
-        ties = " or the tie rule's certificate (tie_tol)" if "tie_rule" in raw.metadata else ""
+        ties = " or the tie rule's certificate (tie_tol)" if solver_options.get("ties") == "least-norm" else ""
         warnings.warn(
             f"{bad} of {raw.converged.size} samples did not reach the certified gap tol={tol}{ties} "
             f"(worst gap {float(raw.gap.max()):.3g}, at most {int(raw.iterations.max())} iterations); "

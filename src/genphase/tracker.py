@@ -445,7 +445,6 @@ class Tracker:
         self._var_info: dict[str, Any] = {}
         self._signature: list[tuple[int, ...]] | None = None
         self._num_classes: int | None = None
-        self._prev = None
         self._warned_fresh = False
         #: seconds of the last measurement: masked_forward_s, solve_s (extraction) and total_s
         self.last_timing: dict[str, float] = {}
@@ -743,7 +742,7 @@ class Tracker:
         return log
 
     # -------------------------------------------------------------------------------- measuring
-    def _extract(self, model: Any, warm: Any = None) -> Any:
+    def _extract(self, model: Any) -> Any:
         from .interactions import extract_and_or
         from .masked_outputs import masked_values, model_device
 
@@ -755,7 +754,7 @@ class Tracker:
                                    chunk_size=self.chunk_size, autocast=self.autocast, device=device)
         t1 = time.perf_counter()
         with torch.inference_mode(False):
-            res = extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol, warm_start=warm,
+            res = extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol,
                                  variables=self._var_info["names"], device=device,
                                  metadata={"value_function": self.value_fn.name, "masker": _describe(self.masker)})
         self.last_timing = {"masked_forward_s": t1 - t0, "solve_s": time.perf_counter() - t1}
@@ -821,7 +820,7 @@ class Tracker:
         from .analysis import analyze_checkpoint
         from .io import save_interactions
 
-        res = self._extract(model, warm=self._prev)
+        res = self._extract(model)  # cold, as the baselines: one path for all (docs/solver.md, 'Ties')
         logits = self._full_logits(model).double().cpu()
         lab = torch.as_tensor(self.labels)
         ce = torch.nn.functional.cross_entropy(logits, lab, reduction="none").numpy()
@@ -857,7 +856,6 @@ class Tracker:
         sc["stop_epoch"] = float(verdict.stop_epoch) if verdict.stop_epoch is not None else math.nan
         self._prune(step)
         save_interactions(res, self.paths.interactions(step))
-        self._prev = res
         self._write_tables(verdict)
         sc["seconds"] = time.perf_counter() - t0
         self.last_timing = {**self.last_timing, "total_s": sc["seconds"]}
@@ -979,7 +977,6 @@ class Tracker:
         self._records = json.loads(json.dumps(list(state.get("records", []))))
         self._failures = list(state.get("failures", []))
         self._warned_fresh = True
-        self._prev = None
         steps = set(self.steps)
         self._tables = {}
         from .analysis.tables import TABLE_COLUMNS

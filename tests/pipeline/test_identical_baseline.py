@@ -19,11 +19,11 @@ COPY = ["training.epochs=4", "baselines.epochs=1", "checkpoints.schedule=every",
         "training.lr=1.0e-12", "baselines.lr=1.0e-12", "training.seed=7", "baselines.seed=7"]
 
 
-@pytest.mark.parametrize("ties", ["none", "least-norm"])
+@pytest.mark.parametrize("ties", ["cold-start", "least-norm"])
 def test_model_against_a_copy_of_itself_has_h_bar_one(tmp_path, ties):
     out = run(load_config("digits", [*COPY, f"interactions.ties={ties}"]), tmp_path / "r", log=lambda m: None, report=False)
     meta = load_interactions(out / "interactions" / "baseline_0.npz").metadata
-    assert ("tie_rule" in meta) == (ties == "least-norm"), meta
+    assert meta["tie_rule"].startswith("cold-start:") == (ties == "cold-start"), meta
     h = pd.read_parquet(out / "metrics" / "h_bar.parquet")
     assert h["checkpoint"].nunique() >= 3 and h["sample"].nunique() == 16, h
     np.testing.assert_allclose(h["h_bar"].to_numpy(dtype=float), 1.0, atol=1e-9)

@@ -1,4 +1,4 @@
-"""The default solver (ties="none") follows the same path for a sample whatever batch it is in:
+"""The default solver (ties="cold-start") follows the same path for a sample whatever batch it is in:
 the float32 -> float64 hand-over is decided per sample, so a sample solved alone and inside a
 mixed batch takes the same iterations and returns the same effects."""
 

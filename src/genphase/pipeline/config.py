@@ -227,9 +227,9 @@ class InteractionConfig:
     tol: float = 1e-3
     noise_bound: float = 0.0
     chunk_size: int = 4096
-    #: which optimum of Eq. 6 among ties: "none" (the L1 stage's own) or "least-norm"
+    #: which optimum of Eq. 6 among ties: "cold-start" (the cold path's) or "least-norm"
     #: (docs/science.md, section 6; exact solver only)
-    ties: str = "none"
+    ties: str = "cold-start"
 
 
 @dataclass
@@ -395,8 +395,8 @@ class RunConfig:
         need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
              f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
         need(i.solver in SOLVERS, "interactions.solver", f"must be one of {', '.join(SOLVERS)}, got {i.solver!r}")
-        need(i.ties in ("none", "least-norm"), "interactions.ties", f"must be none or least-norm, got {i.ties!r}")
-        need(i.ties == "none" or i.solver in EXACT_SOLVERS, "interactions.ties",
+        need(i.ties in ("cold-start", "least-norm"), "interactions.ties", f"must be cold-start or least-norm, got {i.ties!r}")
+        need(i.ties == "cold-start" or i.solver in EXACT_SOLVERS, "interactions.ties",
              f"least-norm needs the exact solver (admm or hpr), not {i.solver!r}; set interactions.solver=hpr")
         need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
         need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")

@@ -372,7 +372,7 @@ def _extract(cfg: Any, su: Setup, m: Any, device: Any, timing: dict, rows: tuple
     values = masked_values(m, _inputs_for(m_inputs, m, masker, su.ds.modality), torch.as_tensor(y_exp), masker,
                            value_fn=ic.value_function, chunk_size=ic.chunk_size)
     tm = time.perf_counter()
-    ties = {"ties": ic.ties} if ic.ties != "none" else {}
+    ties = {"ties": ic.ties} if ic.ties != "cold-start" else {}
     res = extract_and_or(values, noise_bound=ic.noise_bound, solver=ic.solver, tol=ic.tol,
                          variables=var_info["names"], device=device, **ties,
                          metadata={"value_function": ic.value_function, "masker": masker.describe()})

@@ -8,7 +8,7 @@
 - ``"highs"``: explicit LP through scipy's HiGHS (:mod:`genphase.solvers.lp`), small ``n`` only.
 
 Shared pieces: the linear maps (:mod:`~genphase.solvers.operators`), the dual certificate
-(:mod:`~genphase.solvers.certificate`), the tie rule (:mod:`~genphase.solvers.ties`), the options
+(:mod:`~genphase.solvers.certificate`), the tie rules (:mod:`~genphase.solvers.ties`), the options
 (:mod:`~genphase.solvers.options`) and the typed result (:class:`~genphase.solvers.result.SolveResult`).
 
 :func:`solve` normalises each game (``max_S |v[S] - v[{}]| = 1``), chooses a batch size from
@@ -205,12 +205,13 @@ def _unscale(part: SolveResult, sc: torch.Tensor) -> SolveResult:
 
 
 def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult:
-    """The default exact solver: the L1 problem (warm-startable, HiGHS fallback at small n),
-    then the tie stage (:func:`~genphase.solvers.ties.canonical_stage`)."""
+    """The default exact solver: the L1 problem (HiGHS fallback at small n) from the cold start
+    (rule ``ties="cold-start"``), or, with ``ties="least-norm"``, from the warm start ``init`` if
+    any, then the tie stage (:func:`~genphase.solvers.ties.canonical_stage`)."""
     from .admm import solve_admm
     from .lp import solve_highs
     from .options import ADMMOptions
-    from .ties import canonical_stage, check_tie_options
+    from .ties import canonical_stage, check_tie_options, cold_start_rule
 
     kw = dict(options)
     fallback_max_n = int(kw.pop("fallback_max_n", FALLBACK_MAX_N))
@@ -228,10 +229,11 @@ def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult
         kw["max_iter"] = NOISY_MAX_ITER
     elif vb.shape[-1].bit_length() - 1 <= fallback_max_n:
         kw["max_iter"] = EXACT_MAX_ITER_SMALL_N
+    canonical = kw.get("ties", ADMMOptions.ties) == "least-norm"
     a0 = None
-    if init is not None:
+    if init is not None and canonical:
+        # only the least-norm rule may start elsewhere: the default rule IS the cold path's optimum
         a0 = torch.as_tensor(np.asarray(init[0])[lo:hi], dtype=vb.dtype, device=vb.device) / sc[:, None]
-    canonical = kw.get("ties", ADMMOptions.ties) != "none"
     opts = ADMMOptions(**kw)
     states: list | None = [] if canonical else None
     # with the tie stage, the L1 stage is certified to TIE_STAGE_TOL * tol, so that a tie-rule
@@ -250,6 +252,8 @@ def _run_exact(vb, eta, tol, max_iter, init, lo, hi, sc, options) -> SolveResult
         state = None if state is None else _restart_state(state, todo, vb, eta, part, opts)
     if canonical:
         canonical_stage(vb, eta, part, state, opts, opts.max_iter)
+    else:
+        part.metadata["tie_rule"] = cold_start_rule()
     return part
 
 

@@ -21,10 +21,10 @@ class ADMMOptions:
     iterates of the Halpern path, ``"float32"`` or ``"float64"``; ``None`` picks float32 when
     ``tol >= 1e-5`` (the certificate, the returned effects and universal matching are always
     evaluated in the input's dtype). ``tiebreak`` is the ``mu`` and ``tie_tol`` the certified
-    accuracy of the tie rule (:mod:`genphase.solvers.ties`), applied when ``ties="least-norm"``;
-    the default ``ties="none"`` skips the tie stage (several times faster, but among tied optima
-    the one reported can then depend on the warm start and ``iterate_dtype``, not on the batch:
-    the float32 -> float64 hand-over is decided per sample).
+    accuracy of the least-norm tie rule (:mod:`genphase.solvers.ties`), applied when
+    ``ties="least-norm"``; the default ``ties="cold-start"`` reports the optimum the iteration
+    reaches from its cold start (no tie stage; the warm start is not used; the same for a sample
+    alone or in any batch: the float32 -> float64 hand-over is decided per sample).
     ``rho``: ``None`` (default) lets the Halpern path pick a
     penalty per sample (docs/solver.md, "Penalty"); a number fixes it for every sample.
     ``check_every``: iterations between certificates (and
@@ -45,7 +45,7 @@ class ADMMOptions:
     adapt_tau: float = 2.0
     tiebreak: float = 0.5
     tie_tol: float = 5e-3
-    ties: str = "none"
+    ties: str = "cold-start"
     abs_tol: float = 1e-10
     halpern: bool = True
     iterate_dtype: str | None = None

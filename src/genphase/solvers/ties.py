@@ -1,4 +1,12 @@
-"""The tie rule: which of several optima of Eq. 6 genphase reports (docs/solver.md, "Ties").
+"""The tie rules: which of several optima of Eq. 6 genphase reports (docs/solver.md, "Ties").
+
+Two rules, chosen with the option ``ties``:
+
+* ``"cold-start"`` (default): the optimum the default iteration reaches from its fixed cold start
+  (AND effects and multipliers zero); a warm start is not used. No extra work; reproducible to
+  the solver's tolerance (docs/solver.md, "The default rule"). :func:`cold_start_rule` states it.
+* ``"least-norm"``: the least-L2-norm optimum, certified, independent of the algorithm; several
+  times slower. The rest of this docstring describes it.
 
 Rule. In units of the normalised game (``max_S |v[S] - v[{}]| = 1``), the reported effects
 ``x = (I_and, I_or)`` (entries ``T != {}``) are the unique minimiser ``x_mu`` of
@@ -48,7 +56,7 @@ from .operators import c_apply, ct_apply, l1, or_from_and, parity
 from .options import ADMMOptions, check_interval
 from .result import SolveResult
 
-__all__ = ["TIE_MU", "TIE_TOL", "tie_rule", "check_tie_options", "regularised_dual", "canonical_stage", "split_singletons_evenly"]
+__all__ = ["TIE_MU", "TIE_TOL", "TIE_RULES", "tie_rule", "cold_start_rule", "check_tie_options", "regularised_dual", "canonical_stage", "split_singletons_evenly"]
 
 #: default ``mu`` of the tie rule (option ``tiebreak``), in units of the normalised game
 TIE_MU = 0.5
@@ -77,8 +85,23 @@ def tie_rule(mu: float, tie_tol: float) -> str:
     )
 
 
-#: values of the option ``ties``
-TIE_RULES = ("least-norm", "none")
+def cold_start_rule() -> str:
+    """One-line statement of the default rule ``ties="cold-start"`` (stored in the result's metadata).
+
+    >>> cold_start_rule()[:46]
+    'cold-start: the optimum the default iteration '
+    """
+    return (
+        "cold-start: the optimum the iteration (Halpern-anchored Peaceman-Rachford unless halpern=False) reaches "
+        "from its fixed cold start (AND effects and multipliers 0), certified to tol (at n <= 10, a sample still "
+        "open at the iteration cap: HiGHS's optimum); warm_start is not used; the same for a sample alone or in "
+        "any batch up to float32 rounding; among tied optima it depends on the solver's options and version "
+        "(docs/solver.md, 'The default rule')"
+    )
+
+
+#: values of the option ``ties`` (the first is the default)
+TIE_RULES = ("cold-start", "least-norm")
 
 
 def check_tie_options(mu: float, tie_tol: float, ties: str = "least-norm") -> None:
@@ -87,7 +110,10 @@ def check_tie_options(mu: float, tie_tol: float, ties: str = "least-norm") -> No
     >>> check_tie_options(0.5, 5e-3)
     """
     if ties not in TIE_RULES:
-        raise InputError(f"ties must be one of {TIE_RULES} ('none' skips the tie stage), got {ties!r}")
+        raise InputError(
+            f"ties must be one of {TIE_RULES} ('cold-start', the default, is the cold path's optimum; "
+            f"'least-norm' the certified least-norm one, several times slower), got {ties!r}"
+        )
     lo, hi = TIE_MU_RANGE
     if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not (lo <= mu <= hi):
         raise InputError(
