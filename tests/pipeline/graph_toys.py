@@ -250,3 +250,19 @@ def trains(ctx, epochs: int, stop_at: int, marker: str, log_dir: str) -> int:
 def training_graph(log_dir: str, marker: str, epochs: int = 5, stop_at: int = 2) -> Graph:
     outs = tuple(Output(f"ckpt/{e}.txt", {"kind": "checkpoint", "epoch": e}) for e in range(epochs)) + ("log.txt",)
     return Graph([Node("train", trains, args=(epochs, stop_at, marker, log_dir), outputs=outs)])
+
+
+def slow_state(ctx, seconds: float, started: str) -> int:
+    """Write a state file in the node's scratch space the way training does (temporary file, then an
+    atomic rename) 8 times over ``seconds``, after touching the file ``started``; then the output."""
+    from genphase._atomic import atomic_write
+
+    def slow_write(fh, step: int) -> None:  # a large state takes a while to write
+        fh.write(str(step).encode())
+        time.sleep(seconds / 8)
+
+    Path(started).touch()
+    for step in range(8):
+        atomic_write(ctx.scratch / "state.txt", lambda fh, s=step: slow_write(fh, s))
+    ctx.output("out.txt").write_text("done")
+    return 8

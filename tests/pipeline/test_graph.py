@@ -350,3 +350,26 @@ def test_outputs_committed_early_survive_a_failure_and_are_not_redone(tmp_path):
     assert [(root / f"ckpt/{e}.txt").read_text() for e in range(5)] == ["0", "1", "4", "9", "16"]
     assert (root / "log.txt").read_text() == "0 1 4 9 16"
     assert len(_manifest(root)["files"]) == 6 and not (root / STAGING).exists()
+
+
+def test_two_attempts_of_a_node_never_share_its_scratch_space(tmp_path):
+    # a worker of a killed run (still running the node) and the resumed run's attempt of the same
+    # node on the same machine: the second waits, so neither removes the other's files (without the
+    # lock, the first one's clean-up of the scratch space made the second's writes fail)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import graph_toys as toys; "
+            "from genphase.pipeline.graph import Node, Output, execute_node; "
+            "node = Node('slow', toys.slow_state, (float(sys.argv[3]), sys.argv[4]), outputs=(Output('out.txt'),)); "
+            "print(execute_node(node, 'object', sys.argv[2])[0].value)")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    root, started = str(tmp_path / "run"), tmp_path / "started"
+    first = subprocess.Popen([sys.executable, "-c", code, str(HERE), root, "4", str(started)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[1]
+        time.sleep(0.02)
+    second = subprocess.run([sys.executable, "-c", code, str(HERE), root, "4", str(tmp_path / "again")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and out.strip() == "8", err
+    assert second.returncode == 0 and second.stdout.strip() == "8", second.stderr

@@ -218,7 +218,7 @@ class InteractionConfig:
 
     >>> i = InteractionConfig()
     >>> i.value_function, i.tau, i.solver, i.ties
-    ('log_odds', 0.05, 'admm', 'none')
+    ('log_odds', 0.05, 'admm', 'cold-start')
     """
 
     value_function: str = "log_odds"

@@ -58,6 +58,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -448,6 +449,35 @@ def _scratch_for(transfer: str, root: str, slug: str) -> Path:
     return Path(tempfile.gettempdir()) / "genphase-scratch" / run_id / slug
 
 
+@contextmanager
+def _scratch_lock(scratch: Path) -> Iterator[None]:
+    """Hold this machine's exclusive lock on a node's scratch directory while an attempt runs.
+
+    An attempt that outlives its driver (a worker of a killed run, still training) would otherwise
+    share the scratch directory with the resumed run's attempt, and whichever finishes first removes
+    the other's files. The second attempt waits for the first; it then finds the scratch space it
+    left (none, if it finished). The lock file lives outside the run directory, in the temporary
+    directory; it serialises attempts on one machine only (where ``fcntl`` exists).
+
+    >>> import tempfile
+    >>> with _scratch_lock(Path(tempfile.mkdtemp()) / "scratch"):
+    ...     pass
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    locks = Path(tempfile.gettempdir()) / "genphase-locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{hashlib.sha1(str(scratch.resolve()).encode()).hexdigest()[:16]}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, bytes] | None = None, *,
                  finished: Iterable[str] = (), on_output: Callable[[str, Path], None] | None = None
                  ) -> tuple[NodeResult, list[bytes] | None]:
@@ -496,30 +526,37 @@ def execute_node(node: Node, transfer: str, root: str, inputs: Mapping[str, byte
                       outputs=tuple(o.path for o in node.outputs), _finished=set(finished), _on_output=on_output,
                       transfer=transfer)
     try:
-        t0 = time.perf_counter()
-        value = node.fn(ctx, *node.args, **node.kwargs)
-        seconds = time.perf_counter() - t0
-        files: dict[str, FileInfo] = {}
-        blobs: list[bytes] | None = None if transfer == "shared" else []
-        for out in node.outputs:
-            if out.path in ctx._finished:
-                continue
-            p = out_dir / out.path
-            if not p.is_file():
-                raise NodeFailedError(f"node {node.id!r} returned without writing its output {out.path!r}; "
-                                      f"its function must write it to ctx.output({out.path!r})")
-            if blobs is None:
-                files[out.path] = FileInfo(p.stat().st_size, sha256_file(p), str(p))
-            else:
-                data = p.read_bytes()
-                blobs.append(data)
-                files[out.path] = FileInfo(len(data), hashlib.sha256(data).hexdigest())
-        if transfer == "object":
-            shutil.rmtree(scratch, ignore_errors=True)
-        return NodeResult(value, seconds, files), blobs
+        with _scratch_lock(scratch):
+            return _run_node(node, ctx, out_dir, scratch, transfer)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_node(node: Node, ctx: NodeContext, out_dir: Path, scratch: Path, transfer: str
+              ) -> tuple[NodeResult, list[bytes] | None]:
+    """The body of :func:`execute_node` once the context is set up (under the scratch lock)."""
+    t0 = time.perf_counter()
+    value = node.fn(ctx, *node.args, **node.kwargs)
+    seconds = time.perf_counter() - t0
+    files: dict[str, FileInfo] = {}
+    blobs: list[bytes] | None = None if transfer == "shared" else []
+    for out in node.outputs:
+        if out.path in ctx._finished:
+            continue
+        p = out_dir / out.path
+        if not p.is_file():
+            raise NodeFailedError(f"node {node.id!r} returned without writing its output {out.path!r}; "
+                                  f"its function must write it to ctx.output({out.path!r})")
+        if blobs is None:
+            files[out.path] = FileInfo(p.stat().st_size, sha256_file(p), str(p))
+        else:
+            data = p.read_bytes()
+            blobs.append(data)
+            files[out.path] = FileInfo(len(data), hashlib.sha256(data).hexdigest())
+    if transfer == "object":
+        shutil.rmtree(scratch, ignore_errors=True)
+    return NodeResult(value, seconds, files), blobs
 
 
 @dataclass(frozen=True)
