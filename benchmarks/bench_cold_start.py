@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_solver import network_games, planted_games
+from bench_solver import network_games, normalise, planted_games
 
 import genphase as gp
 from genphase.solvers.admm import ADMMOptions, solve_admm
@@ -42,11 +42,9 @@ def spread(a: gp.AndOrInteractions, b: gp.AndOrInteractions) -> np.ndarray:
 
 def l1_warm(v: np.ndarray, start: gp.AndOrInteractions, r: float) -> gp.AndOrInteractions:
     """The L1 iteration on ``v`` warm-started from ``start``'s AND effects, as an AndOrInteractions."""
-    vt = torch.as_tensor(v)
-    sc = (vt - vt[:, :1]).abs().amax(-1)
-    vb = (vt - vt[:, :1]) / sc[:, None]
+    vb, sc = normalise(v)
     res = solve_admm(vb, r * (vb[:, -1] - vb[:, 0]).abs(), ADMMOptions(), init=torch.as_tensor(start.and_effects) / sc[:, None])
-    split_singletons_evenly(res, vt.shape[-1].bit_length() - 1)  # as extract_and_or reports them
+    split_singletons_evenly(res, vb.shape[-1].bit_length() - 1)  # as extract_and_or reports them
     return gp.AndOrInteractions.from_effects((res.and_effects * sc[:, None]).numpy(), (res.or_effects * sc[:, None]).numpy())
 
 

@@ -34,6 +34,15 @@ from genphase.solvers.lp import solve_lp_highs
 from genphase.transforms import bitmasks_to_masks, zeta
 
 
+def normalise(v) -> tuple[torch.Tensor, torch.Tensor]:
+    """Games ``[B, 2**n]`` (numpy or torch) in the solver's units: ``(v - v[{}]) / scale`` and the
+    per-sample ``scale = max|v - v[{}]|``, as :func:`genphase.solvers.solve` normalises them."""
+    v = torch.as_tensor(v)
+    v0 = v - v[:, :1]
+    sc = v0.abs().amax(-1).clamp(min=1e-300)
+    return v0 / sc[:, None], sc
+
+
 def planted_games(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
     size = 1 << n
     out = []
@@ -80,8 +89,7 @@ def warm_rows(v: torch.Tensor, first, r: float, args, rng: np.random.Generator) 
 
     scale = (v - v[:, :1]).abs().amax(-1, keepdim=True)
     near = v + args.warm_delta * scale * torch.as_tensor(rng.normal(size=tuple(v.shape)), dtype=v.dtype, device=v.device)
-    sc = (near - near[:, :1]).abs().amax(-1)
-    vb = (near - near[:, :1]) / sc[:, None]
+    vb, sc = normalise(near)
     eta = r * (vb[:, -1] - vb[:, 0]).abs()
     out = []
     for label, ws in (("admm-cold", None), ("admm-warm", first)):

@@ -17,18 +17,11 @@ import time
 
 import numpy as np
 import torch
-from bench_solver import network_games, planted_games
+from bench_solver import network_games, normalise, planted_games
 
 import genphase as gp
 from genphase.solvers.admm import ADMMOptions, solve_admm
 from genphase.solvers.ties import split_singletons_evenly
-
-
-def _normalise(v: np.ndarray):
-    v = torch.as_tensor(v)
-    v0 = v - v[:, :1]
-    sc = v0.abs().amax(-1).clamp(min=1e-300)
-    return v0 / sc[:, None], sc
 
 
 def _spread(a: gp.AndOrInteractions, b: gp.AndOrInteractions) -> float:
@@ -53,7 +46,7 @@ def main() -> None:
     for n in args.ns:
         for name, make in (("planted", planted_games), ("network", network_games)):
             v = make(n, args.samples, rng)
-            vb, _ = _normalise(v)
+            vb, sc = normalise(v)
             eta = r * (vb[:, -1] - vb[:, 0]).abs()
             t1 = []
             for _ in range(args.repeats):
@@ -70,7 +63,7 @@ def main() -> None:
             prev = gp.extract_and_or(vp, noise_bound=r, fallback_max_n=0, **kw)
             warm = gp.extract_and_or(v, noise_bound=r, fallback_max_n=0, warm_start=prev, **kw)
             # the L1 stage alone, cold and warm (today's answers)
-            w0 = torch.as_tensor(prev.and_effects) / _normalise(v)[1][:, None]
+            w0 = torch.as_tensor(prev.and_effects) / sc[:, None]
             warm_base = solve_admm(vb, eta, ADMMOptions(), init=w0)
             for res in (base, warm_base):  # one-variable pairs split evenly, as extract_and_or reports them
                 split_singletons_evenly(res, n)
