@@ -27,7 +27,7 @@ def main() -> None:
     a = ap.parse_args()
     import os
 
-    from genphase.pipeline import stages
+    from genphase.pipeline import driver
     from genphase.pipeline.study import study
 
     cpus = len(os.sched_getaffinity(0))
@@ -41,14 +41,14 @@ def main() -> None:
         ex.close()
         results["ray_start_s"], results["ray_stop_s"] = round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
     seen = {}
-    orig = stages.run_plans
+    orig = driver.run_plans
 
     def spy(plans, executor, **kw):
         out = orig(plans, executor, **kw)
         seen["report"] = plans[0].graph_report
         return out
 
-    stages.run_plans = spy
+    driver.run_plans = spy
     for name in a.executors:
         root = Path(a.out) / name
         shutil.rmtree(root, ignore_errors=True)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from genphase.errors import InputError, MemoryEstimateError
-from genphase.masked_outputs import MAX_VARIABLES, explain, masked_values, model_outputs
+from genphase.extraction import explain
+from genphase.masked_outputs import MAX_VARIABLES, masked_values, model_outputs
 from genphase.maskers import ImagePatchMasker, Masker, PointCloudMasker, TabularMasker
 from genphase.value_functions import log_odds
 

@@ -25,14 +25,14 @@ def _net(classes: int = 3, hidden: int = 8) -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes))
 
 
-def _data(m: int = 6, seed: int = 0):
+def _data(m: int = 8, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(2 * m, 1, 4, 4, generator=g)
     y = torch.arange(2 * m) % 3
     return x, y
 
 
-def _tracker(tmp_path, name="run", m=6, **kw):
+def _tracker(tmp_path, name="run", m=8, **kw):
     x, y = _data(m)
     opts = dict(n=N, model_factory=_net, reference_data=(x, y), k=2, baseline_epochs=2, baseline_batch_size=4)
     opts.update(kw)
@@ -44,7 +44,7 @@ def test_model_equal_to_its_baseline_generalizes_fully(tmp_path):
     torch.manual_seed(1)
     model = _net()
     x, y = _data()
-    tr = Tracker((x[:6], y[:6]), (x[6:], y[6:]), run_dir=tmp_path / "r", n=N, baselines=[copy.deepcopy(model)])
+    tr = Tracker((x[:8], y[:8]), (x[8:], y[8:]), run_dir=tmp_path / "r", n=N, baselines=[copy.deepcopy(model)])
     res = tr.measure(model, step=0)
     assert set(res) == {"step", "stop_epoch", *SCALAR_KEYS}
     for key in ("h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low", "h_bar_test_high"):
@@ -59,7 +59,7 @@ def test_model_equal_to_its_baseline_after_another_measurement_generalizes_fully
     x, y = _data()
     torch.manual_seed(2)
     before, after = _net(), _net()
-    tr = Tracker((x[:6], y[:6]), (x[6:], y[6:]), run_dir=tmp_path / "r", n=N, baselines=[copy.deepcopy(after)])
+    tr = Tracker((x[:8], y[:8]), (x[8:], y[8:]), run_dir=tmp_path / "r", n=N, baselines=[copy.deepcopy(after)])
     tr.measure(before, step=0)
     res = tr.measure(after, step=1)
     assert res["h_bar"] == pytest.approx(1.0) and res["h_bar_test"] == pytest.approx(1.0)
@@ -78,7 +78,7 @@ def test_measure_writes_a_run_directory_the_report_reads(tmp_path):
                 "metrics/phases.json"):
         assert (root / rel).exists(), rel
     hb = pd.read_parquet(root / "metrics/h_bar.parquet")
-    assert sorted(hb["checkpoint"].unique()) == [0, 2, 4] and len(hb) == 3 * 12
+    assert sorted(hb["checkpoint"].unique()) == [0, 2, 4] and len(hb) == 3 * 16
     # the per-split means the tracker returned are the means of the table it wrote
     last = hb[(hb["checkpoint"] == 4) & (hb["split"] == "test")]["h_bar"].mean()
     assert out[-1]["h_bar_test"] == pytest.approx(last)
@@ -118,7 +118,7 @@ def test_state_dict_resumes_the_series(tmp_path):
     fresh.measure(model, step=2)
     assert fresh.steps == [0, 1, 2]
     hb = pd.read_parquet(tmp_path / "run/metrics/h_bar.parquet")
-    assert sorted(hb["checkpoint"].unique()) == [0, 1, 2] and len(hb) == 3 * 12
+    assert sorted(hb["checkpoint"].unique()) == [0, 1, 2] and len(hb) == 3 * 16
     with pytest.raises(InputError, match="not after the last measured step"):
         fresh.measure(model, step=2)
     other = _tracker(tmp_path, "other", tau=0.1)
@@ -161,22 +161,22 @@ def test_bad_input_is_refused_early(tmp_path):
     x, y = _data()
     base = dict(run_dir=tmp_path / "x", n=N, model_factory=_net, reference_data=(x, y), k=1, baseline_epochs=1)
     with pytest.raises(InputError, match="every_n_epochs"):
-        Tracker((x[:6], y[:6]), (x[6:], y[6:]), every_n_epochs=0, **base)
+        Tracker((x[:8], y[:8]), (x[8:], y[8:]), every_n_epochs=0, **base)
     with pytest.raises(InputError, match="TabularMasker.*image"):
-        Tracker((x[:6], y[:6]), (x[6:], y[6:]), **{**base, "n": None}, masker=TabularMasker(torch.zeros(16)))
+        Tracker((x[:8], y[:8]), (x[8:], y[8:]), **{**base, "n": None}, masker=TabularMasker(torch.zeros(16)))
     with pytest.raises(InputError, match="either baselines"):
-        Tracker((x[:6], y[:6]), (x[6:], y[6:]), **base, baselines=[_net()])
+        Tracker((x[:8], y[:8]), (x[8:], y[8:]), **base, baselines=[_net()])
     # explained samples whose shape does not fit the model: at the first measurement, before anything is trained
-    wide = Tracker((x[:6], y[:6]), (x[6:], y[6:]), **{**base, "run_dir": tmp_path / "w"})
+    wide = Tracker((x[:8], y[:8]), (x[8:], y[8:]), **{**base, "run_dir": tmp_path / "w"})
     big = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(25, 3))
-    with pytest.raises(InputError, match=r"cannot run on the explained samples \(shape \[12, 1, 4, 4\]\)"):
+    with pytest.raises(InputError, match=r"cannot run on the explained samples \(shape \[16, 1, 4, 4\]\)"):
         wide.measure(big, step=0)
     assert not (tmp_path / "w/checkpoints").exists()
     # baselines of another architecture / class count
-    arch = Tracker((x[:6], y[:6]), (x[6:], y[6:]), run_dir=tmp_path / "a", n=N, baselines=[_net(hidden=5)])
+    arch = Tracker((x[:8], y[:8]), (x[8:], y[8:]), run_dir=tmp_path / "a", n=N, baselines=[_net(hidden=5)])
     with pytest.raises(InputError, match="another architecture"):
         arch.measure(_net(), step=0)
-    classes = Tracker((x[:6], y[:6]), (x[6:], y[6:]), run_dir=tmp_path / "c", n=N, baselines=[_net(classes=4)])
+    classes = Tracker((x[:8], y[:8]), (x[8:], y[8:]), run_dir=tmp_path / "c", n=N, baselines=[_net(classes=4)])
     with pytest.raises(InputError, match="baseline 0 produces 4 classes but the model produces 3"):
         classes.measure(_net(classes=3), step=0)
     # a run directory holding another configuration
@@ -206,8 +206,8 @@ def test_phase_rule_is_swappable(tmp_path):
     a, b = tr.measure(model, step=0), tr.measure(model, step=5)
     assert (a["phase"], a["stop"], b["phase"], b["stop"], b["stop_epoch"]) == (1.0, 0.0, 3.0, 1.0, 0.0)
     assert calls == [[0], [0, 5]]
-    info = json.loads((tmp_path / "run/metrics/phases.json").read_text())
-    assert info["tracker"]["stop"] is True and info["tracker"]["steps"] == [0, 5]
+    state = json.loads((tmp_path / "run/metrics/tracker_state.json").read_text())
+    assert state["verdict"]["stop"] is True and state["verdict"]["steps"] == [0, 5]
 
 
 def _series(h, loss):

@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "save_interactions": "genphase.io",
     "load_interactions": "genphase.io",
     "h_bar": "genphase.analysis",
-    "explain": "genphase.masked_outputs",
+    "explain": "genphase.extraction",
     "masked_values": "genphase.masked_outputs",
     "Tracker": "genphase.tracker",
 }

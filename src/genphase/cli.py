@@ -145,8 +145,8 @@ def run(
         _verify(verify)
         return
     from .pipeline.config import load_config
+    from .pipeline.driver import with_execution
     from .pipeline.run import run as run_job
-    from .pipeline.stages import with_execution
 
     ov = list(overrides or [])
     if device:
@@ -260,8 +260,8 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     (2, "error: '...' has no finished analysis (manifest stage 'analysis'); run or resume it with ...")
     """
     from .errors import RunDirectoryError
-    from .pipeline.storage import read_json
     from .report import build_report
+    from .rundir.files import read_json
 
     manifest = run_dir / "manifest.json"
     man = read_json(manifest, fix=f"check the directory with `genphase run --verify {run_dir}`") if manifest.exists() else {}
@@ -307,19 +307,13 @@ def extract(
     import torch
 
     from .errors import ConfigError, CorruptFileError
+    from .extraction import extract as extract_interactions
     from .io import load_checkpoint, save_interactions
-    from .masked_outputs import explain
     from .pipeline.config import load_config
-    from .pipeline.shared import (
-        _apply_state,
-        build_model_for,
-        load_data,
-        pick_samples,
-        resolve_device,
-        run_tokenizer,
-        set_threads,
-    )
-    from .pipeline.tasks import make_task
+    from .pipeline.data import load_data, pick_samples
+    from .pipeline.devices import resolve_device, set_threads
+    from .pipeline.modality import make_modality
+    from .pipeline.models import _apply_state, build_model_for, run_tokenizer
 
     # no bootstrap here (one checkpoint, no phases): the explained-sample floor of the phase analysis does not apply
     ov = list(overrides or []) + [f"explain.samples={samples}", "analysis.n_resamples=0"] + (
@@ -343,15 +337,14 @@ def extract(
         raise CorruptFileError(f"{str(checkpoint)!r} holds a {type(obj).__name__}, not a state_dict; {fix}", checkpoint)
     model = model.to(dev).eval()
     x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
-    task = make_task(ds.modality, cfg)
+    task = make_modality(ds.modality, cfg)
     idx = pick_samples(x, samples, seed=cfg.explain.seed, selection=cfg.explain.selection,
                        usable=task.usable(model), what="reference (test) split" if split == "test" else "train split")
     xs = [x[i] for i in idx] if isinstance(x, list) else np.asarray(x)[idx]
     masker, inputs, info = task.masker_and_inputs(model, ds, xs)
-    ic = cfg.interactions
-    res = explain(model, inputs, torch.as_tensor(y[idx]), masker, value_fn=ic.value_function, noise_bound=ic.noise_bound,
-                  chunk_size=ic.chunk_size, solver=ic.solver, tol=ic.tol, variables=info["names"],
-                  metadata={"dataset_index": idx.tolist(), "split": split, "checkpoint": str(checkpoint)}, progress=True)
+    res = extract_interactions(model, inputs, torch.as_tensor(y[idx]), masker, cfg.interactions, variables=info["names"],
+                               metadata={"dataset_index": idx.tolist(), "split": split, "checkpoint": str(checkpoint)},
+                               progress=True).interactions
     path = save_interactions(res, out)
     typer.echo(f"{path}: {res}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from .errors import InputError, MemoryEstimateError
 from .maskers.base import Masker, MaskerInputs, ModelInputs, as_tensor, batch_size_of, take_rows, to_device
 from .value_functions import ValueFunction, ValueFunctionLike, get_value_function
 
-__all__ = ["masked_values", "explain", "model_device", "model_outputs", "MAX_VARIABLES"]
+__all__ = ["masked_values", "model_device", "model_outputs", "MAX_VARIABLES"]
 
 #: Largest n accepted: beyond it 2**n forward passes per sample are out of reach anyway.
 MAX_VARIABLES = 30
@@ -328,64 +328,8 @@ def _describe(masker: Any) -> dict[str, Any]:
     return {"type": type(masker).__name__, "n": int(masker.n)}
 
 
-def explain(
-    model: Any,
-    inputs: Any,
-    labels: Any,
-    masker: Masker,
-    *,
-    value_fn: ValueFunctionLike = "log_odds",
-    noise_bound: float = 0.0,
-    chunk_size: int = 4096,
-    autocast: Any = None,
-    device: Any = None,
-    progress: bool = False,
-    max_memory: int | None = None,
-    solver: str = "admm",
-    tol: float = 1e-3,
-    solve_device: Any = None,
-    variables: Sequence[str] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    **solver_options: Any,
-):
-    """AND-OR interactions of ``model`` on ``inputs``, in one call.
+def __getattr__(name: str):
+    """``explain`` moved to :mod:`genphase.extraction` (deprecated here)."""
+    from ._deprecated import moved
 
-    Runs :func:`masked_values` (same arguments) and then
-    :func:`genphase.interactions.extract_and_or` on the ``[B, 2**n]`` values with ``noise_bound``,
-    ``solver``, ``tol``, ``device=solve_device`` and ``**solver_options`` (``max_iter``,
-    ``batch_size``, ``warm_start``...). ``variables`` defaults to ``masker.variable_names``.
-    The result's metadata records the value function, the masker's description and the labels
-    explained (for ``predicted_*`` value functions: the predicted classes), merged with ``metadata``.
-
-    Returns:
-        :class:`genphase.interactions.AndOrInteractions` of batch shape ``[B]``.
-
-    >>> from genphase.maskers import TabularMasker
-    >>> def model(x):  # log-odds of class 1 = x0 * x1: an AND of the two features
-    ...     return torch.stack([torch.zeros(len(x)), x[:, 0] * x[:, 1]], 1)
-    >>> res = explain(model, torch.tensor([[2.0, 3.0]]), torch.tensor([1]), TabularMasker(torch.zeros(2)), tol=1e-6)
-    >>> res.variables, res.and_effects.round(3).tolist(), res.metadata["value_function"]
-    (('f0', 'f1'), [[0.0, 0.0, 0.0, 6.0]], 'log_odds')
-    """
-    from .interactions import extract_and_or
-
-    values, lab, vf = _masked_values(
-        model, inputs, labels, masker, value_fn=value_fn, chunk_size=chunk_size, autocast=autocast,
-        device=device, progress=progress, max_memory=max_memory,
-    )
-    if variables is None:
-        names = getattr(masker, "variable_names", None)
-        variables = tuple(names) if names is not None else None
-    meta: dict[str, Any] = {
-        "value_function": vf.name,
-        "label_source": "predicted" if vf.uses_prediction else "given",
-        "labels": [int(x) for x in lab.tolist()],
-        "masker": _describe(masker),
-        "model": type(model).__name__,
-        "autocast": None if autocast is None else str(autocast),
-    }
-    meta.update(metadata or {})
-    return extract_and_or(
-        values, noise_bound=noise_bound, solver=solver, tol=tol, variables=variables, metadata=meta,
-        device=solve_device, progress=progress, **solver_options,
-    )
+    return moved(__name__, {"explain": "genphase.extraction:explain"})(name)

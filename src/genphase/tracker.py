@@ -6,14 +6,17 @@ masker), a value function and the baselines: either K trained models, or a model
 reference data set, from which it trains K baselines itself on first use (seeded, saved in the run
 directory, reused by later runs of the same configuration).
 
-``tracker.measure(model, step=epoch)`` then runs the ``2**n`` masked forward passes of every
-explained sample in chunks on the model's device, extracts the AND-OR interactions, compares them
-with the baselines' and returns a small dict of scalars (see :meth:`Tracker.measure`). Everything is
-appended to a run directory in the layout of ``docs/run-directory.md``, so ``genphase report DIR``
-works on it. ``state_dict()`` / ``load_state_dict()`` make it resumable.
+``tracker.measure(model, step=epoch)`` then extracts the AND-OR interactions of every explained
+sample through the one extraction path of ``genphase run`` (:func:`genphase.extraction.extract`), feeds
+them to the one analysis engine (:class:`genphase.analysis.SeriesAnalysis`) and returns a small dict of
+scalars (see :meth:`Tracker.measure`). The engine's tables and ``phases.json`` are written into a run
+directory of the layout of :mod:`genphase.rundir` (docs/run-directory.md), so ``genphase report DIR``
+works on it, and replaying a finished ``genphase run`` through a tracker gives its tables exactly.
+``state_dict()`` / ``load_state_dict()`` make it resumable.
 
-The phase verdict comes from one swappable call, ``phase_rule(training, h_bar, order_strengths) ->
-Verdict`` (default :func:`default_phase_rule`, which applies :func:`genphase.analysis.detect_phases`).
+The settings are a run config's sections (:class:`genphase.settings.Settings`), checked at construction
+with the same errors as a config. The verdict is the engine's (:func:`verdict_of` its phase report);
+``phase_rule(training, h_bar, order_strengths) -> Verdict`` may replace it.
 
 The integrations :mod:`genphase.integrations.lightning` and :mod:`genphase.integrations.transformers`
 drive a tracker from PyTorch Lightning and the Hugging Face ``Trainer``.
@@ -21,6 +24,8 @@ drive a tracker from PyTorch Lightning and the Hugging Face ``Trainer``.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -30,26 +35,33 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .errors import GenphaseError, InputError, RunDirectoryError
+from .analysis.engine import BaselineRecord, RunAnalysis, SeriesAnalysis
+from .errors import ConfigError, GenphaseError, InputError, RunDirectoryError
+from .rundir import RunPaths
+from .settings import Settings, check_bootstrap_samples, check_variables
 
-__all__ = ["Tracker", "Verdict", "PhaseRule", "default_phase_rule", "SCALAR_KEYS", "CONFIDENCE"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .analysis import PhaseReport
+
+__all__ = ["Tracker", "Verdict", "PhaseRule", "default_phase_rule", "verdict_of", "SCALAR_KEYS", "CONFIDENCE"]
 
 #: Keys of the dict returned by :meth:`Tracker.measure` (besides ``step``).
 SCALAR_KEYS: tuple[str, ...] = (
     "h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low", "h_bar_test_high",
     "high_order_nongen", "high_order_nongen_test", "phase", "stop", "seconds",
 )
-#: Level of the H-bar intervals (seeded percentile bootstrap over explained samples).
+#: Default level of the H-bar intervals (``analysis.ci_level``: seeded percentile bootstrap over explained samples).
 CONFIDENCE = 0.95
-_BOOTSTRAP = 1000
 _FORMAT = "genphase.Tracker/1"
-_STATE_FILE = "tracker_state.json"
+#: Defaults of the baselines a tracker trains itself (a run's default to the model's training settings instead).
+_TRACKER_BASELINE_EPOCHS = 20
+_TRACKER_BASELINE_LR = 1e-3
 
 
 # ------------------------------------------------------------------------------------------ verdict
@@ -82,14 +94,44 @@ class Verdict:
 PhaseRule = Callable[[pd.DataFrame, pd.DataFrame, "pd.DataFrame | None"], Verdict]
 
 
-def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_strengths: pd.DataFrame | None) -> Verdict:
-    """The verdict of :func:`genphase.analysis.detect_phases` with its default rules.
+def verdict_of(report: "PhaseReport") -> Verdict:
+    """The verdict a :class:`~genphase.analysis.PhaseReport` gives on the series so far.
 
-    Phase 3 (and the stop advice) once ``detect_phases`` reports ``phase3_start``; phase 2 once it
-    reports the end of phase 1 (the H-bar peak followed by a significant fall); phase 1 while
-    H-bar has risen significantly but not yet fallen; 0 otherwise. ``stop_epoch`` is the
-    early-stopping checkpoint. Note that ``detect_phases`` needs ``min_tail`` checkpoints after
-    the start of phase 3 before it can report it, so the advice comes that many measurements late.
+    Phase 3 (and the stop advice) once the report has ``phase3_start``; phase 2 once it has the end of
+    phase 1 (the H-bar peak followed by a significant fall); phase 1 while H-bar has risen significantly
+    but not yet fallen; 0 otherwise. ``stop_epoch`` is the report's early-stopping checkpoint. The report
+    needs ``min_tail`` checkpoints after the start of phase 3 before it can report it, so the advice comes
+    that many measurements late.
+
+    >>> import pandas as pd
+    >>> from genphase.analysis import detect_phases
+    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "test", "loss": [5.0, 4, 3, 2, 1]})
+    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
+    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
+    >>> v = verdict_of(detect_phases(tr, hb))  # H-bar peaks at epoch 2, then falls: phase 2
+    >>> v.phase, v.stop, v.stop_epoch
+    (2, False, None)
+    """
+    b = report.boundaries
+    hev = report.evidence.get("h_bar", {})
+    if b.get("phase3_start") is not None:
+        phase = 3
+    elif b.get("phase1_end") is not None:
+        phase = 2
+    elif "rise" in hev and hev["rise"] >= hev["rise_threshold"]:
+        phase = 1
+    else:
+        phase = 0
+    stop = phase == 3
+    return Verdict(phase=phase, stop=stop, stop_epoch=int(report.early_stopping["epoch"]) if stop else None,
+                   message=report.message, report=report.to_dict(), phases=report.to_frame())
+
+
+def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_strengths: pd.DataFrame | None) -> Verdict:
+    """:func:`verdict_of` :func:`genphase.analysis.detect_phases` with its default rules, on the tidy tables.
+
+    (A tracker with no ``phase_rule`` takes the engine's verdict instead, which also reads the order
+    distribution and the run's ``analysis`` settings, as ``genphase run`` does.)
 
     >>> import pandas as pd
     >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "test", "loss": [5.0, 4, 3, 2, 1]})
@@ -101,20 +143,7 @@ def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_streng
     """
     from .analysis import detect_phases
 
-    rep = detect_phases(training, h_bar, order_strengths)
-    b = rep.boundaries
-    hev = rep.evidence.get("h_bar", {})
-    if b.get("phase3_start") is not None:
-        phase = 3
-    elif b.get("phase1_end") is not None:
-        phase = 2
-    elif "rise" in hev and hev["rise"] >= hev["rise_threshold"]:
-        phase = 1
-    else:
-        phase = 0
-    stop = phase == 3
-    return Verdict(phase=phase, stop=stop, stop_epoch=int(rep.early_stopping["epoch"]) if stop else None,
-                   message=rep.message, report=rep.to_dict(), phases=rep.to_frame())
+    return verdict_of(detect_phases(training, h_bar, order_strengths))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -242,21 +271,6 @@ class _EvalMode:
         return False
 
 
-def _bootstrap(values: np.ndarray, seed: Sequence[int]) -> tuple[float, float, float]:
-    """Mean of the finite values and its seeded 95% percentile-bootstrap interval (1,000 resamples)."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, math.nan, math.nan
-    rng = np.random.default_rng(list(seed))
-    means = v[rng.integers(0, v.size, size=(_BOOTSTRAP, v.size))].mean(axis=1)
-    a = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(means, [a, 1 - a])
-    return mean, float(lo), float(hi)
-
-
 def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
     if isinstance(batch, Mapping):
         b = dict(batch)
@@ -272,9 +286,17 @@ def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
+
 # ------------------------------------------------------------------------------------------ tracker
 class Tracker:
     """Measure H-bar and the phase of a model's interactions during training; append to a run directory.
+
+    A thin shell over the code ``genphase run`` uses: the settings are :class:`genphase.settings.Settings`
+    (a run config's ``interactions``, ``baselines`` and ``analysis`` sections, validated here, before any
+    baseline trains), each measurement goes through the one extraction path
+    (:func:`genphase.extraction.extract`) and the one analysis engine
+    (:class:`genphase.analysis.SeriesAnalysis`), and the run directory is written through
+    :mod:`genphase.rundir`: the same checkpoints, baselines, samples and masker give the tables of a run.
 
     Args:
         train_samples: ``(inputs, labels)`` explained samples from the training data: a tensor /
@@ -293,32 +315,46 @@ class Tracker:
             (default: the explained training samples).
         tokenizer: text only: the model's (fast) tokenizer; default ``model.tokenizer`` or what
             an integration passes at the start of training.
-        value_fn: value function name or callable (see :mod:`genphase.value_functions`).
+        settings: a :class:`~genphase.settings.Settings` (a run's config gives one: ``cfg.settings``);
+            the keyword arguments below override its fields.
+        value_fn, tau, noise_bound, solver, tol, chunk_size: ``interactions.*`` (value function name
+            or callable, see :mod:`genphase.value_functions`; :func:`genphase.extract_and_or`).
         baselines: K trained models of the same architecture (trained on the reference data); or
         model_factory: ``() -> nn.Module`` a fresh untrained model, and
         reference_data: a DataLoader of ``(x, y)`` pairs or of mappings with ``labels`` (Hugging
             Face style), or an ``(x, y)`` pair of tensors: the tracker trains ``k`` baselines on it
             on first use (seed ``baseline_seed + k``), saves them under ``checkpoints/baseline_k``
             and reuses them afterwards.
-        k, baseline_epochs, baseline_lr, baseline_optimizer, baseline_batch_size, baseline_seed:
-            how those baselines are trained (cross-entropy; ``"adam"``, ``"adamw"`` or ``"sgd"``).
+        k, baseline_epochs, baseline_lr, baseline_seed: ``baselines.k``, ``.epochs`` (default 20),
+            ``.lr`` (default 1e-3), ``.seed`` (default 1000).
+        baseline_optimizer, baseline_batch_size: how the tracker trains its baselines (cross-entropy;
+            ``"adam"``, ``"adamw"`` or ``"sgd"``).
+        baseline_records: with ``baselines``: one :class:`~genphase.analysis.BaselineRecord` each (what it
+            learnt from, its training log), for the ``baselines`` and ``training`` tables.
+        dataset_index: ``(train_index, reference_index)``: each explained sample's index in its data
+            set (the ``samples`` table; default its position).
+        n_resamples, seed: ``analysis.n_resamples`` (bootstrap resamples of the intervals; 0 skips them)
+            and ``analysis.seed`` (also the default masker's cell choice).
         every_n_epochs: how often the integrations measure (``due(epoch)``), >= 1.
-        tau, noise_bound, solver, tol, chunk_size, autocast: extraction settings
-            (:func:`genphase.extract_and_or`, :func:`genphase.masked_values`).
-        phase_rule: the verdict rule (default :func:`default_phase_rule`).
+        autocast: autocast dtype of the masked forward passes (:func:`genphase.masked_values`).
+        phase_rule: a verdict rule ``(training, h_bar, order_strengths) -> Verdict`` in place of the
+            engine's (the tables and ``phases.json`` stay the engine's).
         writer: anything with ``add_scalar(tag, value, global_step)`` (a TensorBoard
             ``SummaryWriter``): every measurement is written as ``genphase/<key>``.
         strict: re-raise a failed measurement instead of warning and skipping it.
-        seed: seed of the bootstrap intervals and of the default masker's cell choice.
 
     >>> import torch, tempfile
     >>> from genphase import Tracker
     >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
-    >>> tr = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    >>> tr = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4, n_resamples=0,
     ...              model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
     >>> sorted(tr.measure(net(), step=0))[:3]
     ['h_bar', 'h_bar_high', 'h_bar_low']
+    >>> Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4, tau=1.5, baselines=[net()])
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'interactions.tau': relative tau must be in [0, 1], got 1.5
     """
 
     def __init__(
@@ -331,57 +367,72 @@ class Tracker:
         n: int | None = None,
         background: Any = None,
         tokenizer: Any = None,
-        value_fn: Any = "log_odds",
+        settings: Settings | None = None,
+        value_fn: Any = None,
         baselines: Sequence[torch.nn.Module] | None = None,
         model_factory: Callable[[], torch.nn.Module] | None = None,
         reference_data: Any = None,
-        k: int = 3,
-        baseline_epochs: int = 20,
-        baseline_lr: float = 1e-3,
+        k: int | None = None,
+        baseline_epochs: int | None = None,
+        baseline_lr: float | None = None,
         baseline_optimizer: str = "adam",
         baseline_batch_size: int = 64,
-        baseline_seed: int = 1000,
+        baseline_seed: int | None = None,
+        baseline_records: Sequence[BaselineRecord] | None = None,
+        dataset_index: tuple[Any, Any] | None = None,
         every_n_epochs: int = 1,
-        tau: float = 0.05,
-        noise_bound: float = 0.0,
-        solver: str = "admm",
-        tol: float = 1e-3,
-        chunk_size: int = 4096,
+        tau: float | None = None,
+        noise_bound: float | None = None,
+        solver: str | None = None,
+        tol: float | None = None,
+        chunk_size: int | None = None,
+        n_resamples: int | None = None,
         autocast: Any = None,
         phase_rule: PhaseRule | None = None,
         writer: Any = None,
         strict: bool = False,
-        seed: int = 0,
+        seed: int | None = None,
         max_length: int = 64,
     ) -> None:
         from .value_functions import get_value_function
 
+        # ---- settings: the run config's sections, validated before anything else
+        self.settings = _settings(settings, baselines, value_fn=value_fn, tau=tau, noise_bound=noise_bound,
+                                  solver=solver, tol=tol, chunk_size=chunk_size, k=k, baseline_epochs=baseline_epochs,
+                                  baseline_lr=baseline_lr, baseline_seed=baseline_seed, n_resamples=n_resamples,
+                                  seed=seed)
+        self.settings.validate()
+        if masker is None and n is not None:
+            check_variables(n)
         if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, (int, np.integer)) or every_n_epochs < 1:
             raise InputError(f"every_n_epochs must be an int >= 1 (measure every that many epochs), got {every_n_epochs!r}")
         self.every_n_epochs = int(every_n_epochs)
+        ic, bc = self.settings.interactions, self.settings.baselines
+        self.value_fn = get_value_function(ic.value_function)
+        self.tau = float(ic.tau)
+        self.seed, self.max_length, self.autocast = int(self.settings.analysis.seed), int(max_length), autocast
+
+        # ---- explained samples
         x_tr, y_tr = _pair(train_samples, "train_samples")
         x_te, y_te = _pair(reference_samples, "reference_samples")
         if _is_texts(x_tr) != _is_texts(x_te) or (not _is_texts(x_tr) and x_tr.shape[1:] != x_te.shape[1:]):
             raise InputError("train_samples and reference_samples must be of the same kind and shape per sample, got "
                              f"{_describe_inputs(x_tr)} and {_describe_inputs(x_te)}")
+        check_bootstrap_samples(min(len(y_tr), len(y_te)), self.settings.analysis.n_resamples)
         self.modality = _infer_modality(x_tr)
         self._texts: list[str] | None = (x_tr + x_te) if self.modality == "text" else None
         self._x = None if self.modality == "text" else torch.cat([x_tr, x_te])
         self.labels = np.concatenate([y_tr, y_te])
         self.split = np.array(["train"] * len(y_tr) + ["test"] * len(y_te))
-        self.value_fn = get_value_function(value_fn)
-        self.tau, self.noise_bound, self.solver, self.tol = float(tau), float(noise_bound), str(solver), float(tol)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise InputError(f"chunk_size must be a positive int (masked inputs per forward pass), got {chunk_size!r}")
-        self.chunk_size, self.autocast, self.seed, self.max_length = int(chunk_size), autocast, int(seed), int(max_length)
-        self.phase_rule: PhaseRule = phase_rule or default_phase_rule
+        self.dataset_index = _dataset_index(dataset_index, len(y_tr), len(y_te))
+        self.phase_rule: PhaseRule | None = phase_rule
         self.writer, self.strict = writer, bool(strict)
         self.tokenizer = tokenizer
         self._text_default = False
 
         # ---- masker
         if masker is None:
-            if n is None or isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            if n is None or isinstance(n, bool) or not isinstance(n, (int, np.integer)):
                 raise InputError(f"give a masker, or n (a positive int: the number of input variables), got n={n!r}")
             masker = self._default_masker(int(n), background)
         else:
@@ -409,38 +460,36 @@ class Tracker:
                 raise InputError("model_factory needs reference_data (a DataLoader or an (x, y) pair) to train the baselines on")
             if not callable(model_factory):
                 raise InputError(f"model_factory must be a callable returning a fresh model, got {type(model_factory).__name__}")
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-                raise InputError(f"k (number of baselines) must be an int >= 1, got {k!r}")
             if baseline_optimizer not in _OPTIMIZERS:
                 raise InputError(f"baseline_optimizer must be one of {list(_OPTIMIZERS)}, got {baseline_optimizer!r}")
-            if isinstance(baseline_epochs, bool) or not isinstance(baseline_epochs, (int, np.integer)) or baseline_epochs < 1:
-                raise InputError(f"baseline_epochs must be an int >= 1, got {baseline_epochs!r}")
-            self.k = int(k)
+            if baseline_records is not None:
+                raise InputError("baseline_records describe given baselines; the tracker records the ones it trains")
         else:
             baselines = list(baselines)
             if not baselines or not all(isinstance(b, torch.nn.Module) for b in baselines):
                 raise InputError("baselines must be a non-empty list of trained torch modules (the K baselines)")
-            self.k = len(baselines)
+            if baseline_records is not None and len(baseline_records) != len(baselines):
+                raise InputError(f"{len(baseline_records)} baseline_records for {len(baselines)} baselines; give one each")
+        self.k = int(bc.k)
         self._given_baselines = baselines
+        self._given_records = list(baseline_records) if baseline_records is not None else None
         self._factory, self._reference = model_factory, reference_data
-        self._bspec = {"epochs": int(baseline_epochs), "lr": float(baseline_lr), "optimizer": baseline_optimizer,
-                       "batch_size": int(baseline_batch_size), "seed": int(baseline_seed)}
+        self._bspec = {"epochs": int(bc.epochs), "lr": float(bc.lr), "optimizer": baseline_optimizer,
+                       "batch_size": int(baseline_batch_size), "seed": int(bc.seed)}
 
         # ---- run directory
-        from .pipeline.storage import RunPaths
-
         self.paths = RunPaths(run_dir)
         self.config = self._config()
         self.config_hash = _fingerprint(self.config)
         self._manifest = self._prepare_dir()
 
         self._records: list[dict[str, Any]] = []
-        self._tables: dict[int, dict[str, pd.DataFrame]] = {}
         self._failures: list[dict[str, Any]] = []
         self._ready = False
+        self._series: SeriesAnalysis | None = None
+        self._analysis: RunAnalysis | None = None
+        self._verdict_now: Verdict | None = None
         self._baseline_models: list[torch.nn.Module] = []
-        self._baseline_res: list[Any] = []
-        self._baseline_logs: list[list[dict]] = []
         self._inputs: Any = None
         self._var_info: dict[str, Any] = {}
         self._signature: list[tuple[int, ...]] | None = None
@@ -479,6 +528,7 @@ class Tracker:
         masker_desc = _describe(self.masker)
         if self._text_default:
             masker_desc = {"type": "EmbeddingMasker", "n": self.n, "baseline": "the tokenizer's [MASK] token (else [PAD])"}
+        s = self.settings
         if self._given_baselines is not None:
             base = {"source": "given", "k": self.k,
                     "fingerprints": [_fingerprint({k: _fingerprint(v) for k, v in b.state_dict().items()})
@@ -489,24 +539,26 @@ class Tracker:
                 ref_fp = [_fingerprint(torch.as_tensor(np.asarray(r)) if not isinstance(r, torch.Tensor) else r) for r in ref]
             else:  # a DataLoader: its size (the batches themselves may be random)
                 ref_fp = {"type": type(ref).__name__, "samples": len(getattr(ref, "dataset", ()) or ())}
-            base = {"source": "trained", "k": self.k, **self._bspec, "reference_data": ref_fp}
+            base = {"source": "trained", **dataclasses.asdict(s.baselines), **self._bspec, "reference_data": ref_fp}
         return {
             "kind": "tracker",
             "modality": self.modality,
             "explain": {"samples_train": int((self.split == "train").sum()), "samples_test": int((self.split == "test").sum()),
-                        "inputs": inputs_fp, "labels": _fingerprint(self.labels)},
+                        "inputs": inputs_fp, "labels": _fingerprint(self.labels),
+                        "dataset_index": _fingerprint(self.dataset_index)},
             "variables": {"n": self.n, "masker": json.loads(json.dumps(masker_desc, default=str))},
-            "interactions": {"value_function": self.value_fn.name, "tau": self.tau, "noise_bound": self.noise_bound,
-                             "solver": self.solver, "tol": self.tol},
+            "interactions": {**dataclasses.asdict(s.interactions), "value_function": self.value_fn.name},
             "baselines": base,
+            "analysis": dataclasses.asdict(s.analysis),
             "every_n_epochs": self.every_n_epochs,
             "max_length": self.max_length if self.modality == "text" else None,
         }
 
     def _prepare_dir(self) -> dict[str, Any]:
+        import yaml
+
         from . import __version__
-        from ._atomic import atomic_write
-        from .pipeline.storage import read_json, write_json
+        from .rundir import atomic_write, read_json, write_json
 
         p = self.paths
         if p.manifest.exists():
@@ -520,8 +572,6 @@ class Tracker:
                 raise RunDirectoryError(f"run directory {str(p.root)!r} was made by genphase {man.get('genphase_version')}, "
                                         f"this is {__version__}; choose another run_dir or delete it")
             return man
-        import yaml
-
         man = {
             "kind": "tracker",
             "genphase_version": __version__,
@@ -559,8 +609,13 @@ class Tracker:
 
     @property
     def verdict(self) -> Verdict | None:
-        """The phase rule's verdict on the series so far (``None`` before the first measurement)."""
-        return self._verdict() if self._records else None
+        """The verdict on the series so far (``None`` before the first measurement)."""
+        return self._verdict_now
+
+    @property
+    def analysis(self) -> RunAnalysis | None:
+        """The analysis engine's result on the series so far: every table and ``phases.json``'s mapping."""
+        return self._analysis
 
     # -------------------------------------------------------------------------------- setup
     def setup(self, model: torch.nn.Module, *, tokenizer: Any = None) -> None:
@@ -593,7 +648,13 @@ class Tracker:
         if isinstance(model, torch.nn.Module):
             self._signature = _param_signature(model)
         self._write_samples()
-        self._ensure_baselines(model, device)
+        baseline_res, records = self._ensure_baselines(device)
+        from .analysis.engine import SeriesAnalysis
+
+        self._series = SeriesAnalysis(baseline_res, split=self.split, labels=self.labels, settings=self.settings,
+                                      records=records, dataset_index=self.dataset_index,
+                                      variables_shared=self.modality not in ("text", "pointcloud"))
+        self._replay_records()
 
     def _prepare_text(self, model: Any, tokenizer: Any) -> None:
         from .errors import require
@@ -638,7 +699,7 @@ class Tracker:
         size = len(self.labels)
         outs = []
         with _EvalMode(model):
-            for part in _chunks(self._inputs, size, max(1, min(self.chunk_size, 256))):
+            for part in _chunks(self._inputs, size, max(1, min(self.settings.interactions.chunk_size, 256))):
                 part = _to(part, device)
                 keep = torch.ones(_rows_of(part), self.n, dtype=torch.bool, device=device)
                 outs.append(_call(model, self.masker(part, keep)).float())
@@ -658,15 +719,17 @@ class Tracker:
         return int(out.shape[1])
 
     # -------------------------------------------------------------------------------- baselines
-    def _ensure_baselines(self, model: Any, device: torch.device) -> None:
+    def _ensure_baselines(self, device: torch.device) -> tuple[list[Any], list[BaselineRecord]]:
+        """The K baselines trained (or loaded, or given), checked against the model, and their interactions."""
         from .io import load_interactions, save_interactions
         from .models._common import seeded
-        from .pipeline.storage import read_json, save_torch, write_json
+        from .rundir import read_json, save_torch, write_json
 
-        models, logs = [], []
+        models, records = [], []
         for i in range(self.k):
             if self._given_baselines is not None:
-                bm, log = self._given_baselines[i], []
+                bm = self._given_baselines[i]
+                rec = self._given_records[i] if self._given_records is not None else BaselineRecord()
             else:
                 with seeded(self._bspec["seed"] + i):
                     bm = self._factory()
@@ -682,6 +745,9 @@ class Tracker:
                     write_json(self.paths.baseline_log(i), log)
                     save_torch(self.paths.baseline(i), bm.state_dict())
                     self._timing(f"baseline_{i}", time.perf_counter() - t0)
+                ref = self._reference
+                n_ref = len(ref[1]) if isinstance(ref, (tuple, list)) and len(ref) == 2 else len(getattr(ref, "dataset", ()) or ())
+                rec = BaselineRecord("test", np.arange(n_ref) if n_ref else None, None, self._bspec["epochs"], log)
             c = self._num_outputs(bm, f"baseline {i}")
             if c != self._num_classes:
                 raise InputError(f"baseline {i} produces {c} classes but the model produces {self._num_classes}; "
@@ -691,18 +757,18 @@ class Tracker:
                                  f"has another architecture than the model ({sum(math.prod(s) for s in self._signature)} "
                                  "parameters); the baselines must be the model's architecture trained on the reference data")
             models.append(bm)
-            logs.append(log)
-        self._baseline_models, self._baseline_logs = models, logs
+            records.append(rec)
+        self._baseline_models = models
         res = []
         for i, bm in enumerate(models):
             p = self.paths.baseline_interactions(i)
             if p.exists():
                 res.append(load_interactions(p))
             else:
-                r = self._extract(bm)
+                r = self._extract(bm).interactions
                 save_interactions(r, p)
                 res.append(r)
-        self._baseline_res = res
+        return res, records
 
     def _train_baseline(self, model: torch.nn.Module, seed: int, device: torch.device) -> list[dict[str, Any]]:
         from .models._common import seeded
@@ -743,28 +809,28 @@ class Tracker:
 
     # -------------------------------------------------------------------------------- measuring
     def _extract(self, model: Any) -> Any:
-        from .interactions import extract_and_or
-        from .masked_outputs import masked_values, model_device
+        """The one extraction path (:func:`genphase.extraction.extract`), cold for every model."""
+        from .extraction import extract
+        from .masked_outputs import model_device
 
         device = model_device(model) or torch.device("cpu")
         self._bind(model)
-        t0 = time.perf_counter()
         with _EvalMode(model):
-            values = masked_values(model, self._inputs, torch.as_tensor(self.labels), self.masker, value_fn=self.value_fn,
-                                   chunk_size=self.chunk_size, autocast=self.autocast, device=device)
-        t1 = time.perf_counter()
-        with torch.inference_mode(False):
-            res = extract_and_or(values, noise_bound=self.noise_bound, solver=self.solver, tol=self.tol,
-                                 variables=self._var_info["names"], device=device,
-                                 metadata={"value_function": self.value_fn.name, "masker": _describe(self.masker)})
-        self.last_timing = {"masked_forward_s": t1 - t0, "solve_s": time.perf_counter() - t1}
-        return res
+            out = extract(model, self._inputs, torch.as_tensor(self.labels), self.masker, self._extract_settings(),
+                          device=device, autocast=self.autocast, variables=self._var_info["names"])
+        self.last_timing = {"masked_forward_s": out.masked_forward_s, "solve_s": out.solve_s}
+        return out
+
+    def _extract_settings(self) -> Any:
+        """The interaction settings with the resolved value function (a callable may stand in for a name)."""
+        return dataclasses.replace(self.settings.interactions, value_function=self.value_fn)
 
     def measure(
         self,
         model: torch.nn.Module,
         step: int | None = None,
         *,
+        training: Sequence[Mapping[str, Any]] | None = None,
         train_loss: float | None = None,
         test_loss: float | None = None,
         train_accuracy: float | None = None,
@@ -775,13 +841,18 @@ class Tracker:
 
         Returns ``{"step", "h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low",
         "h_bar_test_high", "high_order_nongen", "high_order_nongen_test", "phase", "stop",
-        "stop_epoch", "seconds"}``: mean H-bar over the explained train / test samples with a
-        95% seeded percentile-bootstrap interval over samples (1,000 resamples; samples without
-        a salient interaction are left out), the mean per sample of the salient non-generalizable
-        strength ``sum |I - I_generalizable|`` over orders ``>= max(2, ceil(n/2))`` (AND and OR
-        together), the verdict (``phase`` 0-3, ``stop`` 1.0 / 0.0, ``stop_epoch`` or NaN) and the
-        wall time of the measurement. The training table gets loss and accuracy of the model on the
-        explained samples of each split, unless ``train_loss`` / ``test_loss`` (and accuracies) are given.
+        "stop_epoch", "seconds"}``: mean H-bar over the explained train / test samples with its
+        bootstrap interval (the ``h_bar_summary`` table: ``analysis.n_resamples`` resamples of the
+        explained samples at level ``analysis.ci_level``; NaN when ``n_resamples`` is 0; samples
+        without a salient interaction are left out), the mean per sample of the salient
+        non-generalizable strength ``sum |I - I_generalizable|`` over orders ``>= max(2, ceil(n/2))``
+        (AND and OR together), the verdict (``phase`` 0-3, ``stop`` 1.0 / 0.0, ``stop_epoch`` or NaN)
+        and the wall time of the measurement.
+
+        The training table gets ``training`` (the model's training-log rows since the last
+        measurement: ``epoch, split, loss, accuracy`` and optionally ``prediction_changes``), or
+        else one row per split at ``step``: loss and accuracy of the model on the explained samples,
+        unless ``train_loss`` / ``test_loss`` (and accuracies) are given.
 
         Bad input raises; a measurement that fails (e.g. out of memory) warns and returns ``None``
         unless the tracker is ``strict``.
@@ -795,16 +866,18 @@ class Tracker:
         if self._records and step <= self.steps[-1]:
             raise InputError(f"step {step} is not after the last measured step {self.steps[-1]}; steps must increase "
                              "(after resuming, load_state_dict drops what a resumed fit will measure again)")
+        rows = _training_rows(training, step) if training is not None else None
         if not self._records and not self._warned_fresh:
             self._warned_fresh = True
-            old = sorted(self.paths.root.glob("interactions/model/epoch_*.npz"))
+            old = self.paths.model_interactions()
             if old:
                 warnings.warn(f"genphase: {self.paths.root} holds {len(old)} measurements of an earlier series; starting "
                               "a new one (load_state_dict continues an old series)", UserWarning, stacklevel=2)
         try:
             t0 = time.perf_counter()
             with torch.inference_mode(False):
-                out = self._measure(model, step, {"train": (train_loss, train_accuracy), "test": (test_loss, test_accuracy)}, t0)
+                out = self._measure(model, step, rows, {"train": (train_loss, train_accuracy),
+                                                        "test": (test_loss, test_accuracy)}, t0)
         except Exception as exc:  # noqa: BLE001 - never kill the user's training unless strict
             if self.strict:
                 raise
@@ -816,50 +889,50 @@ class Tracker:
             return None
         return out
 
-    def _measure(self, model: Any, step: int, given: dict[str, tuple[Any, Any]], t0: float) -> dict[str, float]:
-        from .analysis import analyze_checkpoint
-        from .io import save_interactions
-
-        res = self._extract(model)  # cold, as the baselines: one path for all (docs/solver.md, 'Ties')
+    def _own_rows(self, model: Any, step: int, given: dict[str, tuple[Any, Any]]) -> list[dict[str, Any]]:
+        """Loss and accuracy of ``model`` on the explained samples of each split (unless given)."""
         logits = self._full_logits(model).double().cpu()
         lab = torch.as_tensor(self.labels)
         ce = torch.nn.functional.cross_entropy(logits, lab, reduction="none").numpy()
         hit = (logits.argmax(1) == lab).numpy()
-        training = []
+        rows = []
         for sp in ("train", "test"):
             sel = self.split == sp
             loss, acc = given[sp]
-            training.append({"split": sp, "loss": float(ce[sel].mean()) if loss is None else float(loss),
-                             "accuracy": float(hit[sel].mean()) if acc is None else float(acc)})
-        tables = analyze_checkpoint(res, self._baseline_res, split=self.split, labels=self.labels, tau=self.tau)
-        hb = tables["h_bar"]["h_bar"].to_numpy(dtype=float)
-        ost = tables["order_strengths"]
-        m0 = max(2, math.ceil(self.n / 2))
-        hi = ost[(ost["type"] == "all") & (ost["order"] >= m0)]
-        nongen = (hi["total"] - hi["generalizable"]).abs().groupby(hi["sample"]).sum().reindex(range(len(hb)), fill_value=0.0)
-        all_rows = ost[ost["type"] == "all"].sort_values(["sample", "order", "sign"])
-        order_all = all_rows["total"].to_numpy(dtype=float).reshape(len(hb), self.n, 2)
+            rows.append({"epoch": step, "split": sp, "loss": float(ce[sel].mean()) if loss is None else float(loss),
+                         "accuracy": float(hit[sel].mean()) if acc is None else float(acc)})
+        return rows
 
-        sc: dict[str, float] = {}
-        for sp, suffix in (("train", ""), ("test", "_test")):
-            sel = self.split == sp
-            m, lo, hi_ = _bootstrap(hb[sel], (self.seed, step, sp == "test"))
-            sc[f"h_bar{suffix}"], sc[f"h_bar{suffix}_low"], sc[f"h_bar{suffix}_high"] = m, lo, hi_
-            sc[f"high_order_nongen{suffix}"] = float(nongen.to_numpy()[sel].mean())
-        record = {"step": step, "training": training, "h_bar": [None if not math.isfinite(v) else float(v) for v in hb],
-                  "order_all": order_all.tolist(), "scalars": {}}
+    def _measure(self, model: Any, step: int, rows: list[dict[str, Any]] | None, given: dict[str, tuple[Any, Any]],
+                 t0: float) -> dict[str, float]:
+        from .io import save_interactions
+        from .rundir import write_analysis
+
+        res = self._extract(model).interactions  # cold, as the baselines: one path for all (docs/solver.md, 'Ties')
+        record = {"step": step, "training": rows if rows is not None else self._own_rows(model, step, given), "scalars": {}}
+        self._series.add(step, res)
         self._records.append(record)
-        self._tables[step] = tables
-        verdict = self._verdict()
+        try:
+            analysis = self._series.result(self._training())
+        except BaseException:
+            self._records.pop()
+            self._series.drop_after(self.steps[-1] if self._records else -1)
+            raise
+        self._analysis = analysis
+        verdict = self._verdict_now = self._verdict(analysis)
+        sc = _scalars(analysis, step, self.n)
         sc["phase"] = float(verdict.phase)
         sc["stop"] = 1.0 if verdict.stop else 0.0
         sc["stop_epoch"] = float(verdict.stop_epoch) if verdict.stop_epoch is not None else math.nan
-        self._prune(step)
+        for e, p in self.paths.model_interactions():  # an earlier series' later measurements
+            if e >= step:
+                p.unlink()
         save_interactions(res, self.paths.interactions(step))
-        self._write_tables(verdict)
+        write_analysis(self.paths, analysis.tables, analysis.phases)
         sc["seconds"] = time.perf_counter() - t0
         self.last_timing = {**self.last_timing, "total_s": sc["seconds"]}
         record["scalars"] = {"step": step, **sc}
+        self._write_state()
         self._timing("measure", sc["seconds"], add=True)
         if self.writer is not None:
             for key, val in sc.items():
@@ -867,86 +940,34 @@ class Tracker:
                     self.writer.add_scalar(f"genphase/{key}", val, step)
         return {"step": step, **sc}
 
-    # -------------------------------------------------------------------------------- verdict & tables
-    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        recs = self._records
-        steps = np.array([r["step"] for r in recs], dtype=np.int64)
-        b = len(self.labels)
-        training = pd.DataFrame([{"model": "model", "epoch": r["step"], **t} for r in recs for t in r["training"]])
-        hb = np.array([[np.nan if v is None else v for v in r["h_bar"]] for r in recs], dtype=float)
-        h_bar = pd.DataFrame({"checkpoint": np.repeat(steps, b), "sample": np.tile(np.arange(b), len(recs)),
-                              "split": np.tile(self.split, len(recs)), "h_bar": hb.reshape(-1)})
-        oa = np.array([r["order_all"] for r in recs], dtype=float)  # [C, B, n, 2]
-        c = len(recs)
-        shape = (c, b, self.n, 2)
-        idx = np.indices(shape).reshape(4, -1)
-        order_strengths = pd.DataFrame({
-            "checkpoint": steps[idx[0]], "sample": idx[1], "split": self.split[idx[1]], "type": "all",
-            "order": idx[2] + 1, "sign": np.array(["+", "-"])[idx[3]], "total": oa.reshape(-1),
-        })
-        return training, h_bar, order_strengths
+    def _training(self) -> list[dict[str, Any]]:
+        return [row for r in self._records for row in r["training"]]
 
-    def _verdict(self) -> Verdict:
-        training, h_bar, ost = self._frames()
-        try:
-            return self.phase_rule(training, h_bar, ost)
-        except InputError as exc:  # e.g. every H-bar NaN so far: no verdict yet
-            return Verdict(0, False, None, f"no verdict: {exc}", {"clear": False, "reason": str(exc), "message": str(exc)},
-                           None)
-
-    def _prune(self, step: int) -> None:
-        for p in self.paths.root.glob("interactions/model/epoch_*.npz"):
-            try:
-                e = int(p.stem.split("_")[1])
-            except (IndexError, ValueError):
-                continue
-            if e >= step:
-                p.unlink()
+    # -------------------------------------------------------------------------------- verdict & files
+    def _verdict(self, analysis: RunAnalysis) -> Verdict:
+        if self.phase_rule is None:
+            return verdict_of(analysis.report)
+        t = analysis.tables
+        return self.phase_rule(t["training"][t["training"]["model"] == "model"], t["h_bar"], t.get("order_strengths"))
 
     def _write_samples(self) -> None:
-        from ._atomic import atomic_write
-        from .pipeline.storage import write_json, write_parquet
+        from .rundir import atomic_write, write_json
 
         p = self.paths
         arr = np.asarray(self._texts, dtype=str) if self._texts is not None else self._x.numpy()
-        dataset_index = np.concatenate([np.arange((self.split == s).sum()) for s in ("train", "test")])
         write_json(p.variables, self._var_info)
         atomic_write(p.samples, lambda fh: np.savez_compressed(fh, inputs=arr, labels=self.labels, split=self.split,
-                                                              dataset_index=dataset_index))
-        write_parquet(p.table("samples"), pd.DataFrame({"sample": np.arange(len(self.labels)), "split": self.split,
-                                                         "dataset_index": dataset_index, "label": self.labels}))
+                                                              dataset_index=self.dataset_index))
 
-    def _write_tables(self, verdict: Verdict) -> None:
-        from .analysis.tables import TABLE_COLUMNS
-        from .pipeline.storage import write_json, write_parquet
+    def _write_state(self) -> None:
+        from .rundir import write_json
 
-        steps = self.steps
-        for name in TABLE_COLUMNS:
-            parts = []
-            for s in steps:
-                fr = self._tables.get(s, {}).get(name)
-                if fr is not None:
-                    fr = fr.copy()
-                    fr.insert(0, "checkpoint", s)
-                    parts.append(fr)
-            if parts:
-                write_parquet(self.paths.table(name), pd.concat(parts, ignore_index=True))
-        training, _, _ = self._frames()
-        rows = [training]
-        for i, log in enumerate(self._baseline_logs):
-            if log:
-                rows.append(pd.DataFrame([{"model": f"baseline_{i}", **r} for r in log]))
-        write_parquet(self.paths.table("training"), pd.concat(rows, ignore_index=True)[["model", "epoch", "split", "loss", "accuracy"]])
-        phases = verdict.phases if verdict.phases is not None else pd.DataFrame({
-            "phase": pd.Series(dtype=object), "start_epoch": pd.Series(dtype=np.int64), "end_epoch": pd.Series(dtype=np.int64)})
-        write_parquet(self.paths.table("phases"), phases)
-        write_json(self.paths.metrics / "phases.json", {
-            **verdict.report, "tracker": {"phase": verdict.phase, "stop": verdict.stop, "stop_epoch": verdict.stop_epoch,
-                                          "message": verdict.message, "steps": steps}})
-        write_json(self.paths.metrics / _STATE_FILE, self.state_dict())
+        v = self._verdict_now
+        write_json(self.paths.tracker_state, {**self.state_dict(), "verdict": None if v is None else {
+            "phase": v.phase, "stop": v.stop, "stop_epoch": v.stop_epoch, "message": v.message, "steps": self.steps}})
 
     def _timing(self, key: str, seconds: float, add: bool = False) -> None:
-        from .pipeline.storage import write_json
+        from .rundir import write_json
 
         t = self._manifest.setdefault("timings", {})
         t[key] = round((t.get(key, 0.0) if add else 0.0) + seconds, 3)
@@ -958,7 +979,7 @@ class Tracker:
     # -------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         """What has been measured (JSON-serialisable): the configuration hash, every record's
-        scalars, training-table rows, per-sample H-bar and order strengths, and the failures."""
+        scalars and training-table rows, and the failures."""
         return {"format": _FORMAT, "config_hash": self.config_hash, "run_dir": str(self.paths.root),
                 "records": json.loads(json.dumps(self._records)), "failures": list(self._failures)}
 
@@ -966,7 +987,7 @@ class Tracker:
         """Continue the series of :meth:`state_dict` (e.g. after resuming a fit from a checkpoint).
 
         Measurements on disk after the last step in ``state`` are dropped when the next one is made;
-        the metric tables of the steps in ``state`` are read back from the run directory.
+        the interactions of the steps in ``state`` are read back from the run directory and analysed again.
         """
         if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
             raise InputError(f"not a genphase Tracker state (format {state.get('format') if isinstance(state, Mapping) else None!r}, "
@@ -974,24 +995,29 @@ class Tracker:
         if state.get("config_hash") != self.config_hash:
             raise RunDirectoryError(f"the state belongs to a tracker of another configuration (hash {state.get('config_hash')} "
                                     f"vs {self.config_hash}); build the tracker as it was built for that run")
-        self._records = json.loads(json.dumps(list(state.get("records", []))))
+        self._records = [{"step": int(r["step"]), "training": _training_rows(r.get("training", []), int(r["step"])),
+                          "scalars": dict(r.get("scalars", {}))} for r in state.get("records", [])]
         self._failures = list(state.get("failures", []))
         self._warned_fresh = True
-        steps = set(self.steps)
-        self._tables = {}
-        from .analysis.tables import TABLE_COLUMNS
+        if self._ready:
+            self._replay_records()
 
-        for name in TABLE_COLUMNS:
-            p = self.paths.table(name)
-            if not p.exists():
-                continue
-            df = pd.read_parquet(p)
-            for s, part in df[df["checkpoint"].isin(steps)].groupby("checkpoint"):
-                self._tables.setdefault(int(s), {})[name] = part.drop(columns="checkpoint").reset_index(drop=True)
-        missing = sorted(s for s in steps if s not in self._tables)
+    def _replay_records(self) -> None:
+        """The engine fed again with the recorded steps' interactions (after load_state_dict)."""
+        from .io import load_interactions
+
+        series = self._series
+        series.drop_after(-1)
+        missing = [s for s in self.steps if not self.paths.interactions(s).exists()]
         if missing:
-            warnings.warn(f"genphase: the run directory has no metric tables for steps {missing[:5]} of the loaded state; "
-                          "the report will lack them", UserWarning, stacklevel=2)
+            warnings.warn(f"genphase: the run directory has no interactions for steps {missing[:5]} of the loaded state; "
+                          "they are left out of the series", UserWarning, stacklevel=3)
+            self._records = [r for r in self._records if r["step"] not in missing]
+        for s in self.steps:
+            series.add(s, load_interactions(self.paths.interactions(s)))
+        if self._records:
+            self._analysis = series.result(self._training())
+            self._verdict_now = self._verdict(self._analysis)
 
     def report(self) -> Path:
         """Build ``report.html`` of the run directory (same as ``genphase report RUN_DIR``)."""
@@ -1002,6 +1028,82 @@ class Tracker:
     def __repr__(self) -> str:
         return (f"Tracker(modality={self.modality!r}, n={self.n}, samples={int((self.split == 'train').sum())}+"
                 f"{int((self.split == 'test').sum())}, k={self.k}, measured={len(self._records)}, run_dir={str(self.paths.root)!r})")
+
+
+def _settings(settings: Settings | None, baselines: Any, **kw: Any) -> Settings:
+    """The tracker's :class:`Settings`: ``settings`` (default all defaults) with the keyword arguments given."""
+    if settings is not None and not isinstance(settings, Settings):
+        raise ConfigError(f"settings must be a genphase.settings.Settings (a run config's cfg.settings), got "
+                          f"{type(settings).__name__}")
+    s = copy.deepcopy(settings) if settings is not None else Settings()
+    ic, bc, ac = s.interactions, s.baselines, s.analysis
+    for key, field_ in (("value_fn", "value_function"), ("tau", "tau"), ("noise_bound", "noise_bound"), ("solver", "solver"),
+                        ("tol", "tol"), ("chunk_size", "chunk_size")):
+        if kw[key] is not None:
+            setattr(ic, field_, kw[key])
+    for key, field_ in (("k", "k"), ("baseline_epochs", "epochs"), ("baseline_lr", "lr"), ("baseline_seed", "seed")):
+        if kw[key] is not None:
+            setattr(bc, field_, kw[key])
+    if baselines is not None and kw["k"] is None and isinstance(baselines, (list, tuple)):
+        bc.k = len(baselines)  # given baselines: K is how many
+    bc.epochs = _TRACKER_BASELINE_EPOCHS if bc.epochs is None else bc.epochs
+    bc.lr = _TRACKER_BASELINE_LR if bc.lr is None else bc.lr
+    if kw["n_resamples"] is not None:
+        ac.n_resamples = kw["n_resamples"]
+    if kw["seed"] is not None:
+        ac.seed = kw["seed"]
+    return s
+
+
+def _dataset_index(given: Any, n_train: int, n_test: int) -> np.ndarray:
+    if given is None:
+        return np.concatenate([np.arange(n_train), np.arange(n_test)]).astype(np.int64)
+    if not isinstance(given, (tuple, list)) or len(given) != 2:
+        raise InputError("dataset_index must be a pair (train_index, reference_index), one index per explained sample")
+    out = []
+    for idx, size, what in ((given[0], n_train, "train"), (given[1], n_test, "reference")):
+        a = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
+        if a.size != size or not np.issubdtype(a.dtype, np.integer):
+            raise InputError(f"dataset_index: the {what} index must hold {size} integers (one per explained sample), "
+                             f"got {a.size} of dtype {a.dtype}")
+        out.append(a.astype(np.int64))
+    return np.concatenate(out)
+
+
+def _training_rows(rows: Any, step: int) -> list[dict[str, Any]]:
+    """Training-log rows as plain dicts (JSON-safe), each with its epoch (default ``step``)."""
+    out = []
+    for r in rows:
+        if not isinstance(r, Mapping) or "split" not in r or "loss" not in r:
+            raise InputError(f"training rows must be mappings with split, loss and accuracy (and epoch), got {r!r}")
+        row = {"epoch": int(r.get("epoch", step)), "split": str(r["split"]), "loss": float(r["loss"]),
+               "accuracy": float(r.get("accuracy", math.nan))}
+        if r.get("prediction_changes") is not None:
+            row["prediction_changes"] = int(r["prediction_changes"])
+        out.append(row)
+    return out
+
+
+def _scalars(analysis: RunAnalysis, step: int, n: int) -> dict[str, float]:
+    """The measurement's scalars at ``step``, read off the engine's tables."""
+    t = analysis.tables
+    hb = t["h_bar"][t["h_bar"]["checkpoint"] == step]
+    summary = t.get("h_bar_summary")
+    ost = t["order_strengths"]
+    m0 = max(2, math.ceil(n / 2))
+    hi = ost[(ost["checkpoint"] == step) & (ost["type"] == "all") & (ost["order"] >= m0)]
+    nongen = (hi["total"] - hi["generalizable"]).abs().groupby(hi["sample"]).sum()
+    sc: dict[str, float] = {}
+    for sp, suffix in (("train", ""), ("test", "_test")):
+        samples = hb[hb["split"] == sp]
+        vals = samples["h_bar"].to_numpy(dtype=float)
+        sc[f"h_bar{suffix}"] = float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan
+        row = None if summary is None else summary[(summary["checkpoint"] == step) & (summary["split"] == sp)]
+        ok = row is not None and len(row)
+        sc[f"h_bar{suffix}_low"] = float(row["ci_low"].iloc[0]) if ok else math.nan
+        sc[f"h_bar{suffix}_high"] = float(row["ci_high"].iloc[0]) if ok else math.nan
+        sc[f"high_order_nongen{suffix}"] = float(nongen.reindex(samples["sample"], fill_value=0.0).mean())
+    return sc
 
 
 # ------------------------------------------------------------------------------------------ small helpers

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from genphase.pipeline.config import RunConfig
-from genphase.pipeline.tasks import ArrayTask
+from genphase.pipeline.modality import ArrayModality
 from genphase.pipeline.training import TrainSpec, evaluate, train
 
 
@@ -34,7 +34,7 @@ SPEC = TrainSpec(epochs=12, optimizer="sgd", lr=0.5, momentum=0.9, weight_decay=
 def _run(tmp_path=None, progress=None, model=None):
     x, y = _data()
     xt, yt = _data(seed=1, n=20)
-    task = ArrayTask("tabular", RunConfig())
+    task = ArrayModality("tabular", RunConfig())
     preds: dict[int, list[int]] = {}
 
     def grab(epoch, m):
@@ -65,7 +65,7 @@ def test_counts_equal_a_brute_force_recount():
 
 def test_evaluate_keeps_its_signature():
     x, y = _data()
-    loss, acc = evaluate(_model(), ArrayTask("tabular", RunConfig()), x, y, torch.device("cpu"))
+    loss, acc = evaluate(_model(), ArrayModality("tabular", RunConfig()), x, y, torch.device("cpu"))
     assert isinstance(loss, float) and 0.0 <= acc <= 1.0
 
 

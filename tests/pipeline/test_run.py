@@ -12,7 +12,7 @@ from genphase.pipeline.run import run
 
 def test_other_config_in_run_dir_is_refused(tmp_path):
     cfg = load_config("digits", MINI)
-    from genphase.pipeline.run import _prepare_dir
+    from genphase.pipeline.records import _prepare_dir
     from genphase.pipeline.storage import RunPaths
 
     _prepare_dir(RunPaths(tmp_path / "r"), cfg)

@@ -24,8 +24,8 @@ import pytest
 
 from genphase.errors import ConfigError, MissingDependencyError
 from genphase.pipeline.config import load_config
+from genphase.pipeline.driver import with_execution
 from genphase.pipeline.run import run
-from genphase.pipeline.stages import with_execution
 
 TINY_STUDY = ["training.epochs=5", "baselines.k=1", "baselines.epochs=2", "checkpoints.schedule=every", "checkpoints.every=1",
               "explain.samples=8", "variables.n=3", "data.train_size=60", "analysis.n_resamples=50", "device=cpu"]

@@ -18,28 +18,28 @@ def test_unknown_layout_names_the_value_and_the_choices():
 @pytest.mark.parametrize("preset, layout", [("breast-cancer-mlp", "all"), ("pointcloud-pointnet", "first"),
                                             ("digits", "first")])
 def test_layout_of_another_modality_is_refused_where_it_is_read(preset, layout):
+    from genphase.pipeline.modality import make_modality
     from genphase.pipeline.run import build_model_for, load_data
-    from genphase.pipeline.tasks import make_task
 
     cfg = load_config(preset, [f"variables.layout={layout}", "variables.n=4"], quick=True)
     ds = load_data(cfg)
     model = build_model_for(cfg, ds, seed=0)
     with pytest.raises(ConfigError, match=rf"variables.layout.*'{layout}'.*{ds.modality} data.*choose one of "
                                           + ", ".join(LAYOUTS[ds.modality])):
-        make_task(ds.modality, cfg).masker_and_inputs(model, ds, np.asarray(ds.x_test[:2]))
+        make_modality(ds.modality, cfg).masker_and_inputs(model, ds, np.asarray(ds.x_test[:2]))
 
 
 def test_unknown_variables_option_is_refused():
+    from genphase.pipeline.modality import make_modality
     from genphase.pipeline.run import build_model_for, load_data
-    from genphase.pipeline.tasks import make_task
 
     cfg = load_config("digits", ["variables.options.centre_fraction=0.5"])
     ds = load_data(cfg)
     with pytest.raises(ConfigError, match=r"variables.options.*centre_fraction.*central_fraction"):
-        make_task("image", cfg).masker_and_inputs(build_model_for(cfg, ds, seed=0), ds, ds.x_test[:2])
+        make_modality("image", cfg).masker_and_inputs(build_model_for(cfg, ds, seed=0), ds, ds.x_test[:2])
     cfg = load_config("digits", ["variables.options.central_fraction=7"])
     with pytest.raises(ConfigError, match=r"variables.*central_fraction must be in \(0, 1\], got 7"):
-        make_task("image", cfg).masker_and_inputs(build_model_for(cfg, ds, seed=0), ds, ds.x_test[:2])
+        make_modality("image", cfg).masker_and_inputs(build_model_for(cfg, ds, seed=0), ds, ds.x_test[:2])
 
 
 @pytest.mark.parametrize("value", ["abc", "[a, b]", "-3", "{x: 1}"])

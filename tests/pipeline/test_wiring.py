@@ -191,8 +191,8 @@ def test_baselines_trained_on_the_test_split_and_the_model_on_the_training_split
 
 def test_a_baseline_retrained_on_the_test_split_is_the_stored_one(mini_run):
     """Baseline 0 is what training a fresh model (seed baselines.seed + 0) on the test split gives."""
+    from genphase.pipeline.modality import make_modality
     from genphase.pipeline.run import build_model_for
-    from genphase.pipeline.tasks import make_task
     from genphase.pipeline.training import TrainSpec, train
 
     cfg = load_config(str(mini_run / "config.yaml"))
@@ -201,7 +201,7 @@ def test_a_baseline_retrained_on_the_test_split_is_the_stored_one(mini_run):
     spec = TrainSpec(epochs=cfg.baselines.epochs, optimizer=t.optimizer, lr=t.lr, momentum=t.momentum,
                      weight_decay=t.weight_decay, batch_size=t.batch_size, seed=cfg.baselines.seed)
     model = build_model_for(cfg, ds, seed=cfg.baselines.seed)
-    train(model, make_task(ds.modality, cfg), ds.x_test, ds.y_test, spec, torch.device("cpu"),
+    train(model, make_modality(ds.modality, cfg), ds.x_test, ds.y_test, spec, torch.device("cpu"),
           eval_sets={"test": (ds.x_test, ds.y_test)})
     stored = torch.load(mini_run / "checkpoints" / "baseline_0" / "final.pt", weights_only=True)
     for name, w in model.state_dict().items():

@@ -15,6 +15,8 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.evaluation` -- scoring a stop on the held-out evaluation split; validation stopping with patience.
 * :mod:`.theory` -- the (reconstructed) noisy-triggering-function regression model.
 * :mod:`.checkpoint` -- the per-checkpoint metric tables of docs/run-directory.md.
+* :mod:`.engine` -- THE engine: a series of extractions -> every table of a run directory and the verdict
+  (``genphase run`` and :class:`genphase.Tracker` both call :func:`analyse_run` / :class:`SeriesAnalysis`).
 * :mod:`.tables` -- long-form helpers and the table contracts.
 * :mod:`.crossfit` -- the cross-fitting design (baselines on parts of the training split) and its eligibility mask.
 * :mod:`.ceiling` -- the H-bar ceiling (each baseline against the other K - 1) and ``normalized`` H-bar.
@@ -29,8 +31,23 @@ a sample without salient interactions has H-bar NaN; mismatched inputs raise
 
 from .bootstrap import H_BAR_SUMMARY_COLUMNS, bootstrap_h_bar
 from .ceiling import H_BAR_CEILING_COLUMNS, baseline_h_bar, h_bar_ceiling, normalize_by_ceiling
-from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series
+from .checkpoint import TABLE_NAMES, analyze_checkpoint, analyze_series, concat_checkpoints
 from .crossfit import CrossfitDesign, crossfit_design
+from .engine import (
+    BASELINE_ACCURACY_GAP,
+    BASELINES_COLUMNS,
+    SAMPLES_COLUMNS,
+    TRAINING_COLUMNS,
+    BaselineRecord,
+    RunAnalysis,
+    SeriesAnalysis,
+    analyse_run,
+    baseline_warnings,
+    baselines_table,
+    eligibility,
+    samples_table,
+    training_table,
+)
 from .evaluation import STUDY_COLUMNS, PatienceStop, StopScore, patience_stop, score_stop, study_row
 from .evidence import EVIDENCE_COLUMNS, evidence_series, evidence_strength, graded_evidence
 from .generalization import (
@@ -114,6 +131,11 @@ __all__ = [
     "default_sigma2_grid", "harsanyi_order_distribution", "THEORY_COLUMNS",
     # tables / pipeline
     "LONG_COLUMNS", "TABLE_COLUMNS", "TABLE_NAMES", "long_form", "analyze_checkpoint", "analyze_series",
+    "concat_checkpoints",
+    # the engine (one for `genphase run` and the Tracker)
+    "analyse_run", "SeriesAnalysis", "RunAnalysis", "BaselineRecord", "eligibility", "training_table",
+    "samples_table", "baselines_table", "baseline_warnings", "TRAINING_COLUMNS", "SAMPLES_COLUMNS",
+    "BASELINES_COLUMNS", "BASELINE_ACCURACY_GAP",
     # cross-fitting (baselines on parts of the training split)
     "CrossfitDesign", "crossfit_design", "check_eligible",
     # the H-bar ceiling

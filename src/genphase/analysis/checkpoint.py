@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from .removal import RemovalResult
 from .strengths import OrderStrengths
 from .tables import TABLE_COLUMNS, long_form
 
-__all__ = ["analyze_checkpoint", "analyze_series", "TABLE_NAMES"]
+__all__ = ["analyze_checkpoint", "analyze_series", "concat_checkpoints", "TABLE_NAMES"]
 
 #: Names of the per-checkpoint tables returned by :func:`analyze_checkpoint`.
 TABLE_NAMES: tuple[str, ...] = tuple(TABLE_COLUMNS)
@@ -209,15 +209,26 @@ def analyze_series(
     >>> t["h_bar"][["checkpoint", "sample"]].values.tolist(), t["h_bar"]["h_bar"].round(4).tolist()
     ([[0, 0], [0, 1], [5, 0], [5, 1]], [1.0, 1.0, 0.6667, 1.0])
     """
-    frames: dict[str, list[pd.DataFrame]] = {}
-    for e, res in checkpoint_items(checkpoints):
-        for name, fr in analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,
-                                           merge_singletons=merge_singletons, variables_shared=variables_shared,
-                                           eligible=eligible).items():
-            fr = fr.copy()
-            fr.insert(0, "checkpoint", e)
-            frames.setdefault(name, []).append(fr)
-    out = {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}
+    out = concat_checkpoints(
+        (e, analyze_checkpoint(res, baselines, split=split, labels=labels, tau=tau, absolute=absolute,
+                               merge_singletons=merge_singletons, variables_shared=variables_shared, eligible=eligible))
+        for e, res in checkpoint_items(checkpoints))
     if n_resamples:
         out["h_bar_summary"] = bootstrap_h_bar(out["h_bar"], n_resamples=n_resamples, level=ci_level, seed=seed)
     return out
+
+
+def concat_checkpoints(per_checkpoint: Iterable[tuple[int, Mapping[str, pd.DataFrame]]]) -> dict[str, pd.DataFrame]:
+    """One table per name from per-checkpoint tables, each with a leading ``checkpoint`` column, in the order given.
+
+    >>> t = concat_checkpoints([(0, {"h_bar": pd.DataFrame({"h_bar": [0.5]})}), (3, {"h_bar": pd.DataFrame({"h_bar": [0.25]})})])
+    >>> t["h_bar"].values.tolist()
+    [[0.0, 0.5], [3.0, 0.25]]
+    """
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for e, tables in per_checkpoint:
+        for name, fr in tables.items():
+            fr = fr.copy()
+            fr.insert(0, "checkpoint", e)
+            frames.setdefault(name, []).append(fr)
+    return {name: pd.concat(fr, ignore_index=True) for name, fr in frames.items()}

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._vocabulary import STOP_RULES  # one list: the settings layer reads it too
 from ..errors import InputError
 from ._stats import safe_div
 
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 _STATISTICS = ("high_order_share", "high_order_strength", "mean_order")
-STOP_RULES = ("phase3_start", "min_test_loss", "h_bar_peak")
 
 
 @dataclass(frozen=True)

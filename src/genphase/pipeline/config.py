@@ -21,9 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._vocabulary import EXACT_SOLVERS
-from .._vocabulary import SOLVER_NAMES as SOLVERS
 from ..errors import ConfigError
+from ..settings import (  # the sections a Tracker shares (one definition, one validate() each)
+    BASELINE_SOURCES,
+    BASELINE_STOP_FRACTION,
+    BASELINE_STOP_MIN,
+    BASELINE_STOP_PATIENCE,
+    MIN_BOOTSTRAP_SAMPLES,
+    AnalysisConfig,
+    BaselineConfig,
+    InteractionConfig,
+    Settings,
+    check_bootstrap_samples,
+    check_variables,
+)
 from .presets import PRESETS, merge_config, preset_dict
 
 __all__ = [
@@ -44,14 +55,13 @@ __all__ = [
     "config_hash",
     "LAYOUTS",
     "BASELINE_SOURCES",
+    "BASELINE_STOP_FRACTION",
+    "BASELINE_STOP_MIN",
+    "BASELINE_STOP_PATIENCE",
+    "Settings",
     "MIN_BOOTSTRAP_SAMPLES",
     "MIN_EVAL_SAMPLES",
 ]
-
-#: Fewest explained samples per split the bootstrap accepts in a run: ``m`` samples allow only
-#: ``C(2m - 1, m)`` distinct resamples (m = 3: 10; m = 7: 1,716; m = 8: 6,435), and the default
-#: 1,000 resamples need several times that many to be more than repeats.
-MIN_BOOTSTRAP_SAMPLES = 8
 
 #: Fewest samples of the evaluation split (it scores a recommended stop; fewer make its loss too noisy).
 MIN_EVAL_SAMPLES = 20
@@ -137,43 +147,6 @@ class CheckpointConfig:
     count: int = 12
 
 
-#: ``baselines.trained_on`` values: where the K baselines get their training data.
-BASELINE_SOURCES: tuple[str, ...] = ("reference", "crossfit")
-
-#: ``baselines.early_stopping``: the share of each baseline's own training data held out to stop it, the
-#: fewest samples that slice may have, and the patience in epochs (docs/run-directory.md, "Baselines").
-BASELINE_STOP_FRACTION = 0.1
-BASELINE_STOP_MIN = 8
-BASELINE_STOP_PATIENCE = 3
-
-
-@dataclass
-class BaselineConfig:
-    """K baseline models, with seeds ``seed + k``.
-
-    ``trained_on``: "reference" (default, the paper's design: each trains on the whole reference split)
-    or "crossfit" (each trains on part of the *training* split, :func:`genphase.analysis.crossfit_design`
-    seeded by ``seed``; each explained training sample is compared only with baselines that never saw it;
-    needs ``k >= 3``). ``early_stopping``: hold out :data:`BASELINE_STOP_FRACTION` of each baseline's own
-    training data and keep the epoch with the lowest loss there (patience :data:`BASELINE_STOP_PATIENCE`).
-
-    >>> b = BaselineConfig()
-    >>> b.k, b.trained_on, [b.seed + k for k in range(b.k)]  # the baselines' seeds
-    (3, 'reference', [1000, 1001, 1002])
-    >>> load_config("digits", ["baselines.trained_on=crossfit", "baselines.k=2"])
-    Traceback (most recent call last):
-    ...
-    genphase.errors.ConfigError: config key 'baselines.k': baselines.trained_on=crossfit needs K >= 3 baselines, ...
-    """
-
-    k: int = 3
-    epochs: int | None = None
-    lr: float | None = None
-    seed: int = 1000
-    trained_on: str = "reference"
-    early_stopping: bool = False
-
-
 @dataclass
 class ExplainConfig:
     """Explained samples: ``samples`` training + ``samples`` testing samples.
@@ -210,46 +183,6 @@ class VariablesConfig:
     patch_size: int | None = None
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class InteractionConfig:
-    """Value function, salience and solver.
-
-    >>> i = InteractionConfig()
-    >>> i.value_function, i.tau, i.solver, i.ties
-    ('log_odds', 0.05, 'admm', 'cold-start')
-    """
-
-    value_function: str = "log_odds"
-    tau: float = 0.05
-    solver: str = "admm"
-    tol: float = 1e-3
-    noise_bound: float = 0.0
-    chunk_size: int = 4096
-    #: which optimum of Eq. 6 among ties: "cold-start" (the cold path's) or "least-norm"
-    #: (docs/science.md, section 6; exact solver only)
-    ties: str = "cold-start"
-
-
-@dataclass
-class AnalysisConfig:
-    """Phase detection and its bootstrap (see :class:`genphase.analysis.PhaseRules`).
-
-    ``n_resamples`` bootstrap resamples of the explained samples (seeded by ``seed``; 0 skips the
-    intervals), percentile intervals at ``ci_level``; ``early_stopping`` is the stop rule
-    ("phase3_start": from the interactions, the default; "min_test_loss": the loss-based alternative;
-    "h_bar_peak").
-
-    >>> a = AnalysisConfig()
-    >>> a.n_resamples, a.ci_level, a.early_stopping
-    (1000, 0.95, 'phase3_start')
-    """
-
-    n_resamples: int = 1000
-    ci_level: float = 0.95
-    seed: int = 0
-    early_stopping: str = "phase3_start"
 
 
 @dataclass
@@ -313,6 +246,16 @@ class RunConfig:
     executor: str = "local"
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
+    @property
+    def settings(self) -> Settings:
+        """The ``interactions``, ``baselines`` and ``analysis`` sections, as a :class:`~genphase.settings.Settings`
+        (the same objects: a Tracker takes and validates these).
+
+        >>> load_config("digits").settings.interactions.tau
+        0.05
+        """
+        return Settings(interactions=self.interactions, baselines=self.baselines, analysis=self.analysis)
+
     # -------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -355,28 +298,9 @@ class RunConfig:
         need(c.schedule in ("every", "log"), "checkpoints.schedule", f"must be 'every' or 'log', got {c.schedule!r}")
         need(c.every >= 1, "checkpoints.every", f"must be >= 1, got {c.every}")
         need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
-        need(self.baselines.k >= 1, "baselines.k", f"must be >= 1 (K baseline models are needed for G and H-bar), got {self.baselines.k}")
-        need(self.baselines.epochs is None or self.baselines.epochs >= 1, "baselines.epochs", "must be >= 1")
-        need(self.baselines.trained_on in BASELINE_SOURCES, "baselines.trained_on",
-             f"must be reference (the K baselines train on the reference split) or crossfit (they train on parts of "
-             f"the training split), got {self.baselines.trained_on!r}")
-        need(self.baselines.trained_on != "crossfit" or self.baselines.k >= 3, "baselines.k",
-             f"baselines.trained_on=crossfit needs K >= 3 baselines, got baselines.k={self.baselines.k}: each explained "
-             "training sample must be compared with at least two baselines that never saw it, and each baseline must "
-             "still train on something; set baselines.k=3 or more (or baselines.trained_on=reference)")
+        self.settings.validate()
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
-        a = self.analysis
-        need(a.n_resamples >= 0, "analysis.n_resamples", f"must be >= 0 (0 skips the intervals), got {a.n_resamples}")
-        need(0.0 < a.ci_level < 1.0, "analysis.ci_level", f"must be in (0, 1), e.g. 0.95, got {a.ci_level}")
-        need(a.seed >= 0, "analysis.seed", f"must be >= 0, got {a.seed}")
-        from ..analysis.phase_rules import STOP_RULES
-
-        need(a.early_stopping in STOP_RULES, "analysis.early_stopping",
-             f"must be one of {', '.join(STOP_RULES)}, got {a.early_stopping!r}")
-        need(a.n_resamples == 0 or self.explain.samples >= MIN_BOOTSTRAP_SAMPLES, "explain.samples",
-             f"{self.explain.samples} explained samples per split are fewer than the bootstrap needs "
-             f"({MIN_BOOTSTRAP_SAMPLES}: m samples allow only C(2m-1, m) distinct resamples); raise explain.samples to "
-             f">= {MIN_BOOTSTRAP_SAMPLES}, or set analysis.n_resamples=0 to skip the intervals")
+        check_bootstrap_samples(self.explain.samples, self.analysis.n_resamples)
         need(self.explain.selection in ("random", "first"), "explain.selection",
              f"must be random or first, got {self.explain.selection!r}")
         every = sorted({x for v in LAYOUTS.values() for x in v})
@@ -385,21 +309,7 @@ class RunConfig:
              f"unknown layout {self.variables.layout!r}; choose one of {', '.join(every)} (per modality: {per})")
         need(self.variables.patch_size is None or self.variables.patch_size >= 1, "variables.patch_size",
              f"must be >= 1 pixels, got {self.variables.patch_size}")
-        need(1 <= self.variables.n <= 20, "variables.n", f"must be in 1..20 (2**n masked forward passes per sample), got {self.variables.n}")
-        i = self.interactions
-        need(0.0 <= i.tau <= 1.0, "interactions.tau", f"relative tau must be in [0, 1], got {i.tau}")
-        need(math.isfinite(i.noise_bound) and i.noise_bound >= 0.0, "interactions.noise_bound",
-             f"must be a finite number >= 0, got {i.noise_bound}")
-        from ..value_functions import VALUE_FUNCTIONS
-
-        need(i.value_function in VALUE_FUNCTIONS, "interactions.value_function",
-             f"unknown {i.value_function!r}; choose one of {', '.join(VALUE_FUNCTIONS)}")
-        need(i.solver in SOLVERS, "interactions.solver", f"must be one of {', '.join(SOLVERS)}, got {i.solver!r}")
-        need(i.ties in ("cold-start", "least-norm"), "interactions.ties", f"must be cold-start or least-norm, got {i.ties!r}")
-        need(i.ties == "cold-start" or i.solver in EXACT_SOLVERS, "interactions.ties",
-             f"least-norm needs the exact solver (admm or hpr), not {i.solver!r}; set interactions.solver=hpr")
-        need(0 < i.tol < 1, "interactions.tol", f"must be in (0, 1), got {i.tol}")
-        need(i.chunk_size >= 1, "interactions.chunk_size", "must be >= 1")
+        check_variables(self.variables.n)
         need(re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
              f"must be auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}")
         x = self.execution

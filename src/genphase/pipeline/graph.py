@@ -621,7 +621,7 @@ class RunStore:
 
     # -- state -------------------------------------------------------------------------------
     def save(self) -> None:
-        from .storage import write_json
+        from ..rundir.files import write_json
 
         write_json(self.manifest_path, self.manifest)
 

@@ -4,40 +4,28 @@ analyse, report.
 
 Every stage writes its outputs atomically and is skipped when they exist, so running the same
 command again resumes where a killed run stopped (see docs/run-directory.md). The stages are in
-:mod:`genphase.pipeline.stages`, what they share in :mod:`genphase.pipeline.shared` (its public
-names are re-exported here, where they always were).
+:mod:`genphase.pipeline.stages`, the driver that runs them as a graph in :mod:`genphase.pipeline.driver`;
+the public names of devices, data, models and baselines are re-exported here, where they always were.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+# re-exported here, where they always were importable from
+from .baselines import baseline_data, baseline_design
 from .config import RunConfig
-from .shared import (  # noqa: F401  (re-exported: their historical home)
-    BASELINE_ACCURACY_GAP,
-    SPLIT_ROLES,
-    VARIES_PER_SAMPLE,
-    Log,
-    _apply_state,
-    _check_out,
-    _prepare_dir,
-    baseline_data,
-    baseline_design,
-    baseline_warnings,
-    build_model_for,
-    check_disjoint,
-    default_threads,
-    load_data,
-    pick_samples,
-    resolve_device,
-    run_tokenizer,
-    select_samples,
-    set_threads,
-)
-from .shared import __all__ as _SHARED
+from .data import SPLIT_ROLES, VARIES_PER_SAMPLE, check_disjoint, load_data, pick_samples, select_samples
+from .devices import default_threads, resolve_device, set_threads
+from .models import build_model_for, run_tokenizer
 
-__all__ = ["run", *_SHARED]
+Log = Callable[[str], None]
+
+__all__ = ["run", "resolve_device", "load_data", "check_disjoint", "SPLIT_ROLES", "VARIES_PER_SAMPLE", "build_model_for",
+           "run_tokenizer", "pick_samples", "select_samples", "default_threads", "set_threads", "baseline_design",
+           "baseline_data"]
+
 
 
 def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
@@ -64,7 +52,7 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     ...
     genphase.errors.RunDirectoryError: '...' exists and is not a genphase run directory (no manifest.json); choose another --out
     """
-    from .stages import RunPlan, make_executor, require_executor, run_plans
+    from .driver import RunPlan, make_executor, require_executor, run_plans
 
     name = executor.name if executor is not None else cfg.executor
     require_executor(name)
@@ -75,3 +63,10 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     finally:
         if executor is None:
             ex.close()
+
+
+def __getattr__(name: str):
+    """``baseline_warnings`` and ``BASELINE_ACCURACY_GAP`` moved to :mod:`genphase.analysis.engine` (deprecated here)."""
+    from .._deprecated import moved
+
+    return moved(__name__, {n: f"genphase.analysis.engine:{n}" for n in ("baseline_warnings", "BASELINE_ACCURACY_GAP")})(name)

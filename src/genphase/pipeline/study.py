@@ -25,8 +25,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ConfigError, RunDirectoryError
+from ..rundir.files import read_json, write_json, write_parquet
 from .config import RunConfig, config_hash, load_config
-from .storage import read_json, write_json, write_parquet
 
 __all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
 
@@ -126,7 +126,7 @@ def _identity(preset: str, quick: bool, overrides: Sequence[str], base: RunConfi
 
 def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     """Read or create ``root/study.json``; refuse a directory that holds anything else."""
-    from .shared import _check_out
+    from .records import _check_out
 
     _check_out(root)
     path = root / STUDY_FILE
@@ -226,7 +226,7 @@ def study(
     genphase.errors.ConfigError: --seeds: seed(s) [0] given twice; each seed is one run, name it once (e.g. --seeds 0 1 2)
     >>> shutil.rmtree(d)
     """
-    from .stages import RunPlan, make_executor, require_executor, run_plans, with_execution
+    from .driver import RunPlan, make_executor, require_executor, run_plans, with_execution
 
     seeds = check_seeds(seeds)
     if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:

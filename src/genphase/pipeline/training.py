@@ -25,8 +25,8 @@ import torch.nn.functional as F
 
 from .._readers import read_torch, run_file_fix
 from ..errors import CorruptFileError
-from .storage import save_torch
-from .tasks import Task, TextTask
+from ..rundir.files import save_torch
+from .modality import Modality, TextModality
 
 __all__ = ["TrainSpec", "train", "evaluate"]
 
@@ -58,14 +58,14 @@ def _optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optimizer
     return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
 
 
-def _batch(task: Task, x: Any, idx: np.ndarray, device: torch.device, model: torch.nn.Module):
-    if isinstance(task, TextTask):
-        return task.batch(x, idx, device, model=model)
-    return task.batch(x, idx, device)
+def _batch(modality: Modality, x: Any, idx: np.ndarray, device: torch.device, model: torch.nn.Module):
+    if isinstance(modality, TextModality):
+        return modality.batch(x, idx, device, model=model)
+    return modality.batch(x, idx, device)
 
 
 @torch.no_grad()
-def _evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device,
+def _evaluate(model: torch.nn.Module, modality: Modality, x: Any, y: np.ndarray, device: torch.device,
               batch_size: int = 512) -> tuple[float, float, torch.Tensor]:
     """Mean cross-entropy, accuracy and the predicted classes ``[n]`` (int64, CPU) of ``model`` on ``(x, y)``."""
     was = model.training
@@ -75,7 +75,7 @@ def _evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device:
     preds = []
     for lo in range(0, n, batch_size):
         idx = np.arange(lo, min(n, lo + batch_size))
-        logits = task.forward(model, _batch(task, x, idx, device, model)).float()
+        logits = modality.forward(model, _batch(modality, x, idx, device, model)).float()
         yt = torch.as_tensor(y[idx], device=device)
         loss += float(F.cross_entropy(logits, yt, reduction="sum"))
         p = logits.argmax(-1)
@@ -86,28 +86,28 @@ def _evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device:
     return loss / max(n, 1), correct / max(n, 1), pred
 
 
-def evaluate(model: torch.nn.Module, task: Task, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, modality: Modality, x: Any, y: np.ndarray, device: torch.device, batch_size: int = 512) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``.
 
     A model with all-zero logits has loss log 2 on two classes, and its argmax (class 0) is right on the zeros:
 
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.tasks import make_task
-    >>> task = make_task("tabular", load_config("breast-cancer-mlp"))
+    >>> from genphase.pipeline.modality import make_modality
+    >>> modality = make_modality("tabular", load_config("breast-cancer-mlp"))
     >>> model = torch.nn.Linear(4, 2)
     >>> _ = torch.nn.init.zeros_(model.weight), torch.nn.init.zeros_(model.bias)
     >>> x, y = np.ones((4, 4), dtype=np.float32), np.array([0, 0, 0, 1])
-    >>> loss, acc = evaluate(model, task, x, y, torch.device("cpu"))
+    >>> loss, acc = evaluate(model, modality, x, y, torch.device("cpu"))
     >>> round(loss, 4) == round(math.log(2), 4), acc
     (True, 0.75)
     """
-    loss, acc, _ = _evaluate(model, task, x, y, device, batch_size)
+    loss, acc, _ = _evaluate(model, modality, x, y, device, batch_size)
     return loss, acc
 
 
 def train(
     model: torch.nn.Module,
-    task: Task,
+    modality: Modality,
     x: Any,
     y: np.ndarray,
     spec: TrainSpec,
@@ -136,13 +136,13 @@ def train(
     ``weights_only``) or belongs to another run raises :class:`~genphase.errors.CorruptFileError`.
 
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.tasks import make_task
-    >>> task = make_task("tabular", load_config("breast-cancer-mlp"))
+    >>> from genphase.pipeline.modality import make_modality
+    >>> modality = make_modality("tabular", load_config("breast-cancer-mlp"))
     >>> x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int64)  # a linearly separable toy problem
     >>> model = torch.nn.Linear(4, 2)
     >>> spec = TrainSpec(epochs=3, optimizer="sgd", lr=0.5, momentum=0.9, weight_decay=0.0, batch_size=8, seed=0)
-    >>> log = train(model, task, x, y, spec, torch.device("cpu"), eval_sets={"train": (x, y)})
+    >>> log = train(model, modality, x, y, spec, torch.device("cpu"), eval_sets={"train": (x, y)})
     >>> [(r["epoch"], r["split"]) for r in log], sorted(log[1])  # epoch 0 = initialisation
     ([(0, 'train'), (1, 'train'), (2, 'train'), (3, 'train')], ['accuracy', 'epoch', 'loss', 'prediction_changes', 'split'])
     >>> log[-1]["loss"] < log[0]["loss"], "prediction_changes" in log[0]
@@ -181,10 +181,10 @@ def train(
             if isinstance(saved, torch.Tensor) and saved.numel() == len(eval_sets["train"][1]):
                 prev["train"] = saved.to(torch.int64)
             else:  # a state saved before predictions were kept: the state's model gives them exactly
-                prev["train"] = _evaluate(model, task, *eval_sets["train"], device)[2]
+                prev["train"] = _evaluate(model, modality, *eval_sets["train"], device)[2]
     else:
         torch.manual_seed(spec.seed)
-        _record(log, 0, model, task, eval_sets, device, prev)
+        _record(log, 0, model, modality, eval_sets, device, prev)
         if on_checkpoint is not None and 0 in checkpoint_epochs:
             on_checkpoint(0, model)
     n = len(y)
@@ -199,7 +199,7 @@ def train(
         perm = rng.permutation(n)
         for lo in range(0, n, spec.batch_size):
             idx = perm[lo : lo + spec.batch_size]
-            logits = task.forward(model, _batch(task, x, idx, device, model))
+            logits = modality.forward(model, _batch(modality, x, idx, device, model))
             loss = F.cross_entropy(logits.float(), torch.as_tensor(y[idx], device=device))
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(
@@ -208,7 +208,7 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        _record(log, epoch, model, task, eval_sets, device, prev)
+        _record(log, epoch, model, modality, eval_sets, device, prev)
         if on_checkpoint is not None and epoch in checkpoint_epochs:
             on_checkpoint(epoch, model)
         if state_path is not None:
@@ -246,10 +246,10 @@ def _last_loss(log: list[dict], split: str) -> float:
     return float(next(r["loss"] for r in reversed(log) if r["split"] == split))
 
 
-def _record(log: list[dict], epoch: int, model, task, eval_sets, device, prev: dict[str, torch.Tensor]) -> None:
+def _record(log: list[dict], epoch: int, model, modality, eval_sets, device, prev: dict[str, torch.Tensor]) -> None:
     """Append one row per eval set; the "train" row of epochs >= 1 gets ``prediction_changes``."""
     for split, (xs, ys) in eval_sets.items():
-        loss, acc, pred = _evaluate(model, task, xs, ys, device)
+        loss, acc, pred = _evaluate(model, modality, xs, ys, device)
         row: dict[str, Any] = {"epoch": epoch, "split": split, "loss": loss, "accuracy": acc}
         if split == "train":
             if epoch >= 1 and "train" in prev:

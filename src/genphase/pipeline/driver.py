@@ -1,0 +1,362 @@
+"""The driver of ``genphase run`` and ``genphase study``: each run directory's :class:`RunPlan` (the directory
+prepared, the run's stage nodes added to a graph, the manifest kept as nodes are committed), and
+:func:`run_plans`, which runs the plans' graph on an executor (``local`` or ``ray``; docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..rundir import (
+    MODEL,
+    SAMPLES,
+    TOKENIZER_DIR,
+    TRAINING_LOG,
+    VARIABLES,
+    baseline_name,
+    baseline_rel,
+    checkpoint_rel,
+    chunk_rel,
+    interactions_rel,
+    what,
+)
+from .graph import Graph, Node, NodeResult, Output, Resources, RunStore
+from .inputs import setup_for
+from .logs import _rate, stage_title
+from .stages import analyse, chunk_bounds, extract_model, merge_chunks, report_run, train_baseline, train_model, write_explained
+
+__all__ = ["RunPlan", "with_execution", "require_executor", "make_executor", "run_plans"]
+
+Log = Callable[[str], None]
+
+
+class _PlanStore(RunStore):
+    """A run directory's store that tells its plan about each node after the node is committed."""
+
+    def __init__(self, plan: "RunPlan", **kw: Any):
+        super().__init__(plan.paths.root, manifest=plan.man, on_commit=plan.on_commit, log=plan.log, **kw)
+        self.plan = plan
+
+    def commit(self, node: Node, result: NodeResult, blobs: Sequence[bytes] | None = None) -> None:
+        super().commit(node, result, blobs)
+        self.plan.after_commit(node, result)
+
+
+class RunPlan:
+    """The driver's side of one run: the run directory prepared, the run's nodes, and what happens as
+    each is committed (manifest stages and timings, log lines, the analysis written).
+
+    ``live_log``: the stages print through ``log`` as they go (only where they run in this process,
+    the local executor); otherwise their lines are printed when each node is committed.
+    ``prefix``/``store``: node ids' prefix and the store name, when one graph holds several runs.
+
+    Preparing a plan writes the manifest and config and checks the settings, but trains nothing:
+
+    >>> import shutil, tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> plan = RunPlan(cfg, d / "run", log=lambda line: None)
+    >>> plan.epochs, sorted(p.name for p in (d / "run").iterdir())
+    ([0, 1, 2], ['config.yaml', 'manifest.json'])
+    >>> graph = Graph()
+    >>> plan.add_nodes(graph)
+    >>> len(graph), graph["analyse"].deps[:4]  # 1 + K trainings, the samples, K + 3 extractions, the analysis
+    (10, ('train/model', 'train/baseline_0', 'train/baseline_1', 'explained'))
+    >>> shutil.rmtree(d)
+    """
+
+    def __init__(self, cfg: Any, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
+                 executor: str = "local", prefix: str = "", store: str = ""):
+        from .. import __version__
+        from ..rundir import RunPaths, write_json
+        from .baselines import baseline_data, baseline_design
+        from .data import SPLIT_ROLES, _data_fingerprint
+        from .devices import resolve_device, set_threads
+        from .integrity import recorded
+        from .records import _Files, _prepare_dir
+
+        self.cfg, self.log, self.report, self.prefix, self.store_name = cfg, log, report, prefix, store
+        self.local = executor == "local"
+        self.t0 = time.perf_counter()
+        paths = self.paths = RunPaths(out)
+        man = self.man = _prepare_dir(paths, cfg, log)
+        files = self.files = _Files(paths, man, log, cfg)
+        self.h = man["config_hash"]
+        if "train_model" not in man["stages"]:  # training unfinished: it runs (from its saved state), its log anew
+            man["files"].pop(TRAINING_LOG, None)
+        device = resolve_device(cfg.device) if self.local or not cfg.device.startswith("cuda") else cfg.device
+        n_threads = set_threads(threads)
+        self.threads = n_threads if self.local else (threads or max(1, int(cfg.execution.cpus_per_task)))
+        for rel in [k for k in man["files"] if k.startswith(TOKENIZER_DIR)]:
+            files.need(paths.root / rel, what("tokenizer"))
+        su = self.setup = setup_for(cfg, paths.root)
+        ds = su.ds
+        design = baseline_design(cfg, ds)  # a crossfit or early-stopping setting that cannot work fails before training
+        for k in range(cfg.baselines.k):
+            baseline_data(cfg, ds, design, k)
+        if su.tokenizer is not None:
+            new = [p for p in sorted(paths.tokenizer.rglob("*")) if p.is_file() and not recorded(man, paths.root, p)]
+            for p in new:
+                files.done(p, what("tokenizer"), save=False)
+            if new:
+                write_json(paths.manifest, man)
+        self.tok_inputs = tuple(sorted(k for k in man["files"] if k.startswith(TOKENIZER_DIR)))
+        self._adopt_old_baselines()
+        splits = {"train": _data_fingerprint("train", ds.x_train, ds.y_train),
+                  "test": _data_fingerprint("test", ds.x_test, ds.y_test),
+                  "eval": _data_fingerprint("eval", ds.x_eval, ds.y_eval)}
+        for name, role in SPLIT_ROLES.items():
+            splits[name]["role"] = role
+        if man.get("splits") != splits:
+            man["splits"] = splits
+            write_json(paths.manifest, man)
+        self.epochs = epochs = cfg.checkpoint_epochs()
+        log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
+            f"{len(ds.y_test)} reference (test) / {ds.n_eval} evaluation samples, device {device}, {n_threads} CPU "
+            f"thread(s), checkpoints {epochs}")
+        self.timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
+        self.store = _PlanStore(self)
+
+    def _adopt_old_baselines(self) -> None:
+        """Finished baselines of a run made before ``data.npz`` existed: recorded and scored here, on the
+        driver, once (nothing is retrained); their nodes are then finished."""
+        import torch
+
+        from ..rundir import write_json
+        from .baselines import _adopt_baseline
+        from .devices import resolve_device
+        from .integrity import recorded
+
+        paths, man, su = self.paths, self.man, self.setup
+        device = resolve_device(self.cfg.device) if self.local else torch.device("cpu")
+        for k in range(self.cfg.baselines.k):
+            if recorded(man, paths.root, paths.baseline(k)) and not recorded(man, paths.root, paths.baseline_data(k)):
+                self.files.need(paths.baseline_log(k), what("training_log", baseline_name(k)))
+                _adopt_baseline(self.cfg, su.ds, su.modality, paths, self.files, k, su.tokenizer, device, self.log)
+                write_json(paths.manifest, man)
+
+    # -- the graph ---------------------------------------------------------------------------
+    def add_nodes(self, graph: Graph) -> None:
+        """Add this run's nodes to ``graph``, in the order the local executor runs them."""
+        from .integrity import recorded
+
+        cfg, p, man, root = self.cfg, self.prefix, self.man, self.paths.root
+        K = cfg.baselines.k
+        gpus = 1.0 if str(cfg.device).startswith("cuda") and not self.local else 0.0
+        res = Resources(cpus=cfg.execution.cpus_per_task if not self.local else 1.0, gpus=gpus)
+        common = {"threads": self.threads, "tok_inputs": self.tok_inputs, "log": self.log if self.local else None}
+        toks = self.tok_inputs
+
+        def add(nid: str, fn: Callable[..., Any], args: tuple = (), deps: tuple = (), inputs: tuple = (),
+                outputs: tuple = (), **kw: Any) -> None:
+            graph.add(Node(p + nid, fn, args=(cfg, *args), kwargs={**common, **kw}, deps=tuple(p + d for d in deps),
+                           inputs=toks + tuple(inputs), outputs=outputs, resources=res, store=self.store_name))
+
+        add("train/model", train_model, outputs=tuple(Output(checkpoint_rel(e), what("checkpoint", MODEL, e))
+                                                      for e in self.epochs) + (Output(TRAINING_LOG, what("training_log", MODEL)),))
+        for k in range(K):
+            add(f"train/{baseline_name(k)}", train_baseline, (k,), outputs=(
+                Output(baseline_rel(k, "data.npz"), what("baseline_data", baseline_name(k))),
+                Output(baseline_rel(k, "training_log.json"), what("training_log", baseline_name(k))),
+                Output(baseline_rel(k, "final.pt"), what("checkpoint", baseline_name(k)))))
+        add("explained", write_explained, outputs=(Output(VARIABLES, what("variables")), Output(SAMPLES, what("samples"))))
+        su = self.setup
+        models = [(baseline_name(k), None, baseline_rel(k, "final.pt"), f"train/{baseline_name(k)}") for k in range(K)] + [
+            (MODEL, e, checkpoint_rel(e), "train/model") for e in self.epochs]
+        todo = sum(not recorded(man, root, root / interactions_rel(name, epoch)) for name, epoch, _, _ in models)
+        announce = (f"{stage_title('extract')}: AND-OR interactions of {todo} models, {len(su.y_exp)} samples x "
+                    f"2^{su.masker.n} masks each") if todo else None
+        extract_ids = []
+        bounds = chunk_bounds(len(su.y_exp), cfg.execution.chunk_samples)  # the same for every model
+        for name, epoch, ck, dep in models:
+            rel = interactions_rel(name, epoch)
+            done_as = what("interactions", name, epoch)
+            first = announce is not None and not recorded(man, root, root / rel)
+            nid = "extract/" + rel[len("interactions/"):-len(".npz")]  # extract/baseline_0, extract/model/epoch_0004
+            if len(bounds) == 1:
+                add(nid, extract_model, (name, epoch), deps=(dep,), inputs=(ck,), outputs=(Output(rel, done_as),),
+                    checkpoint=ck, root=str(root), announce=announce if first else None)
+            else:  # one task per chunk of explained samples, then one that joins them
+                parts = tuple(chunk_rel(name, epoch, j) for j in range(len(bounds)))
+                for j, (a, b) in enumerate(bounds):
+                    add(f"{nid}/chunk_{j:03d}", extract_model, (name, epoch), deps=(dep,), inputs=(ck,),
+                        outputs=(Output(parts[j], {**done_as, "kind": "interactions_chunk", "chunk": j}),),
+                        checkpoint=ck, root=str(root), announce=announce if first and j == 0 else None, chunk=(j, a, b))
+                add(nid, merge_chunks, (name, epoch), deps=tuple(f"{nid}/chunk_{j:03d}" for j in range(len(bounds))),
+                    inputs=parts, outputs=(Output(rel, done_as),), chunks=parts, root=str(root))
+            if first:
+                announce = None
+            extract_ids.append(nid)
+        logs = (TRAINING_LOG,) + tuple(baseline_rel(k, f) for f in ("training_log.json", "data.npz") for k in range(K))
+        ints = tuple(interactions_rel(name, epoch) for name, epoch, _, _ in models)
+        add("analyse", analyse, deps=("train/model", *(f"train/{baseline_name(k)}" for k in range(K)), "explained",
+                                      *extract_ids), inputs=logs + ints, root=str(root))
+
+    def _kind(self, node: Node) -> str:
+        return node.id[len(self.prefix):]
+
+    # -- as nodes are committed ----------------------------------------------------------------
+    def on_commit(self, node: Node, result: NodeResult) -> None:
+        """Before the node's files are recorded: what goes into the same manifest write."""
+        kind, man, v = self._kind(node), self.man, result.value
+        if kind == "train/model":
+            man.setdefault("training_data", {})["model"] = v["training_data"]
+            man["stages"]["train_model"] = "done"
+            man["timings"]["train_model"] = round(result.seconds, 3)
+        elif kind.startswith("train/baseline_"):
+            k = kind.split("_")[-1]
+            man.setdefault("training_data", {})[f"baseline_{k}"] = v["training_data"]
+            man["timings"][f"baseline_{k}"] = round(result.seconds, 3)
+        elif kind.startswith("extract/"):
+            for key in self.timing:  # this invocation's share (a resumed run adds only what it did)
+                self.timing[key] += v[key]
+                man["timings"][key] = round(man["timings"].get(key, 0.0) + v[key], 3)
+
+    def after_commit(self, node: Node, result: NodeResult) -> None:
+        """After the node's files are recorded: log lines, test pause points, the analysis written."""
+        from .hooks import _pause_point
+
+        kind, v = self._kind(node), result.value
+        if not self.local:
+            for line in v.get("log", ()):
+                self.log(line)
+        if kind.startswith("train/baseline_"):
+            k = int(kind.split("_")[-1])
+            _pause_point(f"baseline:{k}")
+            took = result.seconds
+            self.log(f"  [baselines] baseline {k + 1}/{self.cfg.baselines.k} trained in {took:.1f}s "
+                     f"({_rate(v['epochs'], took, 'epochs')}), kept epoch {v['kept']}, eval accuracy {v['eval_accuracy']:.3f}")
+        elif kind.startswith("extract/model/epoch_") and "/chunk_" not in kind:
+            _pause_point(f"extract:{int(kind.rsplit('_', 1)[1])}")
+        elif kind == "analyse":
+            self.write_analysis(v["tables"], v["phases"], result.seconds)
+
+    def write_analysis(self, tables: dict, phases: dict, seconds: float) -> None:
+        """Mark extraction finished, then write the analysis tables and ``phases.json`` into ``metrics/``."""
+        from ..rundir.files import write_analysis, write_json
+        from .hooks import _pause_point
+        from .records import _mark
+
+        paths, man, files = self.paths, self.man, self.files
+        ts = time.perf_counter()
+        man["timings"].setdefault("masked_forward_s", 0.0)
+        man["timings"].setdefault("solve_s", 0.0)
+        _mark(paths, man, "extract", self.timing["masked_forward_s"] + self.timing["solve_s"])
+        # the tables are rewritten on every invocation: unmark the stage first, so that a kill in between
+        # leaves "analysis not finished" rather than records that no longer match
+        man["stages"].pop("analysis", None)
+        files.forget("metrics/")
+        write_json(paths.manifest, man)
+
+        def record(path: Path, name: str) -> None:
+            files.done(path, what("table", name=name), save=False)
+            if name != "phases.json":
+                _pause_point("analysis")
+
+        write_analysis(paths, tables, phases, after_each=record)
+        _mark(paths, man, "analysis", seconds + time.perf_counter() - ts)
+
+    def finish(self) -> Path:
+        """After the graph: the report (unless off), this invocation's total time."""
+        from ..rundir.files import write_json
+
+        if self.report:
+            report_run(self.cfg, self)
+        self.man["timings"]["total_last_invocation"] = round(time.perf_counter() - self.t0, 3)
+        write_json(self.paths.manifest, self.man)
+        return self.paths.root
+
+
+def with_execution(cfg: Any, executor: str | None = None, address: str | None = None,
+                   shared_path: str | None = None) -> Any:
+    """``cfg`` with the executor options of the command line applied (those left None keep the config's);
+    checked like the config (:class:`~genphase.errors.ConfigError` naming the value and the fix).
+
+    >>> from genphase.pipeline.config import load_config
+    >>> with_execution(load_config("digits"), "ray", address="localhost:6379").execution.address
+    'localhost:6379'
+    """
+    import copy
+
+    from ..errors import ConfigError
+
+    cfg = copy.deepcopy(cfg)
+    if executor is not None:
+        key = executor.strip().lower() if isinstance(executor, str) else executor
+        if key not in ("local", "ray"):
+            raise ConfigError(f"--executor {executor!r} is not known; choose local or ray")
+        cfg.executor = key
+    if address is not None:
+        if cfg.executor != "ray":
+            raise ConfigError(f"--ray-address {address!r} applies to the Ray executor only; add --executor ray")
+        cfg.execution.address = address
+    if shared_path is not None:
+        if cfg.executor != "ray":
+            raise ConfigError(f"--shared-path {str(shared_path)!r} applies to the Ray executor only; add --executor ray")
+        cfg.execution.shared_path = str(shared_path)
+    cfg.validate()
+    return cfg
+
+
+def require_executor(name: str) -> None:
+    """Refuse, before any work, an executor whose extra is not installed (``ray``: ``pip install 'genphase[ray]'``).
+
+    >>> require_executor("local")
+    """
+    if name == "ray":
+        from ..errors import require
+
+        require("ray", "ray", "the Ray executor (--executor ray)")
+
+
+def make_executor(cfg: Any) -> Any:
+    """The executor ``cfg.executor`` names, with ``cfg.execution``'s options (Ray: address, shared path, retries).
+
+    >>> from genphase.pipeline.config import load_config
+    >>> make_executor(load_config("digits")).name
+    'local'
+    """
+    from .executors import get_executor
+
+    if cfg.executor == "local":
+        return get_executor("local")
+    e = cfg.execution
+    opts: dict[str, Any] = {"max_retries": e.max_retries}
+    if e.shared_path:
+        opts["shared_path"] = e.shared_path
+    return get_executor("ray", address=e.address, **opts)
+
+
+def run_plans(plans: Sequence[RunPlan], executor: Any, *, log: Log = print) -> list[Path]:
+    """Run every plan's nodes as one graph on ``executor``, then finish each plan (reports); the run directories.
+
+    A tiny run (2 epochs, K = 2; about a second) without its report:
+
+    >>> import json, shutil, tempfile
+    >>> from genphase.pipeline.config import load_config
+    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
+    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+    ...                                          "analysis.n_resamples=0"])
+    >>> d = Path(tempfile.mkdtemp())
+    >>> [root] = run_plans([RunPlan(cfg, d / "run", log=lambda line: None, report=False)], make_executor(cfg),
+    ...                    log=lambda line: None)
+    >>> json.loads((root / "manifest.json").read_text())["stages"]
+    {'train_model': 'done', 'extract': 'done', 'analysis': 'done'}
+    >>> sorted(p.name for p in (root / "interactions" / "model").iterdir())
+    ['epoch_0000.npz', 'epoch_0001.npz', 'epoch_0002.npz']
+    >>> shutil.rmtree(d)
+    """
+    graph = Graph()
+    for plan in plans:
+        plan.add_nodes(graph)
+    stores = {plan.store_name: plan.store for plan in plans}
+    local = getattr(executor, "name", "") == "local"
+    report = executor.run(graph, stores, progress=False if local else None, log=None if local else log)
+    for plan in plans:
+        plan.graph_report = report  # what ran, each node's seconds, the graph's wall time (benchmarks/)
+    return [plan.finish() for plan in plans]
