@@ -266,7 +266,7 @@ class RunPlan:
         from ..rundir.files import write_json
 
         if self.report:
-            report_run(self.cfg, self)
+            report_run(self.paths.root, self.log)
         self.man["timings"]["total_last_invocation"] = round(time.perf_counter() - self.t0, 3)
         write_json(self.paths.manifest, self.man)
         return self.paths.root

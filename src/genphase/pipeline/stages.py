@@ -21,16 +21,13 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..rundir import MODEL, TRAINING_LOG, baseline_name, baseline_rel, checkpoint_rel, chunk_rel, interactions_rel
 from .inputs import Setup, setup_for
 from .logs import _rate, stage_title
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .driver import RunPlan
 
 __all__ = ["train_model", "train_baseline", "write_explained", "extract_model", "merge_chunks", "chunk_bounds",
            "analyse", "report_run"]
@@ -437,48 +434,29 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     return {"tables": out.tables, "phases": out.phases, "log": lines}
 
 
-def report_run(cfg: Any, plan: "RunPlan") -> None:
+def report_run(root: str | Path, log: Log = print) -> Path:
     """Stage ``report`` (5 of 5, on the driver): ``report.html`` from the run directory's tables.
 
-    Before the graph has run, the page says that every figure's table is missing:
+    Before any stage has run, the page says that every figure's table is missing:
 
     >>> import tempfile
-    >>> from genphase.pipeline.driver import RunPlan, make_executor, run_plans
-    >>> from genphase.pipeline.config import load_config
-    >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
-    ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
-    ...                                          "analysis.n_resamples=0"])
     >>> d = Path(tempfile.mkdtemp())
     >>> lines = []
-    >>> report_run(cfg, RunPlan(cfg, d / "run", log=lines.append))
-    >>> lines[-2:] == ["stage 5/5 report", f"report: {d / 'run' / 'report.html'}"], (d / "run" / "report.html").is_file()
+    >>> page = report_run(d, log=lines.append)
+    >>> lines == ["stage 5/5 report", f"report: {d / 'report.html'}"], page.is_file()
     (True, True)
     >>> shutil.rmtree(d)
     """
     from ..report import build_report
 
-    plan.log(stage_title("report"))
-    build_report(plan.paths.root)
-    plan.log(f"report: {plan.paths.report}")
-
-
-# ------------------------------------------------------------------ the driver's side
-
-
-
-
-
-
-
-
-
-
-
-
+    log(stage_title("report"))
+    page = build_report(Path(root))
+    log(f"report: {page}")
+    return page
 
 
 def __getattr__(name: str):
-    """The driver's names (``RunPlan``, ``run_plans``...) and ``Setup``/``setup_for`` lived here before (deprecated)."""
+    """The driver's names (``RunPlan``, ``run_plans``...) lived here before: deprecated, see :mod:`genphase.pipeline.driver`."""
     from .._deprecated import moved
 
     homes = {n: f"genphase.pipeline.driver:{n}" for n in ("RunPlan", "with_execution", "require_executor",

@@ -1,293 +1,67 @@
-"""``genphase.Tracker``: measure the generalization power of a model's interactions inside the user's own training.
-
-The tracker is built once, before training, with the explained samples (some from the training
-data, some from the reference data, with labels), a masker (or ``n`` and the modality's default
-masker), a value function and the baselines: either K trained models, or a model factory plus a
-reference data set, from which it trains K baselines itself on first use (seeded, saved in the run
-directory, reused by later runs of the same configuration).
-
-``tracker.measure(model, step=epoch)`` then extracts the AND-OR interactions of every explained
-sample through the one extraction path of ``genphase run`` (:func:`genphase.extraction.extract`), feeds
-them to the one analysis engine (:class:`genphase.analysis.SeriesAnalysis`) and returns a small dict of
-scalars (see :meth:`Tracker.measure`). The engine's tables and ``phases.json`` are written into a run
-directory of the layout of :mod:`genphase.rundir` (docs/run-directory.md), so ``genphase report DIR``
-works on it, and replaying a finished ``genphase run`` through a tracker gives its tables exactly.
-``state_dict()`` / ``load_state_dict()`` make it resumable.
-
-The settings are a run config's sections (:class:`genphase.settings.Settings`), checked at construction
-with the same errors as a config. The verdict is the engine's (:func:`verdict_of` its phase report);
-``phase_rule(training, h_bar, order_strengths) -> Verdict`` may replace it.
-
-The integrations :mod:`genphase.integrations.lightning` and :mod:`genphase.integrations.transformers`
-drive a tracker from PyTorch Lightning and the Hugging Face ``Trainer``.
-"""
+"""The :class:`Tracker`: a thin shell that measures a model during the user's training through the shared extraction
+path, analysis engine and run-directory layout of ``genphase run`` (the package docstring tells the whole story)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import math
 import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
-from .analysis.engine import BaselineRecord, RunAnalysis, SeriesAnalysis
-from .errors import ConfigError, GenphaseError, InputError, RunDirectoryError
-from .rundir import RunPaths
-from .settings import Settings, check_bootstrap_samples, check_variables
+from ..analysis.engine import BaselineRecord, RunAnalysis, SeriesAnalysis
+from ..errors import ConfigError, GenphaseError, InputError, RunDirectoryError
+from ..rundir import RunPaths
+from ..settings import Settings, check_bootstrap_samples, check_variables
+from .baselines import _OPTIMIZERS, train_baseline
+from .forward import _call, _chunks, _EvalMode, _param_signature, _rows_of, _to
+from .inputs import (
+    _dataset_index,
+    _describe,
+    _describe_inputs,
+    _embedding_of,
+    _fingerprint,
+    _infer_modality,
+    _is_texts,
+    _masker_modality,
+    _pair,
+    _training_rows,
+    default_masker,
+)
+from .verdict import PhaseRule, Verdict, verdict_of
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .analysis import PhaseReport
+__all__ = ["Tracker", "SCALAR_KEYS", "CONFIDENCE"]
 
-__all__ = ["Tracker", "Verdict", "PhaseRule", "default_phase_rule", "verdict_of", "SCALAR_KEYS", "CONFIDENCE"]
 
 #: Keys of the dict returned by :meth:`Tracker.measure` (besides ``step``).
 SCALAR_KEYS: tuple[str, ...] = (
     "h_bar", "h_bar_low", "h_bar_high", "h_bar_test", "h_bar_test_low", "h_bar_test_high",
     "high_order_nongen", "high_order_nongen_test", "phase", "stop", "seconds",
 )
+
+
 #: Default level of the H-bar intervals (``analysis.ci_level``: seeded percentile bootstrap over explained samples).
 CONFIDENCE = 0.95
+
+
 _FORMAT = "genphase.Tracker/1"
+
+
 #: Defaults of the baselines a tracker trains itself (a run's default to the model's training settings instead).
 _TRACKER_BASELINE_EPOCHS = 20
+
+
 _TRACKER_BASELINE_LR = 1e-3
 
 
-# ------------------------------------------------------------------------------------------ verdict
-@dataclass(frozen=True)
-class Verdict:
-    """What a phase rule concludes from the series measured so far.
-
-    - ``phase``: 0 (not determined yet), 1, 2 or 3: the phase the last checkpoint is in.
-    - ``stop``: the advice to stop training (phase 3 has begun).
-    - ``stop_epoch``: the checkpoint to keep (``None`` while ``stop`` is False).
-    - ``message``: one sentence saying why.
-    - ``report``: JSON-serialisable details, written to ``metrics/phases.json``.
-    - ``phases``: ``phase, start_epoch, end_epoch`` frame for ``metrics/phases.parquet``.
-
-    >>> v = Verdict(phase=3, stop=True, stop_epoch=12, message="phase 3 from epoch 12")
-    >>> v.stop, v.stop_epoch, v.report
-    (True, 12, {})
-    """
-
-    phase: int
-    stop: bool
-    stop_epoch: int | None
-    message: str
-    report: dict[str, Any] = field(default_factory=dict)
-    phases: pd.DataFrame | None = None
-
-
-#: A phase rule: ``(training, h_bar, order_strengths) -> Verdict`` on the tidy tables of
-#: docs/run-directory.md (``training`` holds only ``model == "model"`` rows).
-PhaseRule = Callable[[pd.DataFrame, pd.DataFrame, "pd.DataFrame | None"], Verdict]
-
-
-def verdict_of(report: "PhaseReport") -> Verdict:
-    """The verdict a :class:`~genphase.analysis.PhaseReport` gives on the series so far.
-
-    Phase 3 (and the stop advice) once the report has ``phase3_start``; phase 2 once it has the end of
-    phase 1 (the H-bar peak followed by a significant fall); phase 1 while H-bar has risen significantly
-    but not yet fallen; 0 otherwise. ``stop_epoch`` is the report's early-stopping checkpoint. The report
-    needs ``min_tail`` checkpoints after the start of phase 3 before it can report it, so the advice comes
-    that many measurements late.
-
-    >>> import pandas as pd
-    >>> from genphase.analysis import detect_phases
-    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "test", "loss": [5.0, 4, 3, 2, 1]})
-    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
-    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
-    >>> v = verdict_of(detect_phases(tr, hb))  # H-bar peaks at epoch 2, then falls: phase 2
-    >>> v.phase, v.stop, v.stop_epoch
-    (2, False, None)
-    """
-    b = report.boundaries
-    hev = report.evidence.get("h_bar", {})
-    if b.get("phase3_start") is not None:
-        phase = 3
-    elif b.get("phase1_end") is not None:
-        phase = 2
-    elif "rise" in hev and hev["rise"] >= hev["rise_threshold"]:
-        phase = 1
-    else:
-        phase = 0
-    stop = phase == 3
-    return Verdict(phase=phase, stop=stop, stop_epoch=int(report.early_stopping["epoch"]) if stop else None,
-                   message=report.message, report=report.to_dict(), phases=report.to_frame())
-
-
-def default_phase_rule(training: pd.DataFrame, h_bar: pd.DataFrame, order_strengths: pd.DataFrame | None) -> Verdict:
-    """:func:`verdict_of` :func:`genphase.analysis.detect_phases` with its default rules, on the tidy tables.
-
-    (A tracker with no ``phase_rule`` takes the engine's verdict instead, which also reads the order
-    distribution and the run's ``analysis`` settings, as ``genphase run`` does.)
-
-    >>> import pandas as pd
-    >>> tr = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "split": "test", "loss": [5.0, 4, 3, 2, 1]})
-    >>> hb = pd.DataFrame({"checkpoint": [0, 1, 2, 3, 4] * 2, "sample": [0] * 5 + [1] * 5, "split": "train",
-    ...                    "h_bar": [0.1, 0.5, 0.9, 0.5, 0.1] * 2})
-    >>> v = default_phase_rule(tr, hb, None)  # H-bar peaks at epoch 2, then falls: phase 2
-    >>> v.phase, v.stop, v.stop_epoch
-    (2, False, None)
-    """
-    from .analysis import detect_phases
-
-    return verdict_of(detect_phases(training, h_bar, order_strengths))
-
-
-# ------------------------------------------------------------------------------------------ helpers
-def _is_texts(x: Any) -> bool:
-    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, str) for t in x)
-
-
-def _infer_modality(x: Any) -> str:
-    if _is_texts(x):
-        return "text"
-    nd = np.ndim(x) if not isinstance(x, torch.Tensor) else x.ndim
-    return {2: "tabular", 3: "pointcloud", 4: "image"}.get(nd, "unknown")
-
-
-def _masker_modality(masker: Any) -> str | None:
-    from .maskers import EmbeddingMasker, ImagePatchMasker, PointCloudMasker, TabularMasker
-
-    for cls, mod in ((ImagePatchMasker, "image"), (TabularMasker, "tabular"), (PointCloudMasker, "pointcloud"),
-                     (EmbeddingMasker, "text")):
-        if isinstance(masker, cls):
-            return mod
-    return None  # a custom masker: its prepare() decides what fits
-
-
-def _labels(y: Any, size: int, what: str) -> np.ndarray:
-    lab = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
-    if lab.shape != (size,):
-        raise InputError(f"{what}: labels must have shape [{size}] (one per sample), got {lab.shape}")
-    if not np.issubdtype(lab.dtype, np.integer):
-        if np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab)):
-            lab = lab.astype(np.int64)
-        else:
-            raise InputError(f"{what}: labels must be integer class indices, got dtype {lab.dtype}")
-    if lab.size and lab.min() < 0:
-        raise InputError(f"{what}: labels must be >= 0 (class indices), got {int(lab.min())}")
-    return lab.astype(np.int64)
-
-
-def _pair(samples: Any, what: str) -> tuple[Any, np.ndarray]:
-    if not isinstance(samples, (tuple, list)) or len(samples) != 2 or _is_texts(samples):
-        raise InputError(f"{what} must be a pair (inputs, labels), e.g. (x[:64], y[:64]); got {type(samples).__name__}")
-    x, y = samples
-    if _is_texts(x):
-        x = [str(t) for t in x]
-        size = len(x)
-    else:
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu()
-        if x.ndim < 2:
-            raise InputError(f"{what}: inputs must be [M, ...] (a batch of samples) or a list of texts, got shape "
-                             f"{tuple(x.shape)}")
-        if not x.is_floating_point():
-            x = x.float()
-        size = int(x.shape[0])
-    if size == 0:
-        raise InputError(f"{what} holds no samples; pass at least one")
-    return x, _labels(y, size, what)
-
-
-def _fingerprint(obj: Any) -> str:
-    h = hashlib.sha256()
-    if isinstance(obj, torch.Tensor):
-        h.update(str(tuple(obj.shape)).encode())
-        h.update(obj.detach().cpu().contiguous().numpy().tobytes())
-    elif isinstance(obj, np.ndarray):
-        h.update(str(obj.shape).encode())
-        h.update(np.ascontiguousarray(obj).tobytes())
-    else:
-        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
-def _param_signature(model: torch.nn.Module) -> list[tuple[int, ...]]:
-    return sorted(tuple(p.shape) for p in model.parameters())
-
-
-def _embedding_of(model: Any) -> Any:
-    for m in (model, getattr(model, "model", None)):
-        if m is not None and callable(getattr(m, "get_input_embeddings", None)):
-            return m.get_input_embeddings()
-    raise InputError(
-        f"{type(model).__name__} has no get_input_embeddings() (nor .model.get_input_embeddings()); text "
-        "variables are masked in the model's own word embedding, so measure the Hugging Face model itself"
-    )
-
-
-def _chunks(inputs: Any, size: int, chunk: int):
-    for lo in range(0, size, chunk):
-        hi = min(lo + chunk, size)
-        yield inputs[lo:hi] if isinstance(inputs, torch.Tensor) else {k: v[lo:hi] for k, v in inputs.items()}
-
-
-def _call(model: Any, x: Any) -> torch.Tensor:
-    from .masked_outputs import _call_model
-
-    return _call_model(model, x)
-
-
-def _to(x: Any, device: torch.device) -> Any:
-    from .maskers.base import to_device
-
-    return to_device(x, device)
-
-
-class _EvalMode:
-    """Switch a module to eval mode (and back, module by module), without grad, outside inference mode."""
-
-    def __init__(self, model: Any):
-        self.model = model
-        self.saved: list[tuple[torch.nn.Module, bool]] = []
-
-    def __enter__(self):
-        self._ctx = [torch.inference_mode(False), torch.no_grad()]
-        for c in self._ctx:
-            c.__enter__()
-        if isinstance(self.model, torch.nn.Module):
-            self.saved = [(m, m.training) for m in self.model.modules()]
-            self.model.eval()
-        return self
-
-    def __exit__(self, *exc):
-        for m, flag in self.saved:
-            m.training = flag
-        for c in reversed(self._ctx):
-            c.__exit__(*exc)
-        return False
-
-
-def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
-    if isinstance(batch, Mapping):
-        b = dict(batch)
-        for key in ("labels", "label", "y"):
-            if key in b:
-                return b, torch.as_tensor(b.pop(key))
-        raise InputError(f"a reference batch given as a mapping needs a 'labels' entry, got keys {sorted(b)}")
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], torch.as_tensor(batch[1])
-    raise InputError(f"reference batches must be (inputs, labels) pairs or mappings with 'labels', got {type(batch).__name__}")
-
-
-_OPTIMIZERS = ("adam", "adamw", "sgd")
-
-
-
-# ------------------------------------------------------------------------------------------ tracker
 class Tracker:
     """Measure H-bar and the phase of a model's interactions during training; append to a run directory.
 
@@ -394,7 +168,7 @@ class Tracker:
         seed: int | None = None,
         max_length: int = 64,
     ) -> None:
-        from .value_functions import get_value_function
+        from ..value_functions import get_value_function
 
         # ---- settings: the run config's sections, validated before anything else
         self.settings = _settings(settings, baselines, value_fn=value_fn, tau=tau, noise_bound=noise_bound,
@@ -434,7 +208,8 @@ class Tracker:
         if masker is None:
             if n is None or isinstance(n, bool) or not isinstance(n, (int, np.integer)):
                 raise InputError(f"give a masker, or n (a positive int: the number of input variables), got n={n!r}")
-            masker = self._default_masker(int(n), background)
+            self._text_default = self.modality == "text"  # rebuilt in _prepare_text with the tokenizer's [MASK] id
+            masker = default_masker(self.modality, self._x, self.split, int(n), background, self.seed)
         else:
             mm = _masker_modality(masker)
             if mm is not None and mm != self.modality:
@@ -499,30 +274,6 @@ class Tracker:
         self.last_timing: dict[str, float] = {}
 
     # -------------------------------------------------------------------------------- construction
-    def _default_masker(self, n: int, background: Any) -> Any:
-        from .maskers import EmbeddingMasker, ImagePatchMasker, PointCloudMasker, TabularMasker
-
-        if self.modality == "text":
-            self._text_default = True  # rebuilt in _prepare_text with the tokenizer's [MASK] id
-            return EmbeddingMasker(_embedding_of, n, baseline=0)
-        bg = self._x[self.split == "train"] if background is None else torch.as_tensor(np.asarray(background)).float()
-        if self.modality == "image":
-            c, h, w = self._x.shape[1:]
-            ps = max(1, min(h, w) // 4)
-            cells = (h // ps) * (w // ps)
-            frac = 0.75 if n <= _central_cells(h // ps, w // ps, 0.75) else 1.0
-            if n > cells:
-                raise InputError(f"n={n} exceeds the {cells} patches of {ps}x{ps} of a {h}x{w} image; lower n or pass a masker")
-            return ImagePatchMasker.from_data(bg, patch_size=ps, n=n, seed=self.seed, central_fraction=frac)
-        if self.modality == "tabular":
-            f = int(self._x.shape[1])
-            if n > f:
-                raise InputError(f"n={n} exceeds the {f} features of the tabular samples; lower n")
-            return TabularMasker.from_data(bg, features=list(range(n)))
-        if self.modality == "pointcloud":
-            return PointCloudMasker(n=n)
-        raise InputError(f"cannot tell the modality of inputs of shape {tuple(self._x.shape)}; pass a masker")
-
     def _config(self) -> dict[str, Any]:
         inputs_fp = _fingerprint(self._texts) if self._texts is not None else _fingerprint(self._x)
         masker_desc = _describe(self.masker)
@@ -557,8 +308,8 @@ class Tracker:
     def _prepare_dir(self) -> dict[str, Any]:
         import yaml
 
-        from . import __version__
-        from .rundir import atomic_write, read_json, write_json
+        from ..rundir import atomic_write, read_json, write_json
+        from .. import __version__
 
         p = self.paths
         if p.manifest.exists():
@@ -629,7 +380,7 @@ class Tracker:
         self._ready = True
 
     def _setup(self, model: Any, tokenizer: Any) -> None:
-        from .masked_outputs import model_device
+        from ..masked_outputs import model_device
 
         device = model_device(model) or torch.device("cpu")
         if self.modality == "text":
@@ -649,7 +400,7 @@ class Tracker:
             self._signature = _param_signature(model)
         self._write_samples()
         baseline_res, records = self._ensure_baselines(device)
-        from .analysis.engine import SeriesAnalysis
+        from ..analysis.engine import SeriesAnalysis
 
         self._series = SeriesAnalysis(baseline_res, split=self.split, labels=self.labels, settings=self.settings,
                                       records=records, dataset_index=self.dataset_index,
@@ -657,8 +408,8 @@ class Tracker:
         self._replay_records()
 
     def _prepare_text(self, model: Any, tokenizer: Any) -> None:
-        from .errors import require
-        from .maskers import collate_text, word_variables
+        from ..errors import require
+        from ..maskers import collate_text, word_variables
 
         require("transformers", "transformers", "text tracking")
         tok = self.tokenizer or tokenizer or getattr(model, "tokenizer", None)
@@ -678,7 +429,7 @@ class Tracker:
                              f"({self.split[i]}): {why}; choose texts with enough words or lower n")
         self._inputs = collate_text(items, pad_token_id=tok.pad_token_id or 0)
         if self._text_default:
-            from .maskers import EmbeddingMasker
+            from ..maskers import EmbeddingMasker
 
             mid = getattr(tok, "mask_token_id", None)
             self.masker = EmbeddingMasker(_embedding_of, self.n, baseline=int(mid if mid is not None else tok.pad_token_id or 0))
@@ -692,7 +443,7 @@ class Tracker:
 
     def _full_logits(self, model: Any) -> torch.Tensor:
         """Model outputs ``[2M, C]`` on the unmasked explained samples (eval mode, no grad)."""
-        from .masked_outputs import model_device
+        from ..masked_outputs import model_device
 
         device = model_device(model) or torch.device("cpu")
         self._bind(model)
@@ -721,9 +472,9 @@ class Tracker:
     # -------------------------------------------------------------------------------- baselines
     def _ensure_baselines(self, device: torch.device) -> tuple[list[Any], list[BaselineRecord]]:
         """The K baselines trained (or loaded, or given), checked against the model, and their interactions."""
-        from .io import load_interactions, save_interactions
-        from .models._common import seeded
-        from .rundir import read_json, save_torch, write_json
+        from ..io import load_interactions, save_interactions
+        from ..models._common import seeded
+        from ..rundir import read_json, save_torch, write_json
 
         models, records = [], []
         for i in range(self.k):
@@ -741,7 +492,7 @@ class Tracker:
                     log = read_json(self.paths.baseline_log(i)) if self.paths.baseline_log(i).exists() else []
                 else:
                     t0 = time.perf_counter()
-                    log = self._train_baseline(bm, self._bspec["seed"] + i, device)
+                    log = train_baseline(bm, self._reference, self._bspec, self._bspec["seed"] + i, device)
                     write_json(self.paths.baseline_log(i), log)
                     save_torch(self.paths.baseline(i), bm.state_dict())
                     self._timing(f"baseline_{i}", time.perf_counter() - t0)
@@ -770,48 +521,11 @@ class Tracker:
                 res.append(r)
         return res, records
 
-    def _train_baseline(self, model: torch.nn.Module, seed: int, device: torch.device) -> list[dict[str, Any]]:
-        from .models._common import seeded
-
-        spec = self._bspec
-        data = self._reference
-        with seeded(seed), torch.inference_mode(False), torch.enable_grad():
-            if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, torch.utils.data.DataLoader):
-                x, y = data
-                xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-                ds = torch.utils.data.TensorDataset(xt.float() if xt.is_floating_point() else xt, torch.as_tensor(np.asarray(y)).long())
-                g = torch.Generator().manual_seed(seed)
-                loader = torch.utils.data.DataLoader(ds, batch_size=spec["batch_size"], shuffle=True, generator=g)
-            else:
-                loader = data
-            opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[spec["optimizer"]]
-            opt = opt_cls(model.parameters(), lr=spec["lr"], **({"momentum": 0.9} if spec["optimizer"] == "sgd" else {}))
-            model.train()
-            log = []
-            for epoch in range(1, spec["epochs"] + 1):
-                tot, correct, count = 0.0, 0, 0
-                for batch in loader:
-                    x, y = _split_batch(batch)
-                    x, y = _to(x, device), y.to(device).long()
-                    out = _call(model, x)
-                    loss = torch.nn.functional.cross_entropy(out, y)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    tot += float(loss.detach()) * len(y)
-                    correct += int((out.argmax(1) == y).sum())
-                    count += len(y)
-                if count == 0:
-                    raise InputError("reference_data yielded no batches; pass a non-empty DataLoader or (x, y) pair")
-                log.append({"epoch": epoch, "split": "test", "loss": tot / count, "accuracy": correct / count})
-            model.eval()
-        return log
-
     # -------------------------------------------------------------------------------- measuring
     def _extract(self, model: Any) -> Any:
         """The one extraction path (:func:`genphase.extraction.extract`), cold for every model."""
-        from .extraction import extract
-        from .masked_outputs import model_device
+        from ..extraction import extract
+        from ..masked_outputs import model_device
 
         device = model_device(model) or torch.device("cpu")
         self._bind(model)
@@ -905,8 +619,8 @@ class Tracker:
 
     def _measure(self, model: Any, step: int, rows: list[dict[str, Any]] | None, given: dict[str, tuple[Any, Any]],
                  t0: float) -> dict[str, float]:
-        from .io import save_interactions
-        from .rundir import write_analysis
+        from ..io import save_interactions
+        from ..rundir import write_analysis
 
         res = self._extract(model).interactions  # cold, as the baselines: one path for all (docs/solver.md, 'Ties')
         record = {"step": step, "training": rows if rows is not None else self._own_rows(model, step, given), "scalars": {}}
@@ -951,7 +665,7 @@ class Tracker:
         return self.phase_rule(t["training"][t["training"]["model"] == "model"], t["h_bar"], t.get("order_strengths"))
 
     def _write_samples(self) -> None:
-        from .rundir import atomic_write, write_json
+        from ..rundir import atomic_write, write_json
 
         p = self.paths
         arr = np.asarray(self._texts, dtype=str) if self._texts is not None else self._x.numpy()
@@ -960,14 +674,14 @@ class Tracker:
                                                               dataset_index=self.dataset_index))
 
     def _write_state(self) -> None:
-        from .rundir import write_json
+        from ..rundir import write_json
 
         v = self._verdict_now
         write_json(self.paths.tracker_state, {**self.state_dict(), "verdict": None if v is None else {
             "phase": v.phase, "stop": v.stop, "stop_epoch": v.stop_epoch, "message": v.message, "steps": self.steps}})
 
     def _timing(self, key: str, seconds: float, add: bool = False) -> None:
-        from .rundir import write_json
+        from ..rundir import write_json
 
         t = self._manifest.setdefault("timings", {})
         t[key] = round((t.get(key, 0.0) if add else 0.0) + seconds, 3)
@@ -1004,7 +718,7 @@ class Tracker:
 
     def _replay_records(self) -> None:
         """The engine fed again with the recorded steps' interactions (after load_state_dict)."""
-        from .io import load_interactions
+        from ..io import load_interactions
 
         series = self._series
         series.drop_after(-1)
@@ -1021,7 +735,7 @@ class Tracker:
 
     def report(self) -> Path:
         """Build ``report.html`` of the run directory (same as ``genphase report RUN_DIR``)."""
-        from .report import build_report
+        from ..report import build_report
 
         return build_report(self.paths.root)
 
@@ -1055,35 +769,6 @@ def _settings(settings: Settings | None, baselines: Any, **kw: Any) -> Settings:
     return s
 
 
-def _dataset_index(given: Any, n_train: int, n_test: int) -> np.ndarray:
-    if given is None:
-        return np.concatenate([np.arange(n_train), np.arange(n_test)]).astype(np.int64)
-    if not isinstance(given, (tuple, list)) or len(given) != 2:
-        raise InputError("dataset_index must be a pair (train_index, reference_index), one index per explained sample")
-    out = []
-    for idx, size, what in ((given[0], n_train, "train"), (given[1], n_test, "reference")):
-        a = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
-        if a.size != size or not np.issubdtype(a.dtype, np.integer):
-            raise InputError(f"dataset_index: the {what} index must hold {size} integers (one per explained sample), "
-                             f"got {a.size} of dtype {a.dtype}")
-        out.append(a.astype(np.int64))
-    return np.concatenate(out)
-
-
-def _training_rows(rows: Any, step: int) -> list[dict[str, Any]]:
-    """Training-log rows as plain dicts (JSON-safe), each with its epoch (default ``step``)."""
-    out = []
-    for r in rows:
-        if not isinstance(r, Mapping) or "split" not in r or "loss" not in r:
-            raise InputError(f"training rows must be mappings with split, loss and accuracy (and epoch), got {r!r}")
-        row = {"epoch": int(r.get("epoch", step)), "split": str(r["split"]), "loss": float(r["loss"]),
-               "accuracy": float(r.get("accuracy", math.nan))}
-        if r.get("prediction_changes") is not None:
-            row["prediction_changes"] = int(r["prediction_changes"])
-        out.append(row)
-    return out
-
-
 def _scalars(analysis: RunAnalysis, step: int, n: int) -> dict[str, float]:
     """The measurement's scalars at ``step``, read off the engine's tables."""
     t = analysis.tables
@@ -1104,33 +789,3 @@ def _scalars(analysis: RunAnalysis, step: int, n: int) -> dict[str, float]:
         sc[f"h_bar{suffix}_high"] = float(row["ci_high"].iloc[0]) if ok else math.nan
         sc[f"high_order_nongen{suffix}"] = float(nongen.reindex(samples["sample"], fill_value=0.0).mean())
     return sc
-
-
-# ------------------------------------------------------------------------------------------ small helpers
-def _central_cells(gh: int, gw: int, frac: float) -> int:
-    """Number of grid cells whose centre lies in the central box of ``frac`` (as ImagePatchMasker counts)."""
-    lo_r, hi_r = gh * (1 - frac) / 2, gh * (1 + frac) / 2
-    lo_c, hi_c = gw * (1 - frac) / 2, gw * (1 + frac) / 2
-    rows = sum(1 for r in range(gh) if lo_r <= r + 0.5 <= hi_r)
-    cols = sum(1 for c in range(gw) if lo_c <= c + 0.5 <= hi_c)
-    return rows * cols
-
-
-def _rows_of(x: Any) -> int:
-    return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(next(iter(x.values())).shape[0])
-
-
-def _describe_inputs(x: Any) -> str:
-    if isinstance(x, list):
-        return f"{len(x)} texts"
-    if isinstance(x, torch.Tensor):
-        return f"shape {list(x.shape)}"
-    if isinstance(x, Mapping):
-        return "token inputs " + ", ".join(f"{k} {list(v.shape)}" for k, v in x.items())
-    return type(x).__name__
-
-
-def _describe(masker: Any) -> dict[str, Any]:
-    from .masked_outputs import _describe as describe
-
-    return json.loads(json.dumps(describe(masker), default=str))
