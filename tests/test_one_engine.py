@@ -84,3 +84,18 @@ def test_a_crossfit_run_replayed_through_the_tracker_gives_identical_tables(tmp_
                  [*TABULAR, "baselines.trained_on=crossfit", "baselines.early_stopping=true"], report=False)
     _replay(root, tmp_path / "replay")
     _assert_same_tables(root, tmp_path / "replay")
+
+
+def test_report_of_a_tracker_directory_has_every_section_of_a_run(mini_run, tmp_path):
+    """`genphase report` on a tracker's directory: the headings of a run's report, no figure skipped."""
+    import re
+    import shutil
+
+    from genphase.report import build_report
+
+    _replay(mini_run, tmp_path / "replay")
+    run_copy = shutil.copytree(mini_run, tmp_path / "run")
+    pages = [build_report(run_copy).read_text(), build_report(tmp_path / "replay").read_text()]
+    heads = [re.findall(r"<h[23][^>]*>([^<]*)", page) for page in pages]
+    assert heads[0] == heads[1] and len(heads[0]) >= 10
+    assert "Figure skipped" not in pages[0] and "Figure skipped" not in pages[1]

@@ -246,3 +246,45 @@ def test_import_genphase_imports_no_framework():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("kwargs", "override"), [
+    ({"tau": 1.5}, "interactions.tau=1.5"),
+    ({"n": 0}, "variables.n=0"),
+    ({"k": 0}, "baselines.k=0"),
+    ({"solver": "simplex"}, "interactions.solver=simplex"),
+    ({"tol": 2.0}, "interactions.tol=2.0"),
+    ({"noise_bound": -0.1}, "interactions.noise_bound=-0.1"),
+    ({"value_fn": "odds"}, "interactions.value_function=odds"),
+    ({"baseline_epochs": 0}, "baselines.epochs=0"),
+    ({"baseline_lr": 0.0}, "baselines.lr=0.0"),
+    ({"n_resamples": -1}, "analysis.n_resamples=-1"),
+])
+def test_a_bad_setting_fails_at_construction_with_the_error_of_a_run_config(tmp_path, kwargs, override):
+    """The same ConfigError, word for word, as `genphase run` gives for the same setting; nothing trained."""
+    from genphase.errors import ConfigError
+    from genphase.pipeline.config import load_config
+
+    built = []
+
+    def factory():
+        built.append(1)
+        return _net()
+
+    with pytest.raises(ConfigError) as from_config:
+        load_config("digits", [override])
+    with pytest.raises(ConfigError) as from_tracker:
+        _tracker(tmp_path, **{"model_factory": factory, **kwargs})
+    assert str(from_tracker.value) == str(from_config.value)
+    assert str(from_tracker.value).startswith(f"config key '{override.split('=')[0]}'")
+    assert not built and not (tmp_path / "run").exists()  # no baseline built, no run directory claimed
+
+
+def test_mismatched_samples_and_labels_fail_at_construction(tmp_path):
+    x, y = _data()
+    with pytest.raises(InputError, match=r"train_samples: labels must have shape \[8\]"):
+        Tracker((x[:8], y[:7]), (x[8:], y[8:]), run_dir=tmp_path / "r", n=N, model_factory=_net, reference_data=(x, y))
+    with pytest.raises(InputError, match=r"dataset_index: the reference index must hold 8 integers"):
+        Tracker((x[:8], y[:8]), (x[8:], y[8:]), run_dir=tmp_path / "r", n=N, model_factory=_net, reference_data=(x, y),
+                dataset_index=(np.arange(8), np.arange(3)))
+    assert not (tmp_path / "r").exists()

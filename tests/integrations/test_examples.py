@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TINY = ["--epochs", "4", "--samples", "6", "--n", "4", "--k", "1", "--baseline-epochs", "2"]
+TINY = ["--epochs", "4", "--samples", "8", "--n", "4", "--k", "1", "--baseline-epochs", "2"]
 
 
 def _run(name: str, argv: list[str]) -> Path:
@@ -57,7 +57,7 @@ def test_lightning_example(tmp_path):
 @pytest.mark.slow
 def test_hf_trainer_example(tmp_path):
     pytest.importorskip("transformers")
-    out = _run("hf_trainer_text", ["--out", str(tmp_path / "run"), "--epochs", "2", "--samples", "6", "--n", "3",
+    out = _run("hf_trainer_text", ["--out", str(tmp_path / "run"), "--epochs", "2", "--samples", "8", "--n", "3",
                                    "--k", "1", "--baseline-epochs", "1", "--train-size", "100",
                                    "--reference-size", "60", "--hidden", "16"])
     _check(out, out / "tensorboard")

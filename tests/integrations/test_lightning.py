@@ -50,7 +50,7 @@ def _loader(x, y):
 
 def _tracker(run_dir, **kw):
     x, y = _data()
-    return Tracker((x[:6], y[:6]), (x[12:18], y[12:18]), run_dir=run_dir, n=N, model_factory=Tiny,
+    return Tracker((x[:8], y[:8]), (x[12:20], y[12:20]), run_dir=run_dir, n=N, model_factory=Tiny,
                    reference_data=(x[12:], y[12:]), k=1, baseline_epochs=2, **kw)
 
 
@@ -158,7 +158,7 @@ def rule(training, h_bar, order_strengths):
 
 g = torch.Generator().manual_seed(0)
 x = torch.rand(24, 1, 4, 4, generator=g); y = torch.arange(24) % 3
-tracker = Tracker((x[:6], y[:6]), (x[12:18], y[12:18]), run_dir=out / "run", n=4, model_factory=Tiny,
+tracker = Tracker((x[:8], y[:8]), (x[12:20], y[12:20]), run_dir=out / "run", n=4, model_factory=Tiny,
                   reference_data=(x[12:], y[12:]), k=1, baseline_epochs=2, phase_rule=rule)
 trainer = pl.Trainer(max_epochs=8, accelerator="cpu", devices=2, strategy="ddp", logger=False,
                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -190,3 +190,46 @@ def test_ddp_rank0_measures_and_the_decision_is_broadcast(tmp_path):
     assert r0["steps"] == [0, 1, 2] and r1["steps"] == []  # only rank 0 measured
     assert r0["epoch"] == r1["epoch"] == 2  # both ranks stopped together on the broadcast advice
     assert r0["h_bar"] == r1["h_bar"]  # and logged the same value
+
+
+def test_the_real_phase_rule_stops_an_overfitting_fit_through_early_stopping(tmp_path):
+    """No stub: an MLP over-fits 400 digits with 20% flipped labels; the engine finds phase 3 and
+    ``EarlyStopping(monitor="genphase/stop")`` ends the fit well before ``max_epochs``."""
+    import json
+
+    from genphase.datasets import add_label_noise, load_digits, subsample_train
+    from genphase.models import MLP
+
+    class Digits(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = MLP((1, 8, 8), 10, hidden=(256, 256))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, _):
+            return torch.nn.functional.cross_entropy(self(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+
+    pl.seed_everything(0, verbose=False)
+    ds = add_label_noise(subsample_train(load_digits(test_size=0.5), 400), 0.2)
+    x_tr, y_tr = torch.as_tensor(ds.x_train), torch.as_tensor(ds.y_train)
+    x_te, y_te = torch.as_tensor(ds.x_test), torch.as_tensor(ds.y_test)
+    g = torch.Generator().manual_seed(0)
+    pick_tr, pick_te = torch.randperm(len(y_tr), generator=g)[:16], torch.randperm(len(y_te), generator=g)[:16]
+    tracker = Tracker((x_tr[pick_tr], y_tr[pick_tr]), (x_te[pick_te], y_te[pick_te]), run_dir=tmp_path / "run", n=6,
+                      background=x_tr, model_factory=Digits, reference_data=(x_te, y_te), k=2, baseline_epochs=20,
+                      baseline_optimizer="sgd", baseline_lr=0.05, baseline_batch_size=32, every_n_epochs=3)
+    es = EarlyStopping(monitor="genphase/stop", mode="min", divergence_threshold=0.5, patience=10**6, strict=False)
+    trainer = _trainer(tmp_path, [GenphaseCallback(tracker), es], max_epochs=45, logger=False, enable_checkpointing=False)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_tr, y_tr), batch_size=32, shuffle=True)
+    trainer.fit(Digits(), loader)
+    assert trainer.current_epoch < 45 and es.stopped_epoch > 0  # stopped early, by EarlyStopping
+    assert tracker.history[-1]["stop"] == 1.0 and all(h["stop"] == 0.0 for h in tracker.history[:-1])
+    assert tracker.steps[-1] == trainer.current_epoch  # the measurement after the last epoch trained said stop
+    phases = json.loads((tmp_path / "run/metrics/phases.json").read_text())
+    assert phases["boundaries"]["phase3_start"] is not None
+    assert tracker.history[-1]["stop_epoch"] == phases["early_stopping"]["epoch"]

@@ -59,7 +59,7 @@ def _tracker(tok, run_dir, **kw):
     opts = dict(n=N, model_factory=lambda: _model(tok), reference_data=ref, k=1, baseline_epochs=2,
                 baseline_optimizer="adamw")
     opts.update(kw)
-    return Tracker((tr_x[:5], tr_y[:5]), (te_x[:5], te_y[:5]), run_dir=run_dir, **opts)
+    return Tracker((tr_x[:8], tr_y[:8]), (te_x[:8], te_y[:8]), run_dir=run_dir, **opts)
 
 
 def _trainer(tok, out, epochs, **kw):
@@ -84,19 +84,19 @@ def test_text_model_equal_to_its_baseline_generalizes_fully(tok, tmp_path):
     """Word-level masking with the model's own embedding; planted truth: model == baseline gives H-bar 1."""
     model = _model(tok)
     tr_x, tr_y = _corpus(10, 1)
-    tracker = Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "r", n=N, tokenizer=tok,
+    tracker = Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "r", n=N, tokenizer=tok, n_resamples=0,
                       baselines=[copy.deepcopy(model)])
     res = tracker.measure(model, step=0)
     assert res["h_bar"] == pytest.approx(1.0) and res["h_bar_test"] == pytest.approx(1.0)
     assert tracker.masker.describe()["baseline"] == {"token_id": tok.mask_token_id}
     words = json.loads((tmp_path / "r/explained/variables.json").read_text())["words"]
     assert all(len(w) == N and "the" not in w for w in words)  # content words, stop words skipped
-    long = Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "l", n=7, tokenizer=tok,
+    long = Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "l", n=7, tokenizer=tok, n_resamples=0,
                    baselines=[copy.deepcopy(model)])
     with pytest.raises(InputError, match="cannot give n=7 word variables"):
         long.measure(model, step=0)
     with pytest.raises(InputError, match="ImagePatchMasker.*text"):
-        Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "i", baselines=[model],
+        Tracker((tr_x[:4], tr_y[:4]), (tr_x[4:8], tr_y[4:8]), run_dir=tmp_path / "i", baselines=[model], n_resamples=0,
                 masker=ImagePatchMasker(torch.zeros(1, 4, 4), patch_size=2, n=2))
 
 
@@ -152,3 +152,44 @@ def test_measure_on_epoch_end_without_evaluation(tok, tmp_path):
     with pytest.raises(InputError, match="measure_on"):
         GenphaseTrainerCallback(tracker, measure_on="step")
     assert cb.last["step"] == 2
+
+
+def test_the_real_phase_rule_stops_an_overfitting_trainer(tmp_path):
+    """No stub: the Trainer fits an MLP to 400 digits with 20% flipped labels; the engine finds phase 3 and
+    ``stop_on_phase3=True`` sets ``should_training_stop`` well before the last epoch."""
+    from genphase.datasets import add_label_noise, load_digits, subsample_train
+    from genphase.models import MLP
+
+    class Digits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = MLP((1, 8, 8), 10, hidden=(256, 256))
+
+        def forward(self, x, labels=None):
+            logits = self.net(x)
+            out = {"logits": logits}
+            if labels is not None:
+                out["loss"] = torch.nn.functional.cross_entropy(logits, labels)
+            return out
+
+    torch.manual_seed(0)
+    ds = add_label_noise(subsample_train(load_digits(test_size=0.5), 400), 0.2)
+    x_tr, y_tr = torch.as_tensor(ds.x_train), torch.as_tensor(ds.y_train)
+    x_te, y_te = torch.as_tensor(ds.x_test), torch.as_tensor(ds.y_test)
+    g = torch.Generator().manual_seed(0)
+    pick_tr, pick_te = torch.randperm(len(y_tr), generator=g)[:16], torch.randperm(len(y_te), generator=g)[:16]
+    tracker = Tracker((x_tr[pick_tr], y_tr[pick_tr]), (x_te[pick_te], y_te[pick_te]), run_dir=tmp_path / "run", n=6,
+                      background=x_tr, model_factory=Digits, reference_data=(x_te, y_te), k=2, baseline_epochs=20,
+                      baseline_optimizer="sgd", baseline_lr=0.05, baseline_batch_size=32, every_n_epochs=3)
+    args = TrainingArguments(output_dir=str(tmp_path / "hf"), num_train_epochs=45, per_device_train_batch_size=32,
+                             lr_scheduler_type="constant", eval_strategy="no", save_strategy="no", logging_strategy="no",
+                             use_cpu=True, seed=0, disable_tqdm=True, report_to=[])
+    model = Digits()
+    trainer = Trainer(model=model, args=args, optimizers=(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), None),
+                      train_dataset=[{"x": x, "labels": int(y)} for x, y in zip(x_tr, y_tr)])
+    GenphaseTrainerCallback(tracker, stop_on_phase3=True, measure_on="epoch").attach(trainer)
+    trainer.train()
+    assert trainer.state.epoch < 45 and tracker.steps[-1] == int(trainer.state.epoch)
+    assert tracker.history[-1]["stop"] == 1.0 and all(h["stop"] == 0.0 for h in tracker.history[:-1])
+    phases = json.loads((tmp_path / "run/metrics/phases.json").read_text())
+    assert phases["boundaries"]["phase3_start"] is not None

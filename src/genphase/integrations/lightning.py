@@ -62,7 +62,7 @@ class GenphaseCallback(_pl.Callback):
     >>> pl = _lightning()  # lightning.pytorch or pytorch_lightning, whichever is installed
     >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
-    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4, n_resamples=0,
     ...                   model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
     >>> class Module(pl.LightningModule):
     ...     def __init__(self):

@@ -56,7 +56,7 @@ class GenphaseTrainerCallback(_tf.TrainerCallback):
     >>> from genphase import Tracker
     >>> net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     >>> x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
-    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4,
+    >>> tracker = Tracker((x[:4], y[:4]), (x[4:], y[4:]), run_dir=tempfile.mkdtemp(), n=4, n_resamples=0,
     ...                   model_factory=net, reference_data=(x, y), k=1, baseline_epochs=1)
     >>> cb = GenphaseTrainerCallback(tracker, stop_on_phase3=True)
     >>> cb.measure_on, cb.stop_on_phase3
