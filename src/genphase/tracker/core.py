@@ -308,8 +308,8 @@ class Tracker:
     def _prepare_dir(self) -> dict[str, Any]:
         import yaml
 
-        from ..rundir import atomic_write, read_json, write_json
         from .. import __version__
+        from ..rundir import atomic_write, read_json, write_json
 
         p = self.paths
         if p.manifest.exists():
