@@ -22,7 +22,8 @@ import graph_toys as toys  # noqa: E402
 
 from genphase.errors import ConfigError  # noqa: E402
 from genphase.pipeline.executors import LocalExecutor, get_executor  # noqa: E402
-from genphase.pipeline.graph import STAGING, Graph, Node, Resources, RunStore  # noqa: E402
+from genphase.pipeline.graph import STAGING, Graph, Node, Resources  # noqa: E402
+from genphase.pipeline.store import RunStore  # noqa: E402
 
 HERE = Path(__file__).parent
 

@@ -23,7 +23,8 @@ import pytest
 
 from genphase.errors import ConfigError, CorruptFileError, InputError, MissingDependencyError
 from genphase.pipeline.executors import GraphProgress, LocalExecutor, get_executor
-from genphase.pipeline.graph import STAGING, Graph, Node, NodeFailedError, Output, Resources, RunStore
+from genphase.pipeline.graph import STAGING, Graph, Node, NodeFailedError, Output, Resources
+from genphase.pipeline.store import RunStore
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
@@ -207,7 +208,8 @@ import sys
 sys.path[:0] = [{tests!r}]
 import graph_toys as toys
 from genphase.pipeline.executors import LocalExecutor
-from genphase.pipeline.graph import Graph, Node, RunStore
+from genphase.pipeline.graph import Graph, Node
+from genphase.pipeline.store import RunStore
 logs, marker, root = sys.argv[1:4]
 g = Graph()
 g.add(Node("a", toys.counted, args=(logs, "a", 2), outputs=("a.txt",)))
@@ -302,7 +304,7 @@ def test_importing_genphase_never_imports_ray(tmp_path):
         "import genphase.pipeline.executors.progress\n"
         f"sys.path.insert(0, {str(HERE)!r})\n"
         "import graph_toys\n"
-        "from genphase.pipeline.graph import RunStore\n"
+        "from genphase.pipeline.store import RunStore\n"
         "genphase.pipeline.executors.get_executor('local').run(graph_toys.numeric_graph(n=5), RunStore(tempfile.mkdtemp()))\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
     )
@@ -357,7 +359,7 @@ def test_two_attempts_of_a_node_never_share_its_scratch_space(tmp_path):
     # node on the same machine: the second waits, so neither removes the other's files (without the
     # lock, the first one's clean-up of the scratch space made the second's writes fail)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import graph_toys as toys; "
-            "from genphase.pipeline.graph import Node, Output, execute_node; "
+            "from genphase.pipeline.graph import Node, Output; from genphase.pipeline.worker import execute_node; "
             "node = Node('slow', toys.slow_state, (float(sys.argv[3]), sys.argv[4]), outputs=(Output('out.txt'),)); "
             "print(execute_node(node, 'object', sys.argv[2])[0].value)")
     env = {**os.environ, "PYTHONPATH": str(SRC)}

@@ -13,7 +13,7 @@ from genphase.pipeline.run import run
 def test_other_config_in_run_dir_is_refused(tmp_path):
     cfg = load_config("digits", MINI)
     from genphase.pipeline.records import _prepare_dir
-    from genphase.pipeline.storage import RunPaths
+    from genphase.rundir import RunPaths
 
     _prepare_dir(RunPaths(tmp_path / "r"), cfg)
     (tmp_path / "r" / "checkpoints").mkdir()  # work has started: the directory is no longer free

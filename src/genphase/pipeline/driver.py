@@ -22,10 +22,12 @@ from ..rundir import (
     interactions_rel,
     what,
 )
-from .graph import Graph, Node, NodeResult, Output, Resources, RunStore
+from .graph import Graph, Node, Output, Resources
 from .inputs import setup_for
 from .logs import _rate, stage_title
 from .stages import analyse, chunk_bounds, extract_model, merge_chunks, report_run, train_baseline, train_model, write_explained
+from .store import RunStore
+from .worker import NodeResult
 
 __all__ = ["RunPlan", "with_execution", "require_executor", "make_executor", "run_plans"]
 

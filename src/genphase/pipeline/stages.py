@@ -1,5 +1,5 @@
 """The stages of ``genphase run``: top-level functions of the config and a node context
-(:class:`~genphase.pipeline.graph.NodeContext`: where to read the run directory's finished files and
+(:class:`~genphase.pipeline.worker.NodeContext`: where to read the run directory's finished files and
 where to write the stage's own), so that any worker of an executor can run them. They are numbered
 from one list, :data:`~genphase.pipeline.logs.STAGES` (train, baselines, extract, analysis, report):
 
@@ -83,7 +83,8 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
 
     >>> import tempfile
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
     ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
     ...                                          "analysis.n_resamples=0"])
@@ -156,7 +157,8 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
 
     >>> import tempfile
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
     ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
     ...                                          "analysis.n_resamples=0"])
@@ -218,7 +220,8 @@ def write_explained(ctx: Any, cfg: Any, *, threads: int | None = None, tok_input
 
     >>> import tempfile
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
     ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
     ...                                          "analysis.n_resamples=0"])
@@ -280,7 +283,8 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
     >>> import tempfile, torch
     >>> from genphase.io import load_interactions
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
     ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
     ...                                          "analysis.n_resamples=0"])
@@ -339,7 +343,8 @@ def merge_chunks(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, chun
     >>> import tempfile, numpy as np
     >>> from genphase import extract_and_or, load_interactions
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> d = Path(tempfile.mkdtemp())
     >>> parts = [f"interactions/baseline_0.chunk_{j:03d}.npz" for j in range(2)]
     >>> for j, rel in enumerate(parts):
@@ -379,7 +384,8 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     >>> import tempfile
     >>> from genphase.pipeline.driver import RunPlan, make_executor, run_plans
     >>> from genphase.pipeline.config import load_config
-    >>> from genphase.pipeline.graph import NodeContext, Resources
+    >>> from genphase.pipeline.graph import Resources
+    >>> from genphase.pipeline.worker import NodeContext
     >>> cfg = load_config("breast-cancer-mlp", ["training.epochs=2", "checkpoints.schedule=every", "baselines.k=2",
     ...                                          "baselines.epochs=2", "explain.samples=8", "variables.n=4",
     ...                                          "analysis.n_resamples=0"])

@@ -5,4 +5,4 @@ from .._deprecated import moved
 __getattr__ = moved(__name__, {"Task": "genphase.pipeline.modality:Modality",
                                "ArrayTask": "genphase.pipeline.modality:ArrayModality",
                                "TextTask": "genphase.pipeline.modality:TextModality",
-                               "make_modality": "genphase.pipeline.modality:make_modality"})
+                               "make_task": "genphase.pipeline.modality:make_modality"})

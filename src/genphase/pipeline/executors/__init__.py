@@ -2,7 +2,7 @@
 
 Every executor shares one driver loop (:meth:`Executor.run`): it skips finished nodes, hands each
 node to a worker as soon as its dependencies are committed, commits each result on the driver
-(:meth:`~genphase.pipeline.graph.RunStore.commit`: atomic writes, records, manifest last) and
+(:meth:`~genphase.pipeline.store.RunStore.commit`: atomic writes, records, manifest last) and
 draws one progress bar. Executors differ only in where a node runs and how its files travel:
 
 - :class:`LocalExecutor`: in this process, one node at a time, in graph order (today's behaviour).
@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from ...errors import ConfigError, InputError, require
-from ..graph import Graph, GraphReport, Node, NodeResult, RunStore, execute_node
+from ..graph import Graph, Node
+from ..store import GraphReport, RunStore
+from ..worker import NodeResult, execute_node
 from .progress import GraphProgress
 
 __all__ = ["Executor", "LocalExecutor", "get_executor", "EXECUTORS", "GraphProgress", "Outcome"]
@@ -102,12 +104,12 @@ class Executor(ABC):
             progress: bool | GraphProgress | None = None, log: Callable[[str], None] | None = None) -> GraphReport:
         """Run the unfinished nodes of ``graph`` that are needed; commit each on the driver.
 
-        ``store``: the run directory (:class:`~genphase.pipeline.graph.RunStore`), or a mapping
+        ``store``: the run directory (:class:`~genphase.pipeline.store.RunStore`), or a mapping
         from ``Node.store`` names to run directories when the graph spans several. A node starts
         as soon as its dependencies are committed. When a node fails, nothing new starts (with
         ``keep_going``: nothing that depends on it) while running nodes finish and are committed;
         then the first failure (in graph order) is raised as it was raised by the node, with a note
-        listing the others and the :class:`~genphase.pipeline.graph.GraphReport` as
+        listing the others and the :class:`~genphase.pipeline.store.GraphReport` as
         ``exc.graph_report``. Running the same graph again resumes. ``progress``: None draws a bar
         when stderr is a terminal; ``log`` receives one line per failure.
         """

@@ -32,7 +32,9 @@ from typing import Any, Callable, Mapping, Sequence
 import ray
 
 from ...errors import ConfigError
-from ..graph import Node, NodeFailedError, RunStore, execute_node
+from ..graph import Node, NodeFailedError
+from ..store import RunStore
+from ..worker import execute_node
 from . import Executor, Outcome
 
 __all__ = ["RayExecutor", "probe_address"]
