@@ -23,10 +23,10 @@ DEFAULT_FIX = "check the path, or write the file again"
 
 
 def run_file_fix(root: str | os.PathLike | None = None) -> str:
-    """The fix for a broken file of a run directory: delete it and rerun, or verify the whole run."""
+    """The fix for a broken file of a run directory: rerun the same command, which recomputes it; or verify the run."""
     where = str(root) if root is not None else "RUN_DIR"
-    return (f"delete it and rerun the same `genphase run ... --out {where}` command (it is recomputed), "
-            f"or check the whole directory with `genphase run --verify {where}`")
+    return (f"rerun the same `genphase run ... --out {where}` command: it recomputes a damaged file and what depends "
+            f"on it; `genphase run --verify {where}` lists every damaged file")
 
 
 def _first_line(exc: BaseException, limit: int = 160) -> str:

@@ -270,7 +270,11 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
         raise RunDirectoryError(
             f"{str(run_dir)!r} has no finished analysis (manifest stage 'analysis'); run or resume it with "
             f"`genphase run <preset or config> --out {run_dir}` first")
-    typer.echo(str(build_report(run_dir)))
+    from .rundir import RunLock
+
+    with RunLock(run_dir, f"genphase report {run_dir}"):  # not while a run writes the tables
+        page = build_report(run_dir)
+    typer.echo(str(page))
 
 
 @app.command()

@@ -74,18 +74,38 @@ class RunPlan:
 
     def __init__(self, cfg: Any, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
                  executor: str = "local", prefix: str = "", store: str = ""):
+        import sys
+
+        from ..rundir import RunLock, RunPaths
+        from .records import _check_out
+
+        self.cfg, self.log, self.report, self.prefix, self.store_name = cfg, log, report, prefix, store
+        self.local = executor == "local"
+        self.t0 = time.perf_counter()
+        self.paths = RunPaths(out)
+        _check_out(self.paths.root)
+        # one writer per run directory, from before anything in it is read or cleaned up until close()
+        self.lock = RunLock(self.paths.root, " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])).acquire()
+        try:
+            self._prepare(threads)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run directory's lock (:meth:`finish` does; a failed run's caller must)."""
+        self.lock.release()
+
+    def _prepare(self, threads: int | None) -> None:
         from .. import __version__
-        from ..rundir import RunPaths, write_json
+        from ..rundir import write_json
         from .baselines import baseline_data, baseline_design
         from .data import SPLIT_ROLES, _data_fingerprint
         from .devices import resolve_device, set_threads
         from .integrity import recorded
         from .records import _Files, _prepare_dir
 
-        self.cfg, self.log, self.report, self.prefix, self.store_name = cfg, log, report, prefix, store
-        self.local = executor == "local"
-        self.t0 = time.perf_counter()
-        paths = self.paths = RunPaths(out)
+        cfg, log, paths = self.cfg, self.log, self.paths
         man = self.man = _prepare_dir(paths, cfg, log)
         files = self.files = _Files(paths, man, log, cfg)
         self.h = man["config_hash"]
@@ -198,6 +218,57 @@ class RunPlan:
         ints = tuple(interactions_rel(name, epoch) for name, epoch, _, _ in models)
         add("analyse", analyse, deps=("train/model", *(f"train/{baseline_name(k)}" for k in range(K)), "explained",
                                       *extract_ids), inputs=logs + ints, root=str(root))
+        self.repair(graph)
+
+    def repair(self, graph: Graph) -> list[str]:
+        """Recorded files of this run that are missing, truncated, edited or swapped: each one's node is run
+        again, with every node that depends on it (their records and files are dropped first), so the run ends
+        with the tables of an undamaged one. A damaged training output retrains from epoch 0 (its training state
+        goes too: the saved state is past the damaged epoch). Returns the lines logged."""
+        from ..errors import CorruptFileError
+        from .integrity import check_file, recorded
+
+        root, man = self.paths.root, self.man
+        mine = [n for n in graph if n.id.startswith(self.prefix) and n.store == self.store_name]
+        damaged: dict[str, str] = {}
+        for node in mine:
+            for out in node.outputs:
+                p = root / out.path
+                if not recorded(man, root, p):
+                    continue
+                try:
+                    check_file(man, root, p, out.what)
+                except CorruptFileError as exc:
+                    damaged.setdefault(node.id, _why(exc))
+        if not damaged:
+            return []
+        redo, todo = set(), list(damaged)
+        while todo:  # the damaged nodes and everything downstream of them
+            nid = todo.pop()
+            if nid not in redo:
+                redo.add(nid)
+                todo.extend(graph.dependents(nid))
+        lines = []
+        for nid, why in damaged.items():
+            lines.append(f"  {why}: recomputing {nid[len(self.prefix):]} and the {len(redo) - 1} step(s) that depend on it"
+                         if len(damaged) == 1 else f"  {why}: recomputing {nid[len(self.prefix):]}")
+        for node in mine:
+            if node.id not in redo:
+                continue
+            for out in node.outputs:
+                man["files"].pop(out.path, None)
+                (root / out.path).unlink(missing_ok=True)
+            if node.id == self.prefix + "train/model":  # retrain from epoch 0: the saved state is past the damage
+                self.paths.train_state.unlink(missing_ok=True)
+                man["stages"].pop("train_model", None)
+        man["stages"].pop("extract", None)
+        man["stages"].pop("analysis", None)
+        from ..rundir import write_json
+
+        write_json(self.paths.manifest, man)
+        for line in lines:
+            self.log(line)
+        return lines
 
     def _kind(self, node: Node) -> str:
         return node.id[len(self.prefix):]
@@ -271,7 +342,13 @@ class RunPlan:
             report_run(self.paths.root, self.log)
         self.man["timings"]["total_last_invocation"] = round(time.perf_counter() - self.t0, 3)
         write_json(self.paths.manifest, self.man)
+        self.close()
         return self.paths.root
+
+
+def _why(exc: Exception) -> str:
+    """The first clause of a damaged-file error: which file, and what is wrong with it."""
+    return str(exc).split("; ")[0]
 
 
 def with_execution(cfg: Any, executor: str | None = None, address: str | None = None,

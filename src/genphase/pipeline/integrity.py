@@ -249,7 +249,7 @@ def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
 
 
 #: Files of a run directory that are rewritten freely and therefore not recorded.
-_UNRECORDED = ("manifest.json", "config.yaml", "report.html", "checkpoints/model/state.pt")
+_UNRECORDED = ("manifest.json", "config.yaml", "report.html", "checkpoints/model/state.pt", ".lock")
 
 
 def verify_run(root: str | os.PathLike) -> list[Finding]:

@@ -14,8 +14,8 @@ import torch
 
 from .. import __version__
 from .._readers import run_file_fix
-from ..errors import CorruptFileError, RunDirectoryError
-from ..rundir import RunPaths, read_json, write_json
+from ..errors import CorruptFileError, GenphaseError, RunDirectoryError
+from ..rundir import LOCK_FILE, RunPaths, read_json, write_json
 from .config import RunConfig, config_hash
 from .hooks import _pause_point
 from .integrity import INTEGRITY_VERSION, check_file, record_file, recorded, remove_orphans
@@ -72,13 +72,15 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig, log: Log = lambda m: None) -> 
                 f"run directory {str(paths.root)!r} holds a run of another configuration "
                 f"(hash {man.get('config_hash')} vs {h}); choose another --out or delete it"
             )
+        _check_recorded_config(paths, cfg, h)
         if man.get("genphase_version") != __version__:
             raise RunDirectoryError(
                 f"run directory {str(paths.root)!r} was made by genphase {man.get('genphase_version')}, "
                 f"this is {__version__}; choose another --out or delete it"
             )
         return man
-    if paths.root.exists() and any(not q.name.startswith(".manifest.json.") for q in paths.root.iterdir()):
+    if paths.root.exists() and any(not q.name.startswith(".manifest.json.") and q.name != LOCK_FILE
+                                   for q in paths.root.iterdir()):
         raise RunDirectoryError(
             f"{str(paths.root)!r} exists and is not a genphase run directory (no manifest.json); choose another --out"
         )
@@ -163,3 +165,37 @@ class _Files:
 
     def forget(self, prefix: str) -> None:
         self.man["files"] = {k: v for k, v in self.man["files"].items() if not k.startswith(prefix)}
+
+
+def _check_recorded_config(paths: RunPaths, cfg: RunConfig, h: str) -> None:
+    """Refuse a ``config.yaml`` edited after the run started: the run resumes with the configuration its
+    manifest records, so a file that says otherwise would mislabel every table (and the report)."""
+    from .._readers import read_yaml
+    from .config import RunConfig
+
+    if not paths.config.exists():
+        return
+    fix = (f"revert it (the run's configuration is that of the command that made it; `genphase run --verify "
+           f"{paths.root}`), or run the edited configuration into another --out")
+    try:
+        on_disk = RunConfig.from_dict(read_yaml(paths.config, fix=fix) or {})
+    except GenphaseError as exc:
+        raise RunDirectoryError(f"{str(paths.config)!r} no longer holds this run's configuration ({exc}); {fix}") from exc
+    if config_hash(on_disk) == h:
+        return
+    ours, theirs = _flat(cfg.to_dict()), _flat(on_disk.to_dict())
+    keys = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k) and not k.startswith(
+        ("device", "executor", "execution."))]
+    changed = ", ".join(f"{k} ({theirs.get(k)!r} in the file, {ours.get(k)!r} in the run)" for k in keys[:4])
+    raise RunDirectoryError(f"{str(paths.config)!r} was edited after the run started: {changed or 'its content differs'}; "
+                            f"{fix}")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "options":
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -57,12 +57,15 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
     name = executor.name if executor is not None else cfg.executor
     require_executor(name)
     plan = RunPlan(cfg, out, log=log, report=report, threads=threads, executor=name)
-    ex = executor if executor is not None else make_executor(cfg)
     try:
-        return run_plans([plan], ex, log=log)[0]
+        ex = executor if executor is not None else make_executor(cfg)
+        try:
+            return run_plans([plan], ex, log=log)[0]
+        finally:
+            if executor is None:
+                ex.close()
     finally:
-        if executor is None:
-            ex.close()
+        plan.close()  # the run directory's lock, however the run ended
 
 
 def __getattr__(name: str):

@@ -240,15 +240,19 @@ def study(
     info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
     cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
     plans = []
-    for i, s in enumerate(seeds):
-        log(f"study {name}{' --quick' if quick else ''}: seed {s} ({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
-        plans.append(RunPlan(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads, executor=base.executor,
-                             prefix=f"seed_{s}/", store=f"seed_{s}"))
-    ex = make_executor(base)
     try:
-        run_plans(plans, ex, log=log)
+        for i, s in enumerate(seeds):
+            log(f"study {name}{' --quick' if quick else ''}: seed {s} ({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
+            plans.append(RunPlan(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads,
+                                 executor=base.executor, prefix=f"seed_{s}/", store=f"seed_{s}"))
+        ex = make_executor(base)
+        try:
+            run_plans(plans, ex, log=log)
+        finally:
+            ex.close()
     finally:
-        ex.close()
+        for plan in plans:  # each seed's run-directory lock, however the study ended
+            plan.close()
     frame = study_rows(root, info["seeds"], name, patience=patience)
     write_parquet(root / "study.parquet", frame)
     if report:
