@@ -111,8 +111,8 @@ def run(
     no_report: bool = typer.Option(False, "--no-report", help="Skip building report.html."),
     threads: Optional[int] = typer.Option(
         None, "--threads", min=1,
-        help="Torch CPU threads (default: $OMP_NUM_THREADS, else the cores available to this process). "
-             "On a shared machine, fewer threads than busy cores avoids a large slowdown; see docs/reliability.md."),
+        help="Torch CPU threads of every stage (default: config key execution.threads, 1). The same count gives "
+             "the same numbers on every executor and machine; see docs/run-directory.md, 'Determinism'."),
     executor: Optional[str] = _executor_option(),
     ray_address: Optional[str] = _ray_address_option(),
     shared_path: Optional[Path] = _shared_path_option(),

@@ -193,8 +193,10 @@ class ExecutionConfig:
     ``address``: a Ray cluster to join (``HOST:6379`` or ``ray://HOST:10001``; default ``RAY_ADDRESS``,
     else a local Ray instance); ``shared_path``: a directory every machine mounts at the same path,
     through which files travel instead of Ray's object store (the run directory must lie inside it);
-    ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs (and torch threads)
-    each task asks for; ``chunk_samples``: explained samples per extraction task (None: one task per
+    ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs each task asks for
+    (at least ``threads``); ``threads``: torch CPU threads of every stage, on every executor (default 1:
+    a stage computes the same numbers wherever it runs; docs/run-directory.md, "Determinism");
+    ``chunk_samples``: explained samples per extraction task (None: one task per
     model and checkpoint; otherwise each model's samples are split into chunks, extracted as separate
     tasks and joined into its interactions file).
 
@@ -210,6 +212,7 @@ class ExecutionConfig:
     shared_path: str | None = None
     max_retries: int = 3
     cpus_per_task: float = 1.0
+    threads: int = 1
     chunk_samples: int | None = None
 
 
@@ -319,6 +322,8 @@ class RunConfig:
              f"must be an integer >= 0 (retries of a task whose worker died), got {x.max_retries}")
         need(math.isfinite(x.cpus_per_task) and x.cpus_per_task > 0, "execution.cpus_per_task",
              f"must be a number > 0 (CPUs each Ray task asks for), got {x.cpus_per_task}")
+        need(x.threads >= 1, "execution.threads",
+             f"must be an integer >= 1 (torch CPU threads of every stage, the same on every executor), got {x.threads}")
         need(x.chunk_samples is None or x.chunk_samples >= 1, "execution.chunk_samples",
              f"must be an integer >= 1 (explained samples per extraction task), got {x.chunk_samples}; or leave it "
              "unset (one task per model and checkpoint)")

@@ -112,8 +112,16 @@ class RunPlan:
         if "train_model" not in man["stages"]:  # training unfinished: it runs (from its saved state), its log anew
             man["files"].pop(TRAINING_LOG, None)
         device = resolve_device(cfg.device) if self.local or not cfg.device.startswith("cuda") else cfg.device
-        n_threads = set_threads(threads)
-        self.threads = n_threads if self.local else (threads or max(1, int(cfg.execution.cpus_per_task)))
+        # every stage computes with the same number of torch threads on every executor (execution.threads)
+        self.threads = n_threads = int(threads if threads is not None else cfg.execution.threads)
+        if self.local:
+            set_threads(n_threads)
+        stage_threads = {"train_model": n_threads, "baselines": n_threads, "extract": n_threads, "analysis": n_threads}
+        if man.get("threads") not in (None, stage_threads):
+            log(f"note: this invocation's stages compute with {n_threads} torch thread(s); earlier ones used "
+                f"{man['threads']}: what they finished stays as they computed it (equal up to rounding)")
+        man["threads"] = stage_threads
+        write_json(paths.manifest, man)
         for rel in [k for k in man["files"] if k.startswith(TOKENIZER_DIR)]:
             files.need(paths.root / rel, what("tokenizer"))
         su = self.setup = setup_for(cfg, paths.root)
@@ -170,7 +178,7 @@ class RunPlan:
         cfg, p, man, root = self.cfg, self.prefix, self.man, self.paths.root
         K = cfg.baselines.k
         gpus = 1.0 if str(cfg.device).startswith("cuda") and not self.local else 0.0
-        res = Resources(cpus=cfg.execution.cpus_per_task if not self.local else 1.0, gpus=gpus)
+        res = Resources(cpus=max(cfg.execution.cpus_per_task, self.threads) if not self.local else 1.0, gpus=gpus)
         common = {"threads": self.threads, "tok_inputs": self.tok_inputs, "log": self.log if self.local else None}
         toks = self.tok_inputs
 

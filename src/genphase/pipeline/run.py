@@ -32,8 +32,8 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
         executor: Any = None) -> Path:
     """Run (or resume) the whole job into ``out``; return the run directory.
 
-    ``threads``: torch CPU threads (default :func:`default_threads`: ``OMP_NUM_THREADS`` or the
-    cores available to this process). Every finished file is recorded in the manifest and checked
+    ``threads``: torch CPU threads of every stage (default ``execution.threads``, 1; the same count gives
+    the same numbers on every executor, whatever ``OMP_NUM_THREADS`` says). Every finished file is recorded in the manifest and checked
     before a resumed run uses it (see :mod:`genphase.pipeline.integrity`).
 
     The stages run as a graph (:mod:`genphase.pipeline.stages`) on ``executor`` (an

@@ -1,0 +1,52 @@
+"""Same inputs, same tables, whatever the environment: each stage computes with ``execution.threads`` torch
+threads (default 1) on every executor, so ``OMP_NUM_THREADS`` (set or not) and the executor change nothing.
+
+These runs are subprocesses started as a user starts them: ``genphase run`` with ``OMP_NUM_THREADS`` removed
+from the environment (the root conftest sets it for the test process only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+RUN = ["training.epochs=4", "baselines.k=2", "baselines.epochs=3", "checkpoints.schedule=every", "checkpoints.every=1",
+       "explain.samples=8", "variables.n=4", "device=cpu", "--no-report"]
+
+
+def _run(out, *extra, env_threads=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    if env_threads is not None:
+        env["OMP_NUM_THREADS"] = str(env_threads)
+    res = subprocess.run([sys.executable, "-m", "genphase.cli", "run", "breast-cancer-mlp", *RUN, *extra,
+                          "--out", str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
+
+
+def _same(a, b):
+    names = sorted(p.name for p in (a / "metrics").glob("*.parquet"))
+    assert names == sorted(p.name for p in (b / "metrics").glob("*.parquet"))
+    for name in names:
+        pd.testing.assert_frame_equal(pd.read_parquet(a / "metrics" / name), pd.read_parquet(b / "metrics" / name),
+                                      check_exact=True, obj=name)
+    assert json.loads((a / "metrics/phases.json").read_text()) == json.loads((b / "metrics/phases.json").read_text())
+
+
+@pytest.mark.slow
+def test_omp_num_threads_unset_or_set_gives_the_same_tables(tmp_path):
+    unset = _run(tmp_path / "unset")
+    _same(unset, _run(tmp_path / "one", env_threads=1))
+    _same(unset, _run(tmp_path / "two", env_threads=2))
+    man = json.loads((unset / "manifest.json").read_text())
+    assert man["threads"] == {"train_model": 1, "baselines": 1, "extract": 1, "analysis": 1}
+
+
+@pytest.mark.slow
+def test_local_and_ray_give_the_same_tables_with_no_omp_num_threads(tmp_path):
+    pytest.importorskip("ray")
+    _same(_run(tmp_path / "local"), _run(tmp_path / "ray", "--executor", "ray"))
