@@ -50,3 +50,24 @@ def test_omp_num_threads_unset_or_set_gives_the_same_tables(tmp_path):
 def test_local_and_ray_give_the_same_tables_with_no_omp_num_threads(tmp_path):
     pytest.importorskip("ray")
     _same(_run(tmp_path / "local"), _run(tmp_path / "ray", "--executor", "ray"))
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_45_percent_of_its_wall_time_resumes_to_identical_tables(tmp_path):
+    """A plain timed SIGKILL (no pause hook), then the same command: every table equal, training.parquet
+    (with prediction_changes) included."""
+    import signal
+    import time
+
+    t0 = time.monotonic()
+    whole = _run(tmp_path / "whole")
+    wall = time.monotonic() - t0
+    out = tmp_path / "killed"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    proc = subprocess.Popen([sys.executable, "-m", "genphase.cli", "run", "breast-cancer-mlp", *RUN, "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.45 * wall)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "manifest.json").exists()
+    _same(whole, _run(out))

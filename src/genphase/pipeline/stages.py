@@ -65,7 +65,7 @@ def _sayer(log: Log | None) -> tuple[Log, list[str]]:
 def _start(ctx: Any, cfg: Any, threads: int | None, tok_inputs: Sequence[str]) -> tuple[Setup, Any]:
     from .devices import resolve_device, set_threads
 
-    set_threads(threads)
+    set_threads(threads if threads is not None else cfg.execution.threads)  # the same count on every executor
     return setup_for(cfg, _setup_root(ctx, tok_inputs)), resolve_device(cfg.device)
 
 
