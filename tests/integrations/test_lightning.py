@@ -197,7 +197,8 @@ def test_the_real_phase_rule_stops_an_overfitting_fit_through_early_stopping(tmp
     ``EarlyStopping(monitor="genphase/stop")`` ends the fit well before ``max_epochs``."""
     import json
 
-    from genphase.datasets import add_label_noise, load_digits, subsample_train
+    from overfitting_digits import digits_and_tracker
+
     from genphase.models import MLP
 
     class Digits(pl.LightningModule):
@@ -215,14 +216,7 @@ def test_the_real_phase_rule_stops_an_overfitting_fit_through_early_stopping(tmp
             return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
 
     pl.seed_everything(0, verbose=False)
-    ds = add_label_noise(subsample_train(load_digits(test_size=0.5), 400), 0.2)
-    x_tr, y_tr = torch.as_tensor(ds.x_train), torch.as_tensor(ds.y_train)
-    x_te, y_te = torch.as_tensor(ds.x_test), torch.as_tensor(ds.y_test)
-    g = torch.Generator().manual_seed(0)
-    pick_tr, pick_te = torch.randperm(len(y_tr), generator=g)[:16], torch.randperm(len(y_te), generator=g)[:16]
-    tracker = Tracker((x_tr[pick_tr], y_tr[pick_tr]), (x_te[pick_te], y_te[pick_te]), run_dir=tmp_path / "run", n=6,
-                      background=x_tr, model_factory=Digits, reference_data=(x_te, y_te), k=2, baseline_epochs=20,
-                      baseline_optimizer="sgd", baseline_lr=0.05, baseline_batch_size=32, every_n_epochs=3)
+    x_tr, y_tr, tracker = digits_and_tracker(tmp_path / "run", Digits)
     es = EarlyStopping(monitor="genphase/stop", mode="min", divergence_threshold=0.5, patience=10**6, strict=False)
     trainer = _trainer(tmp_path, [GenphaseCallback(tracker), es], max_epochs=45, logger=False, enable_checkpointing=False)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_tr, y_tr), batch_size=32, shuffle=True)

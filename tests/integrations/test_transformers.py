@@ -157,7 +157,8 @@ def test_measure_on_epoch_end_without_evaluation(tok, tmp_path):
 def test_the_real_phase_rule_stops_an_overfitting_trainer(tmp_path):
     """No stub: the Trainer fits an MLP to 400 digits with 20% flipped labels; the engine finds phase 3 and
     ``stop_on_phase3=True`` sets ``should_training_stop`` well before the last epoch."""
-    from genphase.datasets import add_label_noise, load_digits, subsample_train
+    from overfitting_digits import digits_and_tracker
+
     from genphase.models import MLP
 
     class Digits(torch.nn.Module):
@@ -173,14 +174,7 @@ def test_the_real_phase_rule_stops_an_overfitting_trainer(tmp_path):
             return out
 
     torch.manual_seed(0)
-    ds = add_label_noise(subsample_train(load_digits(test_size=0.5), 400), 0.2)
-    x_tr, y_tr = torch.as_tensor(ds.x_train), torch.as_tensor(ds.y_train)
-    x_te, y_te = torch.as_tensor(ds.x_test), torch.as_tensor(ds.y_test)
-    g = torch.Generator().manual_seed(0)
-    pick_tr, pick_te = torch.randperm(len(y_tr), generator=g)[:16], torch.randperm(len(y_te), generator=g)[:16]
-    tracker = Tracker((x_tr[pick_tr], y_tr[pick_tr]), (x_te[pick_te], y_te[pick_te]), run_dir=tmp_path / "run", n=6,
-                      background=x_tr, model_factory=Digits, reference_data=(x_te, y_te), k=2, baseline_epochs=20,
-                      baseline_optimizer="sgd", baseline_lr=0.05, baseline_batch_size=32, every_n_epochs=3)
+    x_tr, y_tr, tracker = digits_and_tracker(tmp_path / "run", Digits)
     args = TrainingArguments(output_dir=str(tmp_path / "hf"), num_train_epochs=45, per_device_train_batch_size=32,
                              lr_scheduler_type="constant", eval_strategy="no", save_strategy="no", logging_strategy="no",
                              use_cpu=True, seed=0, disable_tqdm=True, report_to=[])
