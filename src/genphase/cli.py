@@ -334,7 +334,9 @@ def extract(
         model = obj
     elif isinstance(obj, dict):
         # a bert-scratch checkpoint needs its run's tokenizer (RUN_DIR/checkpoints/tokenizer)
-        root = next((p for p in checkpoint.resolve().parents if (p / "checkpoints" / "tokenizer").is_dir()), None)
+        from .rundir import TOKENIZER_DIR
+
+        root = next((p for p in checkpoint.resolve().parents if (p / TOKENIZER_DIR).is_dir()), None)
         tok = run_tokenizer(cfg, ds, root)
         model = _apply_state(build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tok), obj, checkpoint, dev, fix)
     else:

@@ -231,21 +231,9 @@ def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
     >>> sorted({stage for _, _, stage in files})
     ['baselines', 'extract', 'train_model']
     """
-    out: list[tuple[str, dict[str, Any], str]] = []
-    for e in cfg.checkpoint_epochs():
-        out.append((f"checkpoints/model/epoch_{e:04d}.pt", {"kind": "checkpoint", "model": "model", "epoch": e}, "train_model"))
-    out.append(("checkpoints/training_log.json", {"kind": "training_log", "model": "model"}, "train_model"))
-    for k in range(cfg.baselines.k):
-        out.append((f"checkpoints/baseline_{k}/training_log.json", {"kind": "training_log", "model": f"baseline_{k}"}, "baselines"))
-        out.append((f"checkpoints/baseline_{k}/final.pt", {"kind": "checkpoint", "model": f"baseline_{k}"}, "baselines"))
-        out.append((f"checkpoints/baseline_{k}/data.npz", {"kind": "baseline_data", "model": f"baseline_{k}"}, "baselines"))
-    out.append(("explained/samples.npz", {"kind": "samples"}, "extract"))
-    out.append(("explained/variables.json", {"kind": "variables"}, "extract"))
-    for k in range(cfg.baselines.k):
-        out.append((f"interactions/baseline_{k}.npz", {"kind": "interactions", "model": f"baseline_{k}"}, "extract"))
-    for e in cfg.checkpoint_epochs():
-        out.append((f"interactions/model/epoch_{e:04d}.npz", {"kind": "interactions", "model": "model", "epoch": e}, "extract"))
-    return out
+    from ..rundir.layout import expected_files as layout_files
+
+    return layout_files(cfg.checkpoint_epochs(), cfg.baselines.k)
 
 
 #: Files of a run directory that are rewritten freely and therefore not recorded.

@@ -25,7 +25,18 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..rundir import MODEL, TRAINING_LOG, baseline_name, baseline_rel, checkpoint_rel, chunk_rel, interactions_rel
+from ..rundir import (
+    MODEL,
+    SAMPLES,
+    TRAIN_STATE,
+    TRAINING_LOG,
+    VARIABLES,
+    baseline_name,
+    baseline_rel,
+    checkpoint_rel,
+    chunk_rel,
+    interactions_rel,
+)
 from .inputs import Setup, setup_for
 from .logs import _rate, stage_title
 
@@ -135,7 +146,7 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
             say(f"  [train] epoch {epoch}/{cfg.training.epochs}: test loss {row['loss']:.4f}, "
                 f"test acc {row['accuracy']:.3f} ({rate})")
 
-    state_path = Path(ctx.run_dir) / "checkpoints" / "model" / "state.pt" if ctx.run_dir is not None else ctx.scratch / "state.pt"
+    state_path = Path(ctx.run_dir) / TRAIN_STATE if ctx.run_dir is not None else ctx.scratch / "state.pt"
     say(f"{stage_title('train')}: the model under study, {cfg.training.epochs} epochs")
     tlog = train(model, modality, ds.x_train, ds.y_train, spec, device, eval_sets=su.eval_sets,
                  checkpoint_epochs=set(epochs), on_checkpoint=save_ckpt, state_path=state_path, progress=prog,
@@ -240,8 +251,8 @@ def write_explained(ctx: Any, cfg: Any, *, threads: int | None = None, tok_input
     su, _ = _start(ctx, cfg, threads, tok_inputs)
     x_exp, y_exp, split_exp, sel = su.x_exp, su.y_exp, su.split_exp, su.sel
     arr = np.asarray(x_exp) if not isinstance(x_exp, list) else np.asarray(x_exp, dtype=object).astype(str)
-    write_json(ctx.output("explained/variables.json"), su.var_info)
-    atomic_write(ctx.output("explained/samples.npz"), lambda fh: np.savez_compressed(
+    write_json(ctx.output(VARIABLES), su.var_info)
+    atomic_write(ctx.output(SAMPLES), lambda fh: np.savez_compressed(
         fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel["train"], sel["test"]])))
     return {"log": []}
 
