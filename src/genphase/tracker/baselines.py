@@ -28,7 +28,7 @@ def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
     raise InputError(f"reference batches must be (inputs, labels) pairs or mappings with 'labels', got {type(batch).__name__}")
 
 
-def train_baseline(model: torch.nn.Module, data: Any, spec: Mapping[str, Any], seed: int,
+def _train_baseline(model: torch.nn.Module, data: Any, spec: Mapping[str, Any], seed: int,
                    device: torch.device) -> list[dict[str, Any]]:
     """Train ``model`` on ``data`` (a DataLoader or an ``(x, y)`` pair) with cross-entropy as ``spec`` says
     (``epochs``, ``lr``, ``optimizer``, ``batch_size``), seeded; its training log (split "test": the reference data)."""

@@ -21,10 +21,11 @@ from ..analysis.engine import BaselineRecord, RunAnalysis, SeriesAnalysis
 from ..errors import ConfigError, GenphaseError, InputError, RunDirectoryError
 from ..rundir import RunPaths
 from ..settings import Settings, check_bootstrap_samples, check_variables
-from .baselines import _OPTIMIZERS, train_baseline
+from .baselines import _OPTIMIZERS, _train_baseline
 from .forward import _call, _chunks, _EvalMode, _param_signature, _rows_of, _to
 from .inputs import (
     _dataset_index,
+    _default_masker,
     _describe,
     _describe_inputs,
     _embedding_of,
@@ -34,7 +35,6 @@ from .inputs import (
     _masker_modality,
     _pair,
     _training_rows,
-    default_masker,
 )
 from .verdict import PhaseRule, Verdict, verdict_of
 
@@ -209,7 +209,7 @@ class Tracker:
             if n is None or isinstance(n, bool) or not isinstance(n, (int, np.integer)):
                 raise InputError(f"give a masker, or n (a positive int: the number of input variables), got n={n!r}")
             self._text_default = self.modality == "text"  # rebuilt in _prepare_text with the tokenizer's [MASK] id
-            masker = default_masker(self.modality, self._x, self.split, int(n), background, self.seed)
+            masker = _default_masker(self.modality, self._x, self.split, int(n), background, self.seed)
         else:
             mm = _masker_modality(masker)
             if mm is not None and mm != self.modality:
@@ -492,7 +492,7 @@ class Tracker:
                     log = read_json(self.paths.baseline_log(i)) if self.paths.baseline_log(i).exists() else []
                 else:
                     t0 = time.perf_counter()
-                    log = train_baseline(bm, self._reference, self._bspec, self._bspec["seed"] + i, device)
+                    log = _train_baseline(bm, self._reference, self._bspec, self._bspec["seed"] + i, device)
                     write_json(self.paths.baseline_log(i), log)
                     save_torch(self.paths.baseline(i), bm.state_dict())
                     self._timing(f"baseline_{i}", time.perf_counter() - t0)

@@ -148,7 +148,7 @@ def _central_cells(gh: int, gw: int, frac: float) -> int:
     return rows * cols
 
 
-def default_masker(modality: str, x: Any, split: np.ndarray, n: int, background: Any, seed: int) -> Any:
+def _default_masker(modality: str, x: Any, split: np.ndarray, n: int, background: Any, seed: int) -> Any:
     """The modality's default masker of ``n`` variables (see :class:`~genphase.Tracker`, ``n``); text gets a
     placeholder the tracker rebuilds with the tokenizer's ``[MASK]`` id."""
     from ..maskers import EmbeddingMasker, ImagePatchMasker, PointCloudMasker, TabularMasker
