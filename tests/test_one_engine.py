@@ -24,7 +24,10 @@ from genphase.rundir import RunPaths, read_json
 
 
 def _replay(run_root, out):
+    # the run's stages computed with execution.threads torch threads; a Tracker computes with its process's
+    # (the user's): give it the same count, since a reduction's rounding depends on it (docs/run-directory.md)
     paths = RunPaths(run_root)
+    torch.set_num_threads(load_config(str(paths.config)).execution.threads)
     cfg = load_config(str(paths.config))
     su = setup_for(cfg, paths.root)
     with np.load(paths.samples) as z:

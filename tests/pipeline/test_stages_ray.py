@@ -103,9 +103,8 @@ def test_shared_path_gives_the_local_tables(ray_ex, mini_run, tmp_path):
 def test_a_two_seed_study_gives_the_local_tables(ray_ex, tmp_path):
     from genphase.pipeline.study import study
 
-    # one thread locally, as in every Ray task (execution.cpus_per_task = 1): the same floating-point order
-    local = study("digits", [0, 1], overrides=TINY_STUDY, out=tmp_path / "local", log=lambda m: None, report=False,
-                  threads=1)
+    # no thread count given: every stage computes with execution.threads (1) on either executor
+    local = study("digits", [0, 1], overrides=TINY_STUDY, out=tmp_path / "local", log=lambda m: None, report=False)
     remote = study("digits", [0, 1], overrides=TINY_STUDY, out=tmp_path / "ray", log=lambda m: None, report=False,
                    executor="ray")
     pd.testing.assert_frame_equal(pd.read_parquet(local / "study.parquet"), pd.read_parquet(remote / "study.parquet"),
