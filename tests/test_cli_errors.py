@@ -106,9 +106,13 @@ def test_random_bytes_checkpoint_in_a_run(tmp_path_factory, tmp_path):
     from minirun import TINY
 
     args = ["run", "digits", *TINY, "--out", str(run_dir), "--no-report"]
-    _one_line_error(CliRunner().invoke(app, args), "epoch_0001.pt", "not the file this run wrote", "--verify")
+    res = CliRunner().invoke(app, args)  # the manifest's hash catches it, and the same command recomputes it
+    assert res.exit_code == 0 and "epoch_0001.pt" in res.output and "not the file this run wrote" in res.output
+    assert "recomputing train/model" in res.output
     from minirun import rewrite_record
 
+    drop(run_dir, "interactions/model/epoch_0001.npz", stage="extract")
+    (run_dir / "checkpoints" / "model" / "epoch_0001.pt").write_bytes(os.urandom(2048))
     rewrite_record(run_dir, "checkpoints/model/epoch_0001.pt")  # past the manifest check: the reader itself
     _one_line_error(CliRunner().invoke(app, args), "epoch_0001.pt", "not a readable torch file", "--verify")
 
