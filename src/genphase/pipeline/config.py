@@ -195,7 +195,8 @@ class ExecutionConfig:
     through which files travel instead of Ray's object store (the run directory must lie inside it);
     ``max_retries``: retries of a task whose worker died; ``cpus_per_task``: CPUs each task asks for
     (at least ``threads``); ``threads``: torch CPU threads of every stage, on every executor (default 1:
-    a stage computes the same numbers wherever it runs; docs/run-directory.md, "Determinism");
+    a stage computes the same numbers wherever it runs; docs/run-directory.md, "Determinism"); ``workers``:
+    processes the local executor runs stages in, side by side (default 1: in this process, in order);
     ``chunk_samples``: explained samples per extraction task (None: one task per
     model and checkpoint; otherwise each model's samples are split into chunks, extracted as separate
     tasks and joined into its interactions file).
@@ -213,6 +214,7 @@ class ExecutionConfig:
     max_retries: int = 3
     cpus_per_task: float = 1.0
     threads: int = 1
+    workers: int = 1
     chunk_samples: int | None = None
 
 
@@ -324,6 +326,8 @@ class RunConfig:
              f"must be a number > 0 (CPUs each Ray task asks for), got {x.cpus_per_task}")
         need(x.threads >= 1, "execution.threads",
              f"must be an integer >= 1 (torch CPU threads of every stage, the same on every executor), got {x.threads}")
+        need(x.workers >= 1, "execution.workers",
+             f"must be an integer >= 1 (processes running stages side by side on this machine), got {x.workers}")
         need(x.chunk_samples is None or x.chunk_samples >= 1, "execution.chunk_samples",
              f"must be an integer >= 1 (explained samples per extraction task), got {x.chunk_samples}; or leave it "
              "unset (one task per model and checkpoint)")

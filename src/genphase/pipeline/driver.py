@@ -73,7 +73,7 @@ class RunPlan:
     """
 
     def __init__(self, cfg: Any, out: str | Path, *, log: Log = print, report: bool = True, threads: int | None = None,
-                 executor: str = "local", prefix: str = "", store: str = ""):
+                 executor: str = "local", prefix: str = "", store: str = "", in_process: bool | None = None):
         import sys
 
         from ..rundir import RunLock, RunPaths
@@ -81,6 +81,8 @@ class RunPlan:
 
         self.cfg, self.log, self.report, self.prefix, self.store_name = cfg, log, report, prefix, store
         self.local = executor == "local"
+        # nodes run in this process (they may print as they go); else their lines come back with their results
+        self.in_process = self.local and (cfg.execution.workers == 1 if in_process is None else in_process)
         self.t0 = time.perf_counter()
         self.paths = RunPaths(out)
         _check_out(self.paths.root)
@@ -179,7 +181,7 @@ class RunPlan:
         K = cfg.baselines.k
         gpus = 1.0 if str(cfg.device).startswith("cuda") and not self.local else 0.0
         res = Resources(cpus=max(cfg.execution.cpus_per_task, self.threads) if not self.local else 1.0, gpus=gpus)
-        common = {"threads": self.threads, "tok_inputs": self.tok_inputs, "log": self.log if self.local else None}
+        common = {"threads": self.threads, "tok_inputs": self.tok_inputs, "log": self.log if self.in_process else None}
         toks = self.tok_inputs
 
         def add(nid: str, fn: Callable[..., Any], args: tuple = (), deps: tuple = (), inputs: tuple = (),
@@ -303,7 +305,7 @@ class RunPlan:
         from .hooks import _pause_point
 
         kind, v = self._kind(node), result.value
-        if not self.local:
+        if not self.in_process:
             for line in v.get("log", ()):
                 self.log(line)
         if kind.startswith("train/baseline_"):
@@ -411,7 +413,7 @@ def make_executor(cfg: Any) -> Any:
     from .executors import get_executor
 
     if cfg.executor == "local":
-        return get_executor("local")
+        return get_executor("local", workers=cfg.execution.workers)
     e = cfg.execution
     opts: dict[str, Any] = {"max_retries": e.max_retries}
     if e.shared_path:

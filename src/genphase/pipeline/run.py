@@ -56,7 +56,8 @@ def run(cfg: RunConfig, out: str | Path, *, log: Log = print, report: bool = Tru
 
     name = executor.name if executor is not None else cfg.executor
     require_executor(name)
-    plan = RunPlan(cfg, out, log=log, report=report, threads=threads, executor=name)
+    plan = RunPlan(cfg, out, log=log, report=report, threads=threads, executor=name,
+                   in_process=getattr(executor, "in_process", None) if executor is not None else None)
     try:
         ex = executor if executor is not None else make_executor(cfg)
         try:

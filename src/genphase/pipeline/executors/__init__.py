@@ -5,7 +5,8 @@ node to a worker as soon as its dependencies are committed, commits each result 
 (:meth:`~genphase.pipeline.store.RunStore.commit`: atomic writes, records, manifest last) and
 draws one progress bar. Executors differ only in where a node runs and how its files travel:
 
-- :class:`LocalExecutor`: in this process, one node at a time, in graph order (today's behaviour).
+- :class:`LocalExecutor`: in this process, one node at a time, in graph order; or, with ``workers > 1``,
+  in that many worker processes on this machine, side by side.
 - ``RayExecutor`` (:mod:`genphase.pipeline.executors.ray`, extra ``genphase[ray]``): Ray tasks with
   resource requests; outputs travel through Ray's object store, or a shared path.
 
@@ -268,22 +269,43 @@ def _stores_for(graph: Graph, store: RunStore | Mapping[str, RunStore]) -> dict[
 
 
 class LocalExecutor(Executor):
-    """Run nodes in this process, one at a time, in graph order (their resource requests are not enforced).
+    """Run nodes on this machine: in this process, one at a time, in graph order (``workers=1``, the default),
+    or in ``workers`` worker processes side by side, each node as soon as its dependencies are committed
+    (``execution.workers``; resource requests are not enforced). Either way every node computes with the
+    thread count its stage is given, so the files are the same (docs/run-directory.md, "Determinism").
 
-    >>> LocalExecutor().transfer
-    'shared'
+    >>> LocalExecutor().transfer, LocalExecutor(workers=2).max_in_flight
+    ('shared', 2)
     """
 
     name = "local"
     transfer = "shared"
-    max_in_flight = 1
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"config key 'execution.workers': must be an integer >= 1 (processes running stages side "
+                              f"by side on this machine), got {workers!r}")
+        self.workers = workers
+        self.max_in_flight = workers
         self._done: dict[int, Outcome] = {}
         self._next = 0
+        self._pool: Any = None
+
+    @property
+    def in_process(self) -> bool:
+        """Whether nodes run in this process (so a node may print and commit outputs as it goes)."""
+        return self.workers == 1
 
     def _submit(self, node: Node, root: str, inputs: Mapping[str, Any], finished: frozenset[str],
-                commit_output: Callable[[str, Path], None]) -> int:
+                commit_output: Callable[[str, Path], None]) -> Any:
+        if not self.in_process:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # spawn: a fresh interpreter per worker (forking a process that holds torch's thread pools is unsafe)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool.submit(execute_node, node, "shared", root, finished=finished)
         self._next += 1
         try:
             result, _ = execute_node(node, "shared", root, finished=finished, on_output=commit_output)
@@ -292,8 +314,38 @@ class LocalExecutor(Executor):
             self._done[self._next] = Outcome(error=exc)
         return self._next
 
-    def _wait(self, handles: list[int]) -> list[tuple[int, Outcome]]:
-        return [(h, self._done.pop(h)) for h in handles]
+    def _wait(self, handles: list[Any]) -> list[tuple[Any, Outcome]]:
+        if self.in_process:
+            return [(h, self._done.pop(h)) for h in handles]
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        out = []
+        for fut in done:
+            try:
+                out.append((fut, Outcome(result=fut.result()[0])))
+            except Exception as exc:  # noqa: BLE001 - the node's failure (or its worker's death), handled by the loop
+                from concurrent.futures.process import BrokenProcessPool
+
+                if isinstance(exc, BrokenProcessPool):
+                    from ..graph import NodeFailedError
+
+                    exc = NodeFailedError(
+                        "a worker process of the local executor died (execution.workers > 1). Started from a script, "
+                        "worker processes import that script again: put its work under `if __name__ == \"__main__\":`, "
+                        "or set execution.workers=1 (stages in this process)")
+                out.append((fut, Outcome(error=exc)))
+        return out
+
+    def _cancel(self, handles: list[Any]) -> None:
+        for fut in handles:
+            if not isinstance(fut, int):
+                fut.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def get_executor(name: str = "local", address: str | None = None, **options: Any) -> Executor:
@@ -314,9 +366,10 @@ def get_executor(name: str = "local", address: str | None = None, **options: Any
     if key == "local":
         if address is not None:
             raise ConfigError(f"--ray-address {address!r} applies to the Ray executor only; add --executor ray or drop the address")
+        workers = options.pop("workers", 1)
         if options:
-            raise ConfigError(f"the local executor takes no options, got {sorted(options)}; they apply to --executor ray")
-        return LocalExecutor()
+            raise ConfigError(f"the local executor takes only workers, got {sorted(options)}; they apply to --executor ray")
+        return LocalExecutor(workers=workers)
     require("ray", "ray", "the Ray executor (--executor ray)")
     from .ray import RayExecutor
 
