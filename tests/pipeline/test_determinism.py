@@ -71,3 +71,24 @@ def test_a_run_killed_at_45_percent_of_its_wall_time_resumes_to_identical_tables
     proc.wait()
     assert (out / "manifest.json").exists()
     _same(whole, _run(out))
+
+
+@pytest.mark.slow
+def test_stages_side_by_side_in_worker_processes_give_the_same_tables(tmp_path):
+    """execution.workers=2: the local executor runs independent stages in two processes at once."""
+    one = _run(tmp_path / "one")
+    two = _run(tmp_path / "two", "execution.workers=2")
+    _same(one, two)
+    assert json.loads((two / "manifest.json").read_text())["stages"] == {"train_model": "done", "extract": "done",
+                                                                         "analysis": "done"}
+
+
+def test_a_worker_process_that_dies_is_named_with_the_fix(tmp_path):
+    """A script without the main guard: each spawned worker imports it again and dies at once."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from genphase.pipeline.config import load_config\nfrom genphase.pipeline.run import run\n"
+                      f"run(load_config('breast-cancer-mlp', {RUN[:-1] + ['execution.workers=2']!r}), "
+                      f"{str(tmp_path / 'run')!r}, log=lambda m: None, report=False)\n")
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    assert "worker process of the local executor died" in res.stderr and "__main__" in res.stderr
