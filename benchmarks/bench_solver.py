@@ -27,8 +27,9 @@ largest iteration count and the number of samples that stopped at the iteration 
 --highs-samples times HiGHS on the first few games only (it takes seconds per game at n = 10).
 --warm-delta adds rows "admm-cold" and "admm-warm": the games perturbed by that fraction of
 their scale (a nearby checkpoint), solved from zero and warm-started from the first solve.
---size-rule adds a row "admm-size-rule": the default solver with the median correction of the
-rho rule switched off (the rule before issue 29), timed in the same run, interleaved with "admm".
+--size-rule adds a row "admm-size-rule": the default solver with the median and movement
+corrections of the rho rule switched off (the rule before issue 29), timed in the same run,
+interleaved with "admm".
 --csv appends one line per row (n, game, solver, seconds per sample, median and largest
 iteration count, samples at the cap, load) for benchmarks/plot_solver_families.py.
 The machine and its load are printed first: the timings of a shared machine are noisy, so
@@ -233,7 +234,7 @@ def main() -> None:
     ap.add_argument("--families", nargs="*", default=["planted", "network"],
                     choices=["planted", "network", *OWN_STREAM], help="game families (docstring)")
     ap.add_argument("--size-rule", action="store_true",
-                    help="also time the default solver without the median correction of the rho rule")
+                    help="also time the default solver without the corrections of the rho rule (issue 29)")
     ap.add_argument("--csv", default=None, help="append the rows to this CSV file")
     args = ap.parse_args()
     r = args.noise_bound
@@ -266,12 +267,12 @@ def main() -> None:
             def size_rule():
                 from genphase.solvers import halpern
 
-                kappa = halpern._MEDIAN_KAPPA
-                halpern._MEDIAN_KAPPA = float("inf")  # the median correction never applies
+                kappas = halpern._MEDIAN_KAPPA, halpern._MOVE_KAPPA
+                halpern._MEDIAN_KAPPA = halpern._MOVE_KAPPA = float("inf")  # neither correction applies
                 try:
                     return admm()
                 finally:
-                    halpern._MEDIAN_KAPPA = kappa
+                    halpern._MEDIAN_KAPPA, halpern._MOVE_KAPPA = kappas
 
             if args.size_rule:  # interleaved, so that both see the same load
                 (res, res0), (t_admm, t_size) = timed_pair(admm, size_rule, args.repeats)

@@ -71,6 +71,12 @@ _G_RHO = 5.6
 # chose rho 8-25x below the best fixed rho (10x the iterations); on planted, random-network and
 # trained-MLP games both rules agree within 2x, and there nothing changes
 _MEDIAN_C, _MEDIAN_AT, _MEDIAN_KAPPA = 0.25, 100, 4.0
+# the movement correction, noise-bounded problems (the median correction does not fire there:
+# the bound absorbs the tiny dense tail): at each restart from iteration _MOVE_FIRST, the ratio
+# ||dy|| / ||dz|| of the multipliers' and the iterate's movement since the last restart (HPR-LP's
+# and PDLP's primal weight), over all blocks; a sample where it exceeds _MOVE_KAPPA times its rho
+# leaves the size rule and follows rho <- sqrt(rho * ratio) at its restarts (hysteresis as above)
+_MOVE_FIRST, _MOVE_KAPPA = 200, 4.0
 
 
 def restart_due(res, it, since, r0, r_prev, fresh=None):
@@ -370,6 +376,16 @@ def _median_target(prob: _NoiseFreeSplit, s: torch.Tensor, rho0: float) -> torch
     return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
 
 
+def _movement_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+    """``||y - y_a|| / ||z - z_a||`` per sample over all blocks: the movement of the multipliers
+    ``y = rho u`` over that of the prox point since the anchor (the state at the last restart)."""
+    ua = prob.multipliers(anchor)
+    dy = (u - ua).square().sum((1, 2)).sqrt().to(prob.rho.dtype) * prob.rho
+    dz = (z - (anchor - ua)).square().sum((1, 2)).sqrt().to(prob.rho.dtype)
+    ratio = dy / torch.clamp(dz, min=1e-30)
+    return torch.where(torch.isfinite(ratio) & (ratio > 0), ratio, prob.rho)
+
+
 def solve_halpern(
     v: torch.Tensor,
     eta: torch.Tensor,
@@ -430,6 +446,7 @@ def solve_halpern(
     # the median correction: once, at the first check from _MEDIAN_AT on (noise-free, adaptive rho);
     # pinned[i]: sample i took the median rule's rho and keeps it
     median_due = adapt and not noisy
+    # the movement correction (noise-bounded problems): pinned samples follow it instead
     pinned = torch.zeros(B, dtype=torch.bool, device=dev)
 
     it = 0
@@ -465,6 +482,15 @@ def solve_halpern(
                 target = _rho_target(prob, z, u, rho0)
                 off = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart
                 change = (torch.ones_like(restart) if not rho_set else off) & ~pinned[act]
+                if noisy and it >= _MOVE_FIRST:
+                    move = _movement_target(prob, z, u, anchor)
+                    enter = (move > _MOVE_KAPPA * prob.rho) & restart & ~pinned[act]
+                    pinned[act[enter]] = True
+                    follow = pinned[act]
+                    smooth = torch.clamp(torch.sqrt(move * prob.rho), rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
+                    target = torch.where(follow, smooth, target)
+                    steer = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart & follow
+                    change = change | steer | enter
                 if median_due and it >= _MEDIAN_AT:
                     med = _median_target(prob, s, rho0)
                     up = med > _MEDIAN_KAPPA * prob.rho
