@@ -2,7 +2,8 @@
 of 1e-3 or 1e-4 of the scale, where the size rule of the per-sample rho chose a penalty 8-25x too
 small. The default solver must reach the exact LP optimum (scipy HiGHS, an independent solver)
 within its certified gap, with a lower bound that never exceeds that optimum; the median correction
-of the rho rule must act on these games and leave the other families' paths untouched."""
+of the rho rule must act on these games and leave the other families' paths untouched; with a noise
+bound (where the movement correction may act) the certificate must stay valid."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def test_near_sparse_games_reach_the_lp_optimum_within_the_certified_gap(n, eps,
     from genphase.transforms import zeta
 
     np.testing.assert_allclose(zeta(a) + o @ meets.T, vb.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("n, eps", [(8, 1e-3), (9, 1e-4)])
+def test_noise_bounded_near_sparse_games_reach_the_lp_optimum(n, eps, rng):
+    # with a noise bound the movement correction of the rho rule may take over; the certificate
+    # must stay a valid bound and the point feasible, with the box on the noise respected
+    vb = _normalised(near_sparse(rng, n, 2, eps))
+    eta = 0.02 * (vb[:, -1] - vb[:, 0]).abs()
+    res = solve_admm(vb, eta, ADMMOptions(max_iter=50000))
+    _, _, _, opt = solve_lp_highs(vb.numpy(), eta.numpy())
+    obj, lb, gap = res.objective.numpy(), res.lower_bound.numpy(), res.gap.numpy()
+    assert res.converged.all(), gap
+    assert np.all(lb <= opt * (1 + 1e-8) + 1e-10), (lb, opt)
+    assert np.all(obj >= opt * (1 - 1e-8) - 1e-10) and np.all(obj <= opt * (1 + gap) + 1e-10)
+    assert np.all(np.abs(res.noise.numpy()) <= eta.numpy()[:, None] + 1e-12)
 
 
 def test_extract_and_or_on_near_sparse_games_matches_highs(rng):
