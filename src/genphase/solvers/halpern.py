@@ -409,7 +409,10 @@ def solve_halpern(
     the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
     the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. The
     penalty rho is per sample: it starts at :func:`halpern_rho` and follows the rho rule
-    (:func:`_rho_target`) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype
+    (:func:`_rho_target`) unless ``options.rho`` fixes it; a sample leaves that rule for the median
+    correction (noise-free, :func:`median_effect`, once at iteration 100) or the movement correction
+    (noise-bounded, :func:`_movement_target`, at restarts from iteration 200) where those put rho
+    more than 4x higher (docs/solver.md, "Penalty (per sample)"). The certificate is formed in the input's dtype
     (:meth:`_NoiseFreeSplit.certify`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
