@@ -33,7 +33,7 @@ from .operators import C1, KTK, block_operator, c_apply, eig_parts, operator, pa
 from .options import ADMMOptions, check_interval, iterate_dtype
 from .result import SolveResult
 
-__all__ = ["solve_halpern", "halpern_rho"]
+__all__ = ["solve_halpern", "halpern_rho", "median_effect"]
 
 
 def halpern_rho(n: int) -> float:
@@ -63,6 +63,20 @@ _RHO_C, _RHO_GAMMA, _RHO_FIRST, _RHO_HYSTERESIS, _RHO_RANGE = 6.4, 0.75, 50, 1.5
 # the same rule on noise-bounded problems: constant _G_RHO / beta(n), with the g block scaled by
 # beta(n) = 2^((n - 8) / 2) within [1, 4] (noise_scale); swept on 4 x 16 games at n = 10 and 12
 _G_RHO = 5.6
+# the median correction (docs/solver.md, "Penalty"; issue #29), noise-free problems: at the first
+# check at or after iteration _MEDIAN_AT, rho_med = _MEDIAN_C / median|effect| over the nonzero
+# effects of the prox point; a sample whose rho_med exceeds _MEDIAN_KAPPA times its current rho
+# takes rho_med and keeps it (the size rule no longer applies to it). The size rule's ||z||_2 is
+# dominated by a few large effects; on near-sparse games (a few large terms and many tiny ones) it
+# chose rho 8-25x below the best fixed rho (10x the iterations); on planted, random-network and
+# trained-MLP games both rules agree within 2x, and there nothing changes
+_MEDIAN_C, _MEDIAN_AT, _MEDIAN_KAPPA = 0.25, 100, 4.0
+# the movement correction, noise-bounded problems (the median correction does not fire there:
+# the bound absorbs the tiny dense tail): at each restart from iteration _MOVE_FIRST, the ratio
+# ||dy|| / ||dz|| of the multipliers' and the iterate's movement since the last restart (HPR-LP's
+# and PDLP's primal weight), over all blocks; a sample where it exceeds _MOVE_KAPPA times its rho
+# leaves the size rule and follows rho <- sqrt(rho * ratio) at its restarts (hysteresis as above)
+_MOVE_FIRST, _MOVE_KAPPA = 200, 4.0
 
 
 def restart_due(res, it, since, r0, r_prev, fresh=None):
@@ -139,6 +153,13 @@ class _NoiseFreeSplit:
 
     def start(self, a0: torch.Tensor) -> torch.Tensor:
         return torch.stack((a0, self.sup_op(a0)), 1)
+
+    def effects(self, s: torch.Tensor) -> torch.Tensor:
+        """The AND effects and the OR effects up to sign, ``[B, 2, 2**n]``, at the prox point of
+        ``s``: ``(z_p, z_e - t)``, formed as ``d - clamp(d)`` so that they are exactly zero below the
+        threshold (``z_e - t`` from ``z = s - u`` carries the float32 round-off of ``t`` everywhere)."""
+        d = s[:, :2] - self.shift
+        return d - torch.clamp(d, -self.lam, self.lam)
 
     def multipliers(self, s: torch.Tensor) -> torch.Tensor:
         """``u = s - prox(s)``: soft-thresholds of ``s_p`` and ``s_e - t`` (weights ``1/rho``)."""
@@ -222,6 +243,12 @@ class _NoisySplit(_NoiseFreeSplit):
     def start(self, a0):
         g0 = torch.zeros_like(a0)
         return torch.stack((a0, self.sup_op(a0), g0, g0), 1)
+
+    def effects(self, s):
+        # (a, e1 - e2 - t) at the prox point: the AND effects and the OR effects up to sign
+        lam, p = self.lam[:, 0], s[:, 0]
+        d = s[:, 1] - s[:, 2] - self.shift[:, 1]
+        return torch.stack((p - torch.clamp(p, -lam, lam), d - torch.clamp(d, -2.0 * lam, 2.0 * lam)), 1)
 
     def multipliers(self, s):
         # prox of |e1 - e2 - t| / rho: the difference (less t) is soft-thresholded by 2/rho, the mean kept
@@ -324,6 +351,41 @@ def _rho_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, rho0: f
     return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
 
 
+def median_effect(eff: torch.Tensor) -> torch.Tensor:
+    """Per sample, the median of ``|eff|`` over its nonzero entries, the ``{}`` entries left out
+    (``eff``: ``[B, blocks, 2**n]``, exactly sparse); ``nan`` where every entry is zero. One batched
+    sort; the lower median for an even count.
+
+    >>> median_effect(torch.tensor([[[9.0, 0.0, 3.0, -1.0], [5.0, 0.0, 0.0, 2.0]]])).tolist()
+    [2.0]
+    """
+    a = eff.abs()
+    a[..., 0] = 0.0
+    a = a.reshape(a.shape[0], -1)
+    k = (a > 0).sum(-1)
+    idx = a.shape[-1] - k + torch.clamp(k - 1, min=0) // 2  # ascending: the zeros come first
+    med = torch.sort(a, -1).values.gather(-1, torch.clamp(idx, max=a.shape[-1] - 1)[:, None])[:, 0]
+    return torch.where(k > 0, med, torch.full_like(med, math.nan))
+
+
+def _median_target(prob: _NoiseFreeSplit, s: torch.Tensor, rho0: float) -> torch.Tensor:
+    """The median rule: ``_MEDIAN_C / median|effect|`` at the prox point of ``s`` (``0`` where the
+    prox point has no nonzero effect), kept within ``_RHO_RANGE`` of ``rho0``."""
+    target = (_MEDIAN_C / median_effect(prob.effects(s))).to(prob.rho.dtype)
+    target = torch.nan_to_num(target, nan=0.0, posinf=0.0)
+    return torch.clamp(target, rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
+
+
+def _movement_target(prob: _NoiseFreeSplit, z: torch.Tensor, u: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+    """``||y - y_a|| / ||z - z_a||`` per sample over all blocks: the movement of the multipliers
+    ``y = rho u`` over that of the prox point since the anchor (the state at the last restart)."""
+    ua = prob.multipliers(anchor)
+    dy = (u - ua).square().sum((1, 2)).sqrt().to(prob.rho.dtype) * prob.rho
+    dz = (z - (anchor - ua)).square().sum((1, 2)).sqrt().to(prob.rho.dtype)
+    ratio = dy / torch.clamp(dz, min=1e-30)
+    return torch.where(torch.isfinite(ratio) & (ratio > 0), ratio, prob.rho)
+
+
 def solve_halpern(
     v: torch.Tensor,
     eta: torch.Tensor,
@@ -347,7 +409,10 @@ def solve_halpern(
     the Halpern step ``s <- lerp(anchor, T(s), (k+1)/(k+2))``, which converges at rate O(1/k) in
     the fixed-point residual; restarting the anchor (rules of HPR-LP) makes it fast on LPs. The
     penalty rho is per sample: it starts at :func:`halpern_rho` and follows the rho rule
-    (:func:`_rho_target`) unless ``options.rho`` fixes it. The certificate is formed in the input's dtype
+    (:func:`_rho_target`) unless ``options.rho`` fixes it; a sample leaves that rule for the median
+    correction (noise-free, :func:`median_effect`, once at iteration 100) or the movement correction
+    (noise-bounded, :func:`_movement_target`, at restarts from iteration 200) where those put rho
+    more than 4x higher (docs/solver.md, "Penalty (per sample)"). The certificate is formed in the input's dtype
     (:meth:`_NoiseFreeSplit.certify`).
 
     >>> v = torch.tensor([[0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)  # OR{0,1}
@@ -381,6 +446,11 @@ def solve_halpern(
     # or in any batch
     groups = [_Group(prob, torch.arange(B, device=dev), state, idt)]
     rho_set = not adapt  # the first rho estimate is made (at the same iteration for every sample)
+    # the median correction: once, at the first check from _MEDIAN_AT on (noise-free, adaptive rho);
+    # pinned[i]: sample i took the median rule's rho and keeps it
+    median_due = adapt and not noisy
+    # the movement correction (noise-bounded problems): pinned samples follow it instead
+    pinned = torch.zeros(B, dtype=torch.bool, device=dev)
 
     it = 0
     while it < o.max_iter and any(g.active.numel() for g in groups):
@@ -414,7 +484,21 @@ def solve_halpern(
                 # anchor at the re-expressed state, and the restart test is re-based at the next check
                 target = _rho_target(prob, z, u, rho0)
                 off = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart
-                change = torch.ones_like(restart) if not rho_set else off
+                change = (torch.ones_like(restart) if not rho_set else off) & ~pinned[act]
+                if noisy and it >= _MOVE_FIRST:
+                    move = _movement_target(prob, z, u, anchor)
+                    enter = (move > _MOVE_KAPPA * prob.rho) & restart & ~pinned[act]
+                    pinned[act[enter]] = True
+                    follow = pinned[act]
+                    smooth = torch.clamp(torch.sqrt(move * prob.rho), rho0 / _RHO_RANGE, rho0 * _RHO_RANGE)
+                    target = torch.where(follow, smooth, target)
+                    steer = (torch.log(target / prob.rho).abs() > math.log(_RHO_HYSTERESIS)) & restart & follow
+                    change = change | steer | enter
+                if median_due and it >= _MEDIAN_AT:
+                    med = _median_target(prob, s, rho0)
+                    up = med > _MEDIAN_KAPPA * prob.rho
+                    pinned[act[up]] = True
+                    target, change = torch.where(up, med, target), change | up
                 if bool(change.any()):
                     s_next = _rescale(prob, s_next, torch.where(change, target, prob.rho))
                     restart = restart | change
@@ -439,6 +523,8 @@ def solve_halpern(
                     g.keep(~stalled)
         if check and adapt and it >= _RHO_FIRST:
             rho_set = True
+        if check and it >= _MEDIAN_AT:
+            median_due = False
         for idx, rho_m, st in moved:
             hi = [g for g in groups if g.dtype == dt and g.active.numel()]
             if hi:
