@@ -23,6 +23,7 @@ batch shape ``B``, one entry per sample) or tidy tables, and every result has a 
 * :mod:`.evidence` -- graded evidence: salient strength by the number of agreeing baselines (``n_agree``).
 * :mod:`.phase_count` -- how many linear phases mean H-bar supports (BIC per bootstrap resample).
 * :mod:`.labelwave` -- the Label Wave stop from the recorded prediction changes (no held-out data).
+* :mod:`.null` -- the chance level of H-bar without training: the order-permutation null.
 
 Conventions: one-variable terms are merged into AND by default (``merge_singletons=True``);
 a sample without salient interactions has H-bar NaN; mismatched inputs raise
@@ -59,6 +60,7 @@ from .generalization import (
     generalizes,
 )
 from .labelwave import LabelWaveStop, label_wave_stop, label_wave_study
+from .null import ORDER_NULL_DRAWS, order_permutation_null, order_permutations, permute_effects
 from .order_distribution import (
     JACCARD_NOT_SHARED,
     NORMALIZATIONS,
@@ -146,4 +148,6 @@ __all__ = [
     "PhaseCount", "SegmentFits", "count_phases", "segment_fits",
     # Label Wave
     "LabelWaveStop", "label_wave_stop", "label_wave_study",
+    # chance level
+    "order_permutation_null", "order_permutations", "permute_effects", "ORDER_NULL_DRAWS",
 ]
