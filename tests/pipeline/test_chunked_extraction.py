@@ -33,7 +33,9 @@ def test_chunked_extraction_gives_the_unchunked_tables(mini_run, tmp_path):
         assert len(chunks) == len(bounds), rel  # one file per chunk, kept and recorded
         with np.load(mini_run / rel) as za, np.load(out / rel) as zb:
             for k in za.files:
-                if k != "__meta__":
+                if k in ("lower_bound", "gap"):  # the certificate's float32 products round by batch size: to 1e-6
+                    np.testing.assert_allclose(zb[k], za[k], rtol=0, atol=1e-6, err_msg=f"{rel}:{k}")
+                elif k != "__meta__":
                     np.testing.assert_allclose(zb[k], za[k], rtol=1e-9, atol=1e-12, err_msg=f"{rel}:{k}")
     for name in miniature.TIMING_FREE:
         a = pd.read_parquet(mini_run / "metrics" / f"{name}.parquet")
