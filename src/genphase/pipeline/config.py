@@ -454,12 +454,7 @@ def load_config(
                 raise ConfigError(
                     f"{s!r} is neither a preset ({', '.join(PRESETS)}) nor an existing config file"
                 )
-            import yaml
-
-            try:
-                raw = yaml.safe_load(p.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"config file {s!r} is not valid YAML: {exc}") from exc
+            raw = _read_config_file(p)
             if not isinstance(raw, dict):
                 raise ConfigError(f"config file {s!r} must hold a mapping of sections, got {type(raw).__name__}")
             base = raw.pop("preset", None)
@@ -471,6 +466,21 @@ def load_config(
     return RunConfig.from_dict(raw)
 
 
+def _read_config_file(path: Path) -> Any:
+    """The parsed YAML of a config file (``{}`` if empty); a key given twice or bad YAML is a ConfigError."""
+    import yaml
+
+    from .._yaml import DuplicateKeyError, parse_yaml
+
+    text = path.read_text()
+    try:
+        return parse_yaml(text, str(path)) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping.
 
@@ -478,6 +488,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     {'training': {'epochs': 3, 'lr': 0.01}, 'model': {'options': {'hidden': [8, 8]}}}
     """
     import yaml
+
+    from .._yaml import parse_yaml
 
     out = copy.deepcopy(raw)
     for item in overrides:
@@ -488,7 +500,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         if not parts:
             raise ConfigError(f"override {item!r} has an empty key")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
         node = out

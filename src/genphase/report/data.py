@@ -212,10 +212,10 @@ def load_run(run_dir: str | Path) -> RunData:
     cfg_path = run_dir / "config.yaml"
     if cfg_path.is_file():
         try:
-            import yaml
+            from .._yaml import parse_yaml
 
             data.config_text = cfg_path.read_text(encoding="utf-8")
-            loaded = yaml.safe_load(data.config_text)
+            loaded = parse_yaml(data.config_text, str(cfg_path))
             data.config = loaded if isinstance(loaded, dict) else {"config": loaded}
         except Exception as exc:  # noqa: BLE001 - yaml errors and I/O errors alike
             data.problems.append(f"config.yaml could not be read ({exc})")
