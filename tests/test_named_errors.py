@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from minirun import copy_run, tiny_run_dir
 from typer.testing import CliRunner
 
 import genphase
@@ -44,3 +46,36 @@ def test_the_largest_eval_fraction_the_message_allows_runs_its_data_stage():
 
     ds = load_data(load_config("breast-cancer-mlp", ["data.eval_fraction=0.77"], quick=True))
     assert len(ds.y_test) >= 32 and len(ds.y_eval) >= 20
+
+
+# ---------------------------------------------------------------- encodings
+@pytest.mark.parametrize("kind", ["utf-16", "utf-16-le", "binary"])
+def test_a_config_that_is_not_utf8_names_the_file(tmp_path, kind):
+    cfg = tmp_path / "c.yaml"
+    text = "preset: digits\ntraining:\n  epochs: 3\n"
+    cfg.write_bytes(text.encode(kind) if kind != "binary" else bytes(range(256)) * 4)
+    out = tmp_path / "run"
+    line = _error_line(CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)]))
+    assert f"config file {str(cfg)!r}" in line and "genphase reads YAML files as UTF-8 text" in line
+    assert "UnicodeDecodeError" not in line
+    assert {"utf-16": "UTF-16 text (it starts with a UTF-16 byte-order mark)",
+            "utf-16-le": "UTF-16LE text without a byte-order mark",
+            "binary": "not text"}[kind] in line
+    if kind != "binary":
+        assert f"iconv -f {'UTF-16' if kind == 'utf-16' else 'UTF-16LE'} -t UTF-8 {cfg} > {tmp_path / 'c-utf8.yaml'}" in line
+    assert not out.exists()
+
+
+def test_a_utf8_config_with_a_byte_order_mark_still_loads(tmp_path):
+    from genphase.pipeline.config import load_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes("preset: digits\ntraining:\n  epochs: 3  # é\n".encode("utf-8-sig"))
+    assert load_config(str(cfg)).training.epochs == 3
+
+
+def test_verify_names_a_run_directorys_utf16_config(tmp_path_factory, tmp_path):
+    run = copy_run(tiny_run_dir(tmp_path_factory), tmp_path / "run")
+    (run / "config.yaml").write_bytes((run / "config.yaml").read_text().encode("utf-16"))
+    r = CliRunner().invoke(app, ["run", "--verify", str(run)])
+    assert r.exit_code == 1 and "config.yaml" in r.output and "UTF-16 text" in r.output, r.output

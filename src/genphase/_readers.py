@@ -135,14 +135,14 @@ def read_yaml(path: str | os.PathLike, *, fix: str = DEFAULT_FIX) -> Any:
     ...
     genphase.errors.CorruptFileError: '.../c.yaml': key 'training.epochs' is given twice (lines 2 and 3); ...
     """
-    from ._yaml import DuplicateKeyError, parse_yaml
+    from ._yaml import DuplicateKeyError, NotUtf8Error, decode_yaml, parse_yaml
 
     path = Path(path)
     if not path.exists():
         raise CorruptFileError(f"{str(path)!r} is missing (expected a YAML file); {fix}", path)
     try:
-        return parse_yaml(path.read_text(encoding="utf-8"), str(path))
-    except DuplicateKeyError as exc:
+        return parse_yaml(decode_yaml(path.read_bytes(), str(path)), str(path))
+    except (DuplicateKeyError, NotUtf8Error) as exc:
         raise CorruptFileError(f"{str(path)!r}: {exc}; or {fix}", path) from exc
     except Exception as exc:  # noqa: BLE001 - YAMLError, UnicodeDecodeError, OSError
         raise _broken(path, "YAML file", exc, fix) from exc

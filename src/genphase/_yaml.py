@@ -9,12 +9,13 @@ Keys brought in by a merge (``<<: *base``) may still be overridden: that is what
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["DuplicateKeyError", "UniqueKeyLoader", "parse_yaml"]
+__all__ = ["DuplicateKeyError", "NotUtf8Error", "UniqueKeyLoader", "parse_yaml", "decode_yaml"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -40,6 +41,64 @@ class DuplicateKeyError(yaml.YAMLError):
                else f"keep one {leaf + ':'!r} line and delete the others")
         super().__init__(f"key {key!r} is given {times} ({where}); YAML would silently keep only the last, "
                          f"so it is refused: {fix}")
+
+
+class NotUtf8Error(yaml.YAMLError):
+    """A YAML file's bytes are not UTF-8 text (UTF-16 or UTF-32 with or without a byte-order mark, or binary).
+
+    >>> print(NotUtf8Error("UTF-16 text (it starts with a UTF-16 byte-order mark)"))
+    it is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; genphase reads YAML files as UTF-8 text: save it as UTF-8 (most editors: "Save with encoding" > UTF-8; or `iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.yaml`)
+    """
+
+    def __init__(self, what: str, name: str = "FILE"):
+        self.what = what
+        enc = what.split()[0]
+        src = PurePath(str(name))
+        new = src.with_name(f"{src.stem}-utf8{src.suffix or '.yaml'}")
+        super().__init__(
+            f"it is {what}, not UTF-8; genphase reads YAML files as UTF-8 text: save it as UTF-8 (most editors: "
+            f"\"Save with encoding\" > UTF-8; or `iconv -f {enc} -t UTF-8 {name} > {new}`)"
+            if what.startswith("UTF-") else
+            f"it is {what}; genphase reads YAML files as UTF-8 text: check the path (is it a config file?), or save "
+            "it as UTF-8")
+
+
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 text (it starts with a UTF-32 byte-order mark)"),
+         (b"\x00\x00\xfe\xff", "UTF-32 text (it starts with a UTF-32 byte-order mark)"),
+         (b"\xff\xfe", "UTF-16 text (it starts with a UTF-16 byte-order mark)"),
+         (b"\xfe\xff", "UTF-16 text (it starts with a UTF-16 byte-order mark)"))
+
+
+def decode_yaml(data: bytes, name: str = "FILE") -> str:
+    """The text of a YAML file's bytes (UTF-8, with or without a byte-order mark), or :class:`NotUtf8Error`
+    saying what the bytes look like instead (UTF-16, UTF-32, binary).
+
+    >>> decode_yaml("epochs: 3  # é".encode())
+    'epochs: 3  # é'
+    >>> decode_yaml("epochs: 3".encode("utf-16"), "c.yaml")
+    Traceback (most recent call last):
+    ...
+    genphase._yaml.NotUtf8Error: it is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; ... `iconv -f UTF-16 -t UTF-8 c.yaml > c-utf8.yaml`)
+    >>> decode_yaml(bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))  # a PNG image
+    Traceback (most recent call last):
+    ...
+    genphase._yaml.NotUtf8Error: it is not text (byte 0x89 at offset 0 is not UTF-8: a binary file?); ...
+    """
+    for bom, what in _BOMS:
+        if data.startswith(bom):
+            raise NotUtf8Error(what, name)
+    head = data[:4096]
+    for zeros, other, order in ((head[1::2], head[0::2], "LE"), (head[0::2], head[1::2], "BE")):
+        if len(head) >= 4 and zeros.count(0) >= 0.9 * len(zeros) and other.count(0) <= 0.1 * len(other):
+            raise NotUtf8Error(f"UTF-16{order} text without a byte-order mark (every other byte is zero)", name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(f"not text (byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8: a binary "
+                           "file?)", name) from exc
+    if "\x00" in text:
+        raise NotUtf8Error("not text (it holds NUL bytes: a binary file?)", name)
+    return text
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

@@ -470,12 +470,11 @@ def _read_config_file(path: Path) -> Any:
     """The parsed YAML of a config file (``{}`` if empty); a key given twice or bad YAML is a ConfigError."""
     import yaml
 
-    from .._yaml import DuplicateKeyError, parse_yaml
+    from .._yaml import DuplicateKeyError, NotUtf8Error, decode_yaml, parse_yaml
 
-    text = path.read_text()
     try:
-        return parse_yaml(text, str(path)) or {}
-    except DuplicateKeyError as exc:
+        return parse_yaml(decode_yaml(path.read_bytes(), str(path)), str(path)) or {}
+    except (DuplicateKeyError, NotUtf8Error) as exc:
         raise ConfigError(f"config file {str(path)!r}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc

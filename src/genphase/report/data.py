@@ -212,9 +212,9 @@ def load_run(run_dir: str | Path) -> RunData:
     cfg_path = run_dir / "config.yaml"
     if cfg_path.is_file():
         try:
-            from .._yaml import parse_yaml
+            from .._yaml import decode_yaml, parse_yaml
 
-            data.config_text = cfg_path.read_text(encoding="utf-8")
+            data.config_text = decode_yaml(cfg_path.read_bytes(), str(cfg_path))
             loaded = parse_yaml(data.config_text, str(cfg_path))
             data.config = loaded if isinstance(loaded, dict) else {"config": loaded}
         except Exception as exc:  # noqa: BLE001 - yaml errors and I/O errors alike
