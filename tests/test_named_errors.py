@@ -79,3 +79,47 @@ def test_verify_names_a_run_directorys_utf16_config(tmp_path_factory, tmp_path):
     (run / "config.yaml").write_bytes((run / "config.yaml").read_text().encode("utf-16"))
     r = CliRunner().invoke(app, ["run", "--verify", str(run)])
     assert r.exit_code == 1 and "config.yaml" in r.output and "UTF-16 text" in r.output, r.output
+
+
+# ---------------------------------------------------------------- seeds
+@pytest.mark.parametrize(("key", "top"), [("data.seed", 2**32 - 1), ("training.seed", 2**32 - 1),
+                                          ("baselines.seed", 2**32 - 3), ("explain.seed", 2**32 - 2),
+                                          ("variables.seed", 2**32 - 1), ("analysis.seed", 2**32 - 2)])
+def test_seeds_outside_32_bits_name_their_key(tmp_path, key, top):
+    from genphase.pipeline.config import load_config
+
+    for bad in (2**32, top + 1, -1):
+        out = tmp_path / f"run{bad}"
+        line = _error_line(CliRunner().invoke(app, ["run", "breast-cancer-mlp", "--quick", f"{key}={bad}", "--out", str(out)]))
+        assert line.startswith(f"error: config key '{key}': must be an integer in 0..{top}"), line
+        assert f"got {bad}; e.g. {key}=0" in line
+        assert not out.exists()
+    assert getattr(load_config("breast-cancer-mlp", [f"{key}={top}"]), key.split(".")[0]).seed == top
+
+
+def test_the_largest_seeds_are_accepted_where_they_are_used():
+    """The bound is the real one: scikit-learn and numpy take the largest seed the check lets through."""
+    from genphase.pipeline.config import load_config
+    from genphase.pipeline.data import load_data, select_samples
+
+    cfg = load_config("breast-cancer-mlp", ["data.seed=4294967295", "explain.seed=4294967294", "data.label_noise=0.1",
+                                            "data.train_size=100", "data.test_subsample=100"])
+    ds = load_data(cfg)
+    assert len(ds.y_train) == 100
+    assert select_samples(cfg, ds) is not None
+
+
+def test_study_seeds_beyond_32_bits_are_refused_before_anything_runs(tmp_path):
+    out = tmp_path / "study"
+    line = _error_line(CliRunner().invoke(app, ["study", "breast-cancer-mlp", "--quick", "--seeds",
+                                                "18446744073709551616", "--out", str(out)]))
+    assert line == ("error: --seeds: 18446744073709551616 is too large; seeds are integers in 0..4294967295 (32-bit: "
+                    "numpy and scikit-learn refuse larger ones), e.g. --seeds 0 1 2")
+    assert not out.exists()
+    # a seed in range that shifts a configured seed (the baselines': seed * K) out of range names --seeds too
+    line = _error_line(CliRunner().invoke(app, ["study", "breast-cancer-mlp", "--quick", "--seeds", "0", "4294967295",
+                                                "--out", str(out)]))
+    assert line.startswith("error: --seeds: seed 4294967295 shifts the configuration's seeds out of range "
+                           "(config key 'baselines.seed'")
+    assert "the largest seed this configuration takes is 1431655431" in line
+    assert not out.exists()

@@ -33,6 +33,7 @@ from ..settings import (  # the sections a Tracker shares (one definition, one v
     InteractionConfig,
     Settings,
     check_bootstrap_samples,
+    check_seed,
     check_variables,
 )
 from .presets import PRESETS, merge_config, preset_dict
@@ -298,7 +299,11 @@ class RunConfig:
         need(c.schedule in ("every", "log"), "checkpoints.schedule", f"must be 'every' or 'log', got {c.schedule!r}")
         need(c.every >= 1, "checkpoints.every", f"must be >= 1, got {c.every}")
         need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
-        self.settings.validate()
+        check_seed(self.data.seed, "data.seed")
+        check_seed(self.training.seed, "training.seed")
+        self.settings.validate()  # baselines.seed and analysis.seed among the rest
+        check_seed(self.explain.seed, "explain.seed", uses=2, why="the reference split's samples use seed + 1")
+        check_seed(self.variables.seed, "variables.seed")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
         check_bootstrap_samples(self.explain.samples, self.analysis.n_resamples)
         need(self.explain.selection in ("random", "first"), "explain.selection",
