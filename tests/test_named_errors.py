@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from minirun import copy_run, tiny_run_dir
+from minirun import TINY, copy_run, tiny_run_dir
 from typer.testing import CliRunner
 
 import genphase
@@ -122,4 +123,29 @@ def test_study_seeds_beyond_32_bits_are_refused_before_anything_runs(tmp_path):
     assert line.startswith("error: --seeds: seed 4294967295 shifts the configuration's seeds out of range "
                            "(config key 'baselines.seed'")
     assert "the largest seed this configuration takes is 1431655431" in line
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- one explained sample, no bootstrap
+def test_one_explained_sample_without_bootstrap_runs_to_the_end(tmp_path):
+    """The fix the bootstrap's own message suggests (explain.samples below 8: analysis.n_resamples=0) finishes, with
+    point estimates and no intervals, K = 2 so the H-bar ceiling is computed too."""
+    out = tmp_path / "run"
+    ov = [o for o in TINY if not o.startswith(("explain.samples", "baselines.k"))]
+    r = CliRunner().invoke(app, ["run", "digits", *ov, "baselines.k=2", "explain.samples=1", "analysis.n_resamples=0",
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").is_file()
+    ceiling = pd.read_parquet(out / "metrics" / "h_bar_ceiling.parquet")
+    assert sorted(ceiling["split"]) == ["test", "train"]
+    assert ceiling["ci_low"].isna().all() and ceiling["ci_high"].isna().all()
+    h = pd.read_parquet(out / "metrics" / "h_bar.parquet")
+    assert h.groupby("checkpoint")["sample"].nunique().eq(2).all()  # one training and one reference sample
+    assert not (out / "metrics" / "h_bar_summary.parquet").exists()
+
+
+def test_too_few_samples_for_the_bootstrap_is_still_refused_before_training(tmp_path):
+    out = tmp_path / "run"
+    line = _error_line(CliRunner().invoke(app, ["run", "digits", "explain.samples=1", "--out", str(out)]))
+    assert "config key 'explain.samples'" in line and "analysis.n_resamples=0" in line
     assert not out.exists()
