@@ -149,3 +149,17 @@ def test_too_few_samples_for_the_bootstrap_is_still_refused_before_training(tmp_
     line = _error_line(CliRunner().invoke(app, ["run", "digits", "explain.samples=1", "--out", str(out)]))
     assert "config key 'explain.samples'" in line and "analysis.n_resamples=0" in line
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- genphase report on a file
+def test_report_on_a_file_names_the_path_and_the_fix(tmp_path_factory, tmp_path):
+    run = copy_run(tiny_run_dir(tmp_path_factory), tmp_path / "run")
+    line = _error_line(CliRunner().invoke(app, ["report", str(run / "config.yaml")]))
+    assert line == f"error: {str(run / 'config.yaml')!r} is a file, not a run directory; pass the run directory " \
+                   f"that holds it: `genphase report {run}`"
+    other = tmp_path / "notes.txt"
+    other.write_text("x")
+    line = _error_line(CliRunner().invoke(app, ["report", str(other)]))
+    assert f"{str(other)!r} is a file, not a run directory" in line and "`genphase report DIR`" in line
+    line = _error_line(CliRunner().invoke(app, ["report", str(tmp_path / "nope")]))
+    assert "does not exist" in line

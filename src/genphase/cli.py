@@ -258,11 +258,23 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     ...     res = CliRunner().invoke(app, ["report", tmp])
     >>> res.exit_code, res.stderr
     (2, "error: '...' has no finished analysis (manifest stage 'analysis'); run or resume it with ...")
+    >>> with tempfile.NamedTemporaryFile(suffix=".html") as page:  # a file, not a directory
+    ...     CliRunner().invoke(app, ["report", page.name]).stderr
+    "error: '....html' is a file, not a run directory; pass the directory a run wrote ...`genphase report DIR`\\n"
     """
     from .errors import RunDirectoryError
     from .report import build_report
     from .rundir.files import read_json
 
+    if run_dir.is_file():
+        holder = next((p for p in run_dir.parents if (p / "manifest.json").is_file()), None)
+        fix = (f"pass the run directory that holds it: `genphase report {holder}`" if holder is not None else
+               "pass the directory a run wrote (`genphase run ... --out DIR`; it holds manifest.json): "
+               "`genphase report DIR`")
+        raise RunDirectoryError(f"{str(run_dir)!r} is a file, not a run directory; {fix}")
+    if not run_dir.exists():
+        raise RunDirectoryError(f"{str(run_dir)!r} does not exist; pass the directory a run wrote "
+                                "(`genphase run ... --out DIR`): `genphase report DIR`")
     manifest = run_dir / "manifest.json"
     man = read_json(manifest, fix=f"check the directory with `genphase run --verify {run_dir}`") if manifest.exists() else {}
     stages = man.get("stages", {}) if isinstance(man, dict) else {}
