@@ -4,6 +4,12 @@ typer's CliRunner or a subprocess, real presets and config files."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -163,3 +169,70 @@ def test_report_on_a_file_names_the_path_and_the_fix(tmp_path_factory, tmp_path)
     assert f"{str(other)!r} is a file, not a run directory" in line and "`genphase report DIR`" in line
     line = _error_line(CliRunner().invoke(app, ["report", str(tmp_path / "nope")]))
     assert "does not exist" in line
+
+
+# ---------------------------------------------------------------- Ctrl-C
+def _start(args: list[str]) -> tuple[subprocess.Popen, list[str], threading.Thread]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    # a terminal's Ctrl-C reaches a process whose SIGINT is at its default (a test runner may have it ignored)
+    proc = subprocess.Popen([sys.executable, "-m", "genphase.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for ln in proc.stderr:
+            lines.append(ln)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return proc, lines, reader
+
+
+def _interrupt_during_training(args: list[str], first_line: str) -> tuple[int, list[str], str]:
+    proc, lines, reader = _start(args)
+    deadline = time.monotonic() + 300
+    while not any(first_line in ln for ln in lines):
+        if proc.poll() is not None:
+            pytest.fail(f"ended (rc {proc.returncode}) before training:\n{''.join(lines)[-3000:]}")
+        assert time.monotonic() < deadline, "did not reach training"
+        time.sleep(0.05)
+    while not any("[train] epoch" in ln for ln in lines):  # training is under way
+        assert proc.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(timeout=120)
+    reader.join(timeout=30)
+    assert proc.stdout is not None
+    return rc, lines, proc.stdout.read()
+
+
+SMALL = ["breast-cancer-mlp", "--quick", "baselines.k=2", "baselines.epochs=2", "variables.n=3", "explain.samples=8",
+         "analysis.n_resamples=0"]
+
+
+def test_ctrl_c_during_a_run_says_the_same_command_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", *SMALL, "--no-report", "--out", str(out)]
+    rc, lines, stdout = _interrupt_during_training(args, "stage 1/5 train")
+    assert rc == 130, "".join(lines)
+    assert lines[-1] == (f"interrupted: the run stopped (Ctrl-C); the work it finished in {out} is kept: run the same "
+                         "command again to resume it\n"), "".join(lines)
+    assert "Traceback" not in "".join(lines) and "error:" not in "".join(lines) and stdout == ""
+    assert not (out / "metrics").exists()  # it did stop during training
+    again = subprocess.run([sys.executable, "-m", "genphase.cli", *args], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])})
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (out / "metrics" / "phases.json").is_file()
+
+
+def test_ctrl_c_during_a_study_says_the_same_command_resumes(tmp_path):
+    out = tmp_path / "study"
+    rc, lines, _ = _interrupt_during_training(["study", *SMALL, "--seeds", "0", "--no-report", "--out", str(out)],
+                                              "stage 1/5 train")
+    assert rc == 130, "".join(lines)
+    assert lines[-1] == (f"interrupted: the study stopped (Ctrl-C); the work it finished in {out} is kept: run the "
+                         "same command again to resume it\n"), "".join(lines)
+    assert "Traceback" not in "".join(lines)

@@ -3,6 +3,8 @@
 Errors: every :class:`~genphase.errors.GenphaseError` and every ``OSError`` (and any other
 failure) becomes one line ``error: ...`` on stderr and a non-zero exit status (2), never a
 traceback; ``genphase --debug COMMAND ...`` (or ``GENPHASE_DEBUG=1``) shows the traceback instead.
+Ctrl-C (SIGINT) is one line ``interrupted: ...`` (for ``run`` and ``study``: the work finished so far is
+kept and the same command resumes it) and exit status 130 (:data:`INTERRUPTED`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ app = typer.Typer(
     ),
 )
 
-_STATE = {"debug": False}
+_STATE: dict[str, Any] = {"debug": False, "on_interrupt": None}
+
+#: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + signal number 2.
+INTERRUPTED = 130
 
 
 @app.callback()
@@ -42,6 +47,7 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of a one-line message."),
 ) -> None:
     _STATE["debug"] = debug or os.environ.get("GENPHASE_DEBUG", "") not in ("", "0")
+    _STATE["on_interrupt"] = None
 
 
 def _console():
@@ -67,6 +73,15 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(code=2)
 
 
+def _interrupted() -> None:
+    """Ctrl-C: one line on stderr (what stopped, and how to resume where that applies) and exit status 130."""
+    from rich.markup import escape
+
+    what = _STATE["on_interrupt"] or "stopped by Ctrl-C"
+    _console().print(f"[bold yellow]interrupted:[/bold yellow] {escape(what)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=INTERRUPTED)
+
+
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command; turn any failure into one line and exit status 2 (``--debug``: re-raise)."""
 
@@ -74,8 +89,12 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.ClickException, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt:
+            if _STATE["debug"]:
+                raise
+            _interrupted()
         except Exception as exc:  # noqa: BLE001 - the one error path of the CLI
             if _STATE["debug"]:
                 raise
@@ -155,6 +174,8 @@ def run(
                          None if shared_path is None else str(shared_path))
     name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
     target = out or Path("runs") / (name + ("-quick" if quick else ""))
+    _STATE["on_interrupt"] = (f"the run stopped (Ctrl-C); the work it finished in {target} is kept: run the same "
+                              "command again to resume it")
     console = _console()
     from rich.markup import escape
 
@@ -217,6 +238,10 @@ def study(
     all_seeds = check_seeds(list(seeds or []) + extra)
     if device:
         ov.append(f"device={device}")
+    name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
+    where = out or Path("runs") / f"study-{name}{'-quick' if quick else ''}"  # study()'s default
+    _STATE["on_interrupt"] = (f"the study stopped (Ctrl-C); the work it finished in {where} is kept: run the same "
+                              "command again to resume it")
     console = _console()
     from rich.markup import escape
 
