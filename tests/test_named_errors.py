@@ -236,3 +236,27 @@ def test_ctrl_c_during_a_study_says_the_same_command_resumes(tmp_path):
     assert lines[-1] == (f"interrupted: the study stopped (Ctrl-C); the work it finished in {out} is kept: run the "
                          "same command again to resume it\n"), "".join(lines)
     assert "Traceback" not in "".join(lines)
+
+
+# ---------------------------------------------------------------- memory estimate at batch_size=1
+@pytest.mark.parametrize("n", [26, 30])
+def test_extract_and_or_checks_memory_whatever_the_batch_size(n):
+    """A [1, 2**n] game of stride 0 (no memory behind it): refused by the estimate, never handed to the allocator."""
+    import torch
+
+    from genphase import extract_and_or
+    from genphase.errors import MemoryEstimateError
+    from genphase.solvers import available_memory, estimate_memory
+
+    need = estimate_memory(n, 1, noisy=False)
+    if need <= available_memory(torch.device("cpu")) * 0.8:
+        pytest.skip(f"this machine has the {need / 2**30:.0f} GiB one sample at n={n} needs")
+    values = torch.zeros(1, dtype=torch.float64).expand(1, 2**n)
+    for batch_size in (1, 2, None):
+        with pytest.raises(MemoryEstimateError) as err:
+            extract_and_or(values, batch_size=batch_size)
+        msg = str(err.value)
+        assert msg.startswith(f"n={n} needs about {need} bytes ({need / 2**30:.2f} GiB) per sample"), msg
+        assert "use fewer variables (n=" in msg
+        if batch_size is not None:
+            assert f"batch_size={batch_size} cannot help: one sample alone needs that much" in msg
