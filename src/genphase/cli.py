@@ -273,7 +273,10 @@ def _verify(run_dir: Path) -> None:
 @app.command()
 @_guarded
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by `genphase run`.")) -> None:
-    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables.\f
+    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables.
+
+    Each metric table is first checked against the hash manifest.json recorded for it: a table edited
+    after the run is marked in red on the page and named in one warning line here.\f
 
     (``--help`` stops at the form feed above.) A directory without a finished analysis is refused:
 
@@ -307,7 +310,13 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
         raise RunDirectoryError(
             f"{str(run_dir)!r} has no finished analysis (manifest stage 'analysis'); run or resume it with "
             f"`genphase run <preset or config> --out {run_dir}` first")
-    typer.echo(str(build_report(run_dir)))
+    console = _console()
+    from rich.markup import escape
+
+    def warn(line: str) -> None:  # one line per table that differs from the run's record
+        console.print(f"[bold red]warning:[/bold red] {escape(line)}", soft_wrap=True, highlight=False)
+
+    typer.echo(str(build_report(run_dir, warn=warn)))
 
 
 @app.command()
