@@ -203,7 +203,14 @@ def _interrupt_during_training(args: list[str], first_line: str) -> tuple[int, l
         assert time.monotonic() < deadline, "".join(lines)
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
-    rc = proc.wait(timeout=120)
+    for _ in range(3):  # as a user presses Ctrl-C again: Python drops an interrupt that lands in a __del__ or callback
+        try:
+            rc = proc.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+    else:
+        rc = proc.wait(timeout=120)
     reader.join(timeout=30)
     assert proc.stdout is not None
     return rc, lines, proc.stdout.read()
