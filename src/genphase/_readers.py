@@ -121,14 +121,29 @@ def read_json(path: str | os.PathLike, *, fix: str = DEFAULT_FIX) -> Any:
 
 
 def read_yaml(path: str | os.PathLike, *, fix: str = DEFAULT_FIX) -> Any:
-    """The parsed content of a YAML file (``yaml.safe_load``: no Python objects are built)."""
-    import yaml
+    """The parsed content of a YAML file (``yaml.SafeLoader``: no Python objects are built; a key given twice
+    in one mapping is refused, see :mod:`genphase._yaml`).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "c.yaml"
+    >>> _ = path.write_text("training:\\n  epochs: 3\\n")
+    >>> read_yaml(path)
+    {'training': {'epochs': 3}}
+    >>> _ = path.write_text("training:\\n  epochs: 3\\n  epochs: 5\\n")
+    >>> read_yaml(path)
+    Traceback (most recent call last):
+    ...
+    genphase.errors.CorruptFileError: '.../c.yaml': key 'training.epochs' is given twice (lines 2 and 3); ...
+    """
+    from ._yaml import DuplicateKeyError, NotUtf8Error, decode_yaml, parse_yaml
 
     path = Path(path)
     if not path.exists():
         raise CorruptFileError(f"{str(path)!r} is missing (expected a YAML file); {fix}", path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(decode_yaml(path.read_bytes(), str(path)), str(path))
+    except (DuplicateKeyError, NotUtf8Error) as exc:
+        raise CorruptFileError(f"{str(path)!r}: {exc}; or {fix}", path) from exc
     except Exception as exc:  # noqa: BLE001 - YAMLError, UnicodeDecodeError, OSError
         raise _broken(path, "YAML file", exc, fix) from exc
 

@@ -3,6 +3,8 @@
 Errors: every :class:`~genphase.errors.GenphaseError` and every ``OSError`` (and any other
 failure) becomes one line ``error: ...`` on stderr and a non-zero exit status (2), never a
 traceback; ``genphase --debug COMMAND ...`` (or ``GENPHASE_DEBUG=1``) shows the traceback instead.
+Ctrl-C (SIGINT) is one line ``interrupted: ...`` (for ``run`` and ``study``: the work finished so far is
+kept and the same command resumes it) and exit status 130 (:data:`INTERRUPTED`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ app = typer.Typer(
     ),
 )
 
-_STATE = {"debug": False}
+_STATE: dict[str, Any] = {"debug": False, "on_interrupt": None}
+
+#: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + signal number 2.
+INTERRUPTED = 130
 
 
 @app.callback()
@@ -42,6 +47,7 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of a one-line message."),
 ) -> None:
     _STATE["debug"] = debug or os.environ.get("GENPHASE_DEBUG", "") not in ("", "0")
+    _STATE["on_interrupt"] = None
 
 
 def _console():
@@ -67,6 +73,41 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(code=2)
 
 
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised because of a KeyboardInterrupt (one in its chain of causes and contexts).
+
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     except KeyboardInterrupt as ki:
+    ...         raise RuntimeError("Error calling __set_name__") from ki
+    ... except RuntimeError as err:
+    ...     _from_interrupt(err), _from_interrupt(ValueError("x"))
+    (True, False)
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line on stderr (what stopped, and how to resume where that applies) and exit status 130."""
+    from rich.markup import escape
+
+    what = _STATE["on_interrupt"] or "stopped by Ctrl-C"
+    _console().print(f"[bold yellow]interrupted:[/bold yellow] {escape(what)}", soft_wrap=True, highlight=False)
+    # CPython flags an interrupt that leaves code run by exec() on a string (dataclasses build their methods so,
+    # e.g. in a module imported lazily mid-run) as unhandled, even once it is caught, and then ends the process
+    # with SIGINT instead of our status (seen in 1 of 5 interrupted runs). exec() of a string clears that flag.
+    exec("pass")  # noqa: S102 - a constant string, run only to clear the flag
+    raise typer.Exit(code=INTERRUPTED)
+
+
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command; turn any failure into one line and exit status 2 (``--debug``: re-raise)."""
 
@@ -74,11 +115,17 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.ClickException, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt:
+            if _STATE["debug"]:
+                raise
+            _interrupted()
         except Exception as exc:  # noqa: BLE001 - the one error path of the CLI
             if _STATE["debug"]:
                 raise
+            if _from_interrupt(exc):  # Ctrl-C inside code that wraps it (class creation: "Error calling __set_name__")
+                _interrupted()
             _fail(exc)
 
     return wrapper
@@ -155,6 +202,8 @@ def run(
                          None if shared_path is None else str(shared_path))
     name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
     target = out or Path("runs") / (name + ("-quick" if quick else ""))
+    _STATE["on_interrupt"] = (f"the run stopped (Ctrl-C); the work it finished in {target} is kept: run the same "
+                              "command again to resume it")
     console = _console()
     from rich.markup import escape
 
@@ -217,6 +266,10 @@ def study(
     all_seeds = check_seeds(list(seeds or []) + extra)
     if device:
         ov.append(f"device={device}")
+    name = Path(preset_or_config).stem if preset_or_config.endswith((".yaml", ".yml")) else preset_or_config
+    where = out or Path("runs") / f"study-{name}{'-quick' if quick else ''}"  # study()'s default
+    _STATE["on_interrupt"] = (f"the study stopped (Ctrl-C); the work it finished in {where} is kept: run the same "
+                              "command again to resume it")
     console = _console()
     from rich.markup import escape
 
@@ -248,7 +301,10 @@ def _verify(run_dir: Path) -> None:
 @app.command()
 @_guarded
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by `genphase run`.")) -> None:
-    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables.\f
+    """(Re)build RUN_DIR/report.html and RUN_DIR/figures/ from the run's tables.
+
+    Each metric table is first checked against the hash manifest.json recorded for it: a table edited
+    after the run is marked in red on the page and named in one warning line here.\f
 
     (``--help`` stops at the form feed above.) A directory without a finished analysis is refused:
 
@@ -258,11 +314,23 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     ...     res = CliRunner().invoke(app, ["report", tmp])
     >>> res.exit_code, res.stderr
     (2, "error: '...' has no finished analysis (manifest stage 'analysis'); run or resume it with ...")
+    >>> with tempfile.NamedTemporaryFile(suffix=".html") as page:  # a file, not a directory
+    ...     CliRunner().invoke(app, ["report", page.name]).stderr
+    "error: '....html' is a file, not a run directory; pass the directory a run wrote ...`genphase report DIR`\\n"
     """
     from .errors import RunDirectoryError
     from .report import build_report
     from .rundir.files import read_json
 
+    if run_dir.is_file():
+        holder = next((p for p in run_dir.parents if (p / "manifest.json").is_file()), None)
+        fix = (f"pass the run directory that holds it: `genphase report {holder}`" if holder is not None else
+               "pass the directory a run wrote (`genphase run ... --out DIR`; it holds manifest.json): "
+               "`genphase report DIR`")
+        raise RunDirectoryError(f"{str(run_dir)!r} is a file, not a run directory; {fix}")
+    if not run_dir.exists():
+        raise RunDirectoryError(f"{str(run_dir)!r} does not exist; pass the directory a run wrote "
+                                "(`genphase run ... --out DIR`): `genphase report DIR`")
     manifest = run_dir / "manifest.json"
     man = read_json(manifest, fix=f"check the directory with `genphase run --verify {run_dir}`") if manifest.exists() else {}
     stages = man.get("stages", {}) if isinstance(man, dict) else {}
@@ -270,10 +338,16 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
         raise RunDirectoryError(
             f"{str(run_dir)!r} has no finished analysis (manifest stage 'analysis'); run or resume it with "
             f"`genphase run <preset or config> --out {run_dir}` first")
+    console = _console()
+    from rich.markup import escape
+
     from .rundir import RunLock
 
+    def warn(line: str) -> None:  # one line per table that differs from the run's record
+        console.print(f"[bold red]warning:[/bold red] {escape(line)}", soft_wrap=True, highlight=False)
+
     with RunLock(run_dir, f"genphase report {run_dir}"):  # not while a run writes the tables
-        page = build_report(run_dir)
+        page = build_report(run_dir, warn=warn)
     typer.echo(str(page))
 
 

@@ -447,6 +447,46 @@ def _to_np(x) -> np.ndarray:
     return x.detach().cpu().numpy()
 
 
+def _device_of(values: Any, device: Any) -> Any:
+    """The torch device the solver will run on: ``device`` if given, else that of a tensor, else the CPU."""
+    import torch
+
+    if device is not None:
+        return torch.device(device)
+    return values.device if _is_torch(values) else torch.device("cpu")
+
+
+def check_memory(n: int, device: Any = "cpu", *, noisy: bool = True, batch_size: int | None = None) -> None:
+    """Raise :class:`~genphase.errors.MemoryEstimateError` when one sample of ``n`` variables needs more memory
+    than ``device`` has free (:func:`genphase.solvers.estimate_memory`), whatever ``batch_size`` is: even a
+    batch of one sample cannot go below that. :func:`extract_and_or` calls it before it copies the values.
+
+    >>> check_memory(10)  # about 1.3 MiB per sample: fits anywhere
+    >>> check_memory(40, batch_size=1)  # about 1.4 PiB per sample
+    Traceback (most recent call last):
+    ...
+    genphase.errors.MemoryEstimateError: n=40 needs about 1407374883553280 bytes (...) per sample for the exact solver, but only ...
+    """
+    import torch
+
+    from .errors import MemoryEstimateError
+    from .solvers import available_memory, estimate_memory
+
+    dev = torch.device(device)
+    need = estimate_memory(int(n), 1, noisy=noisy)
+    free = available_memory(dev)
+    if need > free * 0.8:  # the threshold of genphase.solvers.default_batch_size
+        m = max(1, int(n))
+        while m > 1 and estimate_memory(m, 1, noisy=noisy) > free * 0.8:
+            m -= 1
+        size = f"batch_size={batch_size} cannot help: one sample alone needs that much" if batch_size is not None else (
+            "a smaller batch cannot help: one sample alone needs that much")
+        raise MemoryEstimateError(
+            f"n={n} needs about {need} bytes ({need / 2**30:.2f} GiB) per sample for the exact solver, but only "
+            f"{free / 2**30:.2f} GiB is free on {dev} ({size}); use fewer variables (n={m} needs "
+            f"{estimate_memory(m, 1, noisy=noisy) / 2**30:.2f} GiB here) or a machine with more free memory")
+
+
 def extract_and_or(
     values: ArrayLike,
     *,
@@ -506,10 +546,16 @@ def extract_and_or(
     """
     from .solvers import solve
 
-    t, n, batch = _check_values(values)
     noise_bound = _real_scalar(noise_bound, "noise_bound")
     if not (math.isfinite(noise_bound) and noise_bound >= 0):
         raise InputError(f"noise_bound must be a finite number >= 0 (a fraction of |v[N]-v[{{}}]|), got {noise_bound!r}")
+    shape = getattr(values, "shape", None)
+    if shape is not None and len(shape) >= 1 and shape[-1] >= 1 and not shape[-1] & (shape[-1] - 1):
+        # before values are copied or scanned: n from the shape alone
+        check_memory(int(shape[-1]).bit_length() - 1, _device_of(values, device), noisy=noise_bound > 0,
+                     batch_size=batch_size)
+    t, n, batch = _check_values(values)
+    check_memory(n, _device_of(t, device), noisy=noise_bound > 0, batch_size=batch_size)
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     tol = _real_scalar(tol, "tol")

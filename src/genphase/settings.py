@@ -35,6 +35,8 @@ __all__ = [
     "BASELINE_STOP_PATIENCE",
     "MIN_BOOTSTRAP_SAMPLES",
     "MAX_VARIABLES",
+    "MAX_SEED",
+    "check_seed",
     "check_variables",
     "check_bootstrap_samples",
 ]
@@ -55,6 +57,10 @@ MIN_BOOTSTRAP_SAMPLES = 8
 
 #: Most input variables a run or a tracker takes (``2**n`` masked forward passes per sample).
 MAX_VARIABLES = 20
+
+
+#: Largest seed a config takes: numpy's legacy generators and scikit-learn accept seeds in 0..2**32 - 1 only.
+MAX_SEED = 2**32 - 1
 
 
 def _need(cond: bool, key: str, msg: str) -> None:
@@ -79,6 +85,31 @@ def check_variables(n: Any) -> int:
     _need(_is_int(n) and 1 <= int(n) <= MAX_VARIABLES, "variables.n",
           f"must be in 1..{MAX_VARIABLES} (2**n masked forward passes per sample), got {n!r}")
     return int(n)
+
+
+def check_seed(seed: Any, key: str, *, uses: int = 1, why: str = "") -> int:
+    """``seed`` (the value of config key ``key``) as an int, or the ConfigError naming the key and the valid range.
+
+    A seed is an integer in ``0..MAX_SEED`` (scikit-learn refuses larger ones). ``uses`` seeds
+    ``seed, seed + 1, ...`` are derived from it (the baselines' ``seed + k``), so the last must be
+    in range too; ``why`` says which.
+
+    >>> check_seed(7, "data.seed")
+    7
+    >>> check_seed(2**32, "data.seed")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'data.seed': must be an integer in 0..4294967295 (seeds are 32-bit: ...), got 4294967296; e.g. data.seed=0
+    >>> check_seed(2**32 - 2, "baselines.seed", uses=3, why="the K = 3 baselines use seed + 0..2")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: config key 'baselines.seed': must be an integer in 0..4294967293 (the K = 3 baselines use seed + 0..2; ...
+    """
+    top = MAX_SEED - (int(uses) - 1)
+    reason = (why + "; " if why else "") + "seeds are 32-bit: numpy and scikit-learn refuse larger ones"
+    _need(_is_int(seed) and 0 <= int(seed) <= top, key,
+          f"must be an integer in 0..{top} ({reason}), got {seed!r}; e.g. {key}=0")
+    return int(seed)
 
 
 def check_bootstrap_samples(per_split: int, n_resamples: int) -> None:
@@ -193,7 +224,7 @@ class BaselineConfig:
               f"must be >= 1, got {self.epochs!r}")
         _need(self.lr is None or (isinstance(self.lr, (int, float)) and self.lr > 0), "baselines.lr",
               f"must be > 0, got {self.lr}")
-        _need(_is_int(self.seed), "baselines.seed", f"must be an integer, got {self.seed!r}")
+        check_seed(self.seed, "baselines.seed", uses=self.k, why=f"the K = {self.k} baselines use seed + 0..{self.k - 1}")
         _need(self.trained_on in BASELINE_SOURCES, "baselines.trained_on",
               f"must be reference (the K baselines train on the reference split) or crossfit (they train on parts of "
               f"the training split), got {self.trained_on!r}")
@@ -228,7 +259,7 @@ class AnalysisConfig:
               f"must be >= 0 (0 skips the intervals), got {self.n_resamples!r}")
         _need(isinstance(self.ci_level, (int, float)) and 0.0 < self.ci_level < 1.0, "analysis.ci_level",
               f"must be in (0, 1), e.g. 0.95, got {self.ci_level}")
-        _need(_is_int(self.seed) and self.seed >= 0, "analysis.seed", f"must be >= 0, got {self.seed!r}")
+        check_seed(self.seed, "analysis.seed", uses=2, why="a second bootstrap uses seed + 1")
         _need(self.early_stopping in STOP_RULES, "analysis.early_stopping",
               f"must be one of {', '.join(STOP_RULES)}, got {self.early_stopping!r}")
 

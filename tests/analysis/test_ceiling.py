@@ -117,9 +117,19 @@ def test_too_few_samples_and_bad_arguments():
         h_bar_ceiling([a, a])  # one sample
     b = stack(a, a)
     with pytest.raises(InputError, match="n_resamples"):
-        h_bar_ceiling([b, b], n_resamples=0)
+        h_bar_ceiling([b, b], n_resamples=-1)
     with pytest.raises(InputError, match="batch shape"):
         h_bar_ceiling([b, a])
+
+
+def test_no_resamples_gives_the_point_ceiling_of_one_sample():
+    """``n_resamples=0`` (a run's ``analysis.n_resamples=0``): no bootstrap, so one sample per split is enough; the
+    mean is the one the bootstrap would report, the intervals NaN."""
+    a, b = make({3: 1.0}), make({3: 1.0, 1: 0.5})
+    point = h_bar_ceiling([a, b], n_resamples=0)
+    assert point["ci_low"].isna().all() and point["ci_high"].isna().all()
+    two = h_bar_ceiling([stack(a, a), stack(b, b)], n_resamples=50)
+    assert point["mean"].tolist() == two["mean"].tolist()
 
 
 def test_normalized_is_mean_over_that_splits_ceiling():

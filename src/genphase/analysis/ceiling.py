@@ -107,16 +107,19 @@ def h_bar_ceiling(
 
     ``baselines``: the K >= 2 baselines' interactions on the explained samples (batch ``B``, the
     same samples and variables as the model's); ``split``: per-sample split labels (None: one group
-    "all"). Needs at least 2 samples per split for the bootstrap.
+    "all"). Needs at least 2 samples per split for the bootstrap; ``n_resamples=0`` skips it (NaN
+    intervals; then one sample per split is enough).
 
     >>> import numpy as np, genphase as gp
     >>> a = gp.AndOrInteractions.from_effects(np.array([[0, 1.0, 1.0, 0]] * 3), np.zeros((3, 4)), 0.0)
     >>> b = gp.AndOrInteractions.from_effects(np.array([[0, 1.0, 0, 0]] * 3), np.zeros((3, 4)), 0.0)
     >>> h_bar_ceiling([a, b], split=["train"] * 3, n_resamples=50)[["split", "mean", "ci_low"]].values.tolist()
     [['train', 0.75, 0.75]]
+    >>> h_bar_ceiling([a[:1], b[:1]], split=["train"], n_resamples=0)[["mean", "ci_low"]].values.tolist()  # no bootstrap
+    [[0.75, nan]]
     """
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise InputError(f"n_resamples must be an int >= 1, got {n_resamples!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0:
+        raise InputError(f"n_resamples must be an int >= 0 (0 skips the intervals), got {n_resamples!r}")
     if not 0 < float(level) < 1:
         raise InputError(f"level must be in (0, 1), e.g. 0.95, got {level!r}")
     hb = baseline_h_bar(baselines, tau=tau, absolute=absolute, merge_singletons=merge_singletons, eligible=eligible)
@@ -124,19 +127,22 @@ def h_bar_ceiling(
     nb = flat_batch(as_baselines(baselines)[0])
     X = hb.reshape(K, nb).T  # [N, K]
     groups = split_groups(split, nb)
-    check_bootstrap_samples({name: int(sel.sum()) for name, sel in groups})
-    labels = np.empty(nb, dtype=object)
-    for name, sel in groups:
-        labels[sel] = name
-    W = bootstrap_weights(labels, n_resamples, seed).astype(np.float64)  # [R, N], stratified by split
+    if n_resamples:
+        check_bootstrap_samples({name: int(sel.sum()) for name, sel in groups})
+        labels = np.empty(nb, dtype=object)
+        for name, sel in groups:
+            labels[sel] = name
+        W = bootstrap_weights(labels, n_resamples, seed).astype(np.float64)  # [R, N], stratified by split
     ok = np.isfinite(X)
     Xz = np.where(ok, X, 0.0)
     okf = ok.astype(np.float64)
     rows = []
     for name, sel in groups:
         point = nan_mean(nan_mean(X[sel], axis=0), axis=0)
-        per = safe_div(W[:, sel] @ Xz[sel], W[:, sel] @ okf[sel])  # [R, K]: each baseline's resampled mean
-        lo, hi = percentile_interval(nan_mean(per, axis=1), level)
+        lo = hi = float("nan")
+        if n_resamples:
+            per = safe_div(W[:, sel] @ Xz[sel], W[:, sel] @ okf[sel])  # [R, K]: each baseline's resampled mean
+            lo, hi = percentile_interval(nan_mean(per, axis=1), level)
         rows.append({"split": name, "mean": float(point), "ci_low": float(lo), "ci_high": float(hi)})
     return pd.DataFrame(rows, columns=list(H_BAR_CEILING_COLUMNS))
 

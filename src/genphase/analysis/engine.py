@@ -296,10 +296,8 @@ class SeriesAnalysis:
         if self._ceiling is None:
             a = self.settings.analysis
             ceiling = h_bar_ceiling(self.baselines, split=self.split, tau=self.settings.interactions.tau,
-                                    eligible=self.eligible, n_resamples=max(1, a.n_resamples), level=a.ci_level,
-                                    seed=a.seed)
-            if a.n_resamples == 0:  # intervals skipped, as for h_bar_summary
-                ceiling[["ci_low", "ci_high"]] = np.nan
+                                    eligible=self.eligible, n_resamples=a.n_resamples, level=a.ci_level,
+                                    seed=a.seed)  # n_resamples 0: intervals skipped (NaN), as for h_bar_summary
             self._ceiling = ceiling
         return self._ceiling
 

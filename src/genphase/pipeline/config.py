@@ -33,6 +33,7 @@ from ..settings import (  # the sections a Tracker shares (one definition, one v
     InteractionConfig,
     Settings,
     check_bootstrap_samples,
+    check_seed,
     check_variables,
 )
 from .presets import PRESETS, merge_config, preset_dict
@@ -303,7 +304,11 @@ class RunConfig:
         need(c.schedule in ("every", "log"), "checkpoints.schedule", f"must be 'every' or 'log', got {c.schedule!r}")
         need(c.every >= 1, "checkpoints.every", f"must be >= 1, got {c.every}")
         need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
-        self.settings.validate()
+        check_seed(self.data.seed, "data.seed")
+        check_seed(self.training.seed, "training.seed")
+        self.settings.validate()  # baselines.seed and analysis.seed among the rest
+        check_seed(self.explain.seed, "explain.seed", uses=2, why="the reference split's samples use seed + 1")
+        check_seed(self.variables.seed, "variables.seed")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
         check_bootstrap_samples(self.explain.samples, self.analysis.n_resamples)
         need(self.explain.selection in ("random", "first"), "explain.selection",
@@ -463,12 +468,7 @@ def load_config(
                 raise ConfigError(
                     f"{s!r} is neither a preset ({', '.join(PRESETS)}) nor an existing config file"
                 )
-            import yaml
-
-            try:
-                raw = yaml.safe_load(p.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"config file {s!r} is not valid YAML: {exc}") from exc
+            raw = _read_config_file(p)
             if not isinstance(raw, dict):
                 raise ConfigError(f"config file {s!r} must hold a mapping of sections, got {type(raw).__name__}")
             base = raw.pop("preset", None)
@@ -480,6 +480,20 @@ def load_config(
     return RunConfig.from_dict(raw)
 
 
+def _read_config_file(path: Path) -> Any:
+    """The parsed YAML of a config file (``{}`` if empty); a key given twice or bad YAML is a ConfigError."""
+    import yaml
+
+    from .._yaml import DuplicateKeyError, NotUtf8Error, decode_yaml, parse_yaml
+
+    try:
+        return parse_yaml(decode_yaml(path.read_bytes(), str(path)), str(path)) or {}
+    except (DuplicateKeyError, NotUtf8Error) as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping.
 
@@ -487,6 +501,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     {'training': {'epochs': 3, 'lr': 0.01}, 'model': {'options': {'hidden': [8, 8]}}}
     """
     import yaml
+
+    from .._yaml import parse_yaml
 
     out = copy.deepcopy(raw)
     for item in overrides:
@@ -497,7 +513,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         if not parts:
             raise ConfigError(f"override {item!r} has an empty key")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
         node = out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -68,6 +69,15 @@ def load_data(cfg: RunConfig):
             f"{len(ds.y_test) - n_eval}; the evaluation split needs at least {MIN_EVAL_SAMPLES} and the reference split "
             "at least 1: change data.eval_fraction (or raise data.test_subsample, or give the loader a larger test split "
             "through data.options)")
+    n_ref, m = len(ds.y_test) - n_eval, cfg.explain.samples
+    if n_ref < m and len(ds.y_test) - MIN_EVAL_SAMPLES >= m:  # a smaller evaluation split fixes it: name its key
+        most = math.floor((len(ds.y_test) - m) / len(ds.y_test) * 100) / 100
+        least = math.ceil(MIN_EVAL_SAMPLES / len(ds.y_test) * 100) / 100
+        raise ConfigError(
+            f"config key 'data.eval_fraction': {cfg.data.eval_fraction} of the {len(ds.y_test)} held-out (test) samples "
+            f"of {cfg.data.name!r} leaves a reference split of {n_ref} sample(s), fewer than the {m} explained test "
+            f"samples it must hold (explain.samples={m}); lower data.eval_fraction to at most {most} (the evaluation "
+            f"split needs at least {MIN_EVAL_SAMPLES} samples: {least} or more), or lower explain.samples")
     ds = carve_eval(ds, cfg.data.eval_fraction, seed=cfg.data.seed)
     if cfg.data.label_noise > 0:
         ds = add_label_noise(ds, cfg.data.label_noise, seed=cfg.data.seed)

@@ -26,6 +26,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ConfigError, RunDirectoryError
 from ..rundir.files import read_json, write_json, write_parquet
+from ..settings import MAX_SEED
 from .config import RunConfig, config_hash, load_config
 
 __all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
@@ -73,6 +74,10 @@ def check_seeds(seeds: Any) -> list[int]:
 
     >>> check_seeds([0, 1, 2])
     [0, 1, 2]
+    >>> check_seeds(["18446744073709551616"])
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: --seeds: 18446744073709551616 is too large; seeds are integers in 0..4294967295 ...
     """
     if seeds is None or (hasattr(seeds, "__len__") and len(seeds) == 0):
         raise ConfigError("--seeds: no seeds given; name at least one, e.g. --seeds 0 1 2")
@@ -84,6 +89,9 @@ def check_seeds(seeds: Any) -> list[int]:
             s = int(s.strip())
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) < 0:
             raise ConfigError(f"--seeds: {s!r} is not a seed; seeds are integers >= 0, e.g. --seeds 0 1 2")
+        if int(s) > MAX_SEED:
+            raise ConfigError(f"--seeds: {int(s)} is too large; seeds are integers in 0..{MAX_SEED} (32-bit: numpy and "
+                              "scikit-learn refuse larger ones), e.g. --seeds 0 1 2")
         out.append(int(s))
     dup = sorted({s for s in out if out.count(s) > 1})
     if dup:
@@ -109,6 +117,19 @@ def seed_config(base: RunConfig, seed: int) -> RunConfig:
     cfg.analysis.seed += s
     cfg.validate()
     return cfg
+
+
+def _seed_config(base: RunConfig, seed: int) -> RunConfig:
+    """:func:`seed_config`, whose error names ``--seeds`` (the seed shifted a configured seed out of range)."""
+    try:
+        return seed_config(base, seed)
+    except ConfigError as exc:
+        k = max(int(base.baselines.k), 1)
+        largest = min(MAX_SEED - base.data.seed, MAX_SEED - base.training.seed, MAX_SEED - base.variables.seed,
+                      MAX_SEED - 1 - base.explain.seed, MAX_SEED - 1 - base.analysis.seed,
+                      (MAX_SEED - (k - 1) - base.baselines.seed) // k)
+        raise ConfigError(f"--seeds: seed {seed} shifts the configuration's seeds out of range ({exc}); the largest "
+                          f"seed this configuration takes is {largest}, e.g. --seeds 0 1 2") from exc
 
 
 def study_dir(root: str | os.PathLike, seed: int) -> Path:
@@ -237,8 +258,8 @@ def study(
     name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
     root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
     require_executor(base.executor)  # before the study directory is claimed
+    cfgs = {s: _seed_config(base, s) for s in seeds}  # all validated before any run starts
     info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
-    cfgs = {s: seed_config(base, s) for s in seeds}  # all validated before any run starts
     plans = []
     try:
         for i, s in enumerate(seeds):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -31,9 +32,34 @@ from .figures import (
 )
 from .html import RenderedFigure, render_page, summarize_phases
 
-__all__ = ["build_report", "render_figures", "atomic_write_bytes"]
+__all__ = ["build_report", "render_figures", "atomic_write_bytes", "figure_differs", "FIGURE_INPUTS"]
 
 _log = logging.getLogger(__name__)
+
+
+#: The metric files each figure is drawn from (a file that differs from the run's record marks the figure in red).
+FIGURE_INPUTS: dict[str, tuple[str, ...]] = {
+    "training_curves": ("training", "phases"),
+    "h_bar": ("h_bar", "h_bar_summary", "h_bar_ceiling", "phases"),
+    "order_strengths": ("order_strengths", "phases"),
+    "baseline_ablation": ("baseline_ablation", "phases"),
+    "evidence": ("evidence",),
+    "removal_loss": ("removal_loss", "phases"),
+    "order_distribution": ("order_distribution", "jaccard", "phases"),
+    "salient_interactions": (),  # explained/ and interactions/, not metric tables
+}
+
+
+def figure_differs(data: RunData, key: str) -> list[str]:
+    """The files figure ``key`` is drawn from that differ from their record in manifest.json (``data.differs``).
+
+    >>> data = RunData(run_dir=Path("runs/x"), differs={"metrics/h_bar.parquet": "edited"})
+    >>> figure_differs(data, "h_bar"), figure_differs(data, "training_curves")
+    (['metrics/h_bar.parquet'], [])
+    """
+    names = FIGURE_INPUTS.get(key, ())
+    used = [f"metrics/{n}.parquet" for n in names] + (["metrics/phases.json"] if "phases" in names else [])
+    return [p for p in used if p in data.differs]
 
 
 class _Skip(Exception):
@@ -204,7 +230,8 @@ def render_figures(
 
 
 def build_report(
-    run_dir: str | os.PathLike[str], *, per_split: int = 2, top_k: int | None = None, dpi: int = 110
+    run_dir: str | os.PathLike[str], *, per_split: int = 2, top_k: int | None = None, dpi: int = 110,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Write ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/figures/*.png|pdf``; return the page's path.
 
@@ -214,6 +241,9 @@ def build_report(
         per_split: explained samples per split drawn in the salient-interaction figure.
         top_k: interactions shown per sample in that figure (default 4 for images, 8 otherwise).
         dpi: resolution of the PNG files (also the embedded images).
+        warn: called with one line per metric table (or ``metrics/phases.json``) that differs from the hash
+            recorded in ``manifest.json`` (:func:`~genphase.report.data.check_records`); default
+            :func:`warnings.warn`. The page marks each such file, and every figure drawn from it, in red.
 
     Every file is written atomically (temporary file, then ``os.replace``). A figure that is skipped
     has its stale PNG/PDF from an earlier report removed.
@@ -227,14 +257,22 @@ def build_report(
     from .. import __version__
 
     data = load_run(run_dir)
+    for rel, why in data.differs.items():
+        line = (f"{data.run_dir / rel} differs from the run's record: {why}; the report marks it and its figures in "
+                f"red (restore it, or rerun the same `genphase run ... --out {data.run_dir}` command to recompute it)")
+        if warn is None:
+            warnings.warn(line, UserWarning, stacklevel=2)
+        else:
+            warn(line)
     fig_dir = data.run_dir / "figures"
     rendered: list[RenderedFigure] = []
     for spec, fig, text in render_figures(data, per_split=per_split, top_k=top_k):
         png_path, pdf_path = fig_dir / f"{spec.filename}.png", fig_dir / f"{spec.filename}.pdf"
+        differs = figure_differs(data, spec.key)
         if fig is None:
             for p in (png_path, pdf_path):
                 p.unlink(missing_ok=True)
-            rendered.append(RenderedFigure(spec=spec, caption=spec.caption, skipped=text))
+            rendered.append(RenderedFigure(spec=spec, caption=spec.caption, skipped=text, differs=differs))
             continue
         try:  # drawing happens here (text layout, mathtext...): one figure's failure must not stop the page
             png = _figure_bytes(fig, "png", dpi)
@@ -247,12 +285,13 @@ def build_report(
                 p.unlink(missing_ok=True)
             msg = " ".join(str(exc).split())[:300]
             rendered.append(RenderedFigure(spec=spec, caption=spec.caption,
-                                           skipped=f"could not be drawn ({type(exc).__name__}: {msg})"))
+                                           skipped=f"could not be drawn ({type(exc).__name__}: {msg})", differs=differs))
             continue
         finally:
             _close(fig)
         rendered.append(
-            RenderedFigure(spec=spec, caption=text, png=png, files=[f"figures/{png_path.name}", f"figures/{pdf_path.name}"])
+            RenderedFigure(spec=spec, caption=text, png=png, files=[f"figures/{png_path.name}", f"figures/{pdf_path.name}"],
+                           differs=differs)
         )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = render_page(data, rendered, generated=generated, version=__version__)

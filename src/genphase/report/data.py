@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RunData", "SampleSet", "TABLES", "OPTIONAL_TABLES", "load_run", "latest_interactions_path"]
+__all__ = ["RunData", "SampleSet", "TABLES", "OPTIONAL_TABLES", "load_run", "latest_interactions_path",
+           "check_records"]
 
 #: Metric tables of the run-directory contract (``metrics/<name>.parquet``).
 TABLES: tuple[str, ...] = (
@@ -86,10 +87,68 @@ class RunData:
     interactions: Any = None
     interactions_epoch: int | None = None
     problems: list[str] = field(default_factory=list)
+    #: Files the report reads that differ from their record in manifest.json (path -> what differs), see
+    #: :func:`check_records`; the page marks each in red and ``genphase report`` prints one warning line each.
+    differs: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The metric table ``name`` (``None`` when missing)."""
         return self.tables.get(name)
+
+
+def check_records(run_dir: str | Path, manifest: Any) -> dict[str, str]:
+    """The metric tables and ``metrics/phases.json`` the report reads that differ from the size and SHA-256
+    recorded for them in ``manifest.json`` (``manifest["files"]``, see :mod:`genphase.pipeline.integrity`),
+    as ``{path: what differs}``: edited, truncated or replaced after the run, or not written by it.
+
+    Nothing is said where there is nothing to check against: no manifest, a manifest without file records
+    (a run made before they existed) or a tracker's directory (``"kind": "tracker"``, no file records).
+    Missing files are left to :attr:`RunData.problems`.
+
+    >>> import tempfile
+    >>> from genphase.pipeline.integrity import record_file
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "metrics").mkdir()
+    >>> pd.DataFrame({"checkpoint": [0], "h_bar": [0.5]}).to_parquet(root / "metrics" / "h_bar.parquet")
+    >>> man = {"config_hash": "c0ffee", "files": {}}
+    >>> record_file(man, root, root / "metrics" / "h_bar.parquet", {"kind": "table", "name": "h_bar"})
+    >>> check_records(root, man)  # as the run wrote it
+    {}
+    >>> pd.DataFrame({"checkpoint": [0], "h_bar": [0.9]}).to_parquet(root / "metrics" / "h_bar.parquet")
+    >>> check_records(root, man)
+    {'metrics/h_bar.parquet': 'same size, but not the content whose SHA-256 manifest.json recorded: edited or replaced after the run'}
+    >>> check_records(root, {"kind": "tracker"})  # a tracker records no files: nothing to check
+    {}
+    """
+    from ..errors import CorruptFileError
+    from ..pipeline.integrity import check_file, recorded
+
+    if not isinstance(manifest, dict) or manifest.get("kind") == "tracker" or not manifest.get("files"):
+        return {}
+    root = Path(run_dir)
+    out: dict[str, str] = {}
+    for rel in [*(f"metrics/{name}.parquet" for name in (*TABLES, *OPTIONAL_TABLES)), "metrics/phases.json"]:
+        path = root / rel
+        if not path.is_file():
+            continue
+        if not recorded(manifest, root, path):
+            out[rel] = "manifest.json has no record of it: the run did not write it (added or copied in after the run)"
+            continue
+        try:
+            check_file(manifest, root, path)
+        except CorruptFileError:
+            rec = manifest["files"].get(rel) or {}
+            size = path.stat().st_size
+            if rec.get("config_hash") != manifest.get("config_hash"):
+                out[rel] = (f"manifest.json recorded it for another configuration ({rec.get('config_hash')}; this "
+                            f"run: {manifest.get('config_hash')})")
+            elif size != rec.get("bytes"):
+                out[rel] = (f"{size} bytes where manifest.json recorded {rec.get('bytes')}: edited, truncated or "
+                            "replaced after the run")
+            else:
+                out[rel] = ("same size, but not the content whose SHA-256 manifest.json recorded: edited or replaced "
+                            "after the run")
+    return out
 
 
 def latest_interactions_path(run_dir: Path) -> tuple[Path, int] | None:
@@ -212,10 +271,10 @@ def load_run(run_dir: str | Path) -> RunData:
     cfg_path = run_dir / "config.yaml"
     if cfg_path.is_file():
         try:
-            import yaml
+            from .._yaml import decode_yaml, parse_yaml
 
-            data.config_text = cfg_path.read_text(encoding="utf-8")
-            loaded = yaml.safe_load(data.config_text)
+            data.config_text = decode_yaml(cfg_path.read_bytes(), str(cfg_path))
+            loaded = parse_yaml(data.config_text, str(cfg_path))
             data.config = loaded if isinstance(loaded, dict) else {"config": loaded}
         except Exception as exc:  # noqa: BLE001 - yaml errors and I/O errors alike
             data.problems.append(f"config.yaml could not be read ({exc})")
@@ -224,6 +283,7 @@ def load_run(run_dir: str | Path) -> RunData:
 
     manifest = _read_json(run_dir / "manifest.json", data.problems)
     data.manifest = manifest if isinstance(manifest, dict) or manifest is None else {"manifest": manifest}
+    data.differs = check_records(run_dir, manifest)
     phases_info = _read_json(metrics / "phases.json", data.problems, label="metrics/phases.json")
     data.phases_info = phases_info if isinstance(phases_info, dict) or phases_info is None else {"phases": phases_info}
 

@@ -47,6 +47,8 @@ class RenderedFigure:
     png: bytes | None = None
     files: list[str] = field(default_factory=list)
     skipped: str | None = None
+    #: Inputs of this figure that differ from their record in manifest.json (``RunData.differs``): marked in red.
+    differs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -213,9 +215,31 @@ def _manifest_rows(data: RunData) -> list[tuple[str, str]]:
     return sorted(rows, key=lambda kv: next((i for i, w in enumerate(rank) if w in kv[0].lower()), len(rank)))
 
 
+def _differs_note(paths: Sequence[str]) -> str:
+    """The red mark of a figure or section drawn from files that differ from the run's record."""
+    if not paths:
+        return ""
+    names = ", ".join(f"<code>{_esc(p)}</code>" for p in paths)
+    return (f'<div class="record-warning"><strong>Not the run&#39;s record:</strong> drawn from {names}, which '
+            "differ(s) from the hash recorded in manifest.json when the run wrote it (see the top of the page).</div>")
+
+
+def _differs_section(differs: Mapping[str, str], run_dir: Any) -> str:
+    """The red block at the top of the page: one line per file that differs from its record in manifest.json."""
+    if not differs:
+        return ""
+    items = "".join(f"<li><code>{_esc(p)}</code>: {_esc(why)}</li>" for p, why in differs.items())
+    return (
+        '<section id="record-warning" class="record-warning"><h2>Files that differ from the run&#39;s record</h2>'
+        f"<p>These files are not the ones the run wrote, so the figures and numbers drawn from them (marked in red "
+        f"below) may not be the run&#39;s results:</p><ul>{items}</ul><p>To plot the run&#39;s own results, restore "
+        f"the files, or rerun the same <code>genphase run ... --out {_esc(run_dir)}</code> command: it recomputes "
+        "them.</p></section>")
+
+
 def _figure_html(number: int, fig: RenderedFigure) -> str:
     anchor = f'id="{fig.spec.key}"'
-    title = f"<h3>Figure {number}. {_esc(fig.spec.title)}</h3>"
+    title = f"<h3>Figure {number}. {_esc(fig.spec.title)}</h3>" + _differs_note(fig.differs)
     if fig.png is None:
         return (
             f'<section class="fig-skipped" {anchor}>{title}<div class="note"><strong>Figure skipped:</strong> '
@@ -285,11 +309,13 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         f'<div class="sub">run directory <code>{_esc(data.run_dir)}</code> &middot; generated {_esc(generated)} '
         f"by genphase {_esc(version)}</div>",
         "</header>",
+        _differs_section(data.differs, data.run_dir),
         '<section id="summary"><h2>Run summary</h2><div class="grid">',
         f'<div class="card"><h3>Configuration (config.yaml)</h3>{_kv_table(_config_rows(data))}</div>',
         f'<div class="card"><h3>Manifest (versions, seeds)</h3>{_kv_table(_manifest_rows(data))}</div>',
         "</div></section>",
         '<section id="phases"><h2>Phases and early stopping</h2><div class="card">',
+        _differs_note([p for p in data.differs if p in ("metrics/phases.json", "metrics/phases.parquet")]),
         '<table class="kv">',
         f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
         *([f'<tr><td class="k">three-phase support</td><td class="v">{_esc(summary.support)}</td></tr>']
