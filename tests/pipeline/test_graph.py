@@ -285,7 +285,7 @@ def test_get_executor_refuses_bad_choices():
         get_executor("dask")
     with pytest.raises(ConfigError, match="--ray-address 'h:1' applies to the Ray executor only"):
         get_executor("local", address="h:1")
-    with pytest.raises(ConfigError, match="takes no options"):
+    with pytest.raises(ConfigError, match="takes only workers"):
         get_executor("local", shared_path="/x")
     assert isinstance(get_executor(" Local "), LocalExecutor)
 
