@@ -27,8 +27,8 @@ def _plant_torch(path, marker):
     torch.save({"weight": evil_payload(marker)}, path)
 
 
-def _resume(run_dir):
-    return run(tiny_config(), run_dir, log=lambda m: None, report=False)
+def _resume(run_dir, log=lambda m: None):
+    return run(tiny_config(), run_dir, log=log, report=False)
 
 
 def test_extract_refuses_a_pickled_payload(tmp_path):
@@ -90,9 +90,12 @@ def test_resume_refuses_planted_checkpoints(tiny, tmp_path, ckpt, ints, stage):
     marker = tmp_path / "PWNED"
     drop(tiny, ints, stage=stage)  # its interactions must be extracted again: the checkpoint is read
     _plant_torch(tiny / ckpt, marker)
-    with pytest.raises(CorruptFileError, match=ckpt.split("/")[-1]) as info:  # the manifest's hash catches it first
-        _resume(tiny)
-    assert "not the file this run wrote" in str(info.value)
+    lines = []
+    _resume(tiny, log=lines.append)  # the manifest's hash catches it first: never opened, recomputed
+    assert any(ckpt in line and "not the file this run wrote" in line and "recomputing" in line for line in lines)
+    assert not marker.exists()
+    drop(tiny, ints, stage=stage)
+    _plant_torch(tiny / ckpt, marker)
     rewrite_record(tiny, ckpt)  # an attacker who also rewrites manifest.json: weights_only still refuses
     with pytest.raises(UnsafePickleError, match=ckpt.split("/")[-1]):
         _resume(tiny)

@@ -63,12 +63,14 @@ class RunPlan:
     ...                                          "analysis.n_resamples=0"])
     >>> d = Path(tempfile.mkdtemp())
     >>> plan = RunPlan(cfg, d / "run", log=lambda line: None)
-    >>> plan.epochs, sorted(p.name for p in (d / "run").iterdir())
-    ([0, 1, 2], ['config.yaml', 'manifest.json'])
+    >>> plan.epochs, sorted(p.name for p in (d / "run").iterdir())  # .lock: the plan holds the directory
+    ([0, 1, 2], ['.lock', 'config.yaml', 'manifest.json'])
     >>> graph = Graph()
     >>> plan.add_nodes(graph)
     >>> len(graph), graph["analyse"].deps[:4]  # 1 + K trainings, the samples, K + 3 extractions, the analysis
     (10, ('train/model', 'train/baseline_0', 'train/baseline_1', 'explained'))
+    >>> plan.close(); (d / "run" / ".lock").exists()
+    False
     >>> shutil.rmtree(d)
     """
 
