@@ -4,6 +4,10 @@ A configuration is a YAML mapping with the sections below (every key optional ex
 ``data.name`` and ``model.name``, which presets fill). Unknown keys, wrong types and
 impossible values raise :class:`~genphase.errors.ConfigError` naming the key and the fix,
 before any training starts.
+
+(At about 550 lines this module is a little over the house's 500: it is the one schema of a run's YAML,
+each run-only section with its doctest, the cross-section checks and the YAML I/O with overrides; the
+sections a Tracker shares live in :mod:`genphase.settings`.)
 """
 
 from __future__ import annotations
