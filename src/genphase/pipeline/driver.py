@@ -21,6 +21,7 @@ from ..rundir import (
     chunk_rel,
     interactions_rel,
     what,
+    write_json,
 )
 from .graph import Graph, Node, Output, Resources
 from .inputs import setup_for
@@ -102,7 +103,6 @@ class RunPlan:
 
     def _prepare(self, threads: int | None) -> None:
         from .. import __version__
-        from ..rundir import write_json
         from .baselines import baseline_data, baseline_design
         from .data import SPLIT_ROLES, _data_fingerprint
         from .devices import resolve_device, set_threads
@@ -161,7 +161,6 @@ class RunPlan:
         driver, once (nothing is retrained); their nodes are then finished."""
         import torch
 
-        from ..rundir import write_json
         from .baselines import _adopt_baseline
         from .devices import resolve_device
         from .integrity import recorded
@@ -254,12 +253,7 @@ class RunPlan:
                     damaged.setdefault(node.id, _why(exc))
         if not damaged:
             return []
-        redo, todo = set(), list(damaged)
-        while todo:  # the damaged nodes and everything downstream of them
-            nid = todo.pop()
-            if nid not in redo:
-                redo.add(nid)
-                todo.extend(graph.dependents(nid))
+        redo = set(damaged).union(*(graph.descendants(nid) for nid in damaged))  # and everything downstream
         lines = []
         for nid, why in damaged.items():
             lines.append(f"  {why}: recomputing {nid[len(self.prefix):]} and the {len(redo) - 1} step(s) that depend on it"
@@ -275,8 +269,6 @@ class RunPlan:
                 man["stages"].pop("train_model", None)
         man["stages"].pop("extract", None)
         man["stages"].pop("analysis", None)
-        from ..rundir import write_json
-
         write_json(self.paths.manifest, man)
         for line in lines:
             self.log(line)
@@ -323,7 +315,7 @@ class RunPlan:
 
     def write_analysis(self, tables: dict, phases: dict, seconds: float) -> None:
         """Mark extraction finished, then write the analysis tables and ``phases.json`` into ``metrics/``."""
-        from ..rundir.files import write_analysis, write_json
+        from ..rundir.files import write_analysis
         from .hooks import _pause_point
         from .records import _mark
 
@@ -348,8 +340,6 @@ class RunPlan:
 
     def finish(self) -> Path:
         """After the graph: the report (unless off), this invocation's total time."""
-        from ..rundir.files import write_json
-
         if self.report:
             report_run(self.paths.root, self.log)
         self.man["timings"]["total_last_invocation"] = round(time.perf_counter() - self.t0, 3)

@@ -275,6 +275,23 @@ class Graph:
         """Ids of the nodes that depend directly on ``node_id``."""
         return tuple(self._dependents[self[node_id].id])
 
+    def descendants(self, node_id: str) -> set[str]:
+        """Ids of every node that depends on ``node_id``, directly or through others (not ``node_id`` itself).
+
+        >>> g = Graph([Node("a", _is_top_level), Node("b", _is_top_level, deps=("a",)),
+        ...            Node("c", _is_top_level, deps=("b",))])
+        >>> sorted(g.descendants("a")), g.descendants("c")
+        (['b', 'c'], set())
+        """
+        out: set[str] = set()
+        todo = list(self.dependents(node_id))
+        while todo:
+            d = todo.pop()
+            if d not in out:
+                out.add(d)
+                todo.extend(self.dependents(d))
+        return out
+
     def producer(self, path: str, store: str = "") -> Node | None:
         """The node that writes ``path`` of run directory ``store`` (None: a file made outside the graph)."""
         pid = self._producers.get((store, path))

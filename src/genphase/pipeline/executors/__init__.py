@@ -190,7 +190,7 @@ class Executor(ABC):
                     prog.failed(node.id)
                     if log is not None:
                         log(f"  node {node.id} failed: {type(err).__name__}: {_first_line(err)}")
-                    below = _descendants(graph, node.id) & need_ids - blocked
+                    below = graph.descendants(node.id) & need_ids - blocked
                     blocked |= below
                     prog.block(len(below))
                     if not keep_going:
@@ -240,17 +240,6 @@ def _now() -> float:
 def _first_line(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _descendants(graph: Graph, node_id: str) -> set[str]:
-    out: set[str] = set()
-    todo = list(graph.dependents(node_id))
-    while todo:
-        d = todo.pop()
-        if d not in out:
-            out.add(d)
-            todo.extend(graph.dependents(d))
-    return out
 
 
 def _stores_for(graph: Graph, store: RunStore | Mapping[str, RunStore]) -> dict[str, RunStore]:
