@@ -121,7 +121,7 @@ def check_records(run_dir: str | Path, manifest: Any) -> dict[str, str]:
     {}
     """
     from ..errors import CorruptFileError
-    from ..pipeline.integrity import check_file, recorded
+    from ..rundir.records import check_file, recorded
 
     if not isinstance(manifest, dict) or manifest.get("kind") == "tracker" or not manifest.get("files"):
         return {}
