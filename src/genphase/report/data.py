@@ -106,7 +106,7 @@ def check_records(run_dir: str | Path, manifest: Any) -> dict[str, str]:
     Missing files are left to :attr:`RunData.problems`.
 
     >>> import tempfile
-    >>> from genphase.pipeline.integrity import record_file
+    >>> from genphase.rundir.records import record_file
     >>> root = Path(tempfile.mkdtemp())
     >>> (root / "metrics").mkdir()
     >>> pd.DataFrame({"checkpoint": [0], "h_bar": [0.5]}).to_parquet(root / "metrics" / "h_bar.parquet")
