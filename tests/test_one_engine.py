@@ -20,7 +20,7 @@ from genphase.analysis import BaselineRecord
 from genphase.pipeline.config import load_config
 from genphase.pipeline.inputs import setup_for
 from genphase.pipeline.models import build_model_for
-from genphase.rundir import RunPaths, read_json
+from genphase.rundir import RunPaths, baseline_rel, read_json
 
 
 def _replay(run_root, out):
@@ -47,9 +47,11 @@ def _replay(run_root, out):
         with np.load(paths.baseline_data(k)) as z:
             records.append(BaselineRecord(str(z["split"]), z["train_index"], z["holdout_index"], int(z["epoch"]),
                                           read_json(paths.baseline_log(k))))
+    nulls = [model(cfg.baselines.seed + k, paths / baseline_rel(k, "final.pt", null=True)) for k in range(K)] \
+        if cfg.baselines.null else None
     tracker = Tracker((x[tr], y[tr]), (x[te], y[te]), run_dir=out, masker=su.masker, settings=cfg.settings,
-                      baselines=baselines, baseline_records=records, dataset_index=(index[tr], index[te]),
-                      strict=True)
+                      baselines=baselines, baseline_records=records, null_baselines=nulls,
+                      dataset_index=(index[tr], index[te]), strict=True)
     log = read_json(paths.training_log)
     prev = -1
     for e in cfg.checkpoint_epochs():

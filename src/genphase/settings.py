@@ -199,6 +199,9 @@ class BaselineConfig:
     needs ``k >= 3``). ``early_stopping``: hold out :data:`BASELINE_STOP_FRACTION` of each baseline's own
     training data and keep the epoch with the lowest loss there (patience :data:`BASELINE_STOP_PATIENCE`).
     ``epochs`` and ``lr`` default to the model's training settings (a Tracker: 20 epochs, lr 1e-3).
+    ``null``: also train K *null* baselines, the same models, seeds and training on the same data with its labels
+    permuted (seeded by ``seed + k``): the ``permuted_labels`` chance level of H-bar (``metrics/h_bar_null.parquet``;
+    False skips them, and ``phases.json`` says so).
 
     >>> b = BaselineConfig()
     >>> b.k, b.trained_on, [b.seed + k for k in range(b.k)]  # the baselines' seeds
@@ -215,6 +218,7 @@ class BaselineConfig:
     seed: int = 1000
     trained_on: str = "reference"
     early_stopping: bool = False
+    null: bool = True
 
     def validate(self) -> None:
         """Raise :class:`~genphase.errors.ConfigError` naming ``baselines.<key>`` and the fix."""
@@ -224,6 +228,9 @@ class BaselineConfig:
               f"must be >= 1, got {self.epochs!r}")
         _need(self.lr is None or (isinstance(self.lr, (int, float)) and self.lr > 0), "baselines.lr",
               f"must be > 0, got {self.lr}")
+        _need(isinstance(self.null, bool), "baselines.null",
+              f"must be true (train K null baselines on permuted labels: the permuted_labels chance level) or false, "
+              f"got {self.null!r}")
         check_seed(self.seed, "baselines.seed", uses=self.k, why=f"the K = {self.k} baselines use seed + 0..{self.k - 1}")
         _need(self.trained_on in BASELINE_SOURCES, "baselines.trained_on",
               f"must be reference (the K baselines train on the reference split) or crossfit (they train on parts of "
@@ -241,7 +248,8 @@ class AnalysisConfig:
     ``n_resamples`` bootstrap resamples of the explained samples (seeded by ``seed``; 0 skips the
     intervals), percentile intervals at ``ci_level``; ``early_stopping`` is the stop rule
     ("phase3_start": from the interactions, the default; "min_test_loss": the loss-based alternative;
-    "h_bar_peak").
+    "h_bar_peak"); ``null_draws`` permutations of the order-permutation null of H-bar per checkpoint (its chance
+    level, ``metrics/h_bar_null.parquet``; 0 skips it).
 
     >>> a = AnalysisConfig()
     >>> a.n_resamples, a.ci_level, a.early_stopping
@@ -252,9 +260,13 @@ class AnalysisConfig:
     ci_level: float = 0.95
     seed: int = 0
     early_stopping: str = "phase3_start"
+    null_draws: int = 20
 
     def validate(self) -> None:
         """Raise :class:`~genphase.errors.ConfigError` naming ``analysis.<key>`` and the fix."""
+        _need(_is_int(self.null_draws) and (self.null_draws == 0 or self.null_draws >= 20), "analysis.null_draws",
+              f"must be 0 (no order-permutation null) or >= 20 (permutations averaged per checkpoint), "
+              f"got {self.null_draws!r}")
         _need(_is_int(self.n_resamples) and self.n_resamples >= 0, "analysis.n_resamples",
               f"must be >= 0 (0 skips the intervals), got {self.n_resamples!r}")
         _need(isinstance(self.ci_level, (int, float)) and 0.0 < self.ci_level < 1.0, "analysis.ci_level",

@@ -79,3 +79,16 @@ def test_a_model_equal_to_its_baseline_is_far_above_the_null():
     assert float(np.nanmean(null)) < 0.9  # the match of subsets is what made it 1
     again = order_permutation_null(base, [base], draws=20, seed=0)
     np.testing.assert_array_equal(null, again)  # seeded
+
+
+def test_the_null_equals_h_bar_against_the_permuted_baselines():
+    """The fast path (salient signs moved once per draw) against the definition: generalization_power of the model
+    against permute_effects of each baseline, with the same permutation, eligibility included."""
+    rng = np.random.default_rng(5)
+    model, *bases = (_planted(rng) for _ in range(4))
+    elig = np.array([[True, True, False], [True, False, True], [False, True, True], [True, True, True], [True, True, False]])
+    got = order_permutation_null(model, bases, tau=0.1, draws=4, seed=3, eligible=elig)
+    for d in range(4):
+        perm = order_permutations(N, B, np.random.default_rng([3, d]))
+        want = generalization_power(model, [permute_effects(b, perm) for b in bases], tau=0.1, eligible=elig).h_bar()
+        np.testing.assert_allclose(got[d], want, rtol=0, atol=1e-12, equal_nan=True)

@@ -29,8 +29,10 @@ from ..interactions import AndOrInteractions
 from ..settings import Settings
 from .bootstrap import bootstrap_h_bar
 from .ceiling import h_bar_ceiling, normalize_by_ceiling
-from .checkpoint import analyze_checkpoint, concat_checkpoints
+from .checkpoint import _flatten, analyze_checkpoint, concat_checkpoints
 from .evidence import EVIDENCE_COLUMNS, graded_evidence
+from .generalization import generalization_power
+from .null import NULL_COLUMNS, above_null, null_summary, order_permutation_null
 from .order_distribution import checkpoint_items
 from .phase_count import PhaseCount, count_phases
 from .phases import PhaseReport, detect_phases
@@ -236,6 +238,8 @@ class SeriesAnalysis:
         dataset_index: ``[B]`` each explained sample's index in its split (the ``samples`` table; needed
             to tell which cross-fitted baseline saw which sample).
         variables_shared: False when each sample has its own variables (text, point clouds).
+        null_baselines: the K *null* baselines' interactions (trained on permuted labels; the ``permuted_labels``
+            chance level), or None (then ``null_reason`` says why, in ``phases.json``).
 
     >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]),
     ...                                    np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
@@ -251,7 +255,8 @@ class SeriesAnalysis:
 
     def __init__(self, baselines: Sequence[AndOrInteractions], *, split: Any, labels: Any, settings: Settings,
                  records: Sequence[BaselineRecord] | None = None, dataset_index: Any = None,
-                 variables_shared: bool = True) -> None:
+                 variables_shared: bool = True, null_baselines: Sequence[AndOrInteractions] | None = None,
+                 null_reason: str = "no null baselines were given (null_baselines=None)") -> None:
         if not isinstance(settings, Settings):
             raise InputError(f"settings must be a genphase.settings.Settings, got {type(settings).__name__}")
         settings.validate()
@@ -269,7 +274,13 @@ class SeriesAnalysis:
         self.dataset_index = None if dataset_index is None else np.asarray(dataset_index).reshape(-1)
         self.variables_shared = bool(variables_shared)
         self.eligible = eligibility(self.records, self.dataset_index, self.split)
+        self.null_baselines = None if null_baselines is None else [_flatten(b) for b in null_baselines]
+        if self.null_baselines is not None and len(self.null_baselines) != len(self.baselines):
+            raise InputError(f"{len(self.null_baselines)} null baselines for {len(self.baselines)} baselines; the "
+                             "permuted-labels null needs one per baseline (same models, seeds and data)")
+        self.null_reason = null_reason
         self._per_checkpoint: dict[int, dict[str, pd.DataFrame]] = {}
+        self._null: dict[int, pd.DataFrame] = {}
         self._ceiling: pd.DataFrame | None = None
 
     @property
@@ -286,11 +297,33 @@ class SeriesAnalysis:
             tables["evidence"] = graded_evidence(interactions, self.baselines, split=self.split, checkpoint=None,
                                                  tau=tau, eligible=self.eligible)
         self._per_checkpoint[int(checkpoint)] = tables
+        self._null[int(checkpoint)] = self._null_samples(int(checkpoint), interactions)
+
+    def _null_samples(self, checkpoint: int, interactions: AndOrInteractions) -> pd.DataFrame:
+        """Per-sample H-bar of this checkpoint under each null (the long frame of :data:`NULL_SAMPLE_COLUMNS`)."""
+        tau, a = self.settings.interactions.tau, self.settings.analysis
+        model = _flatten(interactions)
+        frames = []
+        B = self.split.size
+
+        def frame(name: str, values: np.ndarray) -> pd.DataFrame:  # values [D, B]
+            D = values.shape[0]
+            return pd.DataFrame({"checkpoint": checkpoint, "sample": np.tile(np.arange(B), D),
+                                 "split": np.tile(self.split, D), "null": name, "draw": np.repeat(np.arange(D), B),
+                                 "h_bar": values.reshape(-1)})
+        if a.null_draws:
+            frames.append(frame("order_permutation", order_permutation_null(
+                model, self.baselines, tau=tau, draws=a.null_draws, seed=a.seed, eligible=self.eligible)))
+        if self.null_baselines is not None:
+            gp = generalization_power(model, self.null_baselines, tau=tau, eligible=self.eligible)
+            frames.append(frame("permuted_labels", gp.h_bar().reshape(1, -1)))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def drop_after(self, checkpoint: int) -> None:
         """Forget the checkpoints after ``checkpoint`` (a series resumed from an earlier state)."""
         for c in [c for c in self._per_checkpoint if c > checkpoint]:
             del self._per_checkpoint[c]
+            self._null.pop(c, None)
 
     def _ceiling_table(self) -> pd.DataFrame:
         if self._ceiling is None:
@@ -338,9 +371,65 @@ class SeriesAnalysis:
         tables["phases"] = report.to_frame()
         count = count_phases(tables["h_bar"], split="train", n_resamples=a.n_resamples, seed=a.seed)
         warnings_ = baseline_warnings(tables["baselines"], tables["training"])
+        nulls = self._null_tables(tables, model_rows, not_computed)
+        if nulls["above_null"] is not None:
+            v = nulls["above_null"]
+            same = (v["three_phases"] == report.three_phases
+                    and all(v.get("boundaries", {}).get(k) == report.boundaries.get(k) for k in ("phase1_end", "phase3_start")))
+            v["agrees"] = bool(same)
+            v["message"] = ("the same verdict as on the raw curve: " if same else
+                            "NOT the verdict of the raw curve: ") + v["message"]
         phases = {**report.to_dict(), **count.to_dict(), "baselines_trained_on": b.trained_on,
-                  "baseline_warnings": warnings_, "not_computed": not_computed}
+                  "baseline_warnings": warnings_, "not_computed": not_computed, **nulls}
         return RunAnalysis(tables=tables, phases=phases, report=report, count=count, warnings=warnings_)
+
+
+    def _null_tables(self, tables: dict[str, pd.DataFrame], model_rows: pd.DataFrame,
+                     not_computed: dict[str, str]) -> dict[str, Any]:
+        """``h_bar_null`` and the ``above_null*`` columns of ``h_bar_summary`` (in ``tables``), and the
+        ``phases.json`` entries ``nulls`` and ``above_null`` (the phase rules on H-bar minus the order null)."""
+        a = self.settings.analysis
+        frames = [f for f in (self._null[c] for c in self.checkpoints) if len(f)]
+        samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["null"])
+        have = set(samples["null"].astype(str))
+        info: dict[str, Any] = {
+            "order_permutation": ({"draws": a.null_draws, "seed": a.seed} if "order_permutation" in have else
+                                  {"skipped": "analysis.null_draws is 0"}),
+            "permuted_labels": ({"k": len(self.null_baselines or ())} if "permuted_labels" in have else
+                                {"skipped": self.null_reason}),
+        }
+        if not have:
+            not_computed["h_bar_null"] = ("neither null was computed: analysis.null_draws is 0 and "
+                                          + self.null_reason)
+            return {"nulls": info, "above_null": None}
+        kw = dict(n_resamples=a.n_resamples, level=a.ci_level, seed=a.seed)
+        tables["h_bar_null"] = null_summary(samples, **kw)[list(NULL_COLUMNS)]
+        per = {name: samples[samples["null"].astype(str) == name] for name in have}
+        if "h_bar_summary" in tables:
+            summ = tables["h_bar_summary"]
+            for name, col in (("order_permutation", "above_null"), ("permuted_labels", "above_null_labels")):
+                if name not in per:
+                    summ[col] = summ[f"{col}_ci_low"] = summ[f"{col}_ci_high"] = np.nan
+                    continue
+                d = above_null(tables["h_bar"], per[name], **kw).set_index(["checkpoint", "split"])
+                key = pd.MultiIndex.from_frame(summ[["checkpoint", "split"]])
+                for src, dst in (("mean", col), ("ci_low", f"{col}_ci_low"), ("ci_high", f"{col}_ci_high")):
+                    summ[dst] = d[src].reindex(key).to_numpy()
+        verdict = None
+        if "order_permutation" in per:  # the same rules on the curve above the null (per sample: H-bar - null)
+            o = per["order_permutation"].groupby(["checkpoint", "sample"])["h_bar"].mean()
+            hb = tables["h_bar"]
+            idx = pd.MultiIndex.from_frame(hb[["checkpoint", "sample"]])
+            above = hb.assign(h_bar=hb["h_bar"].to_numpy() - o.reindex(idx).to_numpy())
+            try:
+                rep = detect_phases(model_rows, above, tables.get("order_strengths"), n_resamples=a.n_resamples,
+                                    ci_level=a.ci_level, seed=a.seed, early_stopping=a.early_stopping)
+                verdict = {"three_phases": rep.three_phases, "clear": rep.clear, "message": rep.message,
+                           "boundaries": rep.boundaries, "boundaries_ci": rep.boundaries_ci,
+                           "three_phase_support": rep.three_phase_support, "stop_epoch": rep.early_stopping["epoch"]}
+            except InputError as exc:
+                verdict = {"three_phases": False, "clear": False, "message": f"not computed: {exc}"}
+        return {"nulls": info, "above_null": verdict}
 
 
 def analyse_run(
@@ -354,6 +443,8 @@ def analyse_run(
     records: Sequence[BaselineRecord] | None = None,
     dataset_index: Any = None,
     variables_shared: bool = True,
+    null_baselines: Sequence[AndOrInteractions] | None = None,
+    null_reason: str = "no null baselines were given (null_baselines=None)",
 ) -> RunAnalysis:
     """Every table of a run directory and the verdict, from the model's interactions at each checkpoint
     (``{epoch: res}`` or ``[(epoch, res), ...]``), the baselines' and the training log (see
@@ -373,7 +464,8 @@ def analyse_run(
     ((48, 4), 'reference')
     """
     acc = SeriesAnalysis(baselines, split=split, labels=labels, settings=settings if settings is not None else Settings(),
-                         records=records, dataset_index=dataset_index, variables_shared=variables_shared)
+                         records=records, dataset_index=dataset_index, variables_shared=variables_shared,
+                         null_baselines=null_baselines, null_reason=null_reason)
     for checkpoint, res in checkpoint_items(series):
         acc.add(checkpoint, res)
     return acc.result(training)

@@ -27,7 +27,7 @@ __all__ = ["STUDY_COLUMNS", "PatienceStop", "StopScore", "patience_stop", "score
 #: Columns of one row of ``study.parquet``, in order (``*_ci_low`` / ``*_ci_high``: the bootstrap
 #: intervals of ``metrics/phases.json``, None when not found or not resampled).
 STUDY_COLUMNS: tuple[str, ...] = (
-    "preset", "seed", "clear", "three_phase_support", "phase1_end", "phase3_start", "stop_epoch", "best_epoch",
+    "preset", "seed", "clear", "three_phases", "three_phase_support", "phase1_end", "phase3_start", "stop_epoch", "best_epoch",
     "regret", "accuracy_regret", "baseline_stop_epoch", "baseline_regret", "baseline_accuracy_regret",
     "phase1_end_ci_low", "phase1_end_ci_high", "phase3_start_ci_low", "phase3_start_ci_high",
     "stop_ci_low", "stop_ci_high", "eval_loss_at_stop", "best_eval_loss", "baseline_eval_loss", "patience",
@@ -202,6 +202,7 @@ def study_row(
 
     row = {
         "preset": preset, "seed": int(seed), "clear": bool(d.get("clear", False)),
+        "three_phases": bool(d.get("three_phases", False)),
         "three_phase_support": d.get("three_phase_support"), "phase1_end": b.get("phase1_end"),
         "phase3_start": b.get("phase3_start"), "stop_epoch": ours.stop_epoch, "best_epoch": ours.best_epoch,
         "regret": ours.regret, "accuracy_regret": ours.accuracy_regret, "baseline_stop_epoch": base.epoch,

@@ -70,6 +70,7 @@ class PhaseRules:
     nongen_share: float = 0.5
     learn_tol: float = 0.05
     min_tail: int = 2
+    min_phase2_checkpoints: int = 2
     high_order_min: int | None = None
     two_phase_statistic: str = "high_order_share"
     strength_split: str = "train"
@@ -95,7 +96,7 @@ class PhaseRules:
                 raise InputError(f"{name} must be in [0, 1], got {v!r}")
         if not (isinstance(self.ci_level, (int, float, np.floating)) and 0 < self.ci_level < 1):
             raise InputError(f"ci_level must be in (0, 1), e.g. 0.95, got {self.ci_level!r}")
-        for name, low in (("min_tail", 1), ("n_resamples", 0), ("seed", 0)):
+        for name, low in (("min_tail", 1), ("min_phase2_checkpoints", 0), ("n_resamples", 0), ("seed", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise InputError(f"{name} must be an int >= {low}, got {v!r}")

@@ -22,7 +22,7 @@ two-phase turn is resampled too when ``order_distribution`` is the per-sample ta
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,10 @@ class Phase:
     end_epoch: int
 
 
+def _count(k: int, what: str) -> str:
+    return f"{k} {what}" + ("" if k == 1 else "s")
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
@@ -87,7 +91,13 @@ class PhaseReport:
     - ``boundaries_ci``: the same names -> ``[low, high]`` percentile interval over bootstrap
       resamples (None when no resample found it or it is not resampled).
     - ``early_stopping``: ``{"epoch", "rule_epoch", "rule", "reason", "ci"}``.
-    - ``three_phase_support``: share of resamples in which all three phases are found (None without bootstrap).
+    - ``three_phase_support``: share of resamples in which all three phases are found, phase 2 resolved (None
+      without bootstrap).
+    - ``checkpoints``: the extracted checkpoints (epochs of the H-bar table); ``to_dict`` lists those inside
+      each phase under its ``checkpoints``.
+    - ``three_phases``: the verdict "three phases": phases 1 and 3 found **and** at least
+      ``min_phase2_checkpoints`` extracted checkpoints strictly inside phase 2 (``phase2`` says how many and
+      whether that holds); with fewer, ``message`` says which phases are seen and why phase 2 is unresolved.
     - ``rules``: the rule texts and every parameter; ``evidence``: the numbers the rules used.
     - ``series``: long frame ``epoch, quantity, raw, smoothed`` of every series used.
 
@@ -115,6 +125,9 @@ class PhaseReport:
     series: pd.DataFrame
     boundaries_ci: dict[str, list[int] | None] | None = None
     three_phase_support: float | None = None
+    checkpoints: tuple[int, ...] = ()
+    three_phases: bool = False
+    phase2: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """``phase, start_epoch, end_epoch`` (metrics/phases.parquet); empty when nothing was detected."""
@@ -130,7 +143,10 @@ class PhaseReport:
             "clear": self.clear,
             "reason": self.message,
             "message": self.message,
-            "phases": [asdict(p) for p in self.phases],
+            "phases": [{**asdict(p), "checkpoints": [c for c in self.checkpoints if p.start_epoch <= c <= p.end_epoch]}
+                       for p in self.phases],
+            "three_phases": self.three_phases,
+            "phase2": self.phase2,
             "boundaries": self.boundaries,
             "boundaries_ci": self.boundaries_ci or {k: None for k in self.boundaries},
             "three_phase_support": self.three_phase_support,
@@ -424,6 +440,7 @@ def detect_phases(
                     "end": float(p1.end[0]), "rise": float(p1.rise[0]), "fall": float(p1.fall[0])})
     boundaries: dict[str, int | None] = {"phase1_end": None, "phase3_start": None, "two_phase_turn": None}
     phases: list[Phase] = []
+    phase2: dict[str, Any] = {}
     pk, rise, fall = int(p1.epoch[0]), float(p1.rise[0]), float(p1.fall[0])
     if E_h.size < 3:
         message = (f"no clear phase structure: only {E_h.size} checkpoint(s) with a finite mean H-bar "
@@ -479,11 +496,21 @@ def detect_phases(
             if s2 is not None and e2 is not None and s2 <= e2:
                 phases.append(Phase("phase2", s2, e2))
             phases.append(Phase("phase3", p3e, end_epoch))
-            message = (f"three phases: {head}; from epoch {p3e} on (start of phase 3) the newly learned salient "
-                       f"strength is mostly non-generalizable (non-generalizable share >= {r.nongen_share:g} at every "
-                       f"step after it, lowest {float(p3.min_share_after[0]):.2f})")
-            if s2 is None or e2 is None or s2 > e2:
-                message += "; phase 2 is empty"
+            inside = [int(c) for c in E_h if p1_end < c < p3e]
+            three = len(inside) >= r.min_phase2_checkpoints
+            phase2 = {"checkpoints_inside": inside, "needed": r.min_phase2_checkpoints, "resolved": three}
+            tail = (f"from epoch {p3e} on (start of phase 3) the newly learned salient strength is mostly "
+                    f"non-generalizable (non-generalizable share >= {r.nongen_share:g} at every step after it, lowest "
+                    f"{float(p3.min_share_after[0]):.2f})")
+            if three:
+                message = f"three phases: {head}; {tail}"
+            else:
+                message = (f"phases 1 and 3 seen, phase 2 unresolved: {head}; {tail}; but "
+                           f"{_count(len(inside), 'extracted checkpoint')} strictly between the end of phase 1 "
+                           f"(epoch {p1_end}) and the start of phase 3 (epoch {p3e})"
+                           + (f" ({', '.join(map(str, inside))})" if inside else "")
+                           + f", and phase 2 needs at least {r.min_phase2_checkpoints} to be observed: extract more "
+                           "checkpoints between them (checkpoints.refine, or a denser checkpoints.schedule)")
         else:
             s2 = next_after(p1_end)
             if s2 is not None:
@@ -623,7 +650,10 @@ def detect_phases(
         f3 = f1 & p3.found[1:] if p3 is not None else np.zeros(R, dtype=bool)
         if p3 is not None:
             b_ci["phase3_start"] = _ci(p3.epoch[1:], f3, lvl)
-            support = float(f3.sum() / max(nv, 1))
+            # three phases in a resample: phases 1 and 3 found, with enough extracted checkpoints between them
+            n_inside = (np.searchsorted(E_h, p3.epoch[1:], side="left")
+                        - np.searchsorted(E_h, p1.epoch[1:], side="right"))
+            support = float((f3 & (n_inside >= r.min_phase2_checkpoints)).sum() / max(nv, 1))
         stop_ci = _ci(stop.epoch[1:], v, lvl)
         two_share = None
         if tp_boot is not None:
@@ -672,4 +702,5 @@ def detect_phases(
         phases=tuple(phases), clear=clear, message=message, two_phase_clear=two_clear, two_phase_message=two_msg,
         boundaries=boundaries, early_stopping=early, rules=rules_text, evidence=evidence,
         series=pd.concat(series, ignore_index=True), boundaries_ci=b_ci, three_phase_support=support,
+        checkpoints=tuple(int(c) for c in E_h_all), three_phases=bool(phase2.get("resolved", False)), phase2=phase2,
     )

@@ -544,7 +544,8 @@ def config_hash(cfg: RunConfig) -> str:
     d.pop("device", None)
     for key in EXECUTOR_KEYS:  # how it runs, not what it computes: a run resumes on another executor
         d.pop(key, None)
-    for key, default in (("trained_on", "reference"), ("early_stopping", False)):
-        if d["baselines"].get(key) == default:
-            d["baselines"].pop(key)
+    for section, key, default in (("baselines", "trained_on", "reference"), ("baselines", "early_stopping", False),
+                                  ("baselines", "null", True), ("analysis", "null_draws", 20)):
+        if d[section].get(key) == default:
+            d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -20,6 +20,7 @@ from ..rundir import (
     checkpoint_rel,
     chunk_rel,
     interactions_rel,
+    null_baseline_name,
     what,
     write_json,
 )
@@ -68,8 +69,8 @@ class RunPlan:
     ([0, 1, 2], ['.lock', 'config.yaml', 'manifest.json'])
     >>> graph = Graph()
     >>> plan.add_nodes(graph)
-    >>> len(graph), graph["analyse"].deps[:4]  # 1 + K trainings, the samples, K + 3 extractions, the analysis
-    (10, ('train/model', 'train/baseline_0', 'train/baseline_1', 'explained'))
+    >>> len(graph), graph["analyse"].deps[:5]  # 1 + 2K trainings (K null), the samples, 2K + 3 extractions, the analysis
+    (14, ('train/model', 'train/baseline_0', 'train/baseline_1', 'train/null_baseline_0', 'train/null_baseline_1'))
     >>> plan.close(); (d / "run" / ".lock").exists()
     False
     >>> shutil.rmtree(d)
@@ -197,10 +198,17 @@ class RunPlan:
                 Output(baseline_rel(k, "data.npz"), what("baseline_data", baseline_name(k))),
                 Output(baseline_rel(k, "training_log.json"), what("training_log", baseline_name(k))),
                 Output(baseline_rel(k, "final.pt"), what("checkpoint", baseline_name(k)))))
+        nulls = range(K) if cfg.baselines.null else range(0)
+        for k in nulls:  # the permuted_labels chance level: the same models and data, labels permuted
+            add(f"train/{null_baseline_name(k)}", train_baseline, (k,), null=True, outputs=tuple(
+                Output(baseline_rel(k, f, null=True), what(kind, null_baseline_name(k))) for f, kind in (
+                    ("data.npz", "baseline_data"), ("training_log.json", "training_log"), ("final.pt", "checkpoint"))))
         add("explained", write_explained, outputs=(Output(VARIABLES, what("variables")), Output(SAMPLES, what("samples"))))
         su = self.setup
         models = [(baseline_name(k), None, baseline_rel(k, "final.pt"), f"train/{baseline_name(k)}") for k in range(K)] + [
-            (MODEL, e, checkpoint_rel(e), "train/model") for e in self.epochs]
+            (MODEL, e, checkpoint_rel(e), "train/model") for e in self.epochs] + [
+            (null_baseline_name(k), None, baseline_rel(k, "final.pt", null=True), f"train/{null_baseline_name(k)}")
+            for k in nulls]
         todo = sum(not recorded(man, root, root / interactions_rel(name, epoch)) for name, epoch, _, _ in models)
         announce = (f"{stage_title('extract')}: AND-OR interactions of {todo} models, {len(su.y_exp)} samples x "
                     f"2^{su.masker.n} masks each") if todo else None
@@ -227,8 +235,9 @@ class RunPlan:
             extract_ids.append(nid)
         logs = (TRAINING_LOG,) + tuple(baseline_rel(k, f) for f in ("training_log.json", "data.npz") for k in range(K))
         ints = tuple(interactions_rel(name, epoch) for name, epoch, _, _ in models)
-        add("analyse", analyse, deps=("train/model", *(f"train/{baseline_name(k)}" for k in range(K)), "explained",
-                                      *extract_ids), inputs=logs + ints, root=str(root))
+        add("analyse", analyse, deps=("train/model", *(f"train/{baseline_name(k)}" for k in range(K)),
+                                      *(f"train/{null_baseline_name(k)}" for k in nulls), "explained", *extract_ids),
+            inputs=logs + ints, root=str(root))
         self.repair(graph)
 
     def repair(self, graph: Graph) -> list[str]:
@@ -285,10 +294,10 @@ class RunPlan:
             man.setdefault("training_data", {})["model"] = v["training_data"]
             man["stages"]["train_model"] = "done"
             man["timings"]["train_model"] = round(result.seconds, 3)
-        elif kind.startswith("train/baseline_"):
-            k = kind.split("_")[-1]
-            man.setdefault("training_data", {})[f"baseline_{k}"] = v["training_data"]
-            man["timings"][f"baseline_{k}"] = round(result.seconds, 3)
+        elif kind.startswith(("train/baseline_", "train/null_baseline_")):
+            name = kind[len("train/"):]
+            man.setdefault("training_data", {})[name] = v["training_data"]
+            man["timings"][name] = round(result.seconds, 3)
         elif kind.startswith("extract/"):
             for key in self.timing:  # this invocation's share (a resumed run adds only what it did)
                 self.timing[key] += v[key]
@@ -302,11 +311,13 @@ class RunPlan:
         if not self.in_process:
             for line in v.get("log", ()):
                 self.log(line)
-        if kind.startswith("train/baseline_"):
+        if kind.startswith(("train/baseline_", "train/null_baseline_")):
             k = int(kind.split("_")[-1])
-            _pause_point(f"baseline:{k}")
+            null = kind.startswith("train/null_")
+            if not null:
+                _pause_point(f"baseline:{k}")
             took = result.seconds
-            self.log(f"  [baselines] baseline {k + 1}/{self.cfg.baselines.k} trained in {took:.1f}s "
+            self.log(f"  [baselines] {'null baseline' if null else 'baseline'} {k + 1}/{self.cfg.baselines.k} trained in {took:.1f}s "
                      f"({_rate(v['epochs'], took, 'epochs')}), kept epoch {v['kept']}, eval accuracy {v['eval_accuracy']:.3f}")
         elif kind.startswith("extract/model/epoch_") and "/chunk_" not in kind:
             _pause_point(f"extract:{int(kind.rsplit('_', 1)[1])}")

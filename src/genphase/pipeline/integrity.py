@@ -125,7 +125,7 @@ def expected_files(cfg) -> list[tuple[str, dict[str, Any], str]]:
     """
     from ..rundir.layout import expected_files as layout_files
 
-    return layout_files(cfg.checkpoint_epochs(), cfg.baselines.k)
+    return layout_files(cfg.checkpoint_epochs(), cfg.baselines.k, null=cfg.baselines.null)
 
 
 #: Files of a run directory that are rewritten freely and therefore not recorded.

@@ -36,6 +36,7 @@ from ..rundir import (
     checkpoint_rel,
     chunk_rel,
     interactions_rel,
+    null_baseline_name,
 )
 from .inputs import Setup, setup_for
 from .logs import _rate, stage_title
@@ -160,11 +161,15 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
 
 
 def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, tok_inputs: Sequence[str] = (),
-                   log: Log | None = None) -> dict:
+                   log: Log | None = None, null: bool = False) -> dict:
     """Stage ``baselines`` (2 of 5): train baseline ``k`` (seed ``baselines.seed + k``) on the reference (test) split, or with
     ``baselines.trained_on=crossfit`` on its folds of the training split; with ``baselines.early_stopping``
     stopped on a held-out slice of its own data; scored on the evaluation split. Writes its weights, its
     training log and ``data.npz`` (what it trained and was stopped on, the epoch it kept).
+
+    ``null=True``: null baseline ``k`` (``checkpoints/null_baseline_k/``): the same model, seed, data and training,
+    but the labels of the split it learns from permuted (``numpy.random.default_rng([baselines.seed + k, 1])``),
+    so that it can learn nothing that transfers: the ``permuted_labels`` chance level of H-bar.
 
     >>> import tempfile
     >>> from genphase.pipeline.config import load_config
@@ -198,7 +203,7 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
     # ---- baseline k: on the reference split, or cross-fitted on parts of the training split
     design = baseline_design(cfg, ds)
     bspec = TrainSpec(**{**spec.__dict__, "epochs": cfg.baselines.epochs or cfg.training.epochs, "lr": cfg.training.lr if cfg.baselines.lr is None else cfg.baselines.lr})
-    if k == 0:
+    if k == 0 and not null:
         where = ("the reference (test) split" if design is None else
                  f"cross-fitted parts of the training split ({design.K - design.leave_out} of {design.K} folds each)")
         say(f"{stage_title('baselines')}: {cfg.baselines.k} models trained on {where}, {bspec.epochs} epochs each"
@@ -207,6 +212,11 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
     bmodel = build_model_for(cfg, ds, seed=seed, tokenizer=tokenizer)
     bsplit, idx, hold = baseline_data(cfg, ds, design, k)
     src_x, src_y = (ds.x_test, ds.y_test) if bsplit == "test" else (ds.x_train, ds.y_train)
+    if null:  # the labels of its whole split permuted once: what it trains and is stopped on carries no signal
+        src_y = src_y[np.random.default_rng([seed, 1]).permutation(len(src_y))]
+        if k == 0:
+            say(f"  [baselines] {cfg.baselines.k} null baselines: the same models and data, labels permuted "
+                "(the permuted_labels chance level; baselines.null=false skips them)")
     bx, by = _take(src_x, idx), src_y[idx]
     bsets = {"test": (ds.x_test, ds.y_test)}
     stop_on = None
@@ -218,9 +228,9 @@ def train_baseline(ctx: Any, cfg: Any, k: int, *, threads: int | None = None, to
     kept = _kept_epoch(blog, "holdout" if stop_on else None)
     ev_loss, ev_acc = evaluate(bmodel, modality, ds.x_eval, ds.y_eval, device)
     blog.append({"epoch": kept, "split": "eval", "loss": ev_loss, "accuracy": ev_acc})
-    _write_baseline_data(ctx.output(baseline_rel(k, "data.npz")), bsplit, idx, hold, kept)
-    write_json(ctx.output(baseline_rel(k, "training_log.json")), blog)
-    save_torch(ctx.output(baseline_rel(k, "final.pt")), bmodel.state_dict())
+    _write_baseline_data(ctx.output(baseline_rel(k, "data.npz", null=null)), bsplit, idx, hold, kept)
+    write_json(ctx.output(baseline_rel(k, "training_log.json", null=null)), blog)
+    save_torch(ctx.output(baseline_rel(k, "final.pt", null=null)), bmodel.state_dict())
     return {"training_data": _data_fingerprint(bsplit, bx, by), "epochs": bspec.epochs, "kept": kept,
             "eval_accuracy": ev_acc, "log": lines}
 
@@ -324,7 +334,7 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
     timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
     rows = None if chunk is None else (chunk[1], chunk[2])
     n_masked = (len(su.y_exp) if rows is None else rows[1] - rows[0]) * 2 ** su.masker.n
-    seed = cfg.training.seed if epoch is not None else cfg.baselines.seed + int(model_name.split("_")[1])
+    seed = cfg.training.seed if epoch is not None else cfg.baselines.seed + int(model_name.rsplit("_", 1)[1])
     ts = time.perf_counter()
     ck = ctx.input(checkpoint)
     res = _extract(cfg, su, _load(build_model_for(cfg, su.ds, seed, su.tokenizer), ck, device,
@@ -339,8 +349,9 @@ def extract_model(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, che
         return {**timing, "log": lines}
     save_interactions(res, ctx.output(interactions_rel(model_name, epoch)))
     if epoch is None:
-        k = int(model_name.split("_")[1])
-        say(f"  [extract] baseline {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
+        k = int(model_name.rsplit("_", 1)[1])
+        kind = "null baseline" if model_name.startswith("null_") else "baseline"
+        say(f"  [extract] {kind} {k + 1}/{cfg.baselines.k}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')})")
     else:
         say(f"  [extract] epoch {epoch}: {took:.1f}s ({_rate(n_masked, took, 'masked inputs')}), max gap {float(res.gap.max()):.1e}")
     return {**timing, "log": lines}
@@ -405,7 +416,8 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     >>> root = run_plans([plan], make_executor(cfg), log=lambda line: None)[0]
     >>> logs = ["checkpoints/training_log.json"] + [f"checkpoints/baseline_{k}/{f}" for k in range(2)
     ...                                             for f in ("training_log.json", "data.npz")]
-    >>> ints = [interactions_rel(baseline_name(k)) for k in range(2)] + [interactions_rel(MODEL, e) for e in (0, 1, 2)]
+    >>> ints = [interactions_rel(name(k)) for k in range(2) for name in (baseline_name, null_baseline_name)] + [
+    ...     interactions_rel(MODEL, e) for e in (0, 1, 2)]
     >>> ctx = NodeContext("analyse", Resources(), root, d / "out", d / "scratch", inputs=tuple(logs + ints))
     >>> out = analyse(ctx, cfg, root=str(root))
     >>> out["tables"]["h_bar"].shape  # 3 checkpoints x 16 samples; columns checkpoint, sample, split, h_bar
@@ -436,6 +448,8 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
 
     say(f"{stage_title('analysis')}: tables and phases")
     baselines = [load_ints(interactions_rel(baseline_name(k)), f"baseline_{k}", None) for k in range(K)]
+    nulls = ([load_ints(interactions_rel(null_baseline_name(k)), null_baseline_name(k), None) for k in range(K)]
+             if cfg.baselines.null else None)
     series = [(e, load_ints(interactions_rel(MODEL, e), "model", e)) for e in cfg.checkpoint_epochs()]
     records = []
     for k in range(K):
@@ -445,7 +459,8 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     out = analyse_run(series, baselines, split=su.split_exp, labels=su.y_exp, settings=cfg.settings, records=records,
                       training=read_json(ctx.input(TRAINING_LOG), fix),
                       dataset_index=np.concatenate([su.sel["train"], su.sel["test"]]),
-                      variables_shared=su.ds.modality not in VARIES_PER_SAMPLE)
+                      variables_shared=su.ds.modality not in VARIES_PER_SAMPLE, null_baselines=nulls,
+                      null_reason="baselines.null is false: no null baselines were trained")
     for w in out.warnings:
         say(f"  warning: {w}")
     return {"tables": out.tables, "phases": out.phases, "log": lines}

@@ -154,8 +154,11 @@ def _summary_html(rows: pd.DataFrame) -> str:
     d = rows["regret"].to_numpy(float) - rows["baseline_regret"].to_numpy(float)
     n = len(rows)
     parts = [
-        f"<p>{n} seed(s). Three phases found in {int(rows['clear'].sum())} of {n} (a clear phase-1 peak); "
-        f"phase 3 reached in {int(rows['phase3_start'].notna().sum())} of {n}. Bootstrap support for three phases: "
+        f"<p>{n} seed(s). A clear phase-1 peak in {int(rows['clear'].sum())} of {n}; "
+        f"phase 3 reached in {int(rows['phase3_start'].notna().sum())} of {n}; three phases, phase 2 resolved (at least "
+        f"2 extracted checkpoints inside it), in "
+        + (f"{int(rows['three_phases'].sum())} of {n}" if "three_phases" in rows.columns else "(not recorded by this "
+           "study's genphase version)") + ". Bootstrap support for three phases: "
         + ", ".join("&ndash;" if pd.isna(v) else f"{float(v):.2f}" for v in rows["three_phase_support"]) + ".</p>",
         f"<p>Regret on the evaluation split (loss at the stop minus the best checkpoint's): interaction stop mean "
         f"{np.mean(rows['regret']):.4f} (per seed {', '.join(f'{v:.4f}' for v in rows['regret'])}); validation stop "

@@ -27,6 +27,7 @@ from .layout import (
     epoch_of,
     expected_files,
     interactions_rel,
+    null_baseline_name,
     table_rel,
     what,
 )
@@ -36,5 +37,5 @@ __all__ = [
     "LOCK_FILE", "RunLock", "atomic_write", "read_json", "save_torch", "write_analysis", "write_json", "write_parquet",
     "CONFIG", "MANIFEST", "MODEL", "PHASES_JSON", "REPORT", "RUN_TABLES", "SAMPLES", "TOKENIZER_DIR", "TRACKER_STATE",
     "TRAIN_STATE", "TRAINING_LOG", "VARIABLES", "RunPaths", "baseline_name", "baseline_rel", "checkpoint_rel",
-    "chunk_rel", "epoch_of", "expected_files", "interactions_rel", "table_rel", "what",
+    "chunk_rel", "epoch_of", "expected_files", "interactions_rel", "null_baseline_name", "table_rel", "what",
 ]

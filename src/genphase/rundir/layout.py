@@ -42,6 +42,7 @@ __all__ = [
     "TRACKER_STATE",
     "RUN_TABLES",
     "baseline_name",
+    "null_baseline_name",
     "checkpoint_rel",
     "interactions_rel",
     "chunk_rel",
@@ -70,11 +71,12 @@ PHASES_JSON = "metrics/phases.json"
 TRACKER_STATE = "metrics/tracker_state.json"
 
 #: Every table of ``metrics/`` the analysis engine writes (:func:`genphase.analysis.analyse_run`), in order;
-#: ``h_bar_summary`` only with bootstrap intervals, ``h_bar_ceiling`` and ``evidence`` only with K >= 2.
+#: ``h_bar_summary`` only with bootstrap intervals, ``h_bar_ceiling`` and ``evidence`` only with K >= 2, ``h_bar_null``
+#: unless both nulls are off (``analysis.null_draws=0``, no null baselines).
 RUN_TABLES: tuple[str, ...] = (
     "h_bar", "order_strengths", "baseline_ablation", "removal_loss", "order_distribution", "order_distribution_samples",
     "jaccard", "removal_summary", "ablation_strengths", "h_bar_summary", "training", "samples", "baselines",
-    "h_bar_ceiling", "evidence", "phases",
+    "h_bar_ceiling", "evidence", "phases", "h_bar_null",
 )
 
 _EPOCH = re.compile(r"^epoch_(\d+)\.(npz|pt)$")
@@ -87,6 +89,15 @@ def baseline_name(k: int) -> str:
     'baseline_2'
     """
     return f"baseline_{int(k)}"
+
+
+def null_baseline_name(k: int) -> str:
+    """``"null_baseline_k"``: null baseline ``k`` (baseline ``k``'s model, seed and data, its labels permuted).
+
+    >>> null_baseline_name(2)
+    'null_baseline_2'
+    """
+    return f"null_baseline_{int(k)}"
 
 
 def checkpoint_rel(epoch: int) -> str:
@@ -120,15 +131,16 @@ def chunk_rel(model: str, epoch: int | None, j: int) -> str:
     return interactions_rel(model, epoch)[: -len(".npz")] + f".chunk_{int(j):03d}.npz"
 
 
-def baseline_rel(k: int, name: str) -> str:
-    """A file of baseline ``k``: ``final.pt`` (its weights), ``training_log.json``, ``data.npz`` (what it learnt from).
+def baseline_rel(k: int, name: str, *, null: bool = False) -> str:
+    """A file of baseline ``k`` (of null baseline ``k`` with ``null=True``): ``final.pt`` (its weights),
+    ``training_log.json``, ``data.npz`` (what it learnt from).
 
-    >>> baseline_rel(1, "final.pt")
-    'checkpoints/baseline_1/final.pt'
+    >>> baseline_rel(1, "final.pt"), baseline_rel(1, "data.npz", null=True)
+    ('checkpoints/baseline_1/final.pt', 'checkpoints/null_baseline_1/data.npz')
     """
     if name not in ("final.pt", "training_log.json", "data.npz"):
         raise ValueError(f"a baseline has final.pt, training_log.json and data.npz, not {name!r}")
-    return f"checkpoints/{baseline_name(k)}/{name}"
+    return f"checkpoints/{null_baseline_name(k) if null else baseline_name(k)}/{name}"
 
 
 def table_rel(name: str) -> str:
@@ -164,27 +176,32 @@ def what(kind: str, model: str | None = None, epoch: int | None = None, **extra:
     return {**out, **extra}
 
 
-def expected_files(epochs: list[int], k: int) -> list[tuple[str, dict[str, Any], str]]:
+def expected_files(epochs: list[int], k: int, *, null: bool = False) -> list[tuple[str, dict[str, Any], str]]:
     """``(relative path, what, stage)`` of every recorded file of a finished run with checkpoints ``epochs`` and
-    ``k`` baselines (the tables are recorded as they are written; see :data:`RUN_TABLES`).
+    ``k`` baselines, and ``k`` null baselines with ``null=True`` (the tables are recorded as they are written; see
+    :data:`RUN_TABLES`).
 
     >>> files = expected_files([0, 5], 1)
-    >>> files[0], len(files)
-    (('checkpoints/model/epoch_0000.pt', {'kind': 'checkpoint', 'model': 'model', 'epoch': 0}, 'train_model'), 11)
+    >>> files[0], len(files), len(expected_files([0, 5], 1, null=True))
+    (('checkpoints/model/epoch_0000.pt', {'kind': 'checkpoint', 'model': 'model', 'epoch': 0}, 'train_model'), 11, 15)
     """
     out: list[tuple[str, dict[str, Any], str]] = []
     for e in epochs:
         out.append((checkpoint_rel(e), what("checkpoint", MODEL, e), "train_model"))
     out.append((TRAINING_LOG, what("training_log", MODEL), "train_model"))
-    for b in range(k):
-        name = baseline_name(b)
-        out.append((baseline_rel(b, "training_log.json"), what("training_log", name), "baselines"))
-        out.append((baseline_rel(b, "final.pt"), what("checkpoint", name), "baselines"))
-        out.append((baseline_rel(b, "data.npz"), what("baseline_data", name), "baselines"))
+    kinds = (False, True) if null else (False,)
+    for is_null in kinds:
+        for b in range(k):
+            name = null_baseline_name(b) if is_null else baseline_name(b)
+            out.append((baseline_rel(b, "training_log.json", null=is_null), what("training_log", name), "baselines"))
+            out.append((baseline_rel(b, "final.pt", null=is_null), what("checkpoint", name), "baselines"))
+            out.append((baseline_rel(b, "data.npz", null=is_null), what("baseline_data", name), "baselines"))
     out.append((SAMPLES, what("samples"), "extract"))
     out.append((VARIABLES, what("variables"), "extract"))
-    for b in range(k):
-        out.append((interactions_rel(baseline_name(b)), what("interactions", baseline_name(b)), "extract"))
+    for is_null in kinds:
+        for b in range(k):
+            name = null_baseline_name(b) if is_null else baseline_name(b)
+            out.append((interactions_rel(name), what("interactions", name), "extract"))
     for e in epochs:
         out.append((interactions_rel(MODEL, e), what("interactions", MODEL, e), "extract"))
     return out

@@ -105,6 +105,9 @@ class Tracker:
             ``"adam"``, ``"adamw"`` or ``"sgd"``).
         baseline_records: with ``baselines``: one :class:`~genphase.analysis.BaselineRecord` each (what it
             learnt from, its training log), for the ``baselines`` and ``training`` tables.
+        null_baselines: with ``baselines``: K *null* baselines, the same models trained on the reference data with
+            its labels permuted: the ``permuted_labels`` chance level of ``metrics/h_bar_null.parquet``. Without
+            them only the ``order_permutation`` null is computed (the tracker trains no null baselines itself).
         dataset_index: ``(train_index, reference_index)``: each explained sample's index in its data
             set (the ``samples`` table; default its position).
         n_resamples, seed: ``analysis.n_resamples`` (bootstrap resamples of the intervals; 0 skips them)
@@ -153,6 +156,7 @@ class Tracker:
         baseline_batch_size: int = 64,
         baseline_seed: int | None = None,
         baseline_records: Sequence[BaselineRecord] | None = None,
+        null_baselines: Sequence[torch.nn.Module] | None = None,
         dataset_index: tuple[Any, Any] | None = None,
         every_n_epochs: int = 1,
         tau: float | None = None,
@@ -245,9 +249,16 @@ class Tracker:
                 raise InputError("baselines must be a non-empty list of trained torch modules (the K baselines)")
             if baseline_records is not None and len(baseline_records) != len(baselines):
                 raise InputError(f"{len(baseline_records)} baseline_records for {len(baselines)} baselines; give one each")
+        if null_baselines is not None:
+            null_baselines = list(null_baselines)
+            if baselines is None or len(null_baselines) != len(baselines) or not all(
+                    isinstance(b, torch.nn.Module) for b in null_baselines):
+                raise InputError(f"null_baselines must be one trained torch module per baseline, given with baselines=[...] "
+                                 f"({len(null_baselines)} given for {len(baselines or ())} baselines)")
         self.k = int(bc.k)
         self._given_baselines = baselines
         self._given_records = list(baseline_records) if baseline_records is not None else None
+        self._given_nulls = null_baselines
         self._factory, self._reference = model_factory, reference_data
         self._bspec = {"epochs": int(bc.epochs), "lr": float(bc.lr), "optimizer": baseline_optimizer,
                        "batch_size": int(baseline_batch_size), "seed": int(bc.seed)}
@@ -404,7 +415,9 @@ class Tracker:
 
         self._series = SeriesAnalysis(baseline_res, split=self.split, labels=self.labels, settings=self.settings,
                                       records=records, dataset_index=self.dataset_index,
-                                      variables_shared=self.modality not in ("text", "pointcloud"))
+                                      variables_shared=self.modality not in ("text", "pointcloud"),
+                                      null_baselines=self._ensure_null_baselines(),
+                                      null_reason="no null baselines were given to the Tracker (null_baselines=[...])")
         self._replay_records()
 
     def _prepare_text(self, model: Any, tokenizer: Any) -> None:
@@ -520,6 +533,27 @@ class Tracker:
                 save_interactions(r, p)
                 res.append(r)
         return res, records
+
+    def _ensure_null_baselines(self) -> list[Any] | None:
+        """The given null baselines' interactions (extracted once, kept under ``interactions/null_baseline_k.npz``)."""
+        from ..io import load_interactions, save_interactions
+        from ..rundir import interactions_rel, null_baseline_name
+
+        if self._given_nulls is None:
+            return None
+        res = []
+        for i, bm in enumerate(self._given_nulls):
+            c = self._num_outputs(bm, f"null baseline {i}")
+            if c != self._num_classes:
+                raise InputError(f"null baseline {i} produces {c} classes but the model produces {self._num_classes}")
+            p = self.paths / interactions_rel(null_baseline_name(i))
+            if p.exists():
+                res.append(load_interactions(p))
+            else:
+                r = self._extract(bm).interactions
+                save_interactions(r, p)
+                res.append(r)
+        return res
 
     # -------------------------------------------------------------------------------- measuring
     def _extract(self, model: Any) -> Any:
