@@ -154,3 +154,38 @@ def test_bad_input():
     with pytest.raises(InputError, match="NaN"):
         segment_fits([0.0, 1.0, 2.0], [1.0, np.nan, 3.0])
     assert isinstance(count_phases(_table(np.zeros(EPOCHS.size)), n_resamples=5), PhaseCount)
+
+
+# ---- calibration (issue 26): planted curves at the default run's noise and checkpoints
+_EPOCHS = np.array([0, 1, 2, 3, 5, 8, 13, 22, 36, 60])  # the digits default's checkpoints
+
+
+def _planted(kind, seed, samples=128, sd=0.15):
+    x = np.log1p(_EPOCHS)
+    t = (x - x[0]) / (x[-1] - x[0])
+    truth = {"line": 0.3 + 0.4 * t,
+             "saturating": 0.15 + 0.65 * (1 - np.exp(-t / 0.15)),
+             "rise-fall-plateau": np.interp(t, [0.0, 0.4, 0.75, 1.0], [0.15, 0.78, 0.32, 0.32])}[kind]
+    h = truth[None, :] + np.random.default_rng(seed).normal(0.0, sd, (samples, _EPOCHS.size))
+    return pd.DataFrame({"checkpoint": np.tile(_EPOCHS, samples), "sample": np.repeat(np.arange(samples), _EPOCHS.size),
+                         "split": "train", "h_bar": h.reshape(-1)})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_straight_line_is_one_phase(seed):
+    pc = count_phases(_planted("line", seed), n_resamples=200, seed=seed)
+    assert pc.phase_count == 1 and pc.support["1"] > 0.8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_smooth_rise_that_levels_off_is_at_most_two_phases(seed):
+    """The old criterion (segments by BIC) chose 3 here in over 99% of resamples: a smooth curve is not linear."""
+    pc = count_phases(_planted("saturating", seed), n_resamples=200, seed=seed)
+    assert pc.phase_count <= 2 and pc.support["3"] < 0.05
+    assert "fall" not in pc.shape
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_sharp_rise_fall_and_plateau_is_three_phases(seed):
+    pc = count_phases(_planted("rise-fall-plateau", seed), n_resamples=200, seed=seed)
+    assert pc.phase_count == 3 and pc.shape == ("rise", "fall", "flat")

@@ -44,11 +44,16 @@ import pandas as pd
 from ..errors import InputError
 from ._stats import bootstrap_weights, safe_div
 
-__all__ = ["PhaseCount", "SegmentFits", "segment_fits", "count_phases"]
+__all__ = ["PhaseCount", "SegmentFits", "segment_fits", "regimes", "count_phases", "MIN_CHANGE"]
+
+#: The smallest change of mean H-bar over a segment that makes it a rise or a fall (the phase rules' ``min_rise``).
+MIN_CHANGE = 0.05
 
 #: The criterion, as stated in docs/analysis.md.
-CRITERION = ("BIC = C ln(RSS/C) + (2s+1) ln C over x = log(1 + epoch); continuous hinge fits, knots counted as "
-             "parameters, searched on a grid inside the checkpoint range, >= min_points checkpoints per segment")
+CRITERION = ("segments: BIC = C ln(RSS/C) + (2s+1) ln C over x = log(1 + epoch); continuous hinge fits, knots counted "
+             "as parameters, searched on a grid inside the checkpoint range, >= min_points checkpoints per segment; "
+             "phases: runs of segments of one kind (rise, fall, flat: change over the segment beyond +-delta, "
+             "delta = max(0.05, 2 sqrt(2) x the median standard error of the mean H-bar at a checkpoint))")
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +65,7 @@ class SegmentFits:
     - ``knots``: ``[..., S, S - 1]`` the best fit's breakpoints in ``x`` (row ``s - 1`` uses its first
       ``s - 1`` entries; NaN elsewhere and where ``s`` segments could not be fitted).
     - ``best``: ``[...]`` int, the number of segments with the smallest BIC.
+    - ``fitted``: ``[..., S, C]`` each count's best fit at the checkpoints (NaN where it could not be fitted).
 
     >>> x = np.log1p(np.array([0, 1, 2, 4, 8, 16, 32, 64]))
     >>> f = segment_fits(x, np.minimum(x, x[3]))  # a rise, then flat
@@ -71,6 +77,7 @@ class SegmentFits:
     bic: np.ndarray
     knots: np.ndarray
     best: np.ndarray
+    fitted: np.ndarray | None = None
 
 
 def _knot_grid(C: int, grid: int | None) -> int:
@@ -149,6 +156,7 @@ def segment_fits(x: Any, y: Any, *, max_segments: int = 3, min_points: int = 3, 
     S = int(max_segments)
     rss = np.full((Y.shape[0], S), np.inf)
     knots = np.full((Y.shape[0], S, max(S - 1, 1)), np.nan)
+    fitted = np.full((Y.shape[0], S, C), np.nan)
     for s in range(1, S + 1):  # over the (three) segment counts
         lay = _layouts(C, s, g, int(min_points)) if s > 1 else np.zeros((1, 0), dtype=np.int64)
         if lay.shape[0] == 0:
@@ -161,7 +169,10 @@ def segment_fits(x: Any, y: Any, *, max_segments: int = 3, min_points: int = 3, 
             proj = np.einsum("nc,dcp->ndp", Yc[lo:lo + step], q, optimize=True)
             r = tss[lo:lo + step, None] - (proj ** 2).sum(-1)  # [n, D]
             best_d[lo:lo + step] = np.argmin(r, axis=1)
-            rss[lo:lo + step, s - 1] = r[np.arange(r.shape[0]), best_d[lo:lo + step]]
+            rows = np.arange(r.shape[0])
+            rss[lo:lo + step, s - 1] = r[rows, best_d[lo:lo + step]]
+            fitted[lo:lo + step, s - 1] = Y[lo:lo + step].mean(-1, keepdims=True) + np.einsum(
+                "ncp,np->nc", q[best_d[lo:lo + step]], proj[rows, best_d[lo:lo + step]])
         rss[:, s - 1] = np.maximum(rss[:, s - 1], floor)
         if s > 1:
             u = lay[best_d]  # [N, s - 1]
@@ -172,7 +183,57 @@ def segment_fits(x: Any, y: Any, *, max_segments: int = 3, min_points: int = 3, 
         bic = np.where(np.isfinite(rss), C * np.log(rss / C) + k * math.log(C), np.inf)
     best = np.argmin(bic, axis=-1) + 1
     return SegmentFits(rss=rss.reshape(*lead, S), bic=bic.reshape(*lead, S),
-                       knots=knots.reshape(*lead, S, knots.shape[-1]), best=best.reshape(lead))
+                       knots=knots.reshape(*lead, S, knots.shape[-1]), best=best.reshape(lead),
+                       fitted=fitted.reshape(*lead, S, C))
+
+
+def regimes(x: Any, fits: SegmentFits, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Monotone regimes of each curve's BIC-chosen fit: ``(count [...], shape [..., 3])``.
+
+    Each segment of the chosen fit is a *rise* (+1), a *fall* (-1) or *flat* (0): its change over its span
+    (slope times span in ``x``) is at least ``delta`` up, at least ``delta`` down, or neither. Adjacent segments
+    of the same kind are one regime, so ``count`` is the number of runs of equal kinds: a straight line is 1,
+    a rise that slows down is 1 or 2 (rise, then flat), a rise, a fall and a plateau is 3. ``shape`` holds the
+    kinds of the segments (0 beyond the chosen count).
+
+    >>> x = np.log1p(np.array([0, 1, 2, 4, 8, 16, 32, 64]))
+    >>> up_down_flat = np.interp(x, [x[0], x[2], x[5], x[-1]], [0.2, 0.8, 0.3, 0.3])
+    >>> count, shape = regimes(x, segment_fits(x, up_down_flat), delta=0.05)
+    >>> int(count), shape.tolist()
+    (3, [1, -1, 0])
+    >>> count, _ = regimes(x, segment_fits(x, 1 - np.exp(-3 * x)), delta=0.05)  # a smooth rise that levels off
+    >>> int(count) <= 2
+    True
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    C = x.size
+    best = np.asarray(fits.best)
+    lead = best.shape
+    b = best.reshape(-1)
+    N = b.size
+    S = fits.rss.shape[-1]
+    f = np.asarray(fits.fitted).reshape(N, S, C)[np.arange(N), b - 1]  # [N, C] the chosen fit
+    kn = np.asarray(fits.knots).reshape(N, S, -1)[np.arange(N), b - 1]  # [N, S - 1] (NaN beyond b - 1)
+    kn = np.where(np.isfinite(kn), kn, np.inf)
+    seg = (x[None, :, None] > kn[:, None, :]).sum(-1)  # [N, C] segment of each checkpoint (one on a knot: the earlier)
+    starts = np.concatenate([np.full((N, 1), x[0]), kn], axis=1)
+    ends = np.concatenate([kn, np.full((N, 1), x[-1])], axis=1)
+    idx = np.arange(C)[None, :]
+    shape = np.zeros((N, S), dtype=np.int64)
+    for j in range(S):  # over the (at most three) segments, batched over curves
+        mine = seg == j
+        has = mine.sum(1) >= 2
+        first = np.where(mine, idx, C).min(1).clip(max=C - 1)
+        last = np.where(mine, idx, -1).max(1).clip(min=0)
+        dx = np.where(has, x[last] - x[first], 1.0)
+        slope = np.where(has, (f[np.arange(N), last] - f[np.arange(N), first]) / dx, 0.0)
+        span = np.where(j < b, np.minimum(ends[:, j], x[-1]) - np.minimum(starts[:, j], x[-1]), 0.0)
+        change = slope * span
+        kind = np.where(change >= delta, 1, np.where(change <= -delta, -1, 0))
+        shape[:, j] = np.where(has & (j < b), kind, 0)
+    changes = (shape[:, 1:] != shape[:, :-1]) & (np.arange(1, S)[None, :] < b[:, None])
+    count = 1 + changes.sum(1)
+    return count.reshape(lead), shape.reshape(*lead, S)
 
 
 @dataclass(frozen=True)
@@ -196,6 +257,9 @@ class PhaseCount:
     phase_count: int | None
     support: dict[str, float] | None
     observed: int | None = None
+    segments: int | None = None
+    shape: tuple[str, ...] = ()
+    delta: float | None = None
     bic: dict[str, float | None] = field(default_factory=dict)
     breakpoints: dict[str, list[float]] = field(default_factory=dict)
     feasible: tuple[int, ...] = ()
@@ -218,7 +282,8 @@ class PhaseCount:
             "phase_count": self.phase_count,
             "phase_count_support": None if self.support is None else dict(self.support),
             "phase_count_evidence": {
-                "criterion": self.criterion, "split": self.split, "observed": self.observed, "bic": dict(self.bic),
+                "criterion": self.criterion, "split": self.split, "observed": self.observed,
+                "segments": self.segments, "shape": list(self.shape), "delta": self.delta, "bic": dict(self.bic),
                 "breakpoints": {k: list(v) for k, v in self.breakpoints.items()}, "feasible": list(self.feasible),
                 "checkpoints": list(self.checkpoints), "min_points": self.min_points, "grid": self.grid,
                 "n_resamples": self.n_resamples, "n_left_out": self.n_left_out, "reason": self.reason,
@@ -289,14 +354,21 @@ def count_phases(
                                              f"{min_checkpoints}; save more checkpoints (checkpoints.count)", **base)
     x = np.log1p(epochs.astype(np.float64))
     obs = segment_fits(x, mean, max_segments=max_segments, min_points=min_points, grid=grid)
+    dev = np.where(ok, X - mean, 0.0)
+    n_c = ok.sum(0)
+    se = np.sqrt(safe_div((dev ** 2).sum(0), n_c * np.maximum(n_c - 1, 1)))
+    delta = float(max(MIN_CHANGE, 2 * math.sqrt(2) * float(np.nanmedian(se)) if np.isfinite(se).any() else 0.0))
+    obs_count, obs_shape = regimes(x, obs, delta)
     base["grid"] = _knot_grid(C, grid)
     S = int(max_segments)
     names = [str(s) for s in range(1, S + 1)]
     feasible = tuple(s + 1 for s in range(S) if np.isfinite(obs.bic[s]))
     bic = {names[s]: (float(obs.bic[s]) if np.isfinite(obs.bic[s]) else None) for s in range(S)}
     bps = {names[s]: [round(float(np.expm1(t)), 3) for t in obs.knots[s, :s]] for s in range(1, S) if s + 1 in feasible}
-    observed = int(obs.best)
-    fitted = dict(observed=observed, bic=bic, breakpoints=bps, feasible=feasible)
+    observed = int(obs_count)
+    kinds = {1: "rise", -1: "fall", 0: "flat"}
+    fitted = dict(observed=observed, bic=bic, breakpoints=bps, feasible=feasible, segments=int(obs.best),
+                  shape=tuple(kinds[int(v)] for v in obs_shape[: int(obs.best)]), delta=round(delta, 6))
     if n_resamples == 0:
         counts = np.zeros(S)
         counts[observed - 1] = 1
@@ -311,7 +383,7 @@ def count_phases(
                               reason="not computed: every resample drew only samples without a finite H-bar at some "
                                      "checkpoint; explain more samples (explain.samples)")
         fits = segment_fits(x, means[good], max_segments=max_segments, min_points=min_points, grid=grid)
-        counts = np.bincount(fits.best - 1, minlength=S).astype(np.float64)
+        counts = np.bincount(regimes(x, fits, delta)[0] - 1, minlength=S).astype(np.float64)
     share = counts / counts.sum()
     support = {names[s]: float(share[s]) for s in range(S)}
     return PhaseCount(int(np.argmax(share)) + 1, support, n_resamples=used, n_left_out=left_out, **fitted, **base)
