@@ -14,9 +14,8 @@ from genphase.io import load_interactions
 from genphase.rundir import RunPaths, interactions_rel, null_baseline_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
-from brute import salient_terms, shared  # noqa: E402
-
 import miniature  # noqa: E402
+from brute import salient_terms, shared  # noqa: E402
 
 
 def test_the_permuted_labels_null_recomputed_from_the_null_baselines_files(mini_run):
