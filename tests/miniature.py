@@ -29,9 +29,9 @@ EPOCHS = [0, 2, 4, 6]
 
 MINI = ["training.epochs=6", "baselines.epochs=4", "checkpoints.schedule=every", "checkpoints.every=2",
         f"explain.samples={M}", f"variables.n={N_VARS}", f"data.train_size={TRAIN_SIZE}",
-        f"data.label_noise={LABEL_NOISE}", f"interactions.tau={TAU}", "device=cpu"]
+        f"data.label_noise={LABEL_NOISE}", f"interactions.tau={TAU}", "device=cpu", "checkpoints.refine=false"]
 TABULAR = ["training.epochs=6", "baselines.epochs=4", "checkpoints.schedule=every", "checkpoints.every=2",
-           f"explain.samples={M}", f"variables.n={N_VARS}", "device=cpu"]
+           f"explain.samples={M}", f"variables.n={N_VARS}", "device=cpu", "checkpoints.refine=false"]
 
 #: metric tables that hold no timings: equal between an interrupted-and-resumed run and an uninterrupted one
 TIMING_FREE = ["training", "samples", "h_bar", "order_strengths", "baseline_ablation", "removal_loss",

@@ -235,15 +235,19 @@ def study(
     executor: Optional[str] = _executor_option(),
     ray_address: Optional[str] = _ray_address_option(),
     shared_path: Optional[Path] = _shared_path_option(),
+    vary: str = typer.Option("all", "--vary", help="Which randomness the seeds change: all (every seed of the "
+                             "configuration), model (initialisation, batch order), baselines, or samples (which are "
+                             "explained)."),
 ) -> None:
     """Run a preset once per seed and score its interaction-based stop on held-out data.
 
     Each seed is a normal, resumable run directory DIR/seed_<s>/ (every seed of the configuration is
     shifted by s: data split and label noise, training, baselines, explained samples, variables,
-    bootstrap). Writes DIR/study.parquet (one row per seed: phases, stop, regret against validation
-    early stopping) and DIR/study.html (the per-seed curves overlaid). Example:
+    bootstrap; --vary model|baselines|samples shifts only that source). Writes DIR/study.parquet (one row per
+    seed: phases, stop, regret against validation early stopping), DIR/replication.json (how far the boundaries
+    move between seeds) and DIR/study.html (the per-seed curves overlaid). Example:
 
-        genphase study digits --seeds 0 1 2
+        genphase study digits --seeds 0 1 2 --vary model
     \f
     (``--help`` stops at the form feed above.) Seeds are checked before anything runs:
 
@@ -255,8 +259,10 @@ def study(
     'error: --seeds: seed(s) [0] given twice; ...\\n'
     """
     from .errors import ConfigError
-    from .pipeline.study import check_seeds
+    from .pipeline.study import check_seeds, check_vary
     from .pipeline.study import study as run_study
+
+    check_vary(vary)
 
     rest = list(overrides or [])
     extra = [x for x in rest if x.strip().lstrip("-").isdigit() and "=" not in x]
@@ -276,7 +282,7 @@ def study(
     root = run_study(preset_or_config, all_seeds, quick=quick, out=out, overrides=ov, patience=patience,
                      log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True),
                      report=not no_report, threads=threads, executor=executor, ray_address=ray_address,
-                     shared_path=shared_path)
+                     shared_path=shared_path, vary=vary)
     typer.echo(str(Path(root) / ("study.parquet" if no_report else "study.html")))
 
 

@@ -163,3 +163,56 @@ def test_seed_zero_is_the_preset_itself():
     s3 = seed_config(base, 3)
     assert (s3.data.seed, s3.training.seed, s3.baselines.seed, s3.explain.seed, s3.variables.seed, s3.analysis.seed) == \
         (3, 3, 1009, 3, 3, 3)
+
+
+# ---- replication over training runs (issue 26)
+def test_vary_model_changes_only_the_training_seed_and_writes_replication_json(tmp_path):
+    """`genphase study breast-cancer-mlp --quick --seeds 0 1 2 --vary model`, shrunk: a subprocess, as a user runs it."""
+    import subprocess
+    import sys
+
+    small = ["training.epochs=6", "baselines.k=2", "baselines.epochs=3", "explain.samples=8", "variables.n=4",
+             "analysis.n_resamples=50", "checkpoints.refine=false", "device=cpu"]
+    root = tmp_path / "s"
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).parent / "genphase"), "study", "breast-cancer-mlp", "--quick", *small,
+                           "--seeds", "0", "1", "2", "--vary", "model", "--out", str(root), "--no-report"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rep = json.loads((root / "replication.json").read_text())
+    assert rep["vary"] == "model" and rep["n_seeds"] == 3
+    assert set(rep["boundaries"]) == {"phase1_end", "phase3_start", "stop"}
+    for b in rep["boundaries"].values():
+        assert {"median", "min", "max", "sd", "bootstrap_width"} <= set(b)
+    assert len(rep["peak_h_bar"]) == 3 and rep["peak_h_bar_sd"] is not None and rep["final_h_bar_sd"] is not None
+    finals = list(rep["final_h_bar"].values())
+    assert abs(rep["final_h_bar_sd"] - float(np.std(finals, ddof=1))) < 1e-12
+    cfgs = [yaml.safe_load((root / f"seed_{s}" / "config.yaml").read_text()) for s in (0, 1, 2)]
+    assert [c["training"]["seed"] for c in cfgs] == [0, 1, 2]
+    for key in ("data", "baselines", "explain", "variables", "analysis"):
+        assert cfgs[0][key] == cfgs[1][key] == cfgs[2][key], key
+    # the same explained samples and baselines in every seed: only the model differs
+    for s in (1, 2):
+        with np.load(root / "seed_0/explained/samples.npz") as a, np.load(root / f"seed_{s}/explained/samples.npz") as b:
+            np.testing.assert_array_equal(a["dataset_index"], b["dataset_index"])
+
+
+def test_an_unknown_vary_is_refused_before_anything_runs(tmp_path):
+    r = _invoke("study", "digits", "--seeds", "0", "--vary", "data", "--out", str(tmp_path / "s"))
+    assert r.exit_code != 0 and "--vary: 'data'" in _text(r) and "all, model, baselines, samples" in _text(r)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(ConfigError, match="--vary"):
+        study("digits", [0], vary="everything", out=tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+
+
+def test_seed_config_vary_shifts_one_source_each():
+    from genphase.pipeline.config import load_config
+
+    base = load_config("digits")
+    seeds = lambda c: (c.data.seed, c.training.seed, c.baselines.seed, c.explain.seed, c.variables.seed, c.analysis.seed)  # noqa: E731
+    assert seeds(seed_config(base, 3, "all")) == (3, 3, 1009, 3, 3, 3)
+    assert seeds(seed_config(base, 3, "model")) == (0, 3, 1000, 0, 0, 0)
+    assert seeds(seed_config(base, 3, "baselines")) == (0, 0, 1009, 0, 0, 0)
+    assert seeds(seed_config(base, 3, "samples")) == (0, 0, 1000, 3, 0, 0)

@@ -142,14 +142,19 @@ class TrainingConfig:
 class CheckpointConfig:
     """Checkpoint schedule: ``every`` k epochs, or ``log`` (``count`` log-spaced epochs); epoch 0 always.
 
+    ``refine``: save the model at every epoch, extract the schedule first, then the saved epochs around each
+    boundary the analysis reports, until its neighbours are consecutive saved epochs; the saved epochs never
+    extracted are deleted when the run finishes (docs/analysis.md, "Resolved boundaries").
+
     >>> cfg = load_config("digits", ["training.epochs=60", "checkpoints.schedule=every", "checkpoints.every=20"])
-    >>> cfg.checkpoints, cfg.checkpoint_epochs()
-    (CheckpointConfig(schedule='every', every=20, count=10), [0, 20, 40, 60])
+    >>> cfg.checkpoints, cfg.checkpoint_epochs(), len(cfg.saved_epochs())
+    (CheckpointConfig(schedule='every', every=20, count=10, refine=True), [0, 20, 40, 60], 61)
     """
 
     schedule: str = "every"
     every: int = 1
     count: int = 12
+    refine: bool = False
 
 
 @dataclass
@@ -308,6 +313,8 @@ class RunConfig:
         need(c.schedule in ("every", "log"), "checkpoints.schedule", f"must be 'every' or 'log', got {c.schedule!r}")
         need(c.every >= 1, "checkpoints.every", f"must be >= 1, got {c.every}")
         need(c.count >= 2, "checkpoints.count", f"must be >= 2, got {c.count}")
+        need(isinstance(c.refine, bool), "checkpoints.refine",
+             f"must be true (save every epoch and extract around each boundary) or false, got {c.refine!r}")
         check_seed(self.data.seed, "data.seed")
         check_seed(self.training.seed, "training.seed")
         self.settings.validate()  # baselines.seed and analysis.seed among the rest
@@ -358,6 +365,10 @@ class RunConfig:
         if eps[-1] != e:
             eps.append(e)
         return eps
+
+    def saved_epochs(self) -> list[int]:
+        """Epochs whose weights training saves: every epoch with ``checkpoints.refine``, else the schedule's."""
+        return list(range(self.training.epochs + 1)) if self.checkpoints.refine else self.checkpoint_epochs()
 
 
 def _strip_optional(tp: Any) -> tuple[Any, bool]:
@@ -545,7 +556,8 @@ def config_hash(cfg: RunConfig) -> str:
     for key in EXECUTOR_KEYS:  # how it runs, not what it computes: a run resumes on another executor
         d.pop(key, None)
     for section, key, default in (("baselines", "trained_on", "reference"), ("baselines", "early_stopping", False),
-                                  ("baselines", "null", True), ("analysis", "null_draws", 20)):
+                                  ("baselines", "null", True), ("analysis", "null_draws", 20),
+                                  ("checkpoints", "refine", False)):
         if d[section].get(key) == default:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -19,6 +19,7 @@ from ..rundir import (
     baseline_rel,
     checkpoint_rel,
     chunk_rel,
+    epoch_of,
     interactions_rel,
     null_baseline_name,
     what,
@@ -150,11 +151,13 @@ class RunPlan:
         if man.get("splits") != splits:
             man["splits"] = splits
             write_json(paths.manifest, man)
-        self.epochs = epochs = cfg.checkpoint_epochs()
+        # the schedule's checkpoints, and those a refinement added (checkpoints.refine; kept in the manifest)
+        self.epochs = epochs = sorted(set(cfg.checkpoint_epochs()) | {int(e) for e in man.get("refined", [])})
         log(f"genphase {__version__}: {cfg.preset or 'custom'} on {ds.name} ({ds.modality}), {len(ds.y_train)} train / "
             f"{len(ds.y_test)} reference (test) / {ds.n_eval} evaluation samples, device {device}, {n_threads} CPU "
             f"thread(s), checkpoints {epochs}")
         self.timing = {"masked_forward_s": 0.0, "solve_s": 0.0}
+        self.phases: dict | None = None
         self.store = _PlanStore(self)
 
     def _adopt_old_baselines(self) -> None:
@@ -192,7 +195,7 @@ class RunPlan:
                            inputs=toks + tuple(inputs), outputs=outputs, resources=res, store=self.store_name))
 
         add("train/model", train_model, outputs=tuple(Output(checkpoint_rel(e), what("checkpoint", MODEL, e))
-                                                      for e in self.epochs) + (Output(TRAINING_LOG, what("training_log", MODEL)),))
+                                                      for e in cfg.saved_epochs()) + (Output(TRAINING_LOG, what("training_log", MODEL)),))
         for k in range(K):
             add(f"train/{baseline_name(k)}", train_baseline, (k,), outputs=(
                 Output(baseline_rel(k, "data.npz"), what("baseline_data", baseline_name(k))),
@@ -237,8 +240,48 @@ class RunPlan:
         ints = tuple(interactions_rel(name, epoch) for name, epoch, _, _ in models)
         add("analyse", analyse, deps=("train/model", *(f"train/{baseline_name(k)}" for k in range(K)),
                                       *(f"train/{null_baseline_name(k)}" for k in nulls), "explained", *extract_ids),
-            inputs=logs + ints, root=str(root))
+            inputs=logs + ints, root=str(root), epochs=tuple(self.epochs))
         self.repair(graph)
+
+    def refine(self) -> bool:
+        """After a round: the saved epochs around each unresolved boundary of the analysis just written are added to
+        the checkpoints to extract (``checkpoints.refine``); True when there are any (the driver runs another round)."""
+        from .refine import next_epochs
+
+        info = (self.phases or {}).get("refinement")
+        if not self.cfg.checkpoints.refine or info is None:
+            return False
+        pruned = {int(epoch_of(Path(rel).name)) for rel in self.man.get("pruned", [])}
+        new = [e for e in next_epochs(info) if e not in self.epochs and e not in pruned]
+        if not new:
+            return False
+        where = ", ".join(f"{k} {v['epoch']}" for k, v in info["boundaries"].items() if not v["resolved"])
+        self.log(f"refine: extracting the saved epochs {new} around {where}")
+        self.epochs = sorted({*self.epochs, *new})
+        self.man["refined"] = sorted({*self.man.get("refined", []), *new})
+        write_json(self.paths.manifest, self.man)
+        return True
+
+    def prune(self) -> list[str]:
+        """Delete the saved checkpoints that were never extracted (``checkpoints.refine``), listed in the manifest's
+        ``pruned``: a run keeps only the weights it read. Returns their paths."""
+        from .integrity import recorded
+
+        if not self.cfg.checkpoints.refine or self.man["stages"].get("analysis") != "done":
+            return []
+        gone = []
+        for e in self.cfg.saved_epochs():
+            rel = checkpoint_rel(e)
+            if e in self.epochs or not recorded(self.man, self.paths.root, self.paths.root / rel):
+                continue
+            self.man["files"].pop(rel, None)
+            (self.paths.root / rel).unlink(missing_ok=True)
+            gone.append(rel)
+        if gone:
+            self.man["pruned"] = sorted({*self.man.get("pruned", []), *gone})
+            write_json(self.paths.manifest, self.man)
+            self.log(f"refine: kept the {len(self.epochs)} extracted checkpoints, deleted {len(gone)} saved ones never read")
+        return gone
 
     def repair(self, graph: Graph) -> list[str]:
         """Recorded files of this run that are missing, truncated, edited or swapped: each one's node is run
@@ -347,10 +390,12 @@ class RunPlan:
                 _pause_point("analysis")
 
         write_analysis(paths, tables, phases, after_each=record)
+        self.phases = phases
         _mark(paths, man, "analysis", seconds + time.perf_counter() - ts)
 
     def finish(self) -> Path:
-        """After the graph: the report (unless off), this invocation's total time."""
+        """After the graph: unread checkpoints deleted, the report (unless off), this invocation's total time."""
+        self.prune()
         if self.report:
             report_run(self.paths.root, self.log)
         self.man["timings"]["total_last_invocation"] = round(time.perf_counter() - self.t0, 3)
@@ -443,12 +488,17 @@ def run_plans(plans: Sequence[RunPlan], executor: Any, *, log: Log = print) -> l
     ['epoch_0000.npz', 'epoch_0001.npz', 'epoch_0002.npz']
     >>> shutil.rmtree(d)
     """
-    graph = Graph()
-    for plan in plans:
-        plan.add_nodes(graph)
+    from .refine import MAX_ROUNDS
+
     stores = {plan.store_name: plan.store for plan in plans}
     local = getattr(executor, "name", "") == "local"
-    report = executor.run(graph, stores, progress=False if local else None, log=None if local else log)
-    for plan in plans:
-        plan.graph_report = report  # what ran, each node's seconds, the graph's wall time (benchmarks/)
+    for _ in range(1 + MAX_ROUNDS):  # the schedule's checkpoints, then refinement rounds (checkpoints.refine)
+        graph = Graph()
+        for plan in plans:
+            plan.add_nodes(graph)
+        report = executor.run(graph, stores, progress=False if local else None, log=None if local else log)
+        for plan in plans:
+            plan.graph_report = report  # what ran, each node's seconds, the graph's wall time (benchmarks/)
+        if not [plan for plan in plans if plan.refine()]:  # every plan asked, none has more to extract
+            break
     return [plan.finish() for plan in plans]

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 __all__ = ["PRESETS", "preset_dict", "preset_descriptions", "merge_config"]
 
-_COMMON_CKPT = {"schedule": "log", "count": 12}
+_COMMON_CKPT = {"schedule": "log", "count": 12, "refine": True}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": {
@@ -21,7 +21,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "data": {"name": "digits", "train_size": 400, "label_noise": 0.2, "seed": 0, "options": {"test_size": 0.5}},
             "model": {"name": "mlp", "options": {"hidden": [256, 256]}},
             "training": {"epochs": 60, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "seed": 0},
-            "checkpoints": {"schedule": "log", "count": 10},
+            "checkpoints": {"schedule": "log", "count": 10, "refine": True},
             "baselines": {"k": 3, "epochs": 40, "seed": 1000},
             "explain": {"samples": 128, "selection": "random", "seed": 0},
             "variables": {"n": 10, "layout": "random-central", "patch_size": 2, "seed": 0, "options": {"central_fraction": 0.75}},

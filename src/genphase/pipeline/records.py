@@ -68,9 +68,16 @@ def _prepare_dir(paths: RunPaths, cfg: RunConfig, log: Log = lambda m: None) -> 
             paths.config.unlink(missing_ok=True)
             return _prepare_dir(paths, cfg, log)
         if man.get("config_hash") != h:
+            keys = _changed_keys(paths, cfg)
+            if "checkpoints.refine" in keys and cfg.checkpoints.refine:
+                raise RunDirectoryError(
+                    f"checkpoints.refine=true needs the model saved at every epoch, but the run in {str(paths.root)!r} "
+                    "was made with checkpoints.refine=false and saved only its schedule's epochs; run the refinement "
+                    "into another --out, or set checkpoints.refine=false to resume this run")
             raise RunDirectoryError(
                 f"run directory {str(paths.root)!r} holds a run of another configuration "
-                f"(hash {man.get('config_hash')} vs {h}); choose another --out or delete it"
+                f"(hash {man.get('config_hash')} vs {h}"
+                + (f"; differing keys: {', '.join(keys[:6])}" if keys else "") + "); choose another --out or delete it"
             )
         _check_recorded_config(paths, cfg, h)
         if man.get("genphase_version") != __version__:
@@ -189,6 +196,20 @@ def _check_recorded_config(paths: RunPaths, cfg: RunConfig, h: str) -> None:
     changed = ", ".join(f"{k} ({theirs.get(k)!r} in the file, {ours.get(k)!r} in the run)" for k in keys[:4])
     raise RunDirectoryError(f"{str(paths.config)!r} was edited after the run started: {changed or 'its content differs'}; "
                             f"{fix}")
+
+
+def _changed_keys(paths: RunPaths, cfg: RunConfig) -> list[str]:
+    """The config keys (dotted) in which ``cfg`` differs from the run directory's ``config.yaml`` (empty when
+    that file is missing or unreadable)."""
+    from .._readers import read_yaml
+
+    try:
+        on_disk = RunConfig.from_dict(read_yaml(paths.config) or {})
+    except (GenphaseError, OSError):
+        return []
+    ours, theirs = _flat(cfg.to_dict()), _flat(on_disk.to_dict())
+    return [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)
+            and not k.startswith(("device", "executor", "execution."))]
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -121,7 +121,7 @@ def train_model(ctx: Any, cfg: Any, *, threads: int | None = None, tok_inputs: S
     su, device = _start(ctx, cfg, threads, tok_inputs)
     ds, modality = su.ds, su.modality
     h = config_hash(cfg)
-    epochs = cfg.checkpoint_epochs()
+    epochs = cfg.saved_epochs()  # every epoch with checkpoints.refine: the analysis picks which it extracts
     model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=su.tokenizer)
     spec = TrainSpec(**{k: getattr(cfg.training, k) for k in TrainSpec.__dataclass_fields__})
 
@@ -395,8 +395,11 @@ def merge_chunks(ctx: Any, cfg: Any, model_name: str, epoch: int | None, *, chun
 
 
 def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_inputs: Sequence[str] = (),
-            log: Log | None = None) -> dict:
+            log: Log | None = None, epochs: Sequence[int] | None = None) -> dict:
     """Stage ``analysis`` (4 of 5): the metric tables and phases from the run's interactions and training logs.
+
+    ``epochs``: the extracted checkpoints to analyse (default: the schedule's, ``cfg.checkpoint_epochs()``). With
+    ``checkpoints.refine``, ``phases.json`` gains ``refinement`` (:func:`genphase.pipeline.refine.refinement`).
 
     Returns them (``tables``: name -> DataFrame, ``phases``: ``phases.json``'s mapping); the driver
     writes them into ``metrics/`` (:meth:`RunPlan.write_analysis`), every invocation anew.
@@ -450,7 +453,8 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
     baselines = [load_ints(interactions_rel(baseline_name(k)), f"baseline_{k}", None) for k in range(K)]
     nulls = ([load_ints(interactions_rel(null_baseline_name(k)), null_baseline_name(k), None) for k in range(K)]
              if cfg.baselines.null else None)
-    series = [(e, load_ints(interactions_rel(MODEL, e), "model", e)) for e in cfg.checkpoint_epochs()]
+    epochs = sorted(int(e) for e in (cfg.checkpoint_epochs() if epochs is None else epochs))
+    series = [(e, load_ints(interactions_rel(MODEL, e), "model", e)) for e in epochs]
     records = []
     for k in range(K):
         d = _read_baseline_data(ctx.input(baseline_rel(k, "data.npz")), fix)
@@ -463,7 +467,21 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
                       null_reason="baselines.null is false: no null baselines were trained")
     for w in out.warnings:
         say(f"  warning: {w}")
-    return {"tables": out.tables, "phases": out.phases, "log": lines}
+    phases = out.phases
+    if cfg.checkpoints.refine:
+        from .refine import refinement
+
+        info = refinement(phases, epochs, cfg.saved_epochs())
+        phases = {**phases, "refinement": info}
+        b = phases.get("boundaries") or {}
+        if info["resolved"] and not phases.get("three_phases") and None not in (b.get("phase1_end"), b.get("phase3_start")):
+            between = [e for e in cfg.saved_epochs() if b["phase1_end"] < e < b["phase3_start"]]
+            note = (f"resolved to the saved epochs: {len(between)} saved epoch(s) lie between the end of phase 1 and the "
+                    f"start of phase 3, so at the resolution of one epoch phase 2 is not observed (phases 1 and 3 "
+                    f"meet); only checkpoints within an epoch could show more")
+            phases["phase2"] = {**phases.get("phase2", {}), "note": note}
+            phases["message"] = phases["reason"] = phases["message"] + f" [{note}]"
+    return {"tables": out.tables, "phases": phases, "log": lines}
 
 
 def report_run(root: str | Path, log: Log = print) -> Path:

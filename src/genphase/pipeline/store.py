@@ -95,6 +95,8 @@ class RunStore:
             if recorded(self.manifest, self.root, p):
                 check_file(self.manifest, self.root, p, out.what)
                 done.add(out.path)
+            elif out.path in self.manifest.get("pruned", ()):  # deleted on purpose once the run no longer needed it
+                done.add(out.path)
             elif p.exists():
                 self.log(f"  {out.path} has no record in {self.manifest_path.name} (a write cut short by a kill): recomputing it")
                 p.unlink()

@@ -29,10 +29,14 @@ from ..rundir.files import read_json, write_json, write_parquet
 from ..settings import MAX_SEED
 from .config import RunConfig, config_hash, load_config
 
-__all__ = ["STUDY_FILE", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
+__all__ = ["STUDY_FILE", "REPLICATION_FILE", "VARY", "check_vary", "replication", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
 
 #: The file that names a study directory's study.
 STUDY_FILE = "study.json"
+#: The file of a study's replication summary (:func:`replication`).
+REPLICATION_FILE = "replication.json"
+#: What ``--vary`` may name (:func:`seed_config`).
+VARY: tuple[str, ...] = ("all", "model", "baselines", "samples")
 
 #: Patience of the validation early stopping the interaction stop is compared with, in checkpoints.
 DEFAULT_PATIENCE = 3
@@ -99,30 +103,61 @@ def check_seeds(seeds: Any) -> list[int]:
     return out
 
 
-def seed_config(base: RunConfig, seed: int) -> RunConfig:
-    """``base`` with every seed shifted by ``seed`` (the baselines' by ``seed * K``); seed 0 returns a copy.
+def check_vary(vary: Any) -> str:
+    """``--vary``: which source of randomness a study's seeds change; :class:`~genphase.errors.ConfigError` otherwise.
+
+    >>> check_vary("model")
+    'model'
+    >>> check_vary("data")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: --vary: 'data' is not a source of randomness genphase varies; use one of all, model, baselines, samples ...
+    """
+    if vary not in VARY:
+        raise ConfigError(f"--vary: {vary!r} is not a source of randomness genphase varies; use one of {', '.join(VARY)} "
+                          "(all: every seed of the configuration; model: the model's initialisation and batch order; "
+                          "baselines: the baselines' seeds; samples: which samples are explained)")
+    return str(vary)
+
+
+def seed_config(base: RunConfig, seed: int, vary: str = "all") -> RunConfig:
+    """``base`` with the seeds of ``vary`` shifted by ``seed``; seed 0 returns a copy.
+
+    - ``all``: every seed (data split and label noise, training, baselines by ``seed * K`` so no two runs share a
+      baseline, explained samples, variables, bootstrap).
+    - ``model``: ``training.seed`` only (the model's initialisation and batch order).
+    - ``baselines``: ``baselines.seed`` only (by ``seed * K``).
+    - ``samples``: ``explain.seed`` only (which samples are explained).
 
     >>> from genphase.pipeline.config import load_config
     >>> cfg = seed_config(load_config("digits"), 2)
     >>> cfg.training.seed, cfg.data.seed, cfg.baselines.seed, cfg.explain.seed
     (2, 2, 1006, 2)
+    >>> cfg = seed_config(load_config("digits"), 2, vary="model")
+    >>> cfg.training.seed, cfg.data.seed, cfg.baselines.seed, cfg.explain.seed
+    (2, 0, 1000, 0)
     """
+    vary = check_vary(vary)
     cfg = copy.deepcopy(base)
     s = int(seed)
-    cfg.data.seed += s
-    cfg.training.seed += s
-    cfg.baselines.seed += s * cfg.baselines.k
-    cfg.explain.seed += s
-    cfg.variables.seed += s
-    cfg.analysis.seed += s
+    if vary == "all":
+        cfg.data.seed += s
+        cfg.variables.seed += s
+        cfg.analysis.seed += s
+    if vary in ("all", "model"):
+        cfg.training.seed += s
+    if vary in ("all", "baselines"):
+        cfg.baselines.seed += s * cfg.baselines.k
+    if vary in ("all", "samples"):
+        cfg.explain.seed += s
     cfg.validate()
     return cfg
 
 
-def _seed_config(base: RunConfig, seed: int) -> RunConfig:
+def _seed_config(base: RunConfig, seed: int, vary: str = "all") -> RunConfig:
     """:func:`seed_config`, whose error names ``--seeds`` (the seed shifted a configured seed out of range)."""
     try:
-        return seed_config(base, seed)
+        return seed_config(base, seed, vary)
     except ConfigError as exc:
         k = max(int(base.baselines.k), 1)
         largest = min(MAX_SEED - base.data.seed, MAX_SEED - base.training.seed, MAX_SEED - base.variables.seed,
@@ -141,8 +176,9 @@ def study_dir(root: str | os.PathLike, seed: int) -> Path:
     return Path(root) / f"seed_{int(seed)}"
 
 
-def _identity(preset: str, quick: bool, overrides: Sequence[str], base: RunConfig) -> dict[str, Any]:
-    return {"preset": str(preset), "quick": bool(quick), "overrides": list(overrides), "base_config_hash": config_hash(base)}
+def _identity(preset: str, quick: bool, overrides: Sequence[str], base: RunConfig, vary: str = "all") -> dict[str, Any]:
+    return {"preset": str(preset), "quick": bool(quick), "overrides": list(overrides), "base_config_hash": config_hash(base),
+            "vary": vary}
 
 
 def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
@@ -155,7 +191,7 @@ def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any
         info = read_json(path, fix=f"move {str(root)!r} away (or delete it) and rerun the study into a fresh --out")
         if not isinstance(info, dict) or "preset" not in info:
             raise RunDirectoryError(f"{str(path)!r} is not a genphase study file; choose another --out")
-        theirs = {k: info.get(k) for k in ident}
+        theirs = {k: info.get(k, "all" if k == "vary" else None) for k in ident}  # studies before --vary: all
         if theirs != ident:
             diff = ", ".join(f"{k} {theirs[k]!r} (this study: {ident[k]!r})" for k in ident if theirs[k] != ident[k])
             raise RunDirectoryError(
@@ -200,9 +236,63 @@ def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, pa
         row = study_row(phases, training, preset=preset, seed=s, patience=patience, epochs=checkpoints)
         rows.append({**row, **labelwave_row(training, checkpoints)})
     frame = pd.DataFrame(rows, columns=[*STUDY_COLUMNS, *LABELWAVE_COLUMNS])
-    for col in ("clear",):
+    for col in ("clear", "three_phases"):
         frame[col] = frame[col].astype(bool)
     return frame
+
+
+def replication(root: str | os.PathLike, frame: Any, vary: str = "all") -> dict[str, Any]:
+    """``replication.json``: how much the verdict moves between seeds, beside the within-run intervals.
+
+    ``frame``: ``study.parquet``'s rows. Keys: ``vary``, ``n_seeds`` (seeds with a finished analysis),
+    ``three_phase_share`` (share of them with resolved three phases, ``phases.json`` ``three_phases``),
+    ``boundaries``: for ``phase1_end``, ``phase3_start`` and ``stop``, the between-seed ``median``, ``min``,
+    ``max`` and ``sd`` (over the seeds where it was found; ``n_found``) and ``bootstrap_width``, the median width
+    of the within-run bootstrap intervals; ``peak_h_bar_sd`` and ``final_h_bar_sd``, the between-seed SD of the
+    peak and the final mean H-bar of the training samples (``metrics/h_bar_summary.parquet``), with ``peak_h_bar`` and
+    ``final_h_bar`` per seed. SDs are sample SDs (ddof 1), None with fewer than 2 values.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"seed": [0, 1], "three_phases": [True, False], "phase1_end": [5, 3],
+    ...                      "phase1_end_ci_low": [5, 3], "phase1_end_ci_high": [5, 5], "phase3_start": [8, None],
+    ...                      "phase3_start_ci_low": [8, None], "phase3_start_ci_high": [8, None], "stop_epoch": [8, 60],
+    ...                      "stop_ci_low": [8, 40], "stop_ci_high": [8, 60]})
+    >>> r = replication("nowhere", rows, "model")
+    >>> r["three_phase_share"], r["boundaries"]["phase1_end"]["median"], r["boundaries"]["stop"]["bootstrap_width"]
+    (0.5, 4.0, 10.0)
+    """
+    import pandas as pd
+
+    def spread(values: Any) -> dict[str, Any]:
+        v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+        return {"median": float(np.median(v)) if v.size else None, "min": float(v.min()) if v.size else None,
+                "max": float(v.max()) if v.size else None, "sd": float(v.std(ddof=1)) if v.size >= 2 else None,
+                "n_found": int(v.size)}
+
+    def width(lo: str, hi: str) -> float | None:
+        if lo not in frame.columns:
+            return None
+        w = (pd.to_numeric(frame[hi], errors="coerce") - pd.to_numeric(frame[lo], errors="coerce")).dropna()
+        return float(w.median()) if len(w) else None
+
+    bounds = {}
+    for name, col, lo, hi in (("phase1_end", "phase1_end", "phase1_end_ci_low", "phase1_end_ci_high"),
+                              ("phase3_start", "phase3_start", "phase3_start_ci_low", "phase3_start_ci_high"),
+                              ("stop", "stop_epoch", "stop_ci_low", "stop_ci_high")):
+        bounds[name] = {**spread(frame[col] if col in frame.columns else []), "bootstrap_width": width(lo, hi)}
+    peaks, finals = {}, {}
+    for s in frame["seed"].tolist() if "seed" in frame.columns else []:
+        path = study_dir(root, int(s)) / "metrics" / "h_bar_summary.parquet"
+        if path.is_file():
+            summ = pd.read_parquet(path)
+            tr = summ[summ["split"] == "train"].sort_values("checkpoint")
+            if len(tr):
+                peaks[int(s)], finals[int(s)] = float(tr["mean"].max()), float(tr["mean"].iloc[-1])
+    n = int(len(frame))
+    share = float(frame["three_phases"].astype(bool).mean()) if n and "three_phases" in frame.columns else None
+    return {"vary": vary, "n_seeds": n, "three_phase_share": share, "boundaries": bounds,
+            "peak_h_bar_sd": spread(list(peaks.values()))["sd"], "final_h_bar_sd": spread(list(finals.values()))["sd"],
+            "peak_h_bar": peaks, "final_h_bar": finals}
 
 
 def study(
@@ -219,8 +309,12 @@ def study(
     executor: str | None = None,
     ray_address: str | None = None,
     shared_path: str | os.PathLike | None = None,
+    vary: str = "all",
 ) -> Path:
-    """Run ``preset`` once per seed into ``out/seed_<s>/`` (resumable) and write ``study.parquet`` and ``study.html``.
+    """Run ``preset`` once per seed into ``out/seed_<s>/`` (resumable) and write ``study.parquet``, ``replication.json``
+    (:func:`replication`) and ``study.html``.
+
+    ``vary``: which source of randomness the seeds change (:func:`seed_config`: all, model, baselines, samples).
 
     ``preset``: a preset name or a YAML config (as ``genphase run``); ``overrides``: ``key=value``
     applied to every seed; ``patience``: of the validation early stopping compared with (checkpoints).
@@ -238,7 +332,7 @@ def study(
     >>> d = Path(tempfile.mkdtemp())
     >>> root = study("breast-cancer-mlp", [0], out=d / "study", overrides=tiny, log=lambda line: None, report=False)
     >>> sorted(p.name for p in root.iterdir())
-    ['seed_0', 'study.json', 'study.parquet']
+    ['replication.json', 'seed_0', 'study.json', 'study.parquet']
     >>> pd.read_parquet(root / "study.parquet")[["preset", "seed", "patience"]].values.tolist()
     [['breast-cancer-mlp', 0, 3]]
     >>> study("breast-cancer-mlp", [0, 0], out=d / "other", log=lambda line: None)
@@ -250,6 +344,7 @@ def study(
     from .driver import RunPlan, make_executor, require_executor, run_plans, with_execution
 
     seeds = check_seeds(seeds)
+    vary = check_vary(vary)
     if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
         raise ConfigError(f"--patience must be an integer >= 1 (checkpoints without improvement), got {patience!r}")
     overrides = list(overrides)
@@ -258,12 +353,13 @@ def study(
     name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
     root = Path(out) if out is not None else Path("runs") / f"study-{name}{'-quick' if quick else ''}"
     require_executor(base.executor)  # before the study directory is claimed
-    cfgs = {s: _seed_config(base, s) for s in seeds}  # all validated before any run starts
-    info = _claim(root, _identity(str(preset), quick, overrides, base), seeds)
+    cfgs = {s: _seed_config(base, s, vary) for s in seeds}  # all validated before any run starts
+    info = _claim(root, _identity(str(preset), quick, overrides, base, vary), seeds)
     plans = []
     try:
         for i, s in enumerate(seeds):
-            log(f"study {name}{' --quick' if quick else ''}: seed {s} ({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
+            log(f"study {name}{' --quick' if quick else ''}{'' if vary == 'all' else f' --vary {vary}'}: seed {s} "
+                f"({i + 1}/{len(seeds)}) -> {study_dir(root, s)}")
             plans.append(RunPlan(cfgs[s], study_dir(root, s), log=log, report=report, threads=threads,
                                  executor=base.executor, prefix=f"seed_{s}/", store=f"seed_{s}"))
         ex = make_executor(base)
@@ -276,6 +372,7 @@ def study(
             plan.close()
     frame = study_rows(root, info["seeds"], name, patience=patience)
     write_parquet(root / "study.parquet", frame)
+    write_json(root / REPLICATION_FILE, replication(root, frame, vary))
     if report:
         from ..report.study import build_study_report
 
