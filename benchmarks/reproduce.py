@@ -1,0 +1,236 @@
+"""Re-make every generated table of docs/reproduction.md from the current code: one command.
+
+    python benchmarks/reproduce.py                      # every part (hours on the 2-core CPU)
+    python benchmarks/reproduce.py --part default       # the default study: 5 seeds for each --vary
+    python benchmarks/reproduce.py --part quick         # every preset's --quick study, 3 seeds
+    python benchmarks/reproduce.py --part history       # the earlier defaults of digits, seed 0, with this code
+    python benchmarks/reproduce.py --tables-only        # rewrite the tables from the study directories already there
+
+Each part runs ``genphase study`` (resumable: a finished seed is not run again) into ``--out`` (default
+``runs/reproduce``), then rewrites the blocks between ``<!-- BEGIN <name> -->`` and ``<!-- END <name> -->`` in
+docs/reproduction.md. Every block starts with the commit (``git rev-parse --short HEAD``, ``+dirty`` when the tree
+has uncommitted changes) and the command that made it. Prose outside the blocks is not touched.
+
+Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
+``quick-runs`` (one row per preset and seed), ``quick-summary``, ``history`` (the settings the default had before,
+each run once with the current code: what they show now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "reproduction.md"
+VARY = ("all", "model", "baselines", "samples")
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+QUICK_SEEDS = (0, 1, 2)
+#: The digits default as it was at each commit (docs/reproduction.md, "History of the default"), as overrides of today's.
+HISTORY = {
+    "14c52c1: 12+12 samples, n=12, no label noise": [
+        "explain.samples=12", "variables.n=12", "data.label_noise=0.0", "variables.options.central_fraction=1.0"],
+    "446d8c1: 16+16 samples, n=8, 12 checkpoints, no label noise": [
+        "explain.samples=16", "variables.n=8", "data.label_noise=0.0", "checkpoints.count=12"],
+    "2dcbc0b: 16+16 samples, n=12, no label noise": ["explain.samples=16", "variables.n=12", "data.label_noise=0.0"],
+    "f869606 (today's): 128+128 samples, n=10, 20% label noise": [],
+}
+QUICK = ("digits", "breast-cancer-mlp", "fashion-mnist-lenet", "fashion-mnist-resnet", "pointcloud-dgcnn",
+         "pointcloud-pointnet", "rotten-tomatoes-bert", "rotten-tomatoes-minilm")
+
+
+def commit() -> str:
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return sha + ("+dirty" if dirty else "")
+
+
+def genphase() -> str:
+    return str(Path(sys.executable).parent / "genphase")
+
+
+def run_study(preset: str, seeds: tuple[int, ...], out: Path, *, quick: bool = False, vary: str = "all") -> Path:
+    cmd = [genphase(), "study", preset, "--seeds", *map(str, seeds), "--out", str(out), "--no-report"]
+    if quick:
+        cmd.insert(3, "--quick")
+    if vary != "all":
+        cmd += ["--vary", vary]
+    print("$", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def _ci(v, lo, hi) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "–"
+    inner = "" if lo is None or pd.isna(lo) else f" [{int(lo)}, {int(hi)}]"
+    return f"{int(v)}{inner}"
+
+
+def _num(v, fmt="{:.2f}") -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+
+
+def run_row(run: Path) -> dict:
+    """What one run directory says: the verdict (raw and above the order null), H-bar and both nulls at the peak and
+    at the end, with intervals."""
+    ph = json.loads((run / "metrics" / "phases.json").read_text())
+    summ = pd.read_parquet(run / "metrics" / "h_bar_summary.parquet")
+    tr = summ[summ["split"] == "train"].sort_values("checkpoint").reset_index(drop=True)
+    peak = tr.loc[tr["mean"].idxmax()]
+    last = tr.iloc[-1]
+    b, ci = ph.get("boundaries") or {}, ph.get("boundaries_ci") or {}
+    es = ph.get("early_stopping") or {}
+    an = ph.get("above_null") or {}
+
+    def at(row, col):
+        return f"{row[col]:+.2f} [{row[col + '_ci_low']:+.2f}, {row[col + '_ci_high']:+.2f}]" if col in row and \
+            pd.notna(row[col]) else "–"
+
+    p2 = ph.get("phase2") or {}
+    verdict = "three phases" if ph.get("three_phases") else (
+        "phases 1, 3 (phase 2 unresolved)" if b.get("phase3_start") is not None and b.get("phase1_end") is not None
+        else "phases 1-2" if b.get("phase1_end") is not None else "no clear phases")
+    return {
+        "verdict": verdict, "support": ph.get("three_phase_support"),
+        "phase2_inside": len(p2.get("checkpoints_inside", [])) if p2 else None,
+        "phase1_end": _ci(b.get("phase1_end"), *((ci.get("phase1_end") or [None, None]))),
+        "phase3_start": _ci(b.get("phase3_start"), *((ci.get("phase3_start") or [None, None]))),
+        "stop": _ci(es.get("epoch"), *((es.get("ci") or [None, None]))),
+        "peak": f"{peak['mean']:.2f} [{peak['ci_low']:.2f}, {peak['ci_high']:.2f}] at {int(peak['checkpoint'])}",
+        "final": f"{last['mean']:.2f} [{last['ci_low']:.2f}, {last['ci_high']:.2f}]",
+        "above_order_peak": at(peak, "above_null"), "above_order_final": at(last, "above_null"),
+        "above_labels_peak": at(peak, "above_null_labels"), "above_labels_final": at(last, "above_null_labels"),
+        "above_null_verdict": ("three phases" if an.get("three_phases") else "not three phases") +
+                              ("" if an.get("agrees", True) else " (differs)") if an else "–",
+        "phase_count": f"{ph.get('phase_count')} ({_num((ph.get('phase_count_support') or {}).get(str(ph.get('phase_count'))))})",
+        "extracted": len((ph.get("refinement") or {}).get("extracted", [])) or None,
+        "minutes": json.loads((run / "manifest.json").read_text())["timings"].get("total_last_invocation", np.nan) / 60,
+    }
+
+
+RUN_HEADER = ("| study | seed | verdict (support) | phase 1 ends [95% CI] | phase 3 starts [95% CI] | stop [95% CI] | "
+              "peak H-bar [CI] at epoch | final H-bar [CI] | above order null: peak / final | above permuted-labels "
+              "null: peak / final | verdict above the order null | phase count (support) | checkpoints | wall |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def run_lines(label: str, study: Path, single: bool = False) -> list[str]:
+    out = []
+    runs = [study] if single else sorted(study.glob("seed_*"), key=lambda p: int(p.name.split("_")[1]))
+    for run in runs:
+        if not (run / "metrics" / "phases.json").is_file():
+            continue
+        r = run_row(run)
+        out.append(f"| {label} | {0 if single else run.name.split('_')[1]} | {r['verdict']} ({_num(r['support'])}) | {r['phase1_end']} | "
+                   f"{r['phase3_start']} | {r['stop']} | {r['peak']} | {r['final']} | {r['above_order_peak']} / "
+                   f"{r['above_order_final']} | {r['above_labels_peak']} / {r['above_labels_final']} | "
+                   f"{r['above_null_verdict']} | {r['phase_count']} | {r['extracted'] or '–'} | {r['minutes']:.1f} min |")
+    return out
+
+
+def replication_lines(studies: dict[str, Path]) -> list[str]:
+    lines = ["| --vary | seeds | three phases (share) | phase 1 end: median (min-max), sd / bootstrap width | phase 3 "
+             "start: median (min-max), sd / width | stop: median (min-max), sd / width | peak H-bar sd | final H-bar sd |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(b):
+        if not b or b.get("median") is None:
+            return "–"
+        found = b.get("n_found")
+        return (f"{b['median']:g} ({b['min']:g}-{b['max']:g}), {_num(b['sd'])} / {_num(b['bootstrap_width'], '{:g}')}"
+                + ("" if found is None else f" (found in {found})"))
+    for vary, study in studies.items():
+        path = study / "replication.json"
+        if not path.is_file():
+            continue
+        r = json.loads(path.read_text())
+        bd = r["boundaries"]
+        lines.append(f"| {vary} | {r['n_seeds']} | {_num(r['three_phase_share'])} | {cell(bd['phase1_end'])} | "
+                     f"{cell(bd['phase3_start'])} | {cell(bd['stop'])} | {_num(r['peak_h_bar_sd'], '{:.3f}')} | "
+                     f"{_num(r['final_h_bar_sd'], '{:.3f}')} |")
+    return lines
+
+
+def quick_summary_lines(studies: dict[str, Path]) -> list[str]:
+    lines = ["| preset | seeds | three phases | phases 1 and 3 | mean regret: interaction / validation | interaction "
+             "minus validation, per seed |", "| --- | --- | --- | --- | --- | --- |"]
+    for preset, study in studies.items():
+        path = study / "study.parquet"
+        if not path.is_file():
+            continue
+        f = pd.read_parquet(path)
+        both = int((f["phase1_end"].notna() & f["phase3_start"].notna()).sum())
+        d = f["regret"].to_numpy(float) - f["baseline_regret"].to_numpy(float)
+        lines.append(f"| {preset} --quick | {len(f)} | {int(f['three_phases'].sum())} of {len(f)} | {both} of {len(f)} | "
+                     f"{f['regret'].mean():.3f} / {f['baseline_regret'].mean():.3f} | "
+                     f"{', '.join(f'{v:+.3f}' for v in d)} |")
+    return lines
+
+
+def run_history(out: Path, tables_only: bool) -> list[str]:
+    rows = [RUN_HEADER.replace("| study | seed |", "| setting | seed |")]
+    for i, (label, overrides) in enumerate(HISTORY.items()):
+        d = out / f"history-{i}"
+        if not tables_only:
+            cmd = [genphase(), "run", "digits", *overrides, "--out", str(d), "--no-report"]
+            print("$", " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, check=True)
+        if (d / "metrics" / "phases.json").is_file():
+            rows += run_lines(label, d, single=True)
+    return rows
+
+
+def replace_block(text: str, name: str, body: list[str], command: str) -> str:
+    block = "\n".join([f"<!-- BEGIN {name} -->", f"*Made by `{command}` at commit {commit()}.*", "", *body,
+                       f"<!-- END {name} -->"])
+    pat = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
+    if not pat.search(text):
+        raise SystemExit(f"docs/reproduction.md has no block {name!r} (<!-- BEGIN {name} --> ... <!-- END {name} -->)")
+    return pat.sub(lambda _: block, text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("all", "default", "quick", "history"), default="all")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
+    ap.add_argument("--tables-only", action="store_true", help="rewrite the tables without running anything")
+    args = ap.parse_args()
+    text = DOC.read_text()
+    cmd = f"python benchmarks/reproduce.py --part {args.part}"
+    if args.part in ("all", "default"):
+        studies = {v: args.out / f"digits-vary-{v}" for v in VARY}
+        if not args.tables_only:
+            for v, d in studies.items():
+                run_study("digits", DEFAULT_SEEDS, d, vary=v)
+        rows = [RUN_HEADER]
+        for v, d in studies.items():
+            rows += run_lines(f"digits --vary {v}", d)
+        text = replace_block(text, "default-runs", rows, cmd)
+        text = replace_block(text, "default-replication", replication_lines(studies), cmd)
+    if args.part in ("all", "quick"):
+        studies = {p: args.out / f"{p}-quick" for p in QUICK}
+        if not args.tables_only:
+            for p, d in studies.items():
+                run_study(p, QUICK_SEEDS, d, quick=True)
+        rows = [RUN_HEADER]
+        for p, d in studies.items():
+            rows += run_lines(f"{p} --quick", d)
+        text = replace_block(text, "quick-runs", rows, cmd)
+        text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd)
+    if args.part in ("all", "history"):
+        text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd)
+    DOC.write_text(text)
+    print(f"rewrote the tables of {DOC}")
+
+
+if __name__ == "__main__":
+    main()
