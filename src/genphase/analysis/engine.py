@@ -30,9 +30,10 @@ from ..settings import Settings
 from .bootstrap import bootstrap_h_bar
 from .ceiling import h_bar_ceiling, normalize_by_ceiling
 from .checkpoint import _flatten, analyze_checkpoint, concat_checkpoints
+from .claims import PLACEBO_DRAWS, ClaimParts, claim_parts, claims_table
 from .evidence import EVIDENCE_COLUMNS, graded_evidence
 from .generalization import generalization_power
-from .null import NULL_COLUMNS, above_null, null_summary, order_permutation_null
+from .null import NULL_COLUMNS, above_null, null_summary
 from .order_distribution import checkpoint_items
 from .phase_count import PhaseCount, count_phases
 from .phases import PhaseReport, detect_phases
@@ -56,7 +57,7 @@ __all__ = [
 #: Columns of ``metrics/training.parquet``: the training logs of the model and of every baseline.
 TRAINING_COLUMNS: tuple[str, ...] = ("model", "epoch", "split", "loss", "accuracy", "prediction_changes")
 #: Columns of ``metrics/samples.parquet``: the explained samples.
-SAMPLES_COLUMNS: tuple[str, ...] = ("sample", "split", "dataset_index", "label")
+SAMPLES_COLUMNS: tuple[str, ...] = ("sample", "split", "dataset_index", "label", "label_flipped")
 #: Columns of ``metrics/baselines.parquet``: one row per baseline.
 BASELINES_COLUMNS: tuple[str, ...] = ("baseline", "trained_on", "n_train", "epochs", "eval_loss", "eval_accuracy")
 
@@ -157,19 +158,28 @@ def _rows(log: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in log]
 
 
-def samples_table(split: np.ndarray, labels: np.ndarray, dataset_index: np.ndarray | None = None) -> pd.DataFrame:
+def samples_table(split: np.ndarray, labels: np.ndarray, dataset_index: np.ndarray | None = None,
+                  label_flipped: np.ndarray | None = None) -> pd.DataFrame:
     """``metrics/samples.parquet``: one row per explained sample (``dataset_index`` defaults to the position
-    within its split).
+    within its split); ``label_flipped``: True for a training sample whose label was flipped (label noise), NA for
+    the other splits and when unknown.
 
     >>> samples_table(np.array(["train", "train", "test"]), np.array([3, 1, 4]))["dataset_index"].tolist()
     [0, 1, 0]
+    >>> samples_table(np.array(["train", "test"]), np.array([3, 4]), label_flipped=np.array([True, False]))[
+    ...     "label_flipped"].tolist()
+    [True, <NA>]
     """
     if dataset_index is None:
         dataset_index = np.zeros(split.size, dtype=np.int64)
         for s in np.unique(split):
             dataset_index[split == s] = np.arange(int((split == s).sum()))
+    flipped = pd.array([pd.NA] * split.size, dtype="boolean")
+    if label_flipped is not None:
+        tr = np.asarray(split).astype(str) == "train"
+        flipped[tr] = np.asarray(label_flipped, dtype=bool)[tr]
     return pd.DataFrame({"sample": np.arange(split.size), "split": split, "dataset_index": np.asarray(dataset_index),
-                         "label": np.asarray(labels)})[list(SAMPLES_COLUMNS)]
+                         "label": np.asarray(labels), "label_flipped": flipped})[list(SAMPLES_COLUMNS)]
 
 
 def baselines_table(records: Sequence[BaselineRecord], trained_on: str, training: pd.DataFrame) -> pd.DataFrame:
@@ -240,6 +250,8 @@ class SeriesAnalysis:
         variables_shared: False when each sample has its own variables (text, point clouds).
         null_baselines: the K *null* baselines' interactions (trained on permuted labels; the ``permuted_labels``
             chance level), or None (then ``null_reason`` says why, in ``phases.json``).
+        label_flipped: ``[B]`` True for explained training samples whose label was flipped (label noise), or None
+            when unknown; ``label_noise``: whether the training labels were flipped at all (default: any flipped).
 
     >>> m = AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0], [0, 1.0, 0, 0]]),
     ...                                    np.array([[0, 0, 0, 1.0], [0, 0, 0, 0]]))
@@ -256,7 +268,8 @@ class SeriesAnalysis:
     def __init__(self, baselines: Sequence[AndOrInteractions], *, split: Any, labels: Any, settings: Settings,
                  records: Sequence[BaselineRecord] | None = None, dataset_index: Any = None,
                  variables_shared: bool = True, null_baselines: Sequence[AndOrInteractions] | None = None,
-                 null_reason: str = "no null baselines were given (null_baselines=None)") -> None:
+                 null_reason: str = "no null baselines were given (null_baselines=None)",
+                 label_flipped: Any = None, label_noise: bool | None = None) -> None:
         if not isinstance(settings, Settings):
             raise InputError(f"settings must be a genphase.settings.Settings, got {type(settings).__name__}")
         settings.validate()
@@ -279,8 +292,14 @@ class SeriesAnalysis:
             raise InputError(f"{len(self.null_baselines)} null baselines for {len(self.baselines)} baselines; the "
                              "permuted-labels null needs one per baseline (same models, seeds and data)")
         self.null_reason = null_reason
+        self.label_flipped = None if label_flipped is None else np.asarray(label_flipped, dtype=bool).reshape(-1)
+        if self.label_flipped is not None and self.label_flipped.size != self.split.size:
+            raise InputError(f"label_flipped has {self.label_flipped.size} entries for {self.split.size} explained samples")
+        self.label_noise = (bool(self.label_flipped.any()) if label_noise is None and self.label_flipped is not None
+                            else label_noise)
         self._per_checkpoint: dict[int, dict[str, pd.DataFrame]] = {}
         self._null: dict[int, pd.DataFrame] = {}
+        self._parts: dict[int, ClaimParts] = {}
         self._ceiling: pd.DataFrame | None = None
 
     @property
@@ -297,10 +316,15 @@ class SeriesAnalysis:
             tables["evidence"] = graded_evidence(interactions, self.baselines, split=self.split, checkpoint=None,
                                                  tau=tau, eligible=self.eligible)
         self._per_checkpoint[int(checkpoint)] = tables
-        self._null[int(checkpoint)] = self._null_samples(int(checkpoint), interactions)
+        a = self.settings.analysis
+        parts = claim_parts(_flatten(interactions), self.baselines, tau=tau, draws=a.null_draws or PLACEBO_DRAWS,
+                            seed=a.seed, eligible=self.eligible)
+        self._parts[int(checkpoint)] = parts
+        self._null[int(checkpoint)] = self._null_samples(int(checkpoint), interactions, parts)
 
-    def _null_samples(self, checkpoint: int, interactions: AndOrInteractions) -> pd.DataFrame:
-        """Per-sample H-bar of this checkpoint under each null (the long frame of :data:`NULL_SAMPLE_COLUMNS`)."""
+    def _null_samples(self, checkpoint: int, interactions: AndOrInteractions, parts: ClaimParts) -> pd.DataFrame:
+        """Per-sample H-bar of this checkpoint under each null (the long frame of :data:`NULL_SAMPLE_COLUMNS`); the
+        order-permutation null is ``parts.null_all`` (the same permutations as the claims' placebos)."""
         tau, a = self.settings.interactions.tau, self.settings.analysis
         model = _flatten(interactions)
         frames = []
@@ -312,8 +336,7 @@ class SeriesAnalysis:
                                  "split": np.tile(self.split, D), "null": name, "draw": np.repeat(np.arange(D), B),
                                  "h_bar": values.reshape(-1)})
         if a.null_draws:
-            frames.append(frame("order_permutation", order_permutation_null(
-                model, self.baselines, tau=tau, draws=a.null_draws, seed=a.seed, eligible=self.eligible)))
+            frames.append(frame("order_permutation", parts.null_all))
         if self.null_baselines is not None:
             gp = generalization_power(model, self.null_baselines, tau=tau, eligible=self.eligible)
             frames.append(frame("permuted_labels", gp.h_bar().reshape(1, -1)))
@@ -324,6 +347,7 @@ class SeriesAnalysis:
         for c in [c for c in self._per_checkpoint if c > checkpoint]:
             del self._per_checkpoint[c]
             self._null.pop(c, None)
+            self._parts.pop(c, None)
 
     def _ceiling_table(self) -> pd.DataFrame:
         if self._ceiling is None:
@@ -350,7 +374,7 @@ class SeriesAnalysis:
             tables["h_bar_summary"] = bootstrap_h_bar(tables["h_bar"], n_resamples=a.n_resamples, level=a.ci_level,
                                                       seed=a.seed)
         tables["training"] = training_table(training, self.records)
-        tables["samples"] = samples_table(self.split, self.labels, self.dataset_index)
+        tables["samples"] = samples_table(self.split, self.labels, self.dataset_index, self.label_flipped)
         tables["baselines"] = baselines_table(self.records, b.trained_on, tables["training"])
         not_computed: dict[str, str] = {}
         if K < 2:
@@ -372,6 +396,14 @@ class SeriesAnalysis:
         count = count_phases(tables["h_bar"], split="train", n_resamples=a.n_resamples, seed=a.seed)
         warnings_ = baseline_warnings(tables["baselines"], tables["training"])
         nulls = self._null_tables(tables, model_rows, not_computed)
+        if "h_bar_summary" in tables and self.label_noise and self.label_flipped is not None:
+            tables["h_bar_summary"] = self._clean_and_flipped(tables["h_bar"], tables["h_bar_summary"])
+        frames = [f for f in (self._null[c] for c in self.checkpoints) if len(f)]
+        verdict = {**report.to_dict()}
+        tables["claims"] = claims_table(self._parts, split=self.split, phases=verdict, h_bar=tables["h_bar"],
+                                        null_samples=pd.concat(frames, ignore_index=True) if frames else None,
+                                        label_flipped=self.label_flipped, label_noise=self.label_noise,
+                                        n_resamples=a.n_resamples, level=a.ci_level, seed=a.seed)
         if nulls["above_null"] is not None:
             v = nulls["above_null"]
             same = (v["three_phases"] == report.three_phases
@@ -383,6 +415,19 @@ class SeriesAnalysis:
                   "baseline_warnings": warnings_, "not_computed": not_computed, **nulls}
         return RunAnalysis(tables=tables, phases=phases, report=report, count=count, warnings=warnings_)
 
+
+    def _clean_and_flipped(self, h_bar: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+        """``h_bar_summary`` with rows of split ``train_clean`` and ``train_flipped``: the training samples whose
+        label was kept and those whose label was flipped, apart (same bootstrap, ``normalized`` NaN)."""
+        a = self.settings.analysis
+        tr = h_bar[h_bar["split"].astype(str) == "train"]
+        flipped = self.label_flipped[tr["sample"].to_numpy()]
+        if flipped.sum() < 2 or (~flipped).sum() < 2:
+            return summary
+        part = tr.assign(split=np.where(flipped, "train_flipped", "train_clean"))
+        extra = bootstrap_h_bar(part, n_resamples=a.n_resamples, level=a.ci_level, seed=a.seed)
+        return pd.concat([summary, extra], ignore_index=True).sort_values(["checkpoint", "split"], kind="stable") \
+            .reset_index(drop=True)
 
     def _null_tables(self, tables: dict[str, pd.DataFrame], model_rows: pd.DataFrame,
                      not_computed: dict[str, str]) -> dict[str, Any]:
@@ -445,6 +490,8 @@ def analyse_run(
     variables_shared: bool = True,
     null_baselines: Sequence[AndOrInteractions] | None = None,
     null_reason: str = "no null baselines were given (null_baselines=None)",
+    label_flipped: Any = None,
+    label_noise: bool | None = None,
 ) -> RunAnalysis:
     """Every table of a run directory and the verdict, from the model's interactions at each checkpoint
     (``{epoch: res}`` or ``[(epoch, res), ...]``), the baselines' and the training log (see
@@ -459,13 +506,14 @@ def analyse_run(
     >>> out = analyse_run(series, base, split=np.repeat(["train", "test"], 8), labels=np.zeros(16, int), training=log,
     ...                   settings=Settings(analysis=AnalysisConfig(n_resamples=50)))
     >>> sorted(out.tables)[:6]
-    ['ablation_strengths', 'baseline_ablation', 'baselines', 'evidence', 'h_bar', 'h_bar_ceiling']
+    ['ablation_strengths', 'baseline_ablation', 'baselines', 'claims', 'evidence', 'h_bar']
     >>> out.tables["h_bar"].shape, out.phases["baselines_trained_on"]
     ((48, 4), 'reference')
     """
     acc = SeriesAnalysis(baselines, split=split, labels=labels, settings=settings if settings is not None else Settings(),
                          records=records, dataset_index=dataset_index, variables_shared=variables_shared,
-                         null_baselines=null_baselines, null_reason=null_reason)
+                         null_baselines=null_baselines, null_reason=null_reason, label_flipped=label_flipped,
+                         label_noise=label_noise)
     for checkpoint, res in checkpoint_items(series):
         acc.add(checkpoint, res)
     return acc.result(training)

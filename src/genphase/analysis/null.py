@@ -34,7 +34,7 @@ from ._stats import bootstrap_weights, nan_mean, percentile_interval, safe_div
 from .generalization import _h_bar, check_eligible
 from .salience import salience
 
-__all__ = ["order_permutations", "permute_effects", "order_permutation_null", "ORDER_NULL_DRAWS", "NULLS",
+__all__ = ["order_permutations", "permute_effects", "order_permutation_null", "salient_signs", "ORDER_NULL_DRAWS", "NULLS",
            "NULL_COLUMNS", "NULL_SAMPLE_COLUMNS", "null_summary", "above_null"]
 
 #: Default number of permutation draws of the order-permutation null (at least 20).
@@ -89,6 +89,50 @@ def permute_effects(res: AndOrInteractions, perm: np.ndarray) -> AndOrInteractio
     return AndOrInteractions.from_effects(pa, po, np.asarray(res.bias).reshape(-1), variables=res.variables)
 
 
+def salient_signs(model: AndOrInteractions, baselines: Sequence[AndOrInteractions] | AndOrInteractions, *,
+                  tau: float = 0.05, eligible: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The model's and the baselines' salient terms in the merged view, flat over samples:
+    ``(effects [B, 2, 2**n], salient [B, 2, 2**n], signs [B, 2, 2**n] int8, baseline signs [K, B, 2, 2**n] int8,
+    v [B])``; a sign is 0 where the term is not salient, and a baseline's is 0 for the samples it may not be
+    compared with (``eligible``). ``v``: the model's output on the full input.
+
+    >>> import genphase as gp
+    >>> m = gp.AndOrInteractions.from_effects(np.array([[0, 0, 0, 2.0]]), np.array([[0, 0, 0, -1.0]]))
+    >>> eff, sal, sign, bsign, v = salient_signs(m, [m])
+    >>> sign.tolist(), bsign.shape
+    ([[[0, 0, 0, 1], [0, 0, 0, -1]]], (1, 1, 2, 4))
+    """
+    model, bases = check_compatible(_flat(model), [_flat(b) for b in
+                                                   ([baselines] if isinstance(baselines, AndOrInteractions) else baselines)])
+    if not bases:
+        raise InputError("at least one baseline is needed")
+    nb = int(np.prod(model.batch_shape)) if model.batch_shape else 1
+    elig = None if eligible is None else check_eligible(eligible, model.batch_shape, len(bases)).reshape(nb, -1)
+    ms = salience(model, tau)
+    m_eff, m_sal = ms.effects.reshape(nb, 2, -1), ms.mask.reshape(nb, 2, -1)
+    signs = np.stack([np.where(b.mask, np.sign(b.effects), 0.0).reshape(nb, 2, -1)
+                      for b in (salience(b, tau) for b in bases)]).astype(np.int8)
+    if elig is not None:
+        signs = np.where(elig.T[:, :, None, None], signs, 0).astype(np.int8)
+    m_sign = np.where(m_sal, np.sign(m_eff), 0.0).astype(np.int8)
+    v = np.asarray(model.values, dtype=np.float64).reshape(nb, -1)[:, -1]
+    return m_eff, m_sal, m_sign, signs, v
+
+
+def _permuted_signs(signs: np.ndarray, n: int, draws: int, seed: int):
+    """Per draw ``d`` (``default_rng([seed, d])``), the baselines' signs ``[K, B, 2, 2**n]`` moved by one permutation
+    per sample, order and type shared by the K baselines (:func:`order_permutations`)."""
+    nb = signs.shape[1]
+    rows = np.arange(nb)[:, None, None]
+    types = np.arange(2)[None, :, None]
+    for d in range(int(draws)):  # over the draws (a handful): each one is batched over samples, types and subsets
+        perm = order_permutations(n, nb, np.random.default_rng([int(seed), d]))
+        moved = np.zeros_like(signs)
+        moved[:, rows, types, perm] = signs  # the effect of subset S goes to perm[S], for every baseline alike
+        yield moved
+
+
 def order_permutation_null(
     model: AndOrInteractions,
     baselines: Sequence[AndOrInteractions] | AndOrInteractions,
@@ -105,33 +149,16 @@ def order_permutation_null(
 
     Equal to :func:`~genphase.analysis.generalization_power` of the model against
     :func:`permute_effects` of each baseline (salience is a per-sample threshold, unchanged by a
-    permutation), computed once per draw on the salient sets instead.
+    permutation), computed once per draw on the salient signs instead.
     """
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InputError(f"draws must be an int >= 1 (permutations of the null; 20 or more for an interval), got {draws!r}")
-    model, bases = check_compatible(_flat(model), [_flat(b) for b in
-                                                   ([baselines] if isinstance(baselines, AndOrInteractions) else baselines)])
-    if not bases:
+    if not isinstance(baselines, AndOrInteractions) and not list(baselines):
         raise InputError("the order-permutation null needs at least one baseline")
-    nb = int(np.prod(model.batch_shape)) if model.batch_shape else 1
-    elig = None if eligible is None else check_eligible(eligible, model.batch_shape, len(bases)).reshape(nb, -1)
-    ms = salience(model, tau)
-    m_eff, m_sal = ms.effects.reshape(nb, 2, -1), ms.mask.reshape(nb, 2, -1)
-    # each baseline's salient signs (+1 / -1, 0 where not salient), before any permutation: [K, B, 2, 2**n]
-    signs = np.stack([np.where(b.mask, np.sign(b.effects), 0.0).reshape(nb, 2, -1)
-                      for b in (salience(b, tau) for b in bases)]).astype(np.int8)
-    if elig is not None:
-        signs = np.where(elig.T[:, :, None, None], signs, 0).astype(np.int8)
-    m_sign = np.where(m_sal, np.sign(m_eff), 0.0).astype(np.int8)
-    rows = np.arange(nb)[:, None, None]
-    types = np.arange(2)[None, :, None]
-    out = np.empty((int(draws), nb))
-    for d in range(int(draws)):  # over the draws (a handful): each one is batched over samples, types and subsets
-        perm = order_permutations(model.n, nb, np.random.default_rng([int(seed), d]))
-        moved = np.zeros_like(signs)
-        moved[:, rows, types, perm] = signs  # the effect of subset S goes to perm[S], for every baseline alike
-        gen = m_sal & (moved == m_sign[None]).any(0)
-        out[d] = _h_bar(m_eff, m_sal, gen)[:, 2]
+    m_eff, m_sal, m_sign, signs, _ = salient_signs(model, baselines, tau=tau, eligible=eligible)
+    out = np.empty((int(draws), m_eff.shape[0]))
+    for d, moved in enumerate(_permuted_signs(signs, model.n, int(draws), seed)):
+        out[d] = _h_bar(m_eff, m_sal, m_sal & (moved == m_sign[None]).any(0))[:, 2]
     return out
 
 

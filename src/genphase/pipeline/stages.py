@@ -464,7 +464,10 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
                       training=read_json(ctx.input(TRAINING_LOG), fix),
                       dataset_index=np.concatenate([su.sel["train"], su.sel["test"]]),
                       variables_shared=su.ds.modality not in VARIES_PER_SAMPLE, null_baselines=nulls,
-                      null_reason="baselines.null is false: no null baselines were trained")
+                      null_reason="baselines.null is false: no null baselines were trained",
+                      label_flipped=np.concatenate([np.isin(su.sel["train"], su.ds.meta.get("noisy_train_indices", [])),
+                                                    np.zeros(len(su.sel["test"]), dtype=bool)]),
+                      label_noise=cfg.data.label_noise > 0)
     for w in out.warnings:
         say(f"  warning: {w}")
     phases = out.phases

@@ -76,7 +76,7 @@ TRACKER_STATE = "metrics/tracker_state.json"
 RUN_TABLES: tuple[str, ...] = (
     "h_bar", "order_strengths", "baseline_ablation", "removal_loss", "order_distribution", "order_distribution_samples",
     "jaccard", "removal_summary", "ablation_strengths", "h_bar_summary", "training", "samples", "baselines",
-    "h_bar_ceiling", "evidence", "phases", "h_bar_null",
+    "h_bar_ceiling", "evidence", "phases", "h_bar_null", "claims",
 )
 
 _EPOCH = re.compile(r"^epoch_(\d+)\.(npz|pt)$")
