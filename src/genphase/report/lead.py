@@ -68,11 +68,11 @@ def absent_reason(data: RunData, rel: str) -> str:
 
     In order: the reason ``metrics/phases.json`` records under ``not_computed``; a switch in ``config.yaml``
     that turns it off (``baselines.null: false`` for the null table); a tracker's directory; a run made by
-    genphase before 0.2.0; otherwise that the run did not write it.
+    genphase before 0.2.0 (which wrote neither optional table); otherwise that the run did not write it.
 
     >>> data = RunData(run_dir=Path("runs/x"), manifest={"genphase_version": "0.1.0"})
     >>> absent_reason(data, "metrics/h_bar_null.parquet")
-    'metrics/h_bar_null.parquet is not in this run: it was made by genphase 0.1.0, before 0.2.0 added this table'
+    'metrics/h_bar_null.parquet is not in this run: it was made by genphase 0.1.0, which did not write this table'
     >>> data.config = {"baselines": {"null": False}}
     >>> absent_reason(data, "metrics/h_bar_null.parquet")
     'metrics/h_bar_null.parquet is not in this run: baselines.null is false in its config.yaml'
@@ -95,7 +95,7 @@ def absent_reason(data: RunData, rel: str) -> str:
     version = man.get("genphase_version")
     parsed = _version_tuple(version) if version is not None else None
     if parsed is not None and parsed < (0, 2, 0):
-        return head + f"it was made by genphase {version}, before 0.2.0 added this table"
+        return head + f"it was made by genphase {version}, which did not write this table"
     if not man:
         return head + "the run did not write it (no manifest.json says which genphase made the run)"
     return head + f"the run (genphase {version or 'of unknown version'}) did not write it"
