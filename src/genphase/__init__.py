@@ -15,7 +15,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is the one source); a source tree that was never
+    installed says so instead of guessing a number."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("genphase")
+    except PackageNotFoundError:  # pragma: no cover - a bare source tree on sys.path
+        return "0+unknown"
+
+
+__version__ = _version()
 
 _EXPORTS: dict[str, str] = {
     "AndOrInteractions": "genphase.interactions",

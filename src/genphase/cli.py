@@ -42,9 +42,19 @@ _STATE: dict[str, Any] = {"debug": False, "on_interrupt": None}
 INTERRUPTED = 130
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"genphase {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of a one-line message."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print genphase's version (the installed package's) and exit."),
 ) -> None:
     _STATE["debug"] = debug or os.environ.get("GENPHASE_DEBUG", "") not in ("", "0")
     _STATE["on_interrupt"] = None

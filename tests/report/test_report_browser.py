@@ -60,3 +60,34 @@ def test_report_renders_in_chromium(run_factory, tmp_path: Path) -> None:
     assert int(total.group(1)) == len(FIGURE_SPECS)
     assert int(loaded.group(1)) == len(FIGURE_SPECS), "some embedded images failed to decode"
     assert np.isfinite(pixels).all()
+
+
+# Test-only probe: where the verdict and the H-bar figure sit in a 1280 x 800 window, after load.
+LAYOUT_PROBE = (
+    "<script>window.addEventListener('load', function () {"
+    "function box(sel) { var e = document.querySelector(sel); if (!e) { return 'none'; }"
+    "var r = e.getBoundingClientRect(); return [r.top, r.bottom, r.left, r.right].map(Math.round).join(','); }"
+    "document.body.setAttribute('data-viewport', [window.innerWidth, window.innerHeight].join(','));"
+    "document.body.setAttribute('data-verdict', box('#verdict table'));"
+    "document.body.setAttribute('data-h-bar', box('#h_bar img'));"
+    "document.body.setAttribute('data-config', box('#config'));});</script>"
+)
+
+
+def test_verdict_and_h_bar_figure_are_visible_without_scrolling_at_1280px(run_factory, tmp_path: Path) -> None:
+    require_chromium()
+    report = build_report(run_factory(modality="tabular"))
+    probed = tmp_path / "layout.html"
+    probed.write_text(report.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    proc = _chromium(tmp_path, "--window-size=1280,800", "--dump-dom", probed.as_uri())
+    found = {k: re.search(rf'data-{k}="([^"]*)"', proc.stdout) for k in ("viewport", "verdict", "h-bar", "config")}
+    assert all(found.values()), f"probe did not run; stderr:\n{proc.stderr[-2000:]}"
+    width, height = map(int, found["viewport"].group(1).split(","))
+    assert width == 1280 and height > 600, (width, height)
+    v_top, v_bottom, _, _ = map(int, found["verdict"].group(1).split(","))
+    f_top, f_bottom, f_left, f_right = map(int, found["h-bar"].group(1).split(","))
+    c_top = int(found["config"].group(1).split(",")[0])
+    assert 0 <= v_top < height, "the verdict starts below the first screen"
+    assert 0 <= f_top and f_bottom <= height, f"the H-bar figure is not wholly on the first screen: {f_top}-{f_bottom}"
+    assert f_right - f_left > 500, "the H-bar figure is too narrow to read"
+    assert c_top > height, "the configuration is on the first screen"

@@ -56,7 +56,7 @@ def test_an_edited_table_is_marked_in_red_and_named_on_the_terminal(tmp_path_fac
     assert f"rerun the same `genphase run ... --out {run}` command to recompute it" in line
     # the page: a red block at the top naming the file, and every figure drawn from it marked
     top = page.index('<section id="record-warning" class="record-warning">')
-    assert top < page.index('<section id="summary">')
+    assert top < page.index('<section id="verdict">')
     block = page[top:page.index("</section>", top)]
     assert "<code>metrics/h_bar.parquet</code>" in block and "manifest.json recorded" in block
     assert _marked_figures(page) == ["Generalization power of interactions (H-bar) through training"]
@@ -77,7 +77,7 @@ def test_each_edited_file_gets_its_own_line(tmp_path_factory, tmp_path):
     assert named == sorted(str(run / "metrics" / f) for f in ("h_bar.parquet", "training.parquet", "phases.json"))
     assert any("same size, but not the content" in ln for ln in warnings if "training.parquet" in ln)
     # phases.json feeds the verdict and every figure with shaded phases
-    assert 'Phases and early stopping</h2><div class="card">\n<div class="record-warning">' in page
+    assert '<h2>Verdict</h2><div class="card"><div class="record-warning">' in page
     assert len(_marked_figures(page)) >= 5
 
 

@@ -40,7 +40,7 @@ _log = logging.getLogger(__name__)
 #: The metric files each figure is drawn from (a file that differs from the run's record marks the figure in red).
 FIGURE_INPUTS: dict[str, tuple[str, ...]] = {
     "training_curves": ("training", "phases"),
-    "h_bar": ("h_bar", "h_bar_summary", "h_bar_ceiling", "phases"),
+    "h_bar": ("h_bar", "h_bar_summary", "h_bar_ceiling", "h_bar_null", "phases"),
     "order_strengths": ("order_strengths", "phases"),
     "baseline_ablation": ("baseline_ablation", "phases"),
     "evidence": ("evidence",),
@@ -165,7 +165,10 @@ def render_figures(
         why = ((data.phases_info or {}).get("not_computed") or {}).get("h_bar_ceiling")
         ceil_note = (" Dashed: the ceiling, each baseline's H-bar against the other K - 1 (h_bar_ceiling)."
                      if ceiling is not None and len(ceiling) else f" No ceiling line: {why}." if why else "")
-        return h_bar_figure(df, phases, summary, ceiling), note + extra + band + ceil_note
+        null = data.table("h_bar_null")
+        null_note = (" Hatched bands: the chance level of H-bar on the train split, one per null "
+                     "(metrics/h_bar_null.parquet; numbers in the verdict)." if null is not None and len(null) else "")
+        return h_bar_figure(df, phases, summary, ceiling, null), note + extra + band + ceil_note + null_note
 
     def fig4b() -> tuple[Figure, str]:
         ev = data.table("evidence")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunData", "SampleSet", "TABLES", "OPTIONAL_TABLES", "load_run", "latest_interactions_path",
-           "check_records"]
+           "check_records", "find_replication"]
 
 #: Metric tables of the run-directory contract (``metrics/<name>.parquet``).
 TABLES: tuple[str, ...] = (
@@ -35,7 +35,9 @@ TABLES: tuple[str, ...] = (
 
 #: Tables a run may lack for a stated reason (K = 1: no ceiling, no evidence; ``phases.json`` ``not_computed``)
 #: or because it predates them; their absence is not listed as a problem.
-OPTIONAL_TABLES: tuple[str, ...] = ("h_bar_ceiling", "evidence", "baselines")
+#: ``h_bar_null`` (the chance level of H-bar) and ``claims`` (claims against placebos) came with 0.2.0: a run
+#: made before them, or with them switched off, lacks them and the report says which section is unavailable and why.
+OPTIONAL_TABLES: tuple[str, ...] = ("h_bar_ceiling", "evidence", "baselines", "h_bar_null", "claims")
 
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.npz$")
 
@@ -90,6 +92,11 @@ class RunData:
     #: Files the report reads that differ from their record in manifest.json (path -> what differs), see
     #: :func:`check_records`; the page marks each in red and ``genphase report`` prints one warning line each.
     differs: dict[str, str] = field(default_factory=dict)
+    #: ``replication.json`` (the same study over several seeds), found by :func:`find_replication`; ``None`` if none.
+    replication: dict[str, Any] | None = None
+    replication_path: Path | None = None
+    #: Why a replication.json that exists could not be used (unreadable, not an object).
+    replication_problem: str | None = None
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The metric table ``name`` (``None`` when missing)."""
@@ -149,6 +156,39 @@ def check_records(run_dir: str | Path, manifest: Any) -> dict[str, str]:
                 out[rel] = ("same size, but not the content whose SHA-256 manifest.json recorded: edited or replaced "
                             "after the run")
     return out
+
+
+def find_replication(run_dir: Path) -> Path | None:
+    """``replication.json`` in the run directory, else beside it (in its parent folder); ``None`` when neither.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run = Path(tmp) / "seed_0"
+    ...     run.mkdir()
+    ...     before = find_replication(run)
+    ...     _ = (Path(tmp) / "replication.json").write_text("{}")
+    ...     after = find_replication(run).name
+    >>> before, after
+    (None, 'replication.json')
+    """
+    for p in (Path(run_dir) / "replication.json", Path(run_dir).parent / "replication.json"):
+        if p.is_file():
+            return p
+    return None
+
+
+def _read_replication(run_dir: Path) -> tuple[dict[str, Any] | None, Path | None, str | None]:
+    """``(content, path, problem)`` of the run's replication.json (see :func:`find_replication`); a missing file is no problem."""
+    path = find_replication(run_dir)
+    if path is None:
+        return None, None, None
+    try:
+        rep = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, path, f"{path} could not be read ({exc})"
+    if not isinstance(rep, dict):
+        return None, path, f"{path} is not a JSON object"
+    return rep, path, None
 
 
 def latest_interactions_path(run_dir: Path) -> tuple[Path, int] | None:
@@ -288,6 +328,7 @@ def load_run(run_dir: str | Path) -> RunData:
     data.phases_info = phases_info if isinstance(phases_info, dict) or phases_info is None else {"phases": phases_info}
 
     data.samples = _load_samples(run_dir, data.problems)
+    data.replication, data.replication_path, data.replication_problem = _read_replication(run_dir)
 
     latest = latest_interactions_path(run_dir)
     if latest is None:

@@ -19,7 +19,7 @@ Figures (key, file stem, paper reference):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -323,11 +323,14 @@ def training_curves_figure(training: pd.DataFrame, phases: pd.DataFrame | None =
 
 # ---------------------------------------------------------------------------------------- figure 2
 def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
-                 ceiling: pd.DataFrame | None = None) -> Figure:
+                 ceiling: pd.DataFrame | None = None, null: pd.DataFrame | None = None) -> Figure:
     """Figure 2: H-bar per checkpoint, mean over samples per split with a band; phases shaded.
 
     ``ceiling`` (the ``h_bar_ceiling`` table: ``split, mean``): a dashed horizontal line per split at
     the baselines' own H-bar against each other.
+
+    ``null`` (the ``h_bar_null`` table: ``checkpoint, split, null, mean, ci_low, ci_high``): the chance
+    level, drawn under the curves as one grey, labelled band per null (its interval; train split).
 
     The band is the bootstrap interval of ``summary`` (the ``h_bar_summary`` table: ``checkpoint,
     split, mean, ci_low, ci_high``) where it has the split, else +-1 std of the samples. NaN values
@@ -375,6 +378,7 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
             if len(c):
                 handles.append(ax.axhline(float(c.iloc[0]), color=color, ls="--", lw=1.2,
                                           label=f"ceiling, {split} (baselines vs each other)"))
+    handles += _null_bands(ax, null)
     ck = pd.to_numeric(df["checkpoint"], errors="coerce").dropna()
     if len(ck):
         ax.set_xlim(float(ck.min()) - 0.5, float(ck.max()) + 0.5)
@@ -386,6 +390,35 @@ def h_bar_figure(h_bar: pd.DataFrame, phases: pd.DataFrame | None = None, summar
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="best")
     return fig
+
+
+_NULL_STYLE = {"order_permutation": ("#7f7f7f", "chance: order-permutation null"),
+               "permuted_labels": ("#bcbd22", "chance: permuted-labels null")}
+
+
+def _null_bands(ax: Any, null: pd.DataFrame | None, split: str = "train") -> list:
+    """One band per null of the ``h_bar_null`` table (its interval, else its mean as a line) under the curves."""
+    if null is None or not len(null) or not {"checkpoint", "split", "null", "mean"} <= set(null.columns):
+        return []
+    part = null[null["split"].astype(str) == split]
+    handles = []
+    names = [n for n in _NULL_STYLE if n in set(part["null"].astype(str))]
+    names += sorted(set(part["null"].astype(str)) - set(names))
+    for i, name in enumerate(names):
+        rows = part[part["null"].astype(str) == name].sort_values("checkpoint")
+        x = pd.to_numeric(rows["checkpoint"], errors="coerce").to_numpy(dtype=float)
+        color, label = _NULL_STYLE.get(name, (("#8c564b", "#e377c2")[i % 2], f"chance: {name}"))
+        label += f" ({split})"
+        if {"ci_low", "ci_high"} <= set(rows.columns):
+            lo = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=float)
+            hi = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=float)
+            handles.append(ax.fill_between(x, lo, hi, color=color, alpha=0.30, lw=0, zorder=0, hatch="//",
+                                           label=label + ", interval"))
+        else:
+            (h,) = ax.plot(x, pd.to_numeric(rows["mean"], errors="coerce").to_numpy(dtype=float), color=color,
+                           ls=":", lw=1.5, zorder=1, label=label)
+            handles.append(h)
+    return handles
 
 
 def evidence_figure(evidence: pd.DataFrame) -> Figure:

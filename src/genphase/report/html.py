@@ -14,7 +14,7 @@ import pandas as pd
 from .data import RunData
 from .figures import FigureSpec
 
-__all__ = ["RenderedFigure", "PhaseSummary", "summarize_phases", "render_page", "WHAT_TO_LOOK_FOR"]
+__all__ = ["RenderedFigure", "PhaseSummary", "summarize_phases", "render_page", "WHAT_TO_LOOK_FOR", "SECTION_ORDER"]
 
 #: Short guide printed on the page (docs/science.md, sections 7-10).
 WHAT_TO_LOOK_FOR: tuple[str, ...] = (
@@ -208,9 +208,10 @@ def _config_rows(data: RunData) -> list[tuple[str, str]]:
 
 
 def _manifest_rows(data: RunData) -> list[tuple[str, str]]:
+    """The manifest as rows, without the per-file records (``files``: size and SHA-256 of every file)."""
     if not data.manifest:
         return []
-    rows = _flatten(data.manifest)
+    rows = _flatten({k: v for k, v in data.manifest.items() if k != "files"})
     rank = ("version", "seed", "hash", "stage")
     return sorted(rows, key=lambda kv: next((i for i, w in enumerate(rank) if w in kv[0].lower()), len(rank)))
 
@@ -284,8 +285,35 @@ def _issue18_rows(info: Mapping[str, Any] | None) -> list[str]:
     return rows
 
 
+def _verdict_rows(summary: PhaseSummary) -> list[str]:
+    rows = [
+        f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
+        *([f'<tr><td class="k">three-phase support</td><td class="v">{_esc(summary.support)}</td></tr>']
+          if summary.support is not None else []),
+        f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
+        f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
+        f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
+    ]
+    return rows
+
+
+def _section(ident: str, title: str, *body: str, cls: str = "") -> str:
+    klass = f' class="{cls}"' if cls else ""
+    return f'<section id="{ident}"{klass}><h2>{_esc(title)}</h2>' + "".join(body) + "</section>"
+
+
+#: The page's sections, in order (ids): the answer first, the run's inputs last. A test checks the order.
+SECTION_ORDER: tuple[str, ...] = ("verdict", "chance", "replication", "h_bar", "claims", "figures", "look",
+                                  "phase-details", "config", "manifest")
+
+
 def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: str, version: str) -> str:
     """The complete HTML document (a string) for ``data`` and its rendered figures.
+
+    The answer comes first (:data:`SECTION_ORDER`): the verdict with its intervals, the chance level and
+    the replication status, beside the H-bar figure; then the claims table, the remaining figures, the
+    details of the phase detection, and last, collapsed, the configuration and the manifest (without its
+    per-file hashes: the page links to ``manifest.json``).
 
     >>> import tempfile
     >>> from genphase.report.data import load_run
@@ -295,9 +323,29 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
     ...     page = render_page(load_run(tmp), [slot], generated="2024-01-01 00:00 UTC", version="0.0")
     >>> page.startswith("<!DOCTYPE html>"), "metrics/training.parquet is missing" in page, page.rstrip().endswith("</html>")
     (True, True, True)
+    >>> page.index('id="verdict"') < page.index('id="claims"') < page.index('id="config"')
+    True
     """
+    from .lead import chance_html, claims_html, replication_html
+
     summary = summarize_phases(data.phases_info)
     phases_tab = data.table("phases")
+    lead_fig = next((f for f in figures if f.spec.key == "h_bar"), None)
+    rest = [f for f in figures if f is not lead_fig]
+    numbers = {id(f): i + 1 for i, f in enumerate(figures)}
+    phases_differ = _differs_note([p for p in data.differs if p in ("metrics/phases.json", "metrics/phases.parquet")])
+    verdict = _section(
+        "verdict", "Verdict", '<div class="card">', phases_differ,
+        '<table class="kv">', *_verdict_rows(summary), "</table>",
+        "" if data.phases_info is not None else '<p class="unavailable">metrics/phases.json is missing: no verdict.</p>',
+        "</div>")
+    chance = _section("chance", "Chance level", chance_html(data))
+    replication = _section("replication", "Replication", replication_html(data))
+    if lead_fig is not None:
+        figure = _figure_html(numbers[id(lead_fig)], lead_fig)
+    else:
+        figure = ('<section class="fig-skipped" id="h_bar"><div class="note">The H-bar figure was not drawn.</div>'
+                  "</section>")
     parts: list[str] = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -310,19 +358,16 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         f"by genphase {_esc(version)}</div>",
         "</header>",
         _differs_section(data.differs, data.run_dir),
-        '<section id="summary"><h2>Run summary</h2><div class="grid">',
-        f'<div class="card"><h3>Configuration (config.yaml)</h3>{_kv_table(_config_rows(data))}</div>',
-        f'<div class="card"><h3>Manifest (versions, seeds)</h3>{_kv_table(_manifest_rows(data))}</div>',
-        "</div></section>",
-        '<section id="phases"><h2>Phases and early stopping</h2><div class="card">',
-        _differs_note([p for p in data.differs if p in ("metrics/phases.json", "metrics/phases.parquet")]),
+        f'<div class="lead"><div class="lead-text">{verdict}{chance}{replication}</div>'
+        f'<div class="lead-figure">{figure}</div></div>',
+        _section("claims", "Claims", claims_html(data)),
+        '<section id="figures"><h2>Figures</h2>',
+        *(_figure_html(numbers[id(f)], f) for f in rest),
+        "</section>",
+        _section("look", "What to look for", *(f"<p>{_esc(p)}</p>" for p in WHAT_TO_LOOK_FOR), cls="look"),
+        '<section id="phase-details"><h2>How the verdict was reached</h2><div class="card">',
+        phases_differ,
         '<table class="kv">',
-        f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
-        *([f'<tr><td class="k">three-phase support</td><td class="v">{_esc(summary.support)}</td></tr>']
-          if summary.support is not None else []),
-        f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
-        f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
-        f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
         *([f'<tr><td class="k">why stop there</td><td class="v">{_esc(summary.stop_reason)}</td></tr>']
           if summary.stop_reason is not None and summary.stop_reason != summary.reason else []),
         *_issue18_rows(data.phases_info),
@@ -337,28 +382,30 @@ def render_page(data: RunData, figures: Sequence[RenderedFigure], *, generated: 
         parts.append('<p class="sub">No phases detected (phases.parquet is empty or missing): no clear phases.</p>')
     if data.phases_info is None:
         parts.append('<p class="sub">metrics/phases.json is missing.</p>')
+    else:
+        parts.append(f"<details><summary>metrics/phases.json</summary>"
+                     f"<pre>{_esc(json.dumps(data.phases_info, indent=2, default=str))}</pre></details>")
     parts.append("</div></section>")
-    parts.append('<section id="look" class="look"><h2>What to look for</h2>')
-    parts.extend(f"<p>{_esc(p)}</p>" for p in WHAT_TO_LOOK_FOR)
-    parts.append("</section>")
-    parts.append('<section id="figures"><h2>Figures</h2>')
-    parts.extend(_figure_html(i + 1, f) for i, f in enumerate(figures))
-    parts.append("</section>")
     if data.problems:
         parts.append('<section id="problems"><h2>Missing or unreadable inputs</h2><ul class="problems">')
         parts.extend(f"<li>{_esc(p)}</li>" for p in data.problems)
         parts.append("</ul></section>")
-    parts.append('<section id="files"><h2>Full inputs</h2>')
+    parts.append('<section id="config"><h2>Configuration</h2>')
     if data.config_text is not None:
-        parts.append(f"<details><summary>config.yaml</summary><pre>{_esc(data.config_text)}</pre></details>")
+        parts.append(f'<details><summary>config.yaml ({len(_config_rows(data))} settings)</summary>'
+                     f"{_kv_table(_config_rows(data), limit=10_000)}<pre>{_esc(data.config_text)}</pre></details>")
+    else:
+        parts.append('<p class="sub">config.yaml is missing.</p>')
+    parts.append("</section>")
+    parts.append('<section id="manifest"><h2>Manifest</h2>')
     if data.manifest is not None:
-        parts.append(
-            f"<details><summary>manifest.json</summary><pre>{_esc(json.dumps(data.manifest, indent=2, default=str))}</pre></details>"
-        )
-    if data.phases_info is not None:
-        parts.append(
-            f"<details><summary>metrics/phases.json</summary><pre>{_esc(json.dumps(data.phases_info, indent=2, default=str))}</pre></details>"
-        )
+        n_files = len(data.manifest.get("files") or {}) if isinstance(data.manifest.get("files"), Mapping) else 0
+        link = ('<p class="sub">The size and SHA-256 of each of the run&#39;s '
+                f'{n_files} files are in <a href="manifest.json">manifest.json</a>.</p>' if n_files else "")
+        parts.append(f"<details><summary>manifest.json (versions, seeds, stages)</summary>"
+                     f"{_kv_table(_manifest_rows(data), limit=10_000)}</details>{link}")
+    else:
+        parts.append('<p class="sub">manifest.json is missing.</p>')
     parts.append("</section>")
     parts.append("<footer>Self-contained page: every figure is embedded; PNG and PDF copies are in figures/.</footer>")
     parts.append("</main></body></html>")
