@@ -422,7 +422,8 @@ class SeriesAnalysis:
         a = self.settings.analysis
         tr = h_bar[h_bar["split"].astype(str) == "train"]
         flipped = self.label_flipped[tr["sample"].to_numpy()]
-        if flipped.sum() < 2 or (~flipped).sum() < 2:
+        per_sample = self.label_flipped[np.unique(tr["sample"].to_numpy())]
+        if per_sample.sum() < 2 or (~per_sample).sum() < 2:  # the bootstrap needs 2 samples of each
             return summary
         part = tr.assign(split=np.where(flipped, "train_flipped", "train_clean"))
         extra = bootstrap_h_bar(part, n_resamples=a.n_resamples, level=a.ci_level, seed=a.seed)
