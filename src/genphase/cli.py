@@ -248,6 +248,9 @@ def study(
     vary: str = typer.Option("all", "--vary", help="Which randomness the seeds change: all (every seed of the "
                              "configuration), model (initialisation, batch order), baselines, or samples (which are "
                              "explained)."),
+    sweep_spec: Optional[str] = typer.Option(None, "--sweep", help="One config key and its values, e.g. "
+                                             "--sweep interactions.tau=0.02,0.05,0.1: one study per value (DIR/KEY=V/) "
+                                             "and DIR/sweep.parquet."),
 ) -> None:
     """Run a preset once per seed and score its interaction-based stop on held-out data.
 
@@ -258,6 +261,7 @@ def study(
     move between seeds) and DIR/study.html (the per-seed curves overlaid). Example:
 
         genphase study digits --seeds 0 1 2 --vary model
+        genphase study digits --seeds 0 1 2 --sweep interactions.tau=0.02,0.05,0.1
     \f
     (``--help`` stops at the form feed above.) Seeds are checked before anything runs:
 
@@ -269,8 +273,9 @@ def study(
     'error: --seeds: seed(s) [0] given twice; ...\\n'
     """
     from .errors import ConfigError
-    from .pipeline.study import check_seeds, check_vary
+    from .pipeline.study import check_seeds, check_sweep, check_vary
     from .pipeline.study import study as run_study
+    from .pipeline.study import sweep as run_sweep
 
     check_vary(vary)
 
@@ -289,10 +294,15 @@ def study(
     console = _console()
     from rich.markup import escape
 
-    root = run_study(preset_or_config, all_seeds, quick=quick, out=out, overrides=ov, patience=patience,
-                     log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True),
-                     report=not no_report, threads=threads, executor=executor, ray_address=ray_address,
-                     shared_path=shared_path, vary=vary)
+    kw = dict(quick=quick, out=out, overrides=ov, patience=patience,
+              log=lambda msg: console.print(escape(msg), highlight=False, soft_wrap=True), report=not no_report,
+              threads=threads, executor=executor, ray_address=ray_address, shared_path=shared_path, vary=vary)
+    if sweep_spec is not None:
+        check_sweep(sweep_spec, preset_or_config, ov, quick)  # every value checked before anything trains
+        root = run_sweep(preset_or_config, all_seeds, sweep_spec, **kw)
+        typer.echo(str(Path(root) / "sweep.parquet"))
+        return
+    root = run_study(preset_or_config, all_seeds, **kw)
     typer.echo(str(Path(root) / ("study.parquet" if no_report else "study.html")))
 
 

@@ -132,8 +132,11 @@ class InteractionConfig:
     """Value function, salience and solver: how each model's interactions are extracted and which are salient.
 
     ``value_function`` is a name of :data:`genphase.value_functions.VALUE_FUNCTIONS` (a Tracker also
-    takes a :class:`~genphase.value_functions.ValueFunction` or a callable); ``tau``: salience threshold
-    relative to ``max|I|``; ``solver``, ``tol``, ``noise_bound``: :func:`genphase.extract_and_or`;
+    takes a :class:`~genphase.value_functions.ValueFunction` or a callable); ``tau``: salience threshold,
+    relative to each model's and sample's ``max|I|`` (``tau_mode="relative"``, the paper's) or, with
+    ``tau_mode="absolute"``, one fixed value in the units of the value function (log-odds by default) for every
+    sample, checkpoint and baseline, so an interaction cannot "appear" only because the largest effect changed;
+    ``solver``, ``tol``, ``noise_bound``: :func:`genphase.extract_and_or`;
     ``chunk_size``: masked inputs per forward pass; ``ties``: which optimum of Eq. 6 among ties,
     "cold-start" (the cold path's) or "least-norm" (docs/science.md, section 6; exact solver only).
 
@@ -148,18 +151,37 @@ class InteractionConfig:
 
     value_function: str = "log_odds"  # or, in a Tracker, a ValueFunction / callable
     tau: float = 0.05
+    tau_mode: str = "relative"
     solver: str = "admm"
     tol: float = 1e-3
     noise_bound: float = 0.0
     chunk_size: int = 4096
     ties: str = "cold-start"
 
+    @property
+    def salience(self) -> dict[str, float | None]:
+        """The salience arguments of every analysis function: ``{"tau": ..., "absolute": ...}``.
+
+        >>> InteractionConfig().salience, InteractionConfig(tau=0.3, tau_mode="absolute").salience
+        ({'tau': 0.05, 'absolute': None}, {'tau': 0.05, 'absolute': 0.3})
+        """
+        if self.tau_mode == "absolute":
+            return {"tau": 0.05, "absolute": float(self.tau)}
+        return {"tau": float(self.tau), "absolute": None}
+
     def validate(self) -> None:
         """Raise :class:`~genphase.errors.ConfigError` naming ``interactions.<key>`` and the fix."""
         from .value_functions import VALUE_FUNCTIONS
 
-        _need(isinstance(self.tau, (int, float)) and 0.0 <= self.tau <= 1.0, "interactions.tau",
-              f"relative tau must be in [0, 1], got {self.tau}")
+        _need(self.tau_mode in ("relative", "absolute"), "interactions.tau_mode",
+              f"must be relative (tau times each sample's max|I|) or absolute (tau itself, in the value function's "
+              f"units), got {self.tau_mode!r}")
+        if self.tau_mode == "relative":
+            _need(isinstance(self.tau, (int, float)) and 0.0 <= self.tau <= 1.0, "interactions.tau",
+                  f"relative tau must be in [0, 1], got {self.tau}")
+        else:
+            _need(isinstance(self.tau, (int, float)) and math.isfinite(self.tau) and self.tau > 0.0, "interactions.tau",
+                  f"an absolute tau must be a finite number > 0 in the value function's units (log-odds), got {self.tau}")
         _need(isinstance(self.noise_bound, (int, float)) and math.isfinite(self.noise_bound) and self.noise_bound >= 0.0,
               "interactions.noise_bound", f"must be a finite number >= 0, got {self.noise_bound}")
         vf = self.value_function

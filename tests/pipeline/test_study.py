@@ -216,3 +216,50 @@ def test_seed_config_vary_shifts_one_source_each():
     assert seeds(seed_config(base, 3, "model")) == (0, 3, 1000, 0, 0, 0)
     assert seeds(seed_config(base, 3, "baselines")) == (0, 0, 1009, 0, 0, 0)
     assert seeds(seed_config(base, 3, "samples")) == (0, 0, 1000, 3, 0, 0)
+
+
+# ---- sensitivity (issue 27): --sweep
+def test_sweep_runs_one_study_per_value_and_tabulates_verdicts_and_claims(tmp_path):
+    small = ["training.epochs=4", "baselines.k=2", "baselines.epochs=2", "explain.samples=8", "variables.n=4",
+             "analysis.n_resamples=50", "checkpoints.refine=false", "device=cpu"]
+    root = tmp_path / "sw"
+    r = _invoke("study", "breast-cancer-mlp", *small, "--seeds", "0", "1", "--sweep", "interactions.tau=0.05,0.2",
+                "--out", str(root), "--no-report")
+    assert r.exit_code == 0, r.output
+    f = pd.read_parquet(root / "sweep.parquet")
+    assert sorted(zip(f["sweep_value"], f["seed"])) == [("0.05", 0), ("0.05", 1), ("0.2", 0), ("0.2", 1)]
+    assert {"three_phases", "phase1_end", "stop_epoch", "removal_closes_gap_supported"} <= set(f.columns)
+    cfg = yaml.safe_load((root / "interactions.tau=0.2" / "seed_1" / "config.yaml").read_text())
+    assert cfg["interactions"]["tau"] == 0.2
+    assert json.loads((root / "sweep.json").read_text())["values"] == ["0.05", "0.2"]
+
+
+@pytest.mark.parametrize("spec, words", [("interactions.taus=0.1,0.2", "unknown config key 'interactions.taus'"),
+                                         ("interactions.tau=0.1,abc", "expected float"),
+                                         ("interactions.tau=0.1", "at least two values")])
+def test_a_bad_sweep_is_refused_before_anything_trains(tmp_path, spec, words):
+    r = _invoke("study", "digits", "--seeds", "0", "--sweep", spec, "--out", str(tmp_path / "s"))
+    assert r.exit_code != 0 and words in _text(r) and "--sweep" in _text(r)
+    assert not (tmp_path / "s").exists()
+
+
+def test_an_absolute_tau_is_one_threshold_for_every_sample():
+    import genphase as gp
+    from genphase.analysis import analyse_run
+    from genphase.settings import AnalysisConfig, InteractionConfig, Settings
+
+    a = np.array([[0, 0.3, 0, 2.0], [0, 0.3, 0, 0.5]])  # sample 1's largest effect is 0.5, sample 0's 2.0
+    res = gp.AndOrInteractions.from_effects(a, np.zeros_like(a))
+    rel = Settings(interactions=InteractionConfig(tau=0.2), analysis=AnalysisConfig(n_resamples=0, null_draws=0))
+    ab = Settings(interactions=InteractionConfig(tau=0.4, tau_mode="absolute"),
+                  analysis=AnalysisConfig(n_resamples=0, null_draws=0))
+    kw = dict(split=np.array(["train", "test"]), labels=np.array([0, 1]),
+              training=[{"epoch": 0, "split": sp, "loss": 1.0, "accuracy": 0.5} for sp in ("train", "test")])
+    ost = lambda s: analyse_run({0: res}, [res], settings=s, **kw).tables["order_strengths"]  # noqa: E731
+    rows = lambda t, i: t[(t["sample"] == i) & (t["type"] == "all")]["total"].abs().sum()  # noqa: E731
+    # relative 0.2: 0.3 is salient in sample 0 only if 0.3 > 0.4 (no) and in sample 1 (0.3 > 0.1, yes)
+    assert rows(ost(rel), 0) == pytest.approx(2.0) and rows(ost(rel), 1) == pytest.approx(0.8)
+    # absolute 0.4: the same cut for both samples (0.3 is never salient)
+    assert rows(ost(ab), 0) == pytest.approx(2.0) and rows(ost(ab), 1) == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="interactions.tau_mode"):
+        Settings(interactions=InteractionConfig(tau_mode="fixed")).validate()

@@ -76,7 +76,8 @@ def _order_sums(x: np.ndarray, onehot: np.ndarray) -> np.ndarray:
 
 
 def claim_parts(model: AndOrInteractions, baselines: Sequence[AndOrInteractions], *, tau: float = 0.05,
-                draws: int = PLACEBO_DRAWS, seed: int = 0, eligible: Any = None) -> ClaimParts:
+                absolute: float | None = None, draws: int = PLACEBO_DRAWS, seed: int = 0,
+                eligible: Any = None) -> ClaimParts:
     """The per-sample pieces of every claim at one checkpoint (see :class:`ClaimParts`).
 
     The removal placebo (draw ``d`` seeded by ``default_rng([seed, 2, d])``): per sample and order, as many of the
@@ -91,7 +92,7 @@ def claim_parts(model: AndOrInteractions, baselines: Sequence[AndOrInteractions]
     >>> p.loss_placebo.shape, p.gen.shape, p.null_single.shape
     ((3, 4), (4, 4), (3, 2, 4))
     """
-    m_eff, m_sal, m_sign, b_signs, v = salient_signs(model, baselines, tau=tau, eligible=eligible)
+    m_eff, m_sal, m_sign, b_signs, v = salient_signs(model, baselines, tau=tau, absolute=absolute, eligible=eligible)
     nb, N = m_eff.shape[0], m_eff.shape[-1]
     n = model.n
     orders = subset_orders(n)

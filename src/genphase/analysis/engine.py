@@ -309,15 +309,15 @@ class SeriesAnalysis:
 
     def add(self, checkpoint: int, interactions: AndOrInteractions) -> None:
         """Analyse one checkpoint (its per-checkpoint tables; a checkpoint added again replaces the old one)."""
-        tau = self.settings.interactions.tau
-        tables = analyze_checkpoint(interactions, self.baselines, split=self.split, labels=self.labels, tau=tau,
+        sal = self.settings.interactions.salience
+        tables = analyze_checkpoint(interactions, self.baselines, split=self.split, labels=self.labels, **sal,
                                     variables_shared=self.variables_shared, eligible=self.eligible)
         if len(self.baselines) >= 2:
             tables["evidence"] = graded_evidence(interactions, self.baselines, split=self.split, checkpoint=None,
-                                                 tau=tau, eligible=self.eligible)
+                                                 **sal, eligible=self.eligible)
         self._per_checkpoint[int(checkpoint)] = tables
         a = self.settings.analysis
-        parts = claim_parts(_flatten(interactions), self.baselines, tau=tau, draws=a.null_draws or PLACEBO_DRAWS,
+        parts = claim_parts(_flatten(interactions), self.baselines, **sal, draws=a.null_draws or PLACEBO_DRAWS,
                             seed=a.seed, eligible=self.eligible)
         self._parts[int(checkpoint)] = parts
         self._null[int(checkpoint)] = self._null_samples(int(checkpoint), interactions, parts)
@@ -325,7 +325,7 @@ class SeriesAnalysis:
     def _null_samples(self, checkpoint: int, interactions: AndOrInteractions, parts: ClaimParts) -> pd.DataFrame:
         """Per-sample H-bar of this checkpoint under each null (the long frame of :data:`NULL_SAMPLE_COLUMNS`); the
         order-permutation null is ``parts.null_all`` (the same permutations as the claims' placebos)."""
-        tau, a = self.settings.interactions.tau, self.settings.analysis
+        sal, a = self.settings.interactions.salience, self.settings.analysis
         model = _flatten(interactions)
         frames = []
         B = self.split.size
@@ -338,7 +338,7 @@ class SeriesAnalysis:
         if a.null_draws:
             frames.append(frame("order_permutation", parts.null_all))
         if self.null_baselines is not None:
-            gp = generalization_power(model, self.null_baselines, tau=tau, eligible=self.eligible)
+            gp = generalization_power(model, self.null_baselines, **sal, eligible=self.eligible)
             frames.append(frame("permuted_labels", gp.h_bar().reshape(1, -1)))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -352,7 +352,7 @@ class SeriesAnalysis:
     def _ceiling_table(self) -> pd.DataFrame:
         if self._ceiling is None:
             a = self.settings.analysis
-            ceiling = h_bar_ceiling(self.baselines, split=self.split, tau=self.settings.interactions.tau,
+            ceiling = h_bar_ceiling(self.baselines, split=self.split, **self.settings.interactions.salience,
                                     eligible=self.eligible, n_resamples=a.n_resamples, level=a.ci_level,
                                     seed=a.seed)  # n_resamples 0: intervals skipped (NaN), as for h_bar_summary
             self._ceiling = ceiling

@@ -90,7 +90,7 @@ def permute_effects(res: AndOrInteractions, perm: np.ndarray) -> AndOrInteractio
 
 
 def salient_signs(model: AndOrInteractions, baselines: Sequence[AndOrInteractions] | AndOrInteractions, *,
-                  tau: float = 0.05, eligible: Any = None
+                  tau: float = 0.05, absolute: float | None = None, eligible: Any = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The model's and the baselines' salient terms in the merged view, flat over samples:
     ``(effects [B, 2, 2**n], salient [B, 2, 2**n], signs [B, 2, 2**n] int8, baseline signs [K, B, 2, 2**n] int8,
@@ -109,10 +109,10 @@ def salient_signs(model: AndOrInteractions, baselines: Sequence[AndOrInteraction
         raise InputError("at least one baseline is needed")
     nb = int(np.prod(model.batch_shape)) if model.batch_shape else 1
     elig = None if eligible is None else check_eligible(eligible, model.batch_shape, len(bases)).reshape(nb, -1)
-    ms = salience(model, tau)
+    ms = salience(model, tau, absolute=absolute)
     m_eff, m_sal = ms.effects.reshape(nb, 2, -1), ms.mask.reshape(nb, 2, -1)
     signs = np.stack([np.where(b.mask, np.sign(b.effects), 0.0).reshape(nb, 2, -1)
-                      for b in (salience(b, tau) for b in bases)]).astype(np.int8)
+                      for b in (salience(b, tau, absolute=absolute) for b in bases)]).astype(np.int8)
     if elig is not None:
         signs = np.where(elig.T[:, :, None, None], signs, 0).astype(np.int8)
     m_sign = np.where(m_sal, np.sign(m_eff), 0.0).astype(np.int8)
@@ -141,6 +141,7 @@ def order_permutation_null(
     draws: int = ORDER_NULL_DRAWS,
     seed: int = 0,
     eligible: Any = None,
+    absolute: float | None = None,
 ) -> np.ndarray:
     """``[draws, B]``: per draw and explained sample, the model's H-bar against the K baselines with their effects
     permuted within order and type (one permutation per sample, order and type, shared by the K baselines; see
@@ -155,7 +156,7 @@ def order_permutation_null(
         raise InputError(f"draws must be an int >= 1 (permutations of the null; 20 or more for an interval), got {draws!r}")
     if not isinstance(baselines, AndOrInteractions) and not list(baselines):
         raise InputError("the order-permutation null needs at least one baseline")
-    m_eff, m_sal, m_sign, signs, _ = salient_signs(model, baselines, tau=tau, eligible=eligible)
+    m_eff, m_sal, m_sign, signs, _ = salient_signs(model, baselines, tau=tau, absolute=absolute, eligible=eligible)
     out = np.empty((int(draws), m_eff.shape[0]))
     for d, moved in enumerate(_permuted_signs(signs, model.n, int(draws), seed)):
         out[d] = _h_bar(m_eff, m_sal, m_sal & (moved == m_sign[None]).any(0))[:, 2]

@@ -557,7 +557,7 @@ def config_hash(cfg: RunConfig) -> str:
         d.pop(key, None)
     for section, key, default in (("baselines", "trained_on", "reference"), ("baselines", "early_stopping", False),
                                   ("baselines", "null", True), ("analysis", "null_draws", 20),
-                                  ("checkpoints", "refine", False)):
+                                  ("checkpoints", "refine", False), ("interactions", "tau_mode", "relative")):
         if d[section].get(key) == default:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -29,7 +29,8 @@ from ..rundir.files import read_json, write_json, write_parquet
 from ..settings import MAX_SEED
 from .config import RunConfig, config_hash, load_config
 
-__all__ = ["STUDY_FILE", "REPLICATION_FILE", "VARY", "check_vary", "replication", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
+__all__ = ["STUDY_FILE", "REPLICATION_FILE", "SWEEP_FILE", "VARY", "CLAIM_STUDY_COLUMNS", "check_vary", "check_sweep",
+           "claims_row", "replication", "sweep", "DEFAULT_PATIENCE", "LABELWAVE_COLUMNS", "labelwave_row", "check_seeds", "seed_config", "study", "study_rows", "study_dir"]
 
 #: The file that names a study directory's study.
 STUDY_FILE = "study.json"
@@ -43,6 +44,12 @@ DEFAULT_PATIENCE = 3
 
 #: Columns ``study.parquet`` adds after :data:`~genphase.analysis.evaluation.STUDY_COLUMNS` (:func:`labelwave_row`).
 LABELWAVE_COLUMNS: tuple[str, ...] = ("labelwave_stop_epoch", "labelwave_regret")
+#: Then, per claim of ``claims.parquet``, its value and verdict at the last checkpoint (:func:`claims_row`).
+CLAIM_STUDY_COLUMNS: tuple[str, ...] = tuple(f"{c}_{x}" for c in (
+    "removal_closes_gap", "higher_orders_generalize_less", "h_bar_grows_with_k", "two_phase_turn_aligns_with_gap",
+    "phase1_low_phase3_high", "fall_on_clean_samples") for x in ("value", "supported"))
+#: The file of a sweep directory (:func:`sweep`), and its table.
+SWEEP_FILE = "sweep.json"
 
 Log = Callable[[str], None]
 
@@ -207,6 +214,32 @@ def _claim(root: Path, ident: dict[str, Any], seeds: list[int]) -> dict[str, Any
     return info
 
 
+def claims_row(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The claims columns of a ``study.parquet`` row (:data:`CLAIM_STUDY_COLUMNS`): per claim, its ``value`` and
+    ``supported`` at the run's last checkpoint (per-run claims: their one row); None without ``claims.parquet``.
+
+    >>> claims_row("nowhere")["removal_closes_gap_supported"] is None
+    True
+    """
+    import pandas as pd
+
+    from ..analysis.claims import CLAIMS
+
+    out: dict[str, Any] = {c: None for c in CLAIM_STUDY_COLUMNS}
+    path = Path(run_dir) / "metrics" / "claims.parquet"
+    if not path.is_file():
+        return out
+    t = pd.read_parquet(path)
+    for claim in CLAIMS:
+        rows = t[t["claim"] == claim]
+        if not len(rows):
+            continue
+        last = rows.iloc[-1] if rows["checkpoint"].isna().all() else rows.loc[rows["checkpoint"].idxmax()]
+        out[f"{claim}_value"] = None if pd.isna(last["value"]) else float(last["value"])
+        out[f"{claim}_supported"] = None if pd.isna(last["supported"]) else bool(last["supported"])
+    return out
+
+
 def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, patience: int = DEFAULT_PATIENCE) -> Any:
     """``study.parquet``'s frame: one row per seed whose run finished its analysis, from the run directories.
 
@@ -216,7 +249,7 @@ def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, pa
     >>> from genphase.analysis.evaluation import STUDY_COLUMNS
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     frame = study_rows(tmp, [0, 1], "digits")
-    >>> len(frame), list(frame.columns) == [*STUDY_COLUMNS, *LABELWAVE_COLUMNS]
+    >>> len(frame), list(frame.columns) == [*STUDY_COLUMNS, *LABELWAVE_COLUMNS, *CLAIM_STUDY_COLUMNS]
     (0, True)
     """
     import pandas as pd
@@ -234,8 +267,8 @@ def study_rows(root: str | os.PathLike, seeds: Sequence[int], preset: str, *, pa
         training = training[training["model"] == "model"]
         checkpoints = pd.read_parquet(run_dir / "metrics" / "h_bar.parquet", columns=["checkpoint"])["checkpoint"].unique()
         row = study_row(phases, training, preset=preset, seed=s, patience=patience, epochs=checkpoints)
-        rows.append({**row, **labelwave_row(training, checkpoints)})
-    frame = pd.DataFrame(rows, columns=[*STUDY_COLUMNS, *LABELWAVE_COLUMNS])
+        rows.append({**row, **labelwave_row(training, checkpoints), **claims_row(run_dir)})
+    frame = pd.DataFrame(rows, columns=[*STUDY_COLUMNS, *LABELWAVE_COLUMNS, *CLAIM_STUDY_COLUMNS])
     for col in ("clear", "three_phases"):
         frame[col] = frame[col].astype(bool)
     return frame
@@ -377,4 +410,76 @@ def study(
         from ..report.study import build_study_report
 
         build_study_report(root)
+    return root
+
+
+def check_sweep(spec: str, preset: str, overrides: Sequence[str] = (), quick: bool = False) -> tuple[str, list[str]]:
+    """``--sweep KEY=V1,V2,...``: the key and its values, each checked by loading the configuration with it, so a
+    key that does not exist or a value of the wrong type is refused before anything trains.
+
+    >>> check_sweep("interactions.tau=0.02,0.05", "digits")
+    ('interactions.tau', ['0.02', '0.05'])
+    >>> check_sweep("interactions.taus=0.1,0.2", "digits")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: --sweep interactions.taus=0.1: ...
+    """
+    if not isinstance(spec, str) or "=" not in spec:
+        raise ConfigError(f"--sweep {spec!r}: give one key and its values, e.g. --sweep interactions.tau=0.02,0.05,0.1")
+    key, _, raw = spec.partition("=")
+    key = key.strip()
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    if not key or len(values) < 2:
+        raise ConfigError(f"--sweep {spec!r}: name one config key and at least two values, e.g. "
+                          "--sweep interactions.tau=0.02,0.05,0.1")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"--sweep {spec!r}: a value is given twice; name each once")
+    for v in values:
+        try:
+            load_config(preset, [*overrides, f"{key}={v}"], quick=quick)
+        except ConfigError as exc:
+            raise ConfigError(f"--sweep {key}={v}: {exc}") from exc
+    return key, values
+
+
+def sweep(preset: str, seeds: Sequence[int], spec: str, *, quick: bool = False, out: str | os.PathLike | None = None,
+          overrides: Sequence[str] = (), log: Log = print, report: bool = True, **kw: Any) -> Path:
+    """``genphase study ... --sweep KEY=V1,V2``: one study per value (``out/KEY=V/``, each a normal study directory),
+    then ``out/sweep.parquet``: every study's rows with ``sweep_key`` and ``sweep_value`` in front (the verdict, the
+    boundaries, the stop and the claims per value and seed), and ``out/sweep.json``.
+
+    Every value is checked (:func:`check_sweep`) before anything runs:
+
+    >>> sweep("digits", [0], "interactions.tau=0.1,abc", out="nowhere")
+    Traceback (most recent call last):
+    ...
+    genphase.errors.ConfigError: --sweep interactions.tau=abc: ...
+    """
+    import pandas as pd
+
+    key, values = check_sweep(spec, preset, overrides, quick)
+    seeds = check_seeds(seeds)
+    name = Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
+    root = Path(out) if out is not None else Path("runs") / f"sweep-{name}-{key}"
+    info_path = root / SWEEP_FILE
+    ident = {"preset": str(preset), "quick": bool(quick), "overrides": list(overrides), "key": key, "values": values}
+    if info_path.is_file():
+        theirs = read_json(info_path)
+        if {k: theirs.get(k) for k in ident} != ident:
+            raise RunDirectoryError(f"{str(root)!r} holds another sweep; choose another --out")
+    elif root.exists() and any(root.iterdir()):
+        raise RunDirectoryError(f"{str(root)!r} exists and is not a genphase sweep directory; choose another --out")
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(info_path, {**ident, "seeds": sorted(set(seeds) | set(read_json(info_path).get("seeds", [])
+                                                                       if info_path.is_file() else []))})
+    frames = []
+    for v in values:
+        log(f"sweep {key}: {v}")
+        sub = study(preset, seeds, quick=quick, out=root / f"{key}={v}", overrides=[*overrides, f"{key}={v}"], log=log,
+                    report=report, **kw)
+        f = pd.read_parquet(sub / "study.parquet")
+        f.insert(0, "sweep_value", v)
+        f.insert(0, "sweep_key", key)
+        frames.append(f)
+    write_parquet(root / "sweep.parquet", pd.concat(frames, ignore_index=True))
     return root
