@@ -29,8 +29,8 @@ NULL_LABELS: dict[str, str] = {
 
 #: ``h_bar_summary`` columns giving H-bar above each null (value, low, high of the interval).
 _ABOVE: dict[str, tuple[str, str, str]] = {
-    "order_permutation": ("above_null", "above_null_low", "above_null_high"),
-    "permuted_labels": ("above_null_labels", "above_null_labels_low", "above_null_labels_high"),
+    "order_permutation": ("above_null", "above_null_ci_low", "above_null_ci_high"),
+    "permuted_labels": ("above_null_labels", "above_null_labels_ci_low", "above_null_labels_ci_high"),
 }
 
 
@@ -136,7 +136,7 @@ def chance_html(data: RunData, split: str = "train") -> str:
 
     >>> summary = pd.DataFrame({"checkpoint": [0, 2, 9], "split": "train", "mean": [0.3, 0.6, 0.4],
     ...                         "ci_low": [0.2, 0.5, 0.3], "ci_high": [0.4, 0.7, 0.5], "above_null": [0.0, 0.3, 0.1],
-    ...                         "above_null_low": [-0.1, 0.2, 0.0], "above_null_high": [0.1, 0.4, 0.2]})
+    ...                         "above_null_ci_low": [-0.1, 0.2, 0.0], "above_null_ci_high": [0.1, 0.4, 0.2]})
     >>> null = pd.DataFrame({"checkpoint": [0, 2, 9], "split": "train", "null": "order_permutation",
     ...                      "mean": 0.3, "ci_low": 0.25, "ci_high": 0.35})
     >>> page = chance_html(RunData(run_dir=Path("r"), tables={"h_bar_summary": summary, "h_bar_null": null}))
