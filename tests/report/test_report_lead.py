@@ -123,7 +123,7 @@ def test_chance_level_claims_and_replication_are_shown_when_the_run_has_them(tmp
     assert chance.count("H-bar above it") == 2
     rep = page[page.index('<section id="replication">'):page.index('id="h_bar"')]
     assert "3 seeds, varying training.seed" in rep and "0.67 of the seeds" in rep
-    assert "2 (range 2-4, sd 0.94, mean bootstrap CI width 2.00)" in rep and "0.031" in rep
+    assert "2 (range 2-4, sd 0.94, median within-run bootstrap CI width 2.00)" in rep and "0.031" in rep
     claims = page[page.index('<section id="claims">'):page.index('<section id="figures">')]
     assert "H-bar rises in phase 1" in claims and "0.250 [0.200, 0.300]" in claims and "0.010 [-0.020, 0.040]" in claims
     assert '<span class="badge yes">yes</span>' in claims and '<span class="badge no">no</span>' in claims
