@@ -52,7 +52,7 @@ def test_full_report_image(run_factory) -> None:
     assert "<link" not in page and "<script" not in page and "<style>" in page
     # header content: the run's config and manifest, the phases.json summary, the guide
     for text in ('preset</td><td class="v">digits', "versions.torch", torch.__version__, "seeds.baselines",
-                 "[1000, 1001, 1002]", "clear three-phase pattern", "What to look for"):
+                 "[1000, 1001, 1002]", "three phases (phase 2 observed)", "What to look for"):
         assert text in page, text
     figs = run / "figures"
     for spec in FIGURE_SPECS:

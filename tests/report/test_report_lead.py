@@ -48,9 +48,10 @@ def _fixtures(run: Path) -> dict:
             for c in ckpts for s in ("train", "test")
             for n, m in (("order_permutation", 0.21), ("permuted_labels", 0.12))]
     _add_table(run, "h_bar_null", pd.DataFrame(rows))
-    summary = summary.assign(above_null=summary["mean"] - 0.21, above_null_low=summary["mean"] - 0.3,
-                             above_null_high=summary["mean"] - 0.1, above_null_labels=summary["mean"] - 0.12,
-                             above_null_labels_low=summary["mean"] - 0.2, above_null_labels_high=summary["mean"] - 0.05)
+    summary = summary.assign(above_null=summary["mean"] - 0.21, above_null_ci_low=summary["mean"] - 0.3,
+                             above_null_ci_high=summary["mean"] - 0.1, above_null_labels=summary["mean"] - 0.12,
+                             above_null_labels_ci_low=summary["mean"] - 0.2,
+                             above_null_labels_ci_high=summary["mean"] - 0.05)
     _add_table(run, "h_bar_summary", summary)
     claims = pd.DataFrame({
         "claim": ["H-bar rises in phase 1", "removal closes the gap"], "checkpoint": [ckpts[-1], ckpts[-1]],
@@ -87,7 +88,12 @@ def test_sections_lead_with_the_answer_and_end_with_the_inputs(tmp_path_factory,
 
 def test_a_run_without_the_optional_tables_says_which_section_is_unavailable_and_why(tmp_path_factory, tmp_path):
     run = copy_run(tiny_run_dir(tmp_path_factory), tmp_path / "run")
-    version = json.loads((run / "manifest.json").read_text())["genphase_version"]
+    man = json.loads((run / "manifest.json").read_text())
+    for rel in ("metrics/h_bar_null.parquet", "metrics/claims.parquet"):  # a run without them (an older genphase)
+        (run / rel).unlink(missing_ok=True)
+        man["files"].pop(rel, None)
+    (run / "manifest.json").write_text(json.dumps(man))
+    version = man["genphase_version"]
     warnings, page = _report(run)
     assert warnings == [] and check_records(run, json.loads((run / "manifest.json").read_text())) == {}
     assert not any("h_bar_null" in p or "claims" in p for p in load_run(run).problems)  # optional, not a problem
@@ -117,7 +123,7 @@ def test_chance_level_claims_and_replication_are_shown_when_the_run_has_them(tmp
     assert chance.count("H-bar above it") == 2
     rep = page[page.index('<section id="replication">'):page.index('id="h_bar"')]
     assert "3 seeds, varying training.seed" in rep and "0.67 of the seeds" in rep
-    assert "2 (range 2-4, sd 0.94, mean bootstrap CI width 2.00)" in rep and "0.031" in rep
+    assert "2 (range 2-4, sd 0.94, median within-run bootstrap CI width 2.00)" in rep and "0.031" in rep
     claims = page[page.index('<section id="claims">'):page.index('<section id="figures">')]
     assert "H-bar rises in phase 1" in claims and "0.250 [0.200, 0.300]" in claims and "0.010 [-0.020, 0.040]" in claims
     assert '<span class="badge yes">yes</span>' in claims and '<span class="badge no">no</span>' in claims

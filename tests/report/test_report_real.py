@@ -49,8 +49,9 @@ def test_genphase_report_writes_the_page_it_prints(reported):
 def test_page_shows_the_phase_verdict_the_stop_epoch_and_its_reason(reported):
     run, page, _ = reported
     info = json.loads((run / "metrics" / "phases.json").read_text())
-    badge = '<span class="badge yes">yes</span>' if info["clear"] else '<span class="badge no">no</span>'
-    assert f'clear three-phase pattern</td><td class="v">{badge}' in page
+    badge = lambda flag: '<span class="badge yes">yes</span>' if flag else '<span class="badge no">no</span>'  # noqa: E731
+    assert f'three phases (phase 2 observed)</td><td class="v">{badge(info["three_phases"])}' in page
+    assert f'clear phase-1 peak</td><td class="v">{badge(info["clear"])}' in page
     es = info["early_stopping"]
     ci = f' (95% bootstrap CI [{es["ci"][0]}, {es["ci"][1]}])'
     assert f'recommendation</td><td class="v">epoch {es["epoch"]}{ci}; rule_epoch: {es["rule_epoch"]}, rule: {es["rule"]}' in page

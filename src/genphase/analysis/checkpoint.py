@@ -96,7 +96,7 @@ def analyze_checkpoint(
     split_arr = np.asarray(split)
     if split_arr.size == nb:  # accept the batch shape or the flat [B]
         split_arr = split_arr.reshape(-1)
-    sp = as_str_array(split_arr, (nb,), "split", ("train", "test"))
+    sp = as_str_array(split_arr, (nb,), "split", ("train", "test", "unseen"))
     lab = _labels(labels, nb)
     samples = np.arange(nb)
     n = model.n

@@ -161,6 +161,9 @@ class CheckpointConfig:
 class ExplainConfig:
     """Explained samples: ``samples`` training + ``samples`` testing samples.
 
+    ``unseen``: also explain that many samples of the evaluation split, as split ``unseen``: neither the model nor
+    any baseline trained on them. Their H-bar is reported (``h_bar_summary``); no stop rule reads them.
+
     >>> e = ExplainConfig(samples=8)
     >>> e.samples, e.selection
     (8, 'random')
@@ -173,6 +176,7 @@ class ExplainConfig:
     samples: int = 16
     selection: str = "random"
     seed: int = 0
+    unseen: int = 0
 
 
 @dataclass
@@ -321,6 +325,8 @@ class RunConfig:
         check_seed(self.explain.seed, "explain.seed", uses=2, why="the reference split's samples use seed + 1")
         check_seed(self.variables.seed, "variables.seed")
         need(self.explain.samples >= 1, "explain.samples", f"must be >= 1, got {self.explain.samples}")
+        need(self.explain.unseen == 0 or self.explain.unseen >= 8, "explain.unseen",
+             f"must be 0 (none) or >= 8 (the bootstrap of their H-bar needs 8 or more), got {self.explain.unseen}")
         check_bootstrap_samples(self.explain.samples, self.analysis.n_resamples)
         need(self.explain.selection in ("random", "first"), "explain.selection",
              f"must be random or first, got {self.explain.selection!r}")
@@ -557,7 +563,8 @@ def config_hash(cfg: RunConfig) -> str:
         d.pop(key, None)
     for section, key, default in (("baselines", "trained_on", "reference"), ("baselines", "early_stopping", False),
                                   ("baselines", "null", True), ("analysis", "null_draws", 20),
-                                  ("checkpoints", "refine", False), ("interactions", "tau_mode", "relative")):
+                                  ("checkpoints", "refine", False), ("interactions", "tau_mode", "relative"),
+                                  ("explain", "unseen", 0)):
         if d[section].get(key) == default:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -165,11 +165,18 @@ def select_samples(cfg: RunConfig, ds, usable: Callable[[Any], bool] | None = No
     {'train': 8, 'test': 8}
     """
     e = cfg.explain
-    return {
+    out = {
         split: pick_samples(x, e.samples, seed=e.seed + (split == "test"), selection=e.selection, usable=usable,
                             what="reference (test) split" if split == "test" else "train split")
         for split, x in (("train", ds.x_train), ("test", ds.x_test))
     }
+    if e.unseen:  # evaluation samples nobody trained on (explain.unseen)
+        try:
+            out["unseen"] = pick_samples(ds.x_eval, e.unseen, seed=e.seed + 2, selection=e.selection, usable=usable,
+                                         what="evaluation split")
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("'explain.samples'", "'explain.unseen'")) from exc
+    return out
 
 
 def _take(x, idx):

@@ -73,11 +73,13 @@ def setup_for(cfg: Any, root: Path | None) -> Setup:
     tokenizer = run_tokenizer(cfg, ds, root)
     model = build_model_for(cfg, ds, seed=cfg.training.seed, tokenizer=tokenizer)
     sel = select_samples(cfg, ds, usable=modality.usable(model))
-    x_exp = _take(ds.x_train, sel["train"]) + _take(ds.x_test, sel["test"]) if isinstance(ds.x_train, list) else np.concatenate(
-        [_take(ds.x_train, sel["train"]), _take(ds.x_test, sel["test"])]
-    )
-    y_exp = np.concatenate([ds.y_train[sel["train"]], ds.y_test[sel["test"]]]).astype(np.int64)
-    split_exp = np.array(["train"] * len(sel["train"]) + ["test"] * len(sel["test"]))
+    parts = [("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)]
+    if "unseen" in sel:  # explain.unseen: evaluation samples nobody trained on, last
+        parts.append(("unseen", ds.x_eval, ds.y_eval))
+    xs = [_take(x, sel[name]) for name, x, _ in parts]
+    x_exp = sum(xs, []) if isinstance(ds.x_train, list) else np.concatenate(xs)
+    y_exp = np.concatenate([y[sel[name]] for name, _, y in parts]).astype(np.int64)
+    split_exp = np.array([name for name, _, _ in parts for _ in range(len(sel[name]))])
     # the model is scored on all three splits (training log `split`: train, test = the reference split, eval);
     # "test" last: the progress line below reads the last row of an epoch
     eval_sets = {"train": (ds.x_train, ds.y_train), "eval": (ds.x_eval, ds.y_eval), "test": (ds.x_test, ds.y_test)}

@@ -263,7 +263,7 @@ def write_explained(ctx: Any, cfg: Any, *, threads: int | None = None, tok_input
     arr = np.asarray(x_exp) if not isinstance(x_exp, list) else np.asarray(x_exp, dtype=object).astype(str)
     write_json(ctx.output(VARIABLES), su.var_info)
     atomic_write(ctx.output(SAMPLES), lambda fh: np.savez_compressed(
-        fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel["train"], sel["test"]])))
+        fh, inputs=arr, labels=y_exp, split=split_exp, dataset_index=np.concatenate([sel[k] for k in sel])))
     return {"log": []}
 
 
@@ -462,11 +462,11 @@ def analyse(ctx: Any, cfg: Any, *, root: str, threads: int | None = None, tok_in
                                       read_json(ctx.input(baseline_rel(k, "training_log.json")), fix)))
     out = analyse_run(series, baselines, split=su.split_exp, labels=su.y_exp, settings=cfg.settings, records=records,
                       training=read_json(ctx.input(TRAINING_LOG), fix),
-                      dataset_index=np.concatenate([su.sel["train"], su.sel["test"]]),
+                      dataset_index=np.concatenate([su.sel[k] for k in su.sel]),
                       variables_shared=su.ds.modality not in VARIES_PER_SAMPLE, null_baselines=nulls,
                       null_reason="baselines.null is false: no null baselines were trained",
                       label_flipped=np.concatenate([np.isin(su.sel["train"], su.ds.meta.get("noisy_train_indices", [])),
-                                                    np.zeros(len(su.sel["test"]), dtype=bool)]),
+                                                    np.zeros(su.split_exp.size - len(su.sel["train"]), dtype=bool)]),
                       label_noise=cfg.data.label_noise > 0)
     for w in out.warnings:
         say(f"  warning: {w}")

@@ -65,6 +65,8 @@ class PhaseSummary:
     reason: str | None = None
     stop_reason: str | None = None
     support: str | None = None
+    three_phases: bool | None = None
+    above_null: str | None = None
 
 
 def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
@@ -141,8 +143,15 @@ def summarize_phases(info: Mapping[str, Any] | None) -> PhaseSummary:
     if isinstance(sup, (int, float)) and not isinstance(sup, bool):
         n_res = boot.get("n_resamples") if isinstance(boot, Mapping) else None
         support = (f"{float(sup):.2f}: the share of {n_res or 'the'} bootstrap resamples of the explained samples in which "
-                   "phase 1 ends clearly and phase 3 starts")
+                   "phase 1 ends clearly and phase 3 starts with at least 2 extracted checkpoints between them")
+    three = info.get("three_phases")
+    above = info.get("above_null")
+    above_text = None
+    if isinstance(above, Mapping) and above.get("message"):
+        above_text = str(above["message"])
     return PhaseSummary(
+        three_phases=bool(three) if isinstance(three, bool) else None,
+        above_null=above_text,
         support=support,
         clear=bool(clear) if clear is not None else None,
         boundaries=_compact(boundaries) if boundaries is not None else None,
@@ -286,13 +295,19 @@ def _issue18_rows(info: Mapping[str, Any] | None) -> list[str]:
 
 
 def _verdict_rows(summary: PhaseSummary) -> list[str]:
+    head = ([f'<tr><td class="k">three phases (phase 2 observed)</td><td class="v">{_badge(summary.three_phases)}</td></tr>',
+             f'<tr><td class="k">clear phase-1 peak</td><td class="v">{_badge(summary.clear)}</td></tr>']
+            if summary.three_phases is not None else  # a run made before the phase-2 rule: its clear flag only
+            [f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>'])
     rows = [
-        f'<tr><td class="k">clear three-phase pattern</td><td class="v">{_badge(summary.clear)}</td></tr>',
+        *head,
         *([f'<tr><td class="k">three-phase support</td><td class="v">{_esc(summary.support)}</td></tr>']
           if summary.support is not None else []),
         f'<tr><td class="k">boundaries</td><td class="v">{_esc(summary.boundaries or "not stated")}</td></tr>',
         f'<tr><td class="k">recommendation</td><td class="v">{_esc(summary.recommendation or "not stated")}</td></tr>',
         f'<tr><td class="k">reason</td><td class="v">{_esc(summary.reason or "not stated")}</td></tr>',
+        *([f'<tr><td class="k">verdict above the order-permutation null</td><td class="v">{_esc(summary.above_null)}</td></tr>']
+          if summary.above_null else []),
     ]
     return rows
 

@@ -29,8 +29,8 @@ NULL_LABELS: dict[str, str] = {
 
 #: ``h_bar_summary`` columns giving H-bar above each null (value, low, high of the interval).
 _ABOVE: dict[str, tuple[str, str, str]] = {
-    "order_permutation": ("above_null", "above_null_low", "above_null_high"),
-    "permuted_labels": ("above_null_labels", "above_null_labels_low", "above_null_labels_high"),
+    "order_permutation": ("above_null", "above_null_ci_low", "above_null_ci_high"),
+    "permuted_labels": ("above_null_labels", "above_null_labels_ci_low", "above_null_labels_ci_high"),
 }
 
 
@@ -136,12 +136,14 @@ def chance_html(data: RunData, split: str = "train") -> str:
 
     >>> summary = pd.DataFrame({"checkpoint": [0, 2, 9], "split": "train", "mean": [0.3, 0.6, 0.4],
     ...                         "ci_low": [0.2, 0.5, 0.3], "ci_high": [0.4, 0.7, 0.5], "above_null": [0.0, 0.3, 0.1],
-    ...                         "above_null_low": [-0.1, 0.2, 0.0], "above_null_high": [0.1, 0.4, 0.2]})
+    ...                         "above_null_ci_low": [-0.1, 0.2, 0.0], "above_null_ci_high": [0.1, 0.4, 0.2]})
     >>> null = pd.DataFrame({"checkpoint": [0, 2, 9], "split": "train", "null": "order_permutation",
     ...                      "mean": 0.3, "ci_low": 0.25, "ci_high": 0.35})
     >>> page = chance_html(RunData(run_dir=Path("r"), tables={"h_bar_summary": summary, "h_bar_null": null}))
     >>> "peak, epoch 2" in page, "0.300 [0.250, 0.350]" in page, "+0.300 [0.200, 0.400]" in page
     (True, True, True)
+    >>> "at the peak, epoch 2 +0.300 [0.200, 0.400]: above it" in page
+    True
     >>> chance_html(RunData(run_dir=Path("r")))
     '<p class="unavailable">Chance level unavailable: metrics/h_bar_null.parquet is not in this run: ...</p>'
     """
@@ -186,7 +188,24 @@ def chance_html(data: RunData, split: str = "train") -> str:
             rows.append(("H-bar above it", cells))
     body = "".join(f'<tr><td class="k">{_esc(k)}</td>{"".join(f"<td>{_esc(v)}</td>" for v in vals)}</tr>'
                    for k, vals in rows)
-    return (f'<table class="data chance">{head}{body}</table><p class="sub">Mean over the explained {_esc(split)} '
+    words = []
+    for name in names:
+        value, lo, hi = _ABOVE.get(name, ("", "", ""))
+        if summary is None or value not in summary.columns:
+            continue
+        parts = []
+        for c, label in cols:
+            r = _row_at(summary, c, split=split)
+            if r is None or _num(r.get(value)) is None:
+                continue
+            a, b = _num(r.get(lo)), _num(r.get(hi))
+            where = ("above" if a is not None and a > 0 else "below" if b is not None and b < 0 else
+                     "not distinguishable from")
+            parts.append(f"at the {label} {_fmt(r.get(value), r.get(lo), r.get(hi), signed=True)}: {where} it")
+        if parts:
+            words.append(f"Against the {name.replace('_', '-')} null, the model's H-bar is " + "; ".join(parts) + ".")
+    said = f'<p class="sub">{_esc(" ".join(words))}</p>' if words else ""
+    return (f'<table class="data chance">{head}{body}</table>{said}<p class="sub">Mean over the explained {_esc(split)} '
             "samples with its interval [low, high] (metrics/h_bar_null.parquet; h_bar_summary).</p>")
 
 
@@ -201,7 +220,7 @@ def _spread(stat: Any) -> str:
     if _num(stat.get("sd")) is not None:
         extra.append(f"sd {_num(stat['sd']):.2f}")
     if _num(stat.get("bootstrap_width")) is not None:
-        extra.append(f"mean bootstrap CI width {_num(stat['bootstrap_width']):.2f}")
+        extra.append(f"median within-run bootstrap CI width {_num(stat['bootstrap_width']):.2f}")
     return _esc(text + (f" ({', '.join(extra)})" if extra else ""))
 
 
