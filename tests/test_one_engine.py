@@ -49,9 +49,11 @@ def _replay(run_root, out):
                                           read_json(paths.baseline_log(k))))
     nulls = [model(cfg.baselines.seed + k, paths / baseline_rel(k, "final.pt", null=True)) for k in range(K)] \
         if cfg.baselines.null else None
+    flipped = pd.read_parquet(paths.table("samples"))["label_flipped"]
+    flipped = flipped[tr].astype(bool).to_numpy() if flipped[tr].notna().all() else None
     tracker = Tracker((x[tr], y[tr]), (x[te], y[te]), run_dir=out, masker=su.masker, settings=cfg.settings,
                       baselines=baselines, baseline_records=records, null_baselines=nulls,
-                      dataset_index=(index[tr], index[te]), strict=True)
+                      dataset_index=(index[tr], index[te]), label_flipped=flipped, strict=True)
     log = read_json(paths.training_log)
     prev = -1
     for e in cfg.checkpoint_epochs():

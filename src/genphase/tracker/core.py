@@ -110,6 +110,9 @@ class Tracker:
             them only the ``order_permutation`` null is computed (the tracker trains no null baselines itself).
         dataset_index: ``(train_index, reference_index)``: each explained sample's index in its data
             set (the ``samples`` table; default its position).
+        label_flipped: one bool per training sample, True where its label was flipped (label noise you added):
+            ``samples.parquet`` ``label_flipped``, clean and flipped samples apart in ``h_bar_summary``, and the claim
+            ``fall_on_clean_samples`` (without it the claim says the flips are unknown).
         n_resamples, seed: ``analysis.n_resamples`` (bootstrap resamples of the intervals; 0 skips them)
             and ``analysis.seed`` (also the default masker's cell choice).
         every_n_epochs: how often the integrations measure (``due(epoch)``), >= 1.
@@ -158,6 +161,7 @@ class Tracker:
         baseline_records: Sequence[BaselineRecord] | None = None,
         null_baselines: Sequence[torch.nn.Module] | None = None,
         dataset_index: tuple[Any, Any] | None = None,
+        label_flipped: Any = None,
         every_n_epochs: int = 1,
         tau: float | None = None,
         noise_bound: float | None = None,
@@ -203,6 +207,13 @@ class Tracker:
         self.labels = np.concatenate([y_tr, y_te])
         self.split = np.array(["train"] * len(y_tr) + ["test"] * len(y_te))
         self.dataset_index = _dataset_index(dataset_index, len(y_tr), len(y_te))
+        if label_flipped is not None:
+            flips = np.asarray(label_flipped).reshape(-1)
+            if flips.size != len(y_tr) or flips.dtype != bool:
+                raise InputError(f"label_flipped must be one bool per training sample ({len(y_tr)}), got "
+                                 f"{flips.size} values of dtype {flips.dtype}")
+            label_flipped = np.concatenate([flips, np.zeros(len(y_te), dtype=bool)])
+        self._label_flipped = label_flipped
         self.phase_rule: PhaseRule | None = phase_rule
         self.writer, self.strict = writer, bool(strict)
         self.tokenizer = tokenizer
@@ -415,6 +426,7 @@ class Tracker:
 
         self._series = SeriesAnalysis(baseline_res, split=self.split, labels=self.labels, settings=self.settings,
                                       records=records, dataset_index=self.dataset_index,
+                                      label_flipped=self._label_flipped,
                                       variables_shared=self.modality not in ("text", "pointcloud"),
                                       null_baselines=self._ensure_null_baselines(),
                                       null_reason="no null baselines were given to the Tracker (null_baselines=[...])")
