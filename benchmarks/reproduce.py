@@ -7,11 +7,14 @@
     python benchmarks/reproduce.py --tables-only        # rewrite the tables from the study directories already there
 
 Each part runs ``genphase study`` (resumable: a finished seed is not run again) into ``--out`` (default
-``runs/reproduce``), then rewrites the blocks between ``<!-- BEGIN <name> -->`` and ``<!-- END <name> -->`` in
-docs/reproduction.md. Every block starts with the commit (``git rev-parse --short HEAD``, ``+dirty`` when the tree
-has uncommitted changes) and the command that made it. Prose outside the blocks is not touched.
+``runs/reproduce``), recording the code's commit in ``--out/COMMIT`` (``git rev-parse --short HEAD``, ``+dirty`` when
+the tree has uncommitted changes), then rewrites the blocks between ``<!-- BEGIN <name> -->`` and
+``<!-- END <name> -->`` in docs/reproduction.md. Every block starts with the command and the commit whose code made
+the runs (and the commit that wrote the table, when it differs: ``--tables-only``). Prose outside the blocks is not
+touched.
 
 Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
+``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study),
 ``quick-runs`` (one row per preset and seed), ``quick-summary``, ``history`` (the settings the default had before,
 each run once with the current code: what they show now).
 """
@@ -110,17 +113,16 @@ def run_row(run: Path) -> dict:
         "above_order_peak": at(peak, "above_null"), "above_order_final": at(last, "above_null"),
         "above_labels_peak": at(peak, "above_null_labels"), "above_labels_final": at(last, "above_null_labels"),
         "above_null_verdict": ("three phases" if an.get("three_phases") else "not three phases") +
-                              ("" if an.get("agrees", True) else " (differs)") if an else "–",
+                              ("" if an.get("agrees", True) else " (other boundaries)") if an else "–",
         "phase_count": f"{ph.get('phase_count')} ({_num((ph.get('phase_count_support') or {}).get(str(ph.get('phase_count'))))})",
         "extracted": len((ph.get("refinement") or {}).get("extracted", [])) or None,
-        "minutes": json.loads((run / "manifest.json").read_text())["timings"].get("total_last_invocation", np.nan) / 60,
     }
 
 
 RUN_HEADER = ("| study | seed | verdict (support) | phase 1 ends [95% CI] | phase 3 starts [95% CI] | stop [95% CI] | "
               "peak H-bar [CI] at epoch | final H-bar [CI] | above order null: peak / final | above permuted-labels "
-              "null: peak / final | verdict above the order null | phase count (support) | checkpoints | wall |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+              "null: peak / final | verdict above the order null | phase count (support) | checkpoints |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def run_lines(label: str, study: Path, single: bool = False) -> list[str]:
@@ -133,7 +135,7 @@ def run_lines(label: str, study: Path, single: bool = False) -> list[str]:
         out.append(f"| {label} | {0 if single else run.name.split('_')[1]} | {r['verdict']} ({_num(r['support'])}) | {r['phase1_end']} | "
                    f"{r['phase3_start']} | {r['stop']} | {r['peak']} | {r['final']} | {r['above_order_peak']} / "
                    f"{r['above_order_final']} | {r['above_labels_peak']} / {r['above_labels_final']} | "
-                   f"{r['above_null_verdict']} | {r['phase_count']} | {r['extracted'] or '–'} | {r['minutes']:.1f} min |")
+                   f"{r['above_null_verdict']} | {r['phase_count']} | {r['extracted'] or '–'} |")
     return out
 
 
@@ -157,6 +159,51 @@ def replication_lines(studies: dict[str, Path]) -> list[str]:
         lines.append(f"| {vary} | {r['n_seeds']} | {_num(r['three_phase_share'])} | {cell(bd['phase1_end'])} | "
                      f"{cell(bd['phase3_start'])} | {cell(bd['stop'])} | {_num(r['peak_h_bar_sd'], '{:.3f}')} | "
                      f"{_num(r['final_h_bar_sd'], '{:.3f}')} |")
+    return lines
+
+
+def reanalysed_claims(run: Path) -> pd.DataFrame:
+    """``claims.parquet`` of a finished run, computed by this code's analysis stage (``stages.analyse``) from the
+    run's recorded files: for runs made before the claims existed. Nothing in the run directory is changed."""
+    import tempfile
+
+    from genphase.pipeline.config import load_config
+    from genphase.pipeline.graph import Resources
+    from genphase.pipeline.stages import analyse
+    from genphase.pipeline.worker import NodeContext
+
+    cfg = load_config(str(run / "config.yaml"))
+    man = json.loads((run / "manifest.json").read_text())
+    epochs = sorted({*cfg.checkpoint_epochs(), *man.get("refined", [])})
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = NodeContext("analyse", Resources(), run, Path(tmp) / "out", Path(tmp) / "scratch",
+                          inputs=tuple(man["files"]))
+        out = analyse(ctx, cfg, root=str(run), epochs=epochs, log=lambda line: None)
+    return out["tables"]["claims"]
+
+
+def claims_lines(label: str, study: Path) -> list[str]:
+    """Per seed and claim: the statistic with its interval against its placebo's, and the verdict, at the last
+    checkpoint (per-run claims: their one row). A run without ``claims.parquet`` (made before the claims) is
+    re-analysed from its files by this code (:func:`reanalysed_claims`)."""
+    lines = ["| study | seed | claim | value [95% CI] | placebo [95% CI] | supported | note |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for run in sorted(study.glob("seed_*"), key=lambda p: int(p.name.split("_")[1])):
+        if not (run / "metrics" / "phases.json").is_file():
+            continue
+        path = run / "metrics" / "claims.parquet"
+        t = pd.read_parquet(path) if path.is_file() else reanalysed_claims(run)
+        for claim in dict.fromkeys(t["claim"]):
+            rows = t[t["claim"] == claim]
+            r = rows.iloc[-1] if rows["checkpoint"].isna().all() else rows.loc[rows["checkpoint"].idxmax()]
+
+            def ci(v, lo, hi):
+                return "–" if pd.isna(v) else f"{v:+.3f}" + ("" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}]")
+            where = "" if pd.isna(r["checkpoint"]) else f" (epoch {int(r['checkpoint'])})"
+            sup = "–" if pd.isna(r["supported"]) else ("yes" if bool(r["supported"]) else "no")
+            note = str(r["note"]).replace("|", "/")
+            lines.append(f"| {label} | {run.name.split('_')[1]} | `{claim}`{where} | {ci(r['value'], r['ci_low'], r['ci_high'])} | "
+                         f"{ci(r['placebo'], r['placebo_ci_low'], r['placebo_ci_high'])} | {sup} | {note} |")
     return lines
 
 
@@ -189,9 +236,17 @@ def run_history(out: Path, tables_only: bool) -> list[str]:
     return rows
 
 
-def replace_block(text: str, name: str, body: list[str], command: str) -> str:
-    block = "\n".join([f"<!-- BEGIN {name} -->", f"*Made by `{command}` at commit {commit()}.*", "", *body,
-                       f"<!-- END {name} -->"])
+def runs_commit(out: Path) -> str:
+    """The commit whose code made the runs under ``out`` (``out/COMMIT``, written when they are run)."""
+    path = out / "COMMIT"
+    return path.read_text().strip() if path.is_file() else "unknown (no COMMIT file beside the runs)"
+
+
+def replace_block(text: str, name: str, body: list[str], command: str, made_at: str) -> str:
+    now = commit()
+    stamp = (f"*Made by `{command}` at commit {made_at}.*" if now == made_at else
+             f"*Runs made by `{command}` with the code of commit {made_at}; table written at commit {now}.*")
+    block = "\n".join([f"<!-- BEGIN {name} -->", stamp, "", *body, f"<!-- END {name} -->"])
     pat = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
     if not pat.search(text):
         raise SystemExit(f"docs/reproduction.md has no block {name!r} (<!-- BEGIN {name} --> ... <!-- END {name} -->)")
@@ -206,6 +261,10 @@ def main() -> None:
     args = ap.parse_args()
     text = DOC.read_text()
     cmd = f"python benchmarks/reproduce.py --part {args.part}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.tables_only:
+        (args.out / "COMMIT").write_text(commit() + "\n")
+    made = runs_commit(args.out)
     if args.part in ("all", "default"):
         studies = {v: args.out / f"digits-vary-{v}" for v in VARY}
         if not args.tables_only:
@@ -214,8 +273,13 @@ def main() -> None:
         rows = [RUN_HEADER]
         for v, d in studies.items():
             rows += run_lines(f"digits --vary {v}", d)
-        text = replace_block(text, "default-runs", rows, cmd)
-        text = replace_block(text, "default-replication", replication_lines(studies), cmd)
+        text = replace_block(text, "default-runs", rows, cmd, made)
+        text = replace_block(text, "default-replication", replication_lines(studies), cmd, made)
+        claims = claims_lines("digits --vary all", studies["all"])
+        if not all((r / "metrics" / "claims.parquet").is_file() for r in studies["all"].glob("seed_*")):
+            claims.insert(0, f"*The runs predate `claims.parquet`: the claims were computed from their recorded files by "
+                             f"the analysis stage of commit {commit()} (`reanalysed_claims`).*\n")
+        text = replace_block(text, "default-claims", claims, cmd, made)
     if args.part in ("all", "quick"):
         studies = {p: args.out / f"{p}-quick" for p in QUICK}
         if not args.tables_only:
@@ -224,10 +288,10 @@ def main() -> None:
         rows = [RUN_HEADER]
         for p, d in studies.items():
             rows += run_lines(f"{p} --quick", d)
-        text = replace_block(text, "quick-runs", rows, cmd)
-        text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd)
+        text = replace_block(text, "quick-runs", rows, cmd, made)
+        text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd, made)
     if args.part in ("all", "history"):
-        text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd)
+        text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd, made)
     DOC.write_text(text)
     print(f"rewrote the tables of {DOC}")
 
