@@ -497,7 +497,6 @@ class Tracker:
     # -------------------------------------------------------------------------------- baselines
     def _ensure_baselines(self, device: torch.device) -> tuple[list[Any], list[BaselineRecord]]:
         """The K baselines trained (or loaded, or given), checked against the model, and their interactions."""
-        from ..io import load_interactions, save_interactions
         from ..models._common import seeded
         from ..rundir import read_json, save_torch, write_json
 
@@ -535,37 +534,30 @@ class Tracker:
             models.append(bm)
             records.append(rec)
         self._baseline_models = models
-        res = []
-        for i, bm in enumerate(models):
-            p = self.paths.baseline_interactions(i)
-            if p.exists():
-                res.append(load_interactions(p))
-            else:
-                r = self._extract(bm).interactions
-                save_interactions(r, p)
-                res.append(r)
-        return res, records
+        return [self._interactions_of(bm, self.paths.baseline_interactions(i)) for i, bm in enumerate(models)], records
+
+    def _interactions_of(self, model: Any, path: Path) -> Any:
+        """A fixed model's interactions on the explained samples: read from ``path``, or extracted once and kept there."""
+        from ..io import load_interactions, save_interactions
+
+        if path.exists():
+            return load_interactions(path)
+        res = self._extract(model).interactions
+        save_interactions(res, path)
+        return res
 
     def _ensure_null_baselines(self) -> list[Any] | None:
         """The given null baselines' interactions (extracted once, kept under ``interactions/null_baseline_k.npz``)."""
-        from ..io import load_interactions, save_interactions
         from ..rundir import interactions_rel, null_baseline_name
 
         if self._given_nulls is None:
             return None
-        res = []
         for i, bm in enumerate(self._given_nulls):
             c = self._num_outputs(bm, f"null baseline {i}")
             if c != self._num_classes:
                 raise InputError(f"null baseline {i} produces {c} classes but the model produces {self._num_classes}")
-            p = self.paths / interactions_rel(null_baseline_name(i))
-            if p.exists():
-                res.append(load_interactions(p))
-            else:
-                r = self._extract(bm).interactions
-                save_interactions(r, p)
-                res.append(r)
-        return res
+        return [self._interactions_of(bm, self.paths / interactions_rel(null_baseline_name(i)))
+                for i, bm in enumerate(self._given_nulls)]
 
     # -------------------------------------------------------------------------------- measuring
     def _extract(self, model: Any) -> Any:
