@@ -4,6 +4,7 @@
     python benchmarks/reproduce.py --part default       # the default study: 5 seeds for each --vary
     python benchmarks/reproduce.py --part quick         # every preset's --quick study, 3 seeds
     python benchmarks/reproduce.py --part history       # the earlier defaults of digits, seed 0, with this code
+    python benchmarks/reproduce.py --part sweep         # digits, seeds 0 1 2, --sweep interactions.tau=0.02,0.05,0.1
     python benchmarks/reproduce.py --tables-only        # rewrite the tables from the study directories already there
 
 Each part runs ``genphase study`` (resumable: a finished seed is not run again) into ``--out`` (default
@@ -15,7 +16,8 @@ touched.
 
 Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
 ``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study),
-``quick-runs`` (one row per preset and seed), ``quick-summary``, ``history`` (the settings the default had before,
+``quick-runs`` (one row per preset and seed), ``quick-summary``, ``sweep-tau`` (one row per tau and seed),
+``history`` (the settings the default had before,
 each run once with the current code: what they show now).
 """
 
@@ -207,6 +209,33 @@ def claims_lines(label: str, study: Path) -> list[str]:
     return lines
 
 
+SWEEP = ("digits", (0, 1, 2), "interactions.tau=0.02,0.05,0.1")
+
+
+def sweep_lines(root: Path) -> list[str]:
+    """One row per value and seed of a sweep directory's ``sweep.parquet``: the verdict, the boundaries with their
+    intervals, the stop and its regret, and how many claims were supported / refuted / undecided."""
+    path = root / "sweep.parquet"
+    if not path.is_file():
+        return ["*No sweep.parquet yet.*"]
+    f = pd.read_parquet(path)
+    sup = [c for c in f.columns if c.endswith("_supported")]
+    lines = ["| key = value | seed | three phases (support) | phase 1 ends [95% CI] | phase 3 starts [95% CI] | stop "
+             "[95% CI] | regret: interaction / validation | claims supported / refuted / undecided |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for _, r in f.iterrows():
+        vals = [r[c] for c in sup]
+        yes = sum(v is True or v == 1.0 for v in vals if not pd.isna(v))
+        no = sum(v is False or v == 0.0 for v in vals if not pd.isna(v))
+        lines.append(f"| {r['sweep_key']} = {r['sweep_value']} | {int(r['seed'])} | "
+                     f"{'yes' if r['three_phases'] else 'no'} ({_num(r['three_phase_support'])}) | "
+                     f"{_ci(r['phase1_end'], r['phase1_end_ci_low'], r['phase1_end_ci_high'])} | "
+                     f"{_ci(r['phase3_start'], r['phase3_start_ci_low'], r['phase3_start_ci_high'])} | "
+                     f"{_ci(r['stop_epoch'], r['stop_ci_low'], r['stop_ci_high'])} | "
+                     f"{r['regret']:.3f} / {r['baseline_regret']:.3f} | {yes} / {no} / {len(vals) - yes - no} |")
+    return lines
+
+
 def quick_summary_lines(studies: dict[str, Path]) -> list[str]:
     lines = ["| preset | seeds | three phases | phases 1 and 3 | mean regret: interaction / validation | interaction "
              "minus validation, per seed |", "| --- | --- | --- | --- | --- | --- |"]
@@ -255,7 +284,7 @@ def replace_block(text: str, name: str, body: list[str], command: str, made_at: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("all", "default", "quick", "history"), default="all")
+    ap.add_argument("--part", choices=("all", "default", "quick", "history", "sweep"), default="all")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
     ap.add_argument("--tables-only", action="store_true", help="rewrite the tables without running anything")
     args = ap.parse_args()
@@ -290,6 +319,16 @@ def main() -> None:
             rows += run_lines(f"{p} --quick", d)
         text = replace_block(text, "quick-runs", rows, cmd, made)
         text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd, made)
+    if args.part in ("all", "sweep"):
+        preset, seeds, spec = SWEEP
+        root = args.out / f"sweep-{preset}-{spec.split('=')[0]}"
+        if not args.tables_only:
+            cmd_ = [genphase(), "study", preset, "--seeds", *map(str, seeds), "--sweep", spec, "--out", str(root),
+                    "--no-report"]
+            print("$", " ".join(cmd_[1:]), flush=True)
+            subprocess.run(cmd_, check=True)
+        text = replace_block(text, "sweep-tau", sweep_lines(root), cmd, runs_commit(root.parent)
+                             if not (root / "COMMIT").is_file() else runs_commit(root))
     if args.part in ("all", "history"):
         text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd, made)
     DOC.write_text(text)
