@@ -17,7 +17,8 @@ def test_other_config_in_run_dir_is_refused(tmp_path):
 
     _prepare_dir(RunPaths(tmp_path / "r"), cfg)
     (tmp_path / "r" / "checkpoints").mkdir()  # work has started: the directory is no longer free
-    with pytest.raises(RunDirectoryError, match=r"holds a run of another configuration \(hash [0-9a-f]{16} vs [0-9a-f]{16}\); choose another --out or delete it"):
+    with pytest.raises(RunDirectoryError, match=r"holds a run of another configuration \(hash [0-9a-f]{16} vs [0-9a-f]{16}; "
+                                                 r"differing keys: training.epochs\); choose another --out or delete it"):
         run(load_config("digits", MINI + ["training.epochs=7"]), tmp_path / "r", log=lambda m: None)
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "file.txt").write_text("mine")

@@ -80,7 +80,8 @@ def test_a_ray_run_killed_mid_training_gives_the_local_tables(ray_ex, mini_run, 
     # resumed from the training state it had saved, and the run ended with the local run's files
     point, pid = ray_ex.kill_file.read_text().split()
     assert point == "train:3" and int(pid) != os.getpid()
-    assert "stage 3/5 extract: AND-OR interactions of 7 models, 16 samples x 2^4 masks each" in logs
+    # the model's 4 checkpoints, K = 3 baselines and K = 3 null baselines
+    assert "stage 3/5 extract: AND-OR interactions of 10 models, 16 samples x 2^4 masks each" in logs
     _same_run(mini_run, out)
     # the same directory resumes on the local executor: nothing is redone, the tables stay
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}

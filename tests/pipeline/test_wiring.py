@@ -317,7 +317,12 @@ def test_h_bar_summary_is_the_bootstrap_of_the_h_bar_table(mini_run):
     cfg = yaml.safe_load((mini_run / "config.yaml").read_text())
     h = _table(mini_run, "h_bar")
     summ = _table(mini_run, "h_bar_summary")
-    assert list(summ.columns) == ["checkpoint", "split", "mean", "ci_low", "ci_high", "n_samples", "normalized"]
+    assert list(summ.columns) == ["checkpoint", "split", "mean", "ci_low", "ci_high", "n_samples", "normalized",
+                                  "above_null", "above_null_ci_low", "above_null_ci_high", "above_null_labels",
+                                  "above_null_labels_ci_low", "above_null_labels_ci_high"]
+    # with label noise, the clean and flipped training samples apart (their own bootstrap, tested in test_claims)
+    assert set(summ["split"]) <= {"train", "test", "train_clean", "train_flipped"}
+    summ = summ[summ["split"].isin(["train", "test"])]
     assert len(summ) == len(miniature.EPOCHS) * 2
     R, level = cfg["analysis"]["n_resamples"], cfg["analysis"]["ci_level"]
     rng = np.random.default_rng(cfg["analysis"]["seed"])

@@ -243,6 +243,9 @@ def _load_samples(run_dir: Path, problems: list[str]) -> SampleSet | None:
                 inputs = np.asarray(z["inputs"]) if "inputs" in z.files else None
                 labels = np.asarray(z["labels"]) if "labels" in z.files else None
                 split = np.asarray(z["split"]).astype(str) if "split" in z.files else None
+                if inputs is None and labels is None and split is None:
+                    problems.append(f"explained/samples.npz holds no inputs, labels or split (its arrays: "
+                                    f"{', '.join(z.files) or 'none'}); the sample figures are skipped")
         except (OSError, ValueError, KeyError) as exc:
             problems.append(f"explained/samples.npz could not be read ({exc})")
     else:
