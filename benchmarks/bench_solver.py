@@ -29,7 +29,8 @@ largest iteration count and the number of samples that stopped at the iteration 
 their scale (a nearby checkpoint), solved from zero and warm-started from the first solve.
 --size-rule adds a row "admm-size-rule": the default solver with the median and movement
 corrections of the rho rule switched off (the rule before issue 29), timed in the same run,
-interleaved with "admm".
+interleaved with "admm". With a noise bound, the exact finish then comes only from 16 times
+its first iteration and at the cap (it follows the movement correction before that).
 --csv appends one line per row (n, game, solver, seconds per sample, median and largest
 iteration count, samples at the cap, load) for benchmarks/plot_solver_families.py.
 The machine and its load are printed first: the timings of a shared machine are noisy, so

@@ -29,7 +29,12 @@ class ADMMOptions:
     penalty per sample (docs/solver.md, "Penalty"); a number fixes it for every sample.
     ``check_every``: iterations between certificates (and
     restart tests); ``None`` picks 25, or 50 with a noise bound on the Halpern path, whose
-    solves take thousands of iterations (:func:`check_interval`).
+    solves take thousands of iterations (:func:`check_interval`). ``finish_at`` (noise-bounded
+    problems on the Halpern path): from this iteration on, at the first check and then at twice,
+    four times ... that iteration, a sample the movement correction took gets an exact finish on
+    the support its iterate identifies (:mod:`genphase.solvers.finish`; every open sample from 16
+    times that iteration and at the cap); ``None`` picks
+    :func:`~genphase.solvers.halpern.finish_start` (2,000 from n = 12), 0 turns it off.
 
     >>> ADMMOptions(tol=1e-4).halpern
     True
@@ -49,6 +54,7 @@ class ADMMOptions:
     abs_tol: float = 1e-10
     halpern: bool = True
     iterate_dtype: str | None = None
+    finish_at: int | None = None
 
 
 def check_interval(options: ADMMOptions, noisy: bool, halpern: bool = True) -> int:

@@ -94,7 +94,8 @@ def cold_start_rule() -> str:
     return (
         "cold-start: the optimum the iteration (Halpern-anchored Peaceman-Rachford unless halpern=False) reaches "
         "from its fixed cold start (AND effects and multipliers 0), certified to tol (at n <= 10, a sample still "
-        "open at the iteration cap: HiGHS's optimum); warm_start is not used; the same for a sample alone or in "
+        "open at the iteration cap: HiGHS's optimum; with a noise bound, a sample that the finish on its identified "
+        "support certifies: that restricted LP's optimum); warm_start is not used; the same for a sample alone or in "
         "any batch up to float32 rounding; among tied optima it depends on the solver's options and version "
         "(docs/solver.md, 'The default rule')"
     )
