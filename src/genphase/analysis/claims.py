@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..interactions import AndOrInteractions
 from ..transforms import subset_orders
+from ._common import order_onehot
 from ._stats import bootstrap_weights, percentile_interval, safe_div
 from .generalization import _h_bar
 from .null import _permuted_signs, salient_signs
@@ -96,7 +97,7 @@ def claim_parts(model: AndOrInteractions, baselines: Sequence[AndOrInteractions]
     nb, N = m_eff.shape[0], m_eff.shape[-1]
     n = model.n
     orders = subset_orders(n)
-    onehot = (orders[:, None] == np.arange(1, n + 1)[None, :]).astype(np.float64)  # [2**n, n]
+    onehot = order_onehot(n)  # [2**n, n]
     agree = m_sal[None] & (b_signs == m_sign[None])  # [K, B, 2, N]
     gen_mask = agree.any(0)
     sal_abs = np.where(m_sal, np.abs(m_eff), 0.0)
@@ -228,24 +229,24 @@ def claims_table(
     no_boot = "" if R else "; analysis.n_resamples is 0, so no interval and no verdict"
 
     # ---- removal_closes_gap, per checkpoint
+    one = np.ones((1, split.size))
+
+    def gap(x: np.ndarray, w: np.ndarray) -> np.ndarray:  # resampled mean test loss minus mean training loss [R]
+        return safe_div(w[:, te] @ x[te], w[:, te].sum(1)) - safe_div(w[:, tr] @ x[tr], w[:, tr].sum(1))
     for c in checkpoints:
         p = parts[c]
         D = p.loss_placebo.shape[0]
         Wd = np.stack([np.bincount(rng.integers(0, D, D), minlength=D) for _ in range(W.shape[0])]).astype(float)
-
-        def gap(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-            return safe_div(w[:, te] @ x[te], w[:, te].sum(1)) - safe_div(w[:, tr] @ x[tr], w[:, tr].sum(1))
-        real = gap(p.loss, np.ones((1, split.size)))[0] - gap(p.loss_removed, np.ones((1, split.size)))[0]
-        pl_each = np.array([gap(p.loss, np.ones((1, split.size)))[0] - gap(p.loss_placebo[d], np.ones((1, split.size)))[0]
-                            for d in range(D)])
-        boot_real = gap(p.loss, W) - gap(p.loss_removed, W)
-        boot_pl = np.einsum("rd,rd->r", Wd, np.stack([gap(p.loss, W) - gap(p.loss_placebo[d], W) for d in range(D)], 1)) / D
+        g0, g0_boot = gap(p.loss, one)[0], gap(p.loss, W)  # the gap before any removal
+        real = g0 - gap(p.loss_removed, one)[0]
+        pl_each = np.array([g0 - gap(p.loss_placebo[d], one)[0] for d in range(D)])
+        boot_real = g0_boot - gap(p.loss_removed, W)
+        boot_pl = np.einsum("rd,rd->r", Wd, np.stack([g0_boot - gap(p.loss_placebo[d], W) for d in range(D)], 1)) / D
         ci, pci = _interval(boot_real, level), _interval(boot_pl, level)
         d_train = float(np.mean(p.loss_removed[tr] - p.loss[tr]))
         d_test = float(np.mean(p.loss_removed[te] - p.loss[te]))
         ratio = float(np.nanmedian(p.strength_ratio)) if np.isfinite(p.strength_ratio).any() else float("nan")
-        gap0 = float(np.mean(p.loss[te]) - np.mean(p.loss[tr]))
-        note = (f"gap {gap0:.4f} before removal; removal changes the training loss by {d_train:+.4f} and the test loss by "
+        note = (f"gap {g0:.4f} before removal; removal changes the training loss by {d_train:+.4f} and the test loss by "
                 f"{d_test:+.4f}; placebo: {D} draws of as many random salient interactions of each order (median "
                 f"strength ratio placebo/real {ratio:.2f})" + no_boot)
         rows.append(_row("removal_closes_gap", c, "reduction of the test-minus-train loss gap", real, ci,
@@ -323,11 +324,11 @@ def claims_table(
             rows.append(_row("phase1_low_phase3_high", None, "mean order gained in phase 3 minus in phase 1", np.nan,
                              (np.nan, np.nan), note="no checkpoint step inside phase 1 or after the start of phase 3"))
         else:
-            one = np.ones((1, split.size))[:, tr]
-            value = float((mean_order(gain[in3][:, tr], one) - mean_order(gain[in1][:, tr], one))[0])
+            one_tr = one[:, tr]
+            value = float((mean_order(gain[in3][:, tr], one_tr) - mean_order(gain[in1][:, tr], one_tr))[0])
             boot = mean_order(gain[in3][:, tr], W[:, tr]) - mean_order(gain[in1][:, tr], W[:, tr])
             ci = _interval(boot, level)
-            m1 = float(mean_order(gain[in1][:, tr], one)[0])
+            m1 = float(mean_order(gain[in1][:, tr], one_tr)[0])
             rows.append(_row("phase1_low_phase3_high", None, "mean order of salient strength gained after the start of "
                              "phase 3 minus during phase 1 (training samples)", value, ci,
                              supported=(bool(ci[0] > 0) if R and np.isfinite(ci[0]) else None),

@@ -317,16 +317,17 @@ class SeriesAnalysis:
                                                  **sal, eligible=self.eligible)
         self._per_checkpoint[int(checkpoint)] = tables
         a = self.settings.analysis
-        parts = claim_parts(_flatten(interactions), self.baselines, **sal, draws=a.null_draws or PLACEBO_DRAWS,
-                            seed=a.seed, eligible=self.eligible)
-        self._parts[int(checkpoint)] = parts
-        self._null[int(checkpoint)] = self._null_samples(int(checkpoint), interactions, parts)
-
-    def _null_samples(self, checkpoint: int, interactions: AndOrInteractions, parts: ClaimParts) -> pd.DataFrame:
-        """Per-sample H-bar of this checkpoint under each null (the long frame of :data:`NULL_SAMPLE_COLUMNS`); the
-        order-permutation null is ``parts.null_all`` (the same permutations as the claims' placebos)."""
-        sal, a = self.settings.interactions.salience, self.settings.analysis
         model = _flatten(interactions)
+        parts = claim_parts(model, self.baselines, **sal, draws=a.null_draws or PLACEBO_DRAWS, seed=a.seed,
+                            eligible=self.eligible)
+        self._parts[int(checkpoint)] = parts
+        self._null[int(checkpoint)] = self._null_samples(int(checkpoint), model, parts)
+
+    def _null_samples(self, checkpoint: int, model: AndOrInteractions, parts: ClaimParts) -> pd.DataFrame:
+        """Per-sample H-bar of this checkpoint (``model``: its interactions, flat over samples) under each null (the
+        long frame of :data:`NULL_SAMPLE_COLUMNS`); the order-permutation null is ``parts.null_all`` (the same
+        permutations as the claims' placebos)."""
+        sal, a = self.settings.interactions.salience, self.settings.analysis
         frames = []
         B = self.split.size
 
@@ -395,13 +396,14 @@ class SeriesAnalysis:
         tables["phases"] = report.to_frame()
         count = count_phases(tables["h_bar"], split="train", n_resamples=a.n_resamples, seed=a.seed)
         warnings_ = baseline_warnings(tables["baselines"], tables["training"])
-        nulls = self._null_tables(tables, model_rows, not_computed)
+        frames = [f for f in (self._null[c] for c in self.checkpoints) if len(f)]
+        null_samples = pd.concat(frames, ignore_index=True) if frames else None
+        nulls = self._null_tables(tables, model_rows, not_computed, null_samples)
         if "h_bar_summary" in tables and self.label_noise and self.label_flipped is not None:
             tables["h_bar_summary"] = self._clean_and_flipped(tables["h_bar"], tables["h_bar_summary"])
-        frames = [f for f in (self._null[c] for c in self.checkpoints) if len(f)]
-        verdict = {**report.to_dict()}
+        verdict = report.to_dict()
         tables["claims"] = claims_table(self._parts, split=self.split, phases=verdict, h_bar=tables["h_bar"],
-                                        null_samples=pd.concat(frames, ignore_index=True) if frames else None,
+                                        null_samples=null_samples,
                                         label_flipped=self.label_flipped, label_noise=self.label_noise,
                                         n_resamples=a.n_resamples, level=a.ci_level, seed=a.seed)
         if nulls["above_null"] is not None:
@@ -411,7 +413,7 @@ class SeriesAnalysis:
             v["agrees"] = bool(same)
             v["message"] = ("the same verdict as on the raw curve: " if same else
                             "NOT the verdict of the raw curve: ") + v["message"]
-        phases = {**report.to_dict(), **count.to_dict(), "baselines_trained_on": b.trained_on,
+        phases = {**verdict, **count.to_dict(), "baselines_trained_on": b.trained_on,
                   "baseline_warnings": warnings_, "not_computed": not_computed, **nulls}
         return RunAnalysis(tables=tables, phases=phases, report=report, count=count, warnings=warnings_)
 
@@ -430,13 +432,13 @@ class SeriesAnalysis:
         return pd.concat([summary, extra], ignore_index=True).sort_values(["checkpoint", "split"], kind="stable") \
             .reset_index(drop=True)
 
-    def _null_tables(self, tables: dict[str, pd.DataFrame], model_rows: pd.DataFrame,
-                     not_computed: dict[str, str]) -> dict[str, Any]:
+    def _null_tables(self, tables: dict[str, pd.DataFrame], model_rows: pd.DataFrame, not_computed: dict[str, str],
+                     null_samples: pd.DataFrame | None) -> dict[str, Any]:
         """``h_bar_null`` and the ``above_null*`` columns of ``h_bar_summary`` (in ``tables``), and the
-        ``phases.json`` entries ``nulls`` and ``above_null`` (the phase rules on H-bar minus the order null)."""
+        ``phases.json`` entries ``nulls`` and ``above_null`` (the phase rules on H-bar minus the order null), from
+        the per-sample null frame of every checkpoint (None: no null computed)."""
         a = self.settings.analysis
-        frames = [f for f in (self._null[c] for c in self.checkpoints) if len(f)]
-        samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["null"])
+        samples = null_samples if null_samples is not None else pd.DataFrame(columns=["null"])
         have = set(samples["null"].astype(str))
         info: dict[str, Any] = {
             "order_permutation": ({"draws": a.null_draws, "seed": a.seed} if "order_permutation" in have else
