@@ -114,3 +114,35 @@ def test_h_bar_grows_with_k_averages_every_single_baseline():
     hand = [gp.analysis.generalization_power(model, [b], tau=0.0).h_bar() for b in bases]
     np.testing.assert_allclose(parts.h_single, np.stack(hand), atol=1e-12)
     np.testing.assert_allclose(parts.h_all, 1.0, atol=1e-12)
+
+
+def test_a_checkpoint_with_nothing_salient_decides_nothing_and_says_why():
+    """An absolute tau above every effect of an early checkpoint (as with ``interactions.tau_mode=absolute``): there
+    is nothing to remove and no H-bar, so every per-checkpoint claim is undecided (null) with the reason, no numpy
+    warning escapes, and the fall on clean samples is measured from the later peak where the samples have an H-bar."""
+    import warnings
+
+    model, bases, split = _series(with_placebo_pool=True)
+    tiny = gp.AndOrInteractions.from_effects(np.asarray(model.and_effects) * 1e-3, np.asarray(model.or_effects) * 1e-3,
+                                             np.full(2 * B, -1.0))
+    parts = {0: claim_parts(tiny, bases, absolute=0.1, draws=5), 1: claim_parts(model, bases, absolute=0.1, draws=5)}
+    flipped = np.zeros(2 * B, dtype=bool)
+    flipped[:4] = True
+    hb = pd.DataFrame({"checkpoint": np.repeat([0, 1, 2], 2 * B), "sample": np.tile(np.arange(2 * B), 3),
+                       "split": np.tile(split, 3), "h_bar": np.r_[np.full(2 * B, np.nan), np.full(2 * B, 0.9),
+                                                                   np.full(2 * B, 0.4)]})
+    hb.loc[0, "h_bar"] = 1.0  # one sample with an H-bar at checkpoint 0: its mean (1.0) is no peak
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = claims_table(parts, split=split, phases={"boundaries": {}}, h_bar=hb, n_resamples=50,
+                         label_flipped=flipped, label_noise=True)
+    early = t[t["checkpoint"] == 0].set_index("claim")
+    assert pd.isna(early.loc["removal_closes_gap", "supported"])
+    assert "nothing to remove" in early.loc["removal_closes_gap", "note"]
+    for claim in ("higher_orders_generalize_less", "h_bar_grows_with_k"):
+        assert pd.isna(early.loc[claim, "supported"]) and "no training sample has a salient" in early.loc[claim, "note"]
+    later = t[t["checkpoint"] == 1].set_index("claim")
+    assert "nothing to remove" not in later.loc["removal_closes_gap", "note"]
+    fall = t[t["claim"] == "fall_on_clean_samples"].iloc[0]
+    assert abs(fall["value"] - 0.5) < 1e-12 and "from epoch 1" in fall["note"]
+    assert "at least half the clean training samples" in fall["note"]

@@ -28,7 +28,7 @@ import pandas as pd
 from ..interactions import AndOrInteractions
 from ..transforms import subset_orders
 from ._common import order_onehot
-from ._stats import bootstrap_weights, percentile_interval, safe_div
+from ._stats import bootstrap_weights, nan_mean, percentile_interval, safe_div
 from .generalization import _h_bar
 from .null import _permuted_signs, salient_signs
 from .removal import neg_log_sigmoid
@@ -146,6 +146,9 @@ def claim_parts(model: AndOrInteractions, baselines: Sequence[AndOrInteractions]
 
 
 # ---------------------------------------------------------------------------------------------- the table
+
+_NO_SALIENT = ("no training sample has a salient interaction at this checkpoint (with an absolute tau, early checkpoints "
+               "may have none); ")
 def _interval(boot: np.ndarray, level: float) -> tuple[float, float]:
     ok = boot[np.isfinite(boot)]
     if ok.size < 2:
@@ -168,6 +171,11 @@ def _beyond(ci: tuple[float, float], pci: tuple[float, float], direction: int) -
     if not all(np.isfinite(v) for v in (*ci, *pci)):
         return None
     return bool(ci[0] > pci[1]) if direction > 0 else bool(ci[1] < pci[0])
+
+
+def _mean(x: np.ndarray) -> float:
+    """The mean of the finite entries of ``x`` as a float (NaN, without a warning, when there are none)."""
+    return float(nan_mean(np.ravel(x)))
 
 
 def _wmean(W: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -249,8 +257,12 @@ def claims_table(
         note = (f"gap {g0:.4f} before removal; removal changes the training loss by {d_train:+.4f} and the test loss by "
                 f"{d_test:+.4f}; placebo: {D} draws of as many random salient interactions of each order (median "
                 f"strength ratio placebo/real {ratio:.2f})" + no_boot)
+        removed_any = bool(np.isfinite(p.strength_ratio).any())  # NaN ratio: that sample had nothing to remove
+        if not removed_any:
+            note = ("no salient non-generalizable interaction on any explained sample at this checkpoint, so there is "
+                    "nothing to remove and nothing to decide; " + note)
         rows.append(_row("removal_closes_gap", c, "reduction of the test-minus-train loss gap", real, ci,
-                         float(np.mean(pl_each)), pci, _beyond(ci, pci, +1) if R else None, note))
+                         float(np.mean(pl_each)), pci, _beyond(ci, pci, +1) if R and removed_any else None, note))
 
     # ---- higher_orders_generalize_less, per checkpoint (training samples)
     for c in checkpoints:
@@ -264,8 +276,8 @@ def claims_table(
         ci, pci = _interval(boot, level), _interval(boot_n, level)
         rows.append(_row("higher_orders_generalize_less", c, "slope of the generalizable share of salient strength "
                          "against order (training samples)", value, ci, placebo, pci, _beyond(ci, pci, -1) if R else None,
-                         "placebo: the same slope against the order-permuted baselines (low orders agree with any "
-                         "baseline more often)" + no_boot))
+                         ("" if np.isfinite(value) else _NO_SALIENT) + "placebo: the same slope against the "
+                         "order-permuted baselines (low orders agree with any baseline more often)" + no_boot))
 
     # ---- h_bar_grows_with_k, per checkpoint (training samples)
     for c in checkpoints:
@@ -279,11 +291,12 @@ def claims_table(
         ndiff = (p.null_all - p.null_single.mean(1)).mean(0)
         ci = _interval(_wmean(W[:, tr], diff[tr]), level)
         pci = _interval(_wmean(W[:, tr], ndiff[tr]), level)
+        value = _mean(diff[tr])
         rows.append(_row("h_bar_grows_with_k", c, "H-bar with all K baselines minus the mean over the K single "
-                         "baselines (training samples)", float(np.nanmean(diff[tr])), ci, float(np.nanmean(ndiff[tr])),
+                         "baselines (training samples)", value, ci, _mean(ndiff[tr]),
                          pci, _beyond(ci, pci, +1) if R else None,
-                         f"k = 1 averaged over all {K} single baselines; placebo: the same against the order-permuted "
-                         "baselines" + no_boot))
+                         ("" if np.isfinite(value) else _NO_SALIENT) + f"k = 1 averaged over all {K} single baselines; "
+                         "placebo: the same against the order-permuted baselines" + no_boot))
 
     b = phases.get("boundaries") or {}
     bci = phases.get("boundaries_ci") or {}
@@ -349,25 +362,35 @@ def claims_table(
         hb = h_bar[h_bar["split"].astype(str) == "train"]
         wide = hb.pivot_table(index="sample", columns="checkpoint", values="h_bar", aggfunc="mean", dropna=False)
         wide = wide.reindex(index=np.arange(split.size))
-        mean_all = np.nanmean(wide.to_numpy(float), axis=0)
-        peak = p1 if p1 is not None else int(wide.columns[int(np.nanargmax(mean_all))])
+        vals = wide.to_numpy(float)
+        # the peak: the highest mean H-bar among checkpoints where at least half the clean training samples have an
+        # H-bar (a mean over the few samples with a salient interaction, as early on with an absolute tau, is no peak)
+        defined = np.isfinite(vals[clean]).mean(0) if clean.any() else np.zeros(vals.shape[1])
+        cand = defined >= 0.5 if (defined >= 0.5).any() else defined > 0
+        mean_all = np.where(cand, nan_mean(vals, 0), np.nan)
+        peak = p1 if p1 is not None else (int(wide.columns[int(np.nanargmax(mean_all))]) if np.isfinite(mean_all).any()
+                                          else int(wide.columns[0]))
         last = int(wide.columns[-1])
         fall = wide[peak].to_numpy(float) - wide[last].to_numpy(float)
+        n_both = int(np.isfinite(fall[clean]).sum())
+        among = "" if cand.all() else " where at least half the clean training samples have one"
         if null_samples is not None and len(null_samples):
             o = null_samples[null_samples["null"] == "order_permutation"].groupby(["checkpoint", "sample"])["h_bar"].mean()
             nfall = (o.xs(peak).reindex(np.arange(split.size)).to_numpy(float)
                      - o.xs(last).reindex(np.arange(split.size)).to_numpy(float))
             pci = _interval(_wmean(W[:, clean], nfall[clean]), level)
-            placebo = float(np.nanmean(nfall[clean]))
+            placebo = _mean(nfall[clean])
         else:
             pci, placebo = (np.nan, np.nan), None
         ci = _interval(_wmean(W[:, clean], fall[clean]), level)
         flipped = tr & np.asarray(label_flipped, dtype=bool)
-        rows.append(_row("fall_on_clean_samples", None, stat, float(np.nanmean(fall[clean])), ci, placebo, pci,
+        rows.append(_row("fall_on_clean_samples", None, stat, _mean(fall[clean]), ci, placebo, pci,
                          _beyond(ci, pci, +1) if R else None,
-                         f"from epoch {peak} (the {'end of phase 1' if p1 is not None else 'highest mean H-bar'}) to "
-                         f"{last}; {int(clean.sum())} clean and {int(flipped.sum())} flipped training samples, whose fall "
-                         f"is {float(np.nanmean(fall[flipped])) if flipped.any() else float('nan'):.3f}; placebo: the "
+                         ("" if n_both else f"no clean training sample has an H-bar (a salient interaction) at both "
+                          f"epoch {peak} and epoch {last}; ") +
+                         f"from epoch {peak} (the {'end of phase 1' if p1 is not None else 'highest mean H-bar' + among}) to "
+                         f"{last}; {int(clean.sum())} clean training samples ({n_both} with an H-bar at both) and "
+                         f"{int(flipped.sum())} flipped ones, whose fall is {_mean(fall[flipped]):.3f}; placebo: the "
                          "fall of the order-permutation null on the same samples" + no_boot))
     out = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
     out["checkpoint"] = out["checkpoint"].astype("Int64")
