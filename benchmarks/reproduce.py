@@ -4,7 +4,8 @@
     python benchmarks/reproduce.py --part default       # the default study: 5 seeds for each --vary
     python benchmarks/reproduce.py --part quick         # every preset's --quick study, 3 seeds
     python benchmarks/reproduce.py --part history       # the earlier defaults of digits, seed 0, with this code
-    python benchmarks/reproduce.py --part sweep         # digits, seeds 0 1 2, --sweep interactions.tau=0.02,0.05,0.1
+    python benchmarks/reproduce.py --part sweep         # digits, seeds 0 1 2: tau (relative, absolute), n, K, ties
+    python benchmarks/reproduce.py --part sweep --sweeps sweep-n   # one of them
     python benchmarks/reproduce.py --tables-only        # rewrite the tables from the study directories already there
 
 Each part runs ``genphase study`` (resumable: a finished seed is not run again) into ``--out`` (default
@@ -16,7 +17,9 @@ touched.
 
 Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
 ``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study),
-``quick-runs`` (one row per preset and seed), ``quick-summary``, ``sweep-tau`` (one row per tau and seed),
+``quick-runs`` (one row per preset and seed), ``quick-summary``, ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
+``sweep-k``, ``sweep-ties`` (one row per value and seed of each sweep of :data:`SWEEPS`; a sweep's runs record their
+commit in its own ``COMMIT``), ``sweep-summary`` (one row per swept value, over its seeds),
 ``history`` (the settings the default had before,
 each run once with the current code: what they show now).
 """
@@ -209,7 +212,22 @@ def claims_lines(label: str, study: Path) -> list[str]:
     return lines
 
 
-SWEEP = ("digits", (0, 1, 2), "interactions.tau=0.02,0.05,0.1")
+#: The sensitivity sweeps of the default (digits, seeds 0 1 2): block name -> (directory under --out, --sweep, overrides).
+#: The absolute thresholds are in log-odds: 0.01 is about the relative default's threshold (0.05 x each sample's
+#: largest effect) at the phase boundaries of the default run (epochs 4-9), 0.03 at epoch 36, 0.1 above the
+#: baselines' (0.07-0.08); before epoch 3 no effect of the model reaches 0.01.
+SWEEP_SEEDS = (0, 1, 2)
+SWEEPS = {
+    "sweep-tau": ("sweep-tau", "interactions.tau=0.02,0.05,0.1", ()),
+    "sweep-tau-absolute": ("sweep-tau-absolute", "interactions.tau=0.01,0.03,0.1", ("interactions.tau_mode=absolute",)),
+    "sweep-n": ("sweep-n", "variables.n=8,10,12", ()),
+    "sweep-k": ("sweep-k", "baselines.k=1,3,5", ()),
+    "sweep-ties": ("sweep-ties", "interactions.ties=cold-start,least-norm", ()),
+}
+#: Short names of the claims (columns ``<claim>_supported`` of sweep.parquet) for the summary.
+CLAIM_SHORT = {"removal_closes_gap": "removal", "higher_orders_generalize_less": "orders",
+               "h_bar_grows_with_k": "k", "two_phase_turn_aligns_with_gap": "turn/gap",
+               "phase1_low_phase3_high": "phase orders", "fall_on_clean_samples": "clean fall"}
 
 
 def sweep_lines(root: Path) -> list[str]:
@@ -233,6 +251,38 @@ def sweep_lines(root: Path) -> list[str]:
                      f"{_ci(r['phase3_start'], r['phase3_start_ci_low'], r['phase3_start_ci_high'])} | "
                      f"{_ci(r['stop_epoch'], r['stop_ci_low'], r['stop_ci_high'])} | "
                      f"{r['regret']:.3f} / {r['baseline_regret']:.3f} | {yes} / {no} / {len(vals) - yes - no} |")
+    return lines
+
+
+def sweep_summary_lines(roots: dict[str, Path]) -> list[str]:
+    """One row per swept key and value, over its seeds: how many runs have three phases, and phases 1 and 3; the
+    boundaries and the stop as median (min-max); the mean regrets; per claim, in how many seeds it is supported
+    (yes / no / undecided at the last checkpoint). Reading down one key's rows says whether the value moves the
+    verdict."""
+    lines = ["| key = value | seeds | three phases | phases 1 and 3 | phase 1 ends | phase 3 starts | stop | mean regret: "
+             "interaction / validation | " + " | ".join(f"{v} (yes/no/–)" for v in CLAIM_SHORT.values()) + " |",
+             "| --- " * (8 + len(CLAIM_SHORT)) + "|"]
+
+    def spread(x: pd.Series) -> str:
+        v = pd.to_numeric(x, errors="coerce").dropna()
+        return "–" if v.empty else f"{v.median():g} ({v.min():g}-{v.max():g})" + (
+            "" if len(v) == len(x) else f", found in {len(v)}")
+    for root in roots.values():
+        path = root / "sweep.parquet"
+        if not path.is_file():
+            continue
+        f = pd.read_parquet(path)
+        for value, g in f.groupby("sweep_value", sort=False):
+            both = int((g["phase1_end"].notna() & g["phase3_start"].notna()).sum())
+            cells = []
+            for claim in CLAIM_SHORT:
+                col = g.get(f"{claim}_supported")
+                vals = [] if col is None else [None if pd.isna(v) else bool(v) for v in col]
+                cells.append(f"{vals.count(True)}/{vals.count(False)}/{vals.count(None)}")
+            lines.append(f"| {g['sweep_key'].iloc[0]} = {value} | {len(g)} | {int(g['three_phases'].sum())} of {len(g)} | "
+                         f"{both} of {len(g)} | {spread(g['phase1_end'])} | {spread(g['phase3_start'])} | "
+                         f"{spread(g['stop_epoch'])} | {g['regret'].mean():.3f} / {g['baseline_regret'].mean():.3f} | "
+                         + " | ".join(cells) + " |")
     return lines
 
 
@@ -287,6 +337,8 @@ def main() -> None:
     ap.add_argument("--part", choices=("all", "default", "quick", "history", "sweep"), default="all")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
     ap.add_argument("--tables-only", action="store_true", help="rewrite the tables without running anything")
+    ap.add_argument("--sweeps", nargs="+", choices=tuple(SWEEPS), default=tuple(SWEEPS),
+                    help="with --part sweep: which sweeps to run (every table is rewritten from what is there)")
     args = ap.parse_args()
     text = DOC.read_text()
     cmd = f"python benchmarks/reproduce.py --part {args.part}"
@@ -320,15 +372,20 @@ def main() -> None:
         text = replace_block(text, "quick-runs", rows, cmd, made)
         text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd, made)
     if args.part in ("all", "sweep"):
-        preset, seeds, spec = SWEEP
-        root = args.out / f"sweep-{preset}-{spec.split('=')[0]}"
-        if not args.tables_only:
-            cmd_ = [genphase(), "study", preset, "--seeds", *map(str, seeds), "--sweep", spec, "--out", str(root),
-                    "--no-report"]
-            print("$", " ".join(cmd_[1:]), flush=True)
-            subprocess.run(cmd_, check=True)
-        text = replace_block(text, "sweep-tau", sweep_lines(root), cmd, runs_commit(root.parent)
-                             if not (root / "COMMIT").is_file() else runs_commit(root))
+        roots = {}
+        for block, (name, spec, overrides) in SWEEPS.items():
+            root = roots[block] = args.out / name
+            if not args.tables_only and block in args.sweeps:
+                cmd_ = [genphase(), "study", "digits", "--seeds", *map(str, SWEEP_SEEDS), "--sweep", spec, *overrides,
+                        "--out", str(root), "--no-report"]
+                print("$", " ".join(cmd_[1:]), flush=True)
+                subprocess.run(cmd_, check=True)
+                (root / "COMMIT").write_text(commit() + "\n")
+            text = replace_block(text, block, sweep_lines(root), f"{cmd} --sweeps {block}",
+                                 runs_commit(root if (root / "COMMIT").is_file() else root.parent))
+        commits = ", ".join(f"{runs_commit(r if (r / 'COMMIT').is_file() else r.parent)} ({b})" for b, r in roots.items()
+                            if (r / "sweep.parquet").is_file())
+        text = replace_block(text, "sweep-summary", sweep_summary_lines(roots), cmd, commits or made)
     if args.part in ("all", "history"):
         text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd, made)
     DOC.write_text(text)
