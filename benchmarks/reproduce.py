@@ -17,7 +17,8 @@ touched.
 
 Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
 ``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study),
-``quick-runs`` (one row per preset and seed), ``quick-summary``, ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
+``quick-runs`` (one row per preset and seed), ``quick-summary``, ``quick-claims`` (per preset, each claim's
+verdicts over its seeds), ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
 ``sweep-k``, ``sweep-ties`` (one row per value and seed of each sweep of :data:`SWEEPS`; a sweep's runs record their
 commit in its own ``COMMIT``), ``sweep-summary`` (one row per swept value, over its seeds),
 ``history`` (the settings the default had before,
@@ -254,6 +255,30 @@ def sweep_lines(root: Path) -> list[str]:
     return lines
 
 
+def claim_cells(rows: pd.DataFrame) -> list[str]:
+    """Per claim of :data:`CLAIM_SHORT`: in how many of ``rows`` (runs: study.parquet rows, last checkpoint) it is
+    supported / refuted / undecided, as ``yes/no/undecided``."""
+    cells = []
+    for claim in CLAIM_SHORT:
+        col = rows.get(f"{claim}_supported")
+        vals = [] if col is None else [None if pd.isna(v) else bool(v) for v in col]
+        cells.append(f"{vals.count(True)}/{vals.count(False)}/{vals.count(None)}")
+    return cells
+
+
+def quick_claims_lines(studies: dict[str, Path]) -> list[str]:
+    """One row per quick preset: per claim, in how many seeds it is supported / refuted / undecided at the last
+    checkpoint (the per-seed values and notes are in each run's ``metrics/claims.parquet``)."""
+    lines = ["| preset | seeds | " + " | ".join(f"{v} (yes/no/–)" for v in CLAIM_SHORT.values()) + " |",
+             "| --- " * (2 + len(CLAIM_SHORT)) + "|"]
+    for preset, study in studies.items():
+        path = study / "study.parquet"
+        if path.is_file():
+            f = pd.read_parquet(path)
+            lines.append(f"| {preset} --quick | {len(f)} | " + " | ".join(claim_cells(f)) + " |")
+    return lines
+
+
 def sweep_summary_lines(roots: dict[str, Path]) -> list[str]:
     """One row per swept key and value, over its seeds: how many runs have three phases, and phases 1 and 3; the
     boundaries and the stop as median (min-max); the mean regrets; per claim, in how many seeds it is supported
@@ -274,11 +299,7 @@ def sweep_summary_lines(roots: dict[str, Path]) -> list[str]:
         f = pd.read_parquet(path)
         for value, g in f.groupby("sweep_value", sort=False):
             both = int((g["phase1_end"].notna() & g["phase3_start"].notna()).sum())
-            cells = []
-            for claim in CLAIM_SHORT:
-                col = g.get(f"{claim}_supported")
-                vals = [] if col is None else [None if pd.isna(v) else bool(v) for v in col]
-                cells.append(f"{vals.count(True)}/{vals.count(False)}/{vals.count(None)}")
+            cells = claim_cells(g)
             lines.append(f"| {g['sweep_key'].iloc[0]} = {value} | {len(g)} | {int(g['three_phases'].sum())} of {len(g)} | "
                          f"{both} of {len(g)} | {spread(g['phase1_end'])} | {spread(g['phase3_start'])} | "
                          f"{spread(g['stop_epoch'])} | {g['regret'].mean():.3f} / {g['baseline_regret'].mean():.3f} | "
@@ -371,6 +392,7 @@ def main() -> None:
             rows += run_lines(f"{p} --quick", d)
         text = replace_block(text, "quick-runs", rows, cmd, made)
         text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd, made)
+        text = replace_block(text, "quick-claims", quick_claims_lines(studies), cmd, made)
     if args.part in ("all", "sweep"):
         roots = {}
         for block, (name, spec, overrides) in SWEEPS.items():
