@@ -146,3 +146,20 @@ def test_a_checkpoint_with_nothing_salient_decides_nothing_and_says_why():
     fall = t[t["claim"] == "fall_on_clean_samples"].iloc[0]
     assert abs(fall["value"] - 0.5) < 1e-12 and "from epoch 1" in fall["note"]
     assert "at least half the clean training samples" in fall["note"]
+
+
+def test_thin_checkpoints_are_named_with_the_boundary_that_lies_at_one():
+    """Coverage: a checkpoint where only 2 of 8 training samples have an H-bar is listed and warned about, with the
+    end of phase 1 that lies at it; a fully covered series gives no warning."""
+    from genphase.analysis import coverage_warnings
+
+    h = np.full((3, 8), 0.5)
+    h[0, 2:] = np.nan  # 2 of 8 samples with a salient interaction at checkpoint 0
+    h[1, 7] = np.nan   # 7 of 8: covered
+    hb = pd.DataFrame({"checkpoint": np.repeat([0, 5, 9], 8), "sample": np.tile(np.arange(8), 3), "split": "train",
+                       "h_bar": h.ravel()})
+    test_rows = hb.assign(split="test", h_bar=np.nan)  # reference samples never count
+    cov, warn = coverage_warnings(pd.concat([hb, test_rows]), {"boundaries": {"phase1_end": 0, "phase3_start": 9}})
+    assert cov["of"] == 8 and cov["thin"] == [{"checkpoint": 0, "n_samples": 2}]
+    assert len(warn) == 1 and "0 (2)" in warn[0] and "phase1 end (epoch 0)" in warn[0] and "phase3" not in warn[0]
+    assert coverage_warnings(hb[hb["checkpoint"] > 0])[1] == []

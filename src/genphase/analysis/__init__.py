@@ -45,6 +45,7 @@ from .engine import (
     analyse_run,
     baseline_warnings,
     baselines_table,
+    coverage_warnings,
     eligibility,
     samples_table,
     training_table,
@@ -136,7 +137,7 @@ __all__ = [
     "concat_checkpoints",
     # the engine (one for `genphase run` and the Tracker)
     "analyse_run", "SeriesAnalysis", "RunAnalysis", "BaselineRecord", "eligibility", "training_table",
-    "samples_table", "baselines_table", "baseline_warnings", "TRAINING_COLUMNS", "SAMPLES_COLUMNS",
+    "samples_table", "baselines_table", "baseline_warnings", "coverage_warnings", "TRAINING_COLUMNS", "SAMPLES_COLUMNS",
     "BASELINES_COLUMNS", "BASELINE_ACCURACY_GAP",
     # cross-fitting (baselines on parts of the training split)
     "CrossfitDesign", "crossfit_design", "check_eligible",

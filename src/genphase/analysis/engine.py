@@ -46,12 +46,14 @@ __all__ = [
     "eligibility",
     "baselines_table",
     "baseline_warnings",
+    "coverage_warnings",
     "training_table",
     "samples_table",
     "TRAINING_COLUMNS",
     "SAMPLES_COLUMNS",
     "BASELINES_COLUMNS",
     "BASELINE_ACCURACY_GAP",
+    "MIN_COVERAGE",
 ]
 
 #: Columns of ``metrics/training.parquet``: the training logs of the model and of every baseline.
@@ -65,6 +67,9 @@ BASELINES_COLUMNS: tuple[str, ...] = ("baseline", "trained_on", "n_train", "epoc
 #: gets a warning (logged, listed in ``phases.json`` ``baseline_warnings``, shown in the report): its interactions
 #: may be a poor stand-in for "what a generalizing network encodes".
 BASELINE_ACCURACY_GAP = 0.15
+#: A checkpoint whose H-bar is defined (some interaction salient) on fewer than this share of the explained training
+#: samples gets a warning (``phases.json`` ``coverage``): its mean H-bar describes those few samples only.
+MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,12 +226,48 @@ def baseline_warnings(baselines: pd.DataFrame, training: pd.DataFrame, gap: floa
     return out
 
 
+def coverage_warnings(h_bar: pd.DataFrame, verdict: Mapping[str, Any] | None = None,
+                      min_share: float = MIN_COVERAGE) -> tuple[dict[str, Any], list[str]]:
+    """Checkpoints where H-bar is defined on fewer than ``min_share`` of the explained training samples (the others
+    have no salient interaction there, as early in training with ``interactions.tau_mode=absolute``): the mean
+    H-bar of such a checkpoint, and a peak or boundary found at it, describes a few samples only.
+
+    Returns ``phases.json``'s ``coverage`` (``of``: training samples; ``thin``: ``[{checkpoint, n_samples}]``;
+    ``min_share``) and the warnings (none when every checkpoint is covered). ``verdict``: the phases mapping, to say
+    when the end of phase 1 or the start of phase 3 lies at a thin checkpoint.
+
+    >>> hb = pd.DataFrame({"checkpoint": [0, 0, 0, 1, 1, 1], "sample": [0, 1, 2] * 2, "split": "train",
+    ...                    "h_bar": [np.nan, 0.9, np.nan, 0.5, 0.4, 0.6]})
+    >>> cov, w = coverage_warnings(hb, {"boundaries": {"phase1_end": 0}})
+    >>> cov["thin"], len(w)
+    ([{'checkpoint': 0, 'n_samples': 1}], 1)
+    """
+    tr = h_bar[h_bar["split"].astype(str) == "train"]
+    of = int(tr["sample"].nunique())
+    n = tr.assign(ok=np.isfinite(tr["h_bar"].to_numpy(float))).groupby("checkpoint")["ok"].sum()
+    thin = [{"checkpoint": int(c), "n_samples": int(k)} for c, k in n.items() if of and k < min_share * of]
+    cov = {"of": of, "min_share": float(min_share), "thin": thin}
+    if not thin:
+        return cov, []
+    where = ", ".join(f"{t['checkpoint']} ({t['n_samples']})" for t in thin)
+    msg = (f"H-bar is defined on fewer than {min_share:.0%} of the {of} explained training samples at epoch(s) {where}: "
+           "the others have no salient interaction there (with interactions.tau_mode=absolute, early effects can all "
+           "lie below tau), so the mean H-bar of those checkpoints describes a few samples only")
+    b = (verdict or {}).get("boundaries") or {}
+    at = [f"{name.replace('_', ' ')} (epoch {b[name]})" for name in ("phase1_end", "phase3_start")
+          if b.get(name) is not None and int(b[name]) in {t["checkpoint"] for t in thin}]
+    if at:
+        msg += f"; the verdict's {' and '.join(at)} lies at such a checkpoint"
+    return cov, [msg + "; a lower tau, or tau_mode=relative, covers more samples"]
+
+
 @dataclass
 class RunAnalysis:
     """What the engine concludes: ``tables`` (name -> DataFrame, every ``metrics/*.parquet``), ``phases``
     (the mapping of ``metrics/phases.json``), and the objects behind them: ``report`` (the
     :class:`~genphase.analysis.PhaseReport`), ``count`` (the :class:`~genphase.analysis.PhaseCount`),
-    ``warnings`` (one sentence per weak baseline)."""
+    ``warnings`` (one sentence per weak baseline, and one when some checkpoints' H-bar covers few samples:
+    :func:`coverage_warnings`)."""
 
     tables: dict[str, pd.DataFrame]
     phases: dict[str, Any]
@@ -413,9 +454,11 @@ class SeriesAnalysis:
             v["agrees"] = bool(same)
             v["message"] = ("the same verdict as on the raw curve: " if same else
                             "NOT the verdict of the raw curve: ") + v["message"]
+        coverage, thin = coverage_warnings(tables["h_bar"], verdict)
         phases = {**verdict, **count.to_dict(), "baselines_trained_on": b.trained_on,
-                  "baseline_warnings": warnings_, "not_computed": not_computed, **nulls}
-        return RunAnalysis(tables=tables, phases=phases, report=report, count=count, warnings=warnings_)
+                  "baseline_warnings": warnings_, "coverage": coverage, "coverage_warnings": thin,
+                  "not_computed": not_computed, **nulls}
+        return RunAnalysis(tables=tables, phases=phases, report=report, count=count, warnings=warnings_ + thin)
 
 
     def _clean_and_flipped(self, h_bar: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -287,7 +287,7 @@ def _issue18_rows(info: Mapping[str, Any] | None) -> list[str]:
                     'samples: with all K)</td></tr>')
     elif where is not None:
         rows.append('<tr><td class="k">baselines</td><td class="v">trained on the reference split</td></tr>')
-    for w in info.get("baseline_warnings") or []:
+    for w in [*(info.get("baseline_warnings") or []), *(info.get("coverage_warnings") or [])]:
         rows.append(f'<tr><td class="k">warning</td><td class="v">{_esc(w)}</td></tr>')
     for key, why in (info.get("not_computed") or {}).items():
         rows.append(f'<tr><td class="k">{_esc(key)}</td><td class="v">not computed: {_esc(why)}</td></tr>')
