@@ -163,3 +163,6 @@ def test_thin_checkpoints_are_named_with_the_boundary_that_lies_at_one():
     assert cov["of"] == 8 and cov["thin"] == [{"checkpoint": 0, "n_samples": 2}]
     assert len(warn) == 1 and "0 (2)" in warn[0] and "phase1 end (epoch 0)" in warn[0] and "phase3" not in warn[0]
     assert coverage_warnings(hb[hb["checkpoint"] > 0])[1] == []
+    # no boundary, but the rules' peak at the thin checkpoint (the absolute-tau case): said too
+    peak = coverage_warnings(hb, {"boundaries": {}, "evidence": {"h_bar": {"peak_epoch": 0}}})[1][0]
+    assert "peak of the mean H-bar (epoch 0)" in peak

@@ -234,7 +234,7 @@ def coverage_warnings(h_bar: pd.DataFrame, verdict: Mapping[str, Any] | None = N
 
     Returns ``phases.json``'s ``coverage`` (``of``: training samples; ``thin``: ``[{checkpoint, n_samples}]``;
     ``min_share``) and the warnings (none when every checkpoint is covered). ``verdict``: the phases mapping, to say
-    when the end of phase 1 or the start of phase 3 lies at a thin checkpoint.
+    when the end of phase 1, the start of phase 3 or the peak the phase rules found lies at a thin checkpoint.
 
     >>> hb = pd.DataFrame({"checkpoint": [0, 0, 0, 1, 1, 1], "sample": [0, 1, 2] * 2, "split": "train",
     ...                    "h_bar": [np.nan, 0.9, np.nan, 0.5, 0.4, 0.6]})
@@ -253,8 +253,10 @@ def coverage_warnings(h_bar: pd.DataFrame, verdict: Mapping[str, Any] | None = N
     msg = (f"H-bar is defined on fewer than {min_share:.0%} of the {of} explained training samples at epoch(s) {where}: "
            "the others have no salient interaction there (with interactions.tau_mode=absolute, early effects can all "
            "lie below tau), so the mean H-bar of those checkpoints describes a few samples only")
-    b = (verdict or {}).get("boundaries") or {}
-    at = [f"{name.replace('_', ' ')} (epoch {b[name]})" for name in ("phase1_end", "phase3_start")
+    b = dict((verdict or {}).get("boundaries") or {})
+    b["peak of the mean H-bar"] = (((verdict or {}).get("evidence") or {}).get("h_bar") or {}).get("peak_epoch")
+    at = [f"{name.replace('_', ' ')} (epoch {b[name]})" for name in ("phase1_end", "phase3_start",
+                                                                      "peak of the mean H-bar")
           if b.get(name) is not None and int(b[name]) in {t["checkpoint"] for t in thin}]
     if at:
         msg += f"; the verdict's {' and '.join(at)} lies at such a checkpoint"
