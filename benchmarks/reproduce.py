@@ -231,6 +231,13 @@ CLAIM_SHORT = {"removal_closes_gap": "removal", "higher_orders_generalize_less":
                "phase1_low_phase3_high": "phase orders", "fall_on_clean_samples": "clean fall"}
 
 
+def sweep_label(root: Path, key: str, value) -> str:
+    """``key = value``, with the overrides the sweep held fixed (its ``sweep.json``) after it."""
+    info = root / "sweep.json"
+    fixed = json.loads(info.read_text()).get("overrides", []) if info.is_file() else []
+    return f"{key} = {value}" + (f" ({', '.join(fixed)})" if fixed else "")
+
+
 def sweep_lines(root: Path) -> list[str]:
     """One row per value and seed of a sweep directory's ``sweep.parquet``: the verdict, the boundaries with their
     intervals, the stop and its regret, and how many claims were supported / refuted / undecided."""
@@ -246,7 +253,7 @@ def sweep_lines(root: Path) -> list[str]:
         vals = [r[c] for c in sup]
         yes = sum(v is True or v == 1.0 for v in vals if not pd.isna(v))
         no = sum(v is False or v == 0.0 for v in vals if not pd.isna(v))
-        lines.append(f"| {r['sweep_key']} = {r['sweep_value']} | {int(r['seed'])} | "
+        lines.append(f"| {sweep_label(root, r['sweep_key'], r['sweep_value'])} | {int(r['seed'])} | "
                      f"{'yes' if r['three_phases'] else 'no'} ({_num(r['three_phase_support'])}) | "
                      f"{_ci(r['phase1_end'], r['phase1_end_ci_low'], r['phase1_end_ci_high'])} | "
                      f"{_ci(r['phase3_start'], r['phase3_start_ci_low'], r['phase3_start_ci_high'])} | "
@@ -300,7 +307,8 @@ def sweep_summary_lines(roots: dict[str, Path]) -> list[str]:
         for value, g in f.groupby("sweep_value", sort=False):
             both = int((g["phase1_end"].notna() & g["phase3_start"].notna()).sum())
             cells = claim_cells(g)
-            lines.append(f"| {g['sweep_key'].iloc[0]} = {value} | {len(g)} | {int(g['three_phases'].sum())} of {len(g)} | "
+            lines.append(f"| {sweep_label(root, g['sweep_key'].iloc[0], value)} | {len(g)} | "
+                         f"{int(g['three_phases'].sum())} of {len(g)} | "
                          f"{both} of {len(g)} | {spread(g['phase1_end'])} | {spread(g['phase3_start'])} | "
                          f"{spread(g['stop_epoch'])} | {g['regret'].mean():.3f} / {g['baseline_regret'].mean():.3f} | "
                          + " | ".join(cells) + " |")
