@@ -145,7 +145,7 @@ def test_a_checkpoint_with_nothing_salient_decides_nothing_and_says_why():
     assert "nothing to remove" not in later.loc["removal_closes_gap", "note"]
     fall = t[t["claim"] == "fall_on_clean_samples"].iloc[0]
     assert abs(fall["value"] - 0.5) < 1e-12 and "from epoch 1" in fall["note"]
-    assert "at least half the clean training samples" in fall["note"]
+    assert "at least 50% of the clean training samples" in fall["note"]
 
 
 def test_thin_checkpoints_are_named_with_the_boundary_that_lies_at_one():
@@ -161,7 +161,7 @@ def test_thin_checkpoints_are_named_with_the_boundary_that_lies_at_one():
     test_rows = hb.assign(split="test", h_bar=np.nan)  # reference samples never count
     cov, warn = coverage_warnings(pd.concat([hb, test_rows]), {"boundaries": {"phase1_end": 0, "phase3_start": 9}})
     assert cov["of"] == 8 and cov["thin"] == [{"checkpoint": 0, "n_samples": 2}]
-    assert len(warn) == 1 and "0 (2)" in warn[0] and "phase1 end (epoch 0)" in warn[0] and "phase3" not in warn[0]
+    assert len(warn) == 1 and "0 (2)" in warn[0] and "end of phase 1 (epoch 0)" in warn[0] and "phase 3" not in warn[0]
     assert coverage_warnings(hb[hb["checkpoint"] > 0])[1] == []
     # no boundary, but the rules' peak at the thin checkpoint (the absolute-tau case): said too
     peak = coverage_warnings(hb, {"boundaries": {}, "evidence": {"h_bar": {"peak_epoch": 0}}})[1][0]

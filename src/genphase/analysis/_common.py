@@ -34,9 +34,14 @@ __all__ = [
     "order_onehot",
     "signed_order_sums",
     "flat_batch",
+    "MIN_COVERAGE",
 ]
 
 SIGNS: tuple[str, str] = ("+", "-")
+#: A checkpoint whose H-bar is defined (some interaction salient) on fewer than this share of the explained training
+#: samples is "thin": its mean H-bar describes those few samples only (``phases.json`` ``coverage``; the peak of the
+#: fall on clean samples is never taken at one).
+MIN_COVERAGE = 0.5
 
 
 def check_model(res: Any, what: str = "model") -> AndOrInteractions:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..interactions import AndOrInteractions
 from ..transforms import subset_orders
-from ._common import order_onehot
+from ._common import MIN_COVERAGE, order_onehot
 from ._stats import bootstrap_weights, nan_mean, percentile_interval, safe_div
 from .generalization import _h_bar
 from .null import _permuted_signs, salient_signs
@@ -149,6 +149,8 @@ def claim_parts(model: AndOrInteractions, baselines: Sequence[AndOrInteractions]
 
 _NO_SALIENT = ("no training sample has a salient interaction at this checkpoint (with an absolute tau, early checkpoints "
                "may have none); ")
+
+
 def _interval(boot: np.ndarray, level: float) -> tuple[float, float]:
     ok = boot[np.isfinite(boot)]
     if ok.size < 2:
@@ -363,17 +365,18 @@ def claims_table(
         wide = hb.pivot_table(index="sample", columns="checkpoint", values="h_bar", aggfunc="mean", dropna=False)
         wide = wide.reindex(index=np.arange(split.size))
         vals = wide.to_numpy(float)
-        # the peak: the highest mean H-bar among checkpoints where at least half the clean training samples have an
-        # H-bar (a mean over the few samples with a salient interaction, as early on with an absolute tau, is no peak)
+        # the peak: the highest mean H-bar among checkpoints where at least MIN_COVERAGE of the clean training samples
+        # have an H-bar (a mean over the few samples with a salient interaction, as early on with an absolute tau, is
+        # no peak)
         defined = np.isfinite(vals[clean]).mean(0) if clean.any() else np.zeros(vals.shape[1])
-        cand = defined >= 0.5 if (defined >= 0.5).any() else defined > 0
+        cand = defined >= MIN_COVERAGE if (defined >= MIN_COVERAGE).any() else defined > 0
         mean_all = np.where(cand, nan_mean(vals, 0), np.nan)
         peak = p1 if p1 is not None else (int(wide.columns[int(np.nanargmax(mean_all))]) if np.isfinite(mean_all).any()
                                           else int(wide.columns[0]))
         last = int(wide.columns[-1])
         fall = wide[peak].to_numpy(float) - wide[last].to_numpy(float)
         n_both = int(np.isfinite(fall[clean]).sum())
-        among = "" if cand.all() else " where at least half the clean training samples have one"
+        among = "" if cand.all() else f" where at least {MIN_COVERAGE:.0%} of the clean training samples have one"
         if null_samples is not None and len(null_samples):
             o = null_samples[null_samples["null"] == "order_permutation"].groupby(["checkpoint", "sample"])["h_bar"].mean()
             nfall = (o.xs(peak).reindex(np.arange(split.size)).to_numpy(float)

@@ -27,6 +27,7 @@ import pandas as pd
 from ..errors import InputError
 from ..interactions import AndOrInteractions
 from ..settings import Settings
+from ._common import MIN_COVERAGE
 from .bootstrap import bootstrap_h_bar
 from .ceiling import h_bar_ceiling, normalize_by_ceiling
 from .checkpoint import _flatten, analyze_checkpoint, concat_checkpoints
@@ -67,9 +68,6 @@ BASELINES_COLUMNS: tuple[str, ...] = ("baseline", "trained_on", "n_train", "epoc
 #: gets a warning (logged, listed in ``phases.json`` ``baseline_warnings``, shown in the report): its interactions
 #: may be a poor stand-in for "what a generalizing network encodes".
 BASELINE_ACCURACY_GAP = 0.15
-#: A checkpoint whose H-bar is defined (some interaction salient) on fewer than this share of the explained training
-#: samples gets a warning (``phases.json`` ``coverage``): its mean H-bar describes those few samples only.
-MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,8 +253,9 @@ def coverage_warnings(h_bar: pd.DataFrame, verdict: Mapping[str, Any] | None = N
            "lie below tau), so the mean H-bar of those checkpoints describes a few samples only")
     b = dict((verdict or {}).get("boundaries") or {})
     b["peak of the mean H-bar"] = (((verdict or {}).get("evidence") or {}).get("h_bar") or {}).get("peak_epoch")
-    at = [f"{name.replace('_', ' ')} (epoch {b[name]})" for name in ("phase1_end", "phase3_start",
-                                                                      "peak of the mean H-bar")
+    names = {"phase1_end": "end of phase 1", "phase3_start": "start of phase 3",
+             "peak of the mean H-bar": "peak of the mean H-bar"}
+    at = [f"{label} (epoch {b[name]})" for name, label in names.items()
           if b.get(name) is not None and int(b[name]) in {t["checkpoint"] for t in thin}]
     if at:
         msg += f"; the verdict's {' and '.join(at)} lies at such a checkpoint"
