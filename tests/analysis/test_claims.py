@@ -166,3 +166,21 @@ def test_thin_checkpoints_are_named_with_the_boundary_that_lies_at_one():
     # no boundary, but the rules' peak at the thin checkpoint (the absolute-tau case): said too
     peak = coverage_warnings(hb, {"boundaries": {}, "evidence": {"h_bar": {"peak_epoch": 0}}})[1][0]
     assert "peak of the mean H-bar (epoch 0)" in peak
+
+
+def test_a_checkpoints_row_does_not_depend_on_the_other_checkpoints():
+    """A refined run adds checkpoints between others: every claim row of a checkpoint, intervals included, must be
+    the same with or without them (the placebo's resampling is seeded per checkpoint)."""
+    model, bases, split = _series(with_placebo_pool=True)
+    other, _, _ = _series(with_placebo_pool=False)
+    p5 = claim_parts(model, bases, draws=20, seed=0)
+    p3 = claim_parts(other, bases, draws=20, seed=0)
+    hb = pd.DataFrame({"checkpoint": np.repeat([3, 5], 2 * B), "sample": np.tile(np.arange(2 * B), 2),
+                       "split": np.tile(split, 2), "h_bar": 0.5})
+    alone = claims_table({5: p5}, split=split, phases={"boundaries": {}}, h_bar=hb[hb["checkpoint"] == 5],
+                         n_resamples=200)
+    both = claims_table({3: p3, 5: p5}, split=split, phases={"boundaries": {}}, h_bar=hb, n_resamples=200)
+    cols = ["claim", "value", "ci_low", "ci_high", "placebo", "placebo_ci_low", "placebo_ci_high", "supported"]
+    a = alone[alone["checkpoint"] == 5][cols].reset_index(drop=True)
+    b = both[both["checkpoint"] == 5][cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)

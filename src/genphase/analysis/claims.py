@@ -233,7 +233,6 @@ def claims_table(
     split = np.asarray(split).astype(str)
     R = int(n_resamples)
     W = bootstrap_weights(split, R, seed).astype(np.float64) if R else np.ones((1, split.size))
-    rng = np.random.default_rng([int(seed), 3])
     rows: list[dict[str, Any]] = []
     tr, te = split == "train", split == "test"
     no_boot = "" if R else "; analysis.n_resamples is 0, so no interval and no verdict"
@@ -246,7 +245,9 @@ def claims_table(
     for c in checkpoints:
         p = parts[c]
         D = p.loss_placebo.shape[0]
-        Wd = np.stack([np.bincount(rng.integers(0, D, D), minlength=D) for _ in range(W.shape[0])]).astype(float)
+        # the draws resampled too, seeded per checkpoint: a checkpoint's row never depends on which others were added
+        idx = np.random.default_rng([int(seed), 3, int(c)]).integers(0, D, (W.shape[0], D))
+        Wd = (idx[:, :, None] == np.arange(D)).sum(1).astype(float)  # [R, D] how often each draw was taken
         g0, g0_boot = gap(p.loss, one)[0], gap(p.loss, W)  # the gap before any removal
         real = g0 - gap(p.loss_removed, one)[0]
         pl_each = np.array([g0 - gap(p.loss_placebo[d], one)[0] for d in range(D)])
