@@ -215,8 +215,8 @@ def claims_lines(label: str, study: Path) -> list[str]:
 
 #: The sensitivity sweeps of the default (digits, seeds 0 1 2): block name -> (directory under --out, --sweep, overrides).
 #: The absolute thresholds are in log-odds: 0.01 is about the relative default's threshold (0.05 x each sample's
-#: largest effect) at the phase boundaries of the default run (epochs 4-9), 0.03 at epoch 36, 0.1 above the
-#: baselines' (0.07-0.08); before epoch 3 no effect of the model reaches 0.01.
+#: largest AND or OR effect, median) at the phase boundaries of the default run (epochs 4-9), 0.03 at epoch 36, 0.1
+#: above the baselines' (0.07-0.08).
 SWEEP_SEEDS = (0, 1, 2)
 SWEEPS = {
     "sweep-tau": ("sweep-tau", "interactions.tau=0.02,0.05,0.1", ()),
