@@ -120,7 +120,8 @@ def run_row(run: Path) -> dict:
         "above_labels_peak": at(peak, "above_null_labels"), "above_labels_final": at(last, "above_null_labels"),
         "above_null_verdict": ("three phases" if an.get("three_phases") else "not three phases") +
                               ("" if an.get("agrees", True) else " (other boundaries)") if an else "–",
-        "phase_count": f"{ph.get('phase_count')} ({_num((ph.get('phase_count_support') or {}).get(str(ph.get('phase_count'))))})",
+        "phase_count": "–" if ph.get("phase_count") is None else
+                       f"{ph['phase_count']} ({_num((ph.get('phase_count_support') or {}).get(str(ph['phase_count'])))})",
         "extracted": len((ph.get("refinement") or {}).get("extracted", [])) or None,
     }
 
