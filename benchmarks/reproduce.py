@@ -232,6 +232,16 @@ CLAIM_SHORT = {"removal_closes_gap": "removal", "higher_orders_generalize_less":
                "phase1_low_phase3_high": "phase orders", "fall_on_clean_samples": "clean fall"}
 
 
+def sweep_commit(root: Path) -> str:
+    """The commit whose code made a sweep's runs: its own ``COMMIT``, else the one beside it."""
+    return runs_commit(root if (root / "COMMIT").is_file() else root.parent)
+
+
+def verdicts(values) -> list[bool | None]:
+    """``supported`` values as True / False / None (undecided: NaN, None or pandas' NA)."""
+    return [None if pd.isna(v) else bool(v) for v in values]
+
+
 def sweep_label(root: Path, key: str, value) -> str:
     """``key = value``, with the overrides the sweep held fixed (its ``sweep.json``) after it."""
     info = root / "sweep.json"
@@ -251,9 +261,8 @@ def sweep_lines(root: Path) -> list[str]:
              "[95% CI] | regret: interaction / validation | claims supported / refuted / undecided |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in f.iterrows():
-        vals = [r[c] for c in sup]
-        yes = sum(v is True or v == 1.0 for v in vals if not pd.isna(v))
-        no = sum(v is False or v == 0.0 for v in vals if not pd.isna(v))
+        vals = verdicts(r[c] for c in sup)
+        yes, no = vals.count(True), vals.count(False)
         lines.append(f"| {sweep_label(root, r['sweep_key'], r['sweep_value'])} | {int(r['seed'])} | "
                      f"{'yes' if r['three_phases'] else 'no'} ({_num(r['three_phase_support'])}) | "
                      f"{_ci(r['phase1_end'], r['phase1_end_ci_low'], r['phase1_end_ci_high'])} | "
@@ -269,7 +278,7 @@ def claim_cells(rows: pd.DataFrame) -> list[str]:
     cells = []
     for claim in CLAIM_SHORT:
         col = rows.get(f"{claim}_supported")
-        vals = [] if col is None else [None if pd.isna(v) else bool(v) for v in col]
+        vals = [] if col is None else verdicts(col)
         cells.append(f"{vals.count(True)}/{vals.count(False)}/{vals.count(None)}")
     return cells
 
@@ -412,10 +421,8 @@ def main() -> None:
                 print("$", " ".join(cmd_[1:]), flush=True)
                 subprocess.run(cmd_, check=True)
                 (root / "COMMIT").write_text(commit() + "\n")
-            text = replace_block(text, block, sweep_lines(root), f"{cmd} --sweeps {block}",
-                                 runs_commit(root if (root / "COMMIT").is_file() else root.parent))
-        commits = ", ".join(f"{runs_commit(r if (r / 'COMMIT').is_file() else r.parent)} ({b})" for b, r in roots.items()
-                            if (r / "sweep.parquet").is_file())
+            text = replace_block(text, block, sweep_lines(root), f"{cmd} --sweeps {block}", sweep_commit(root))
+        commits = ", ".join(f"{sweep_commit(r)} ({b})" for b, r in roots.items() if (r / "sweep.parquet").is_file())
         text = replace_block(text, "sweep-summary", sweep_summary_lines(roots), cmd, commits or made)
     if args.part in ("all", "history"):
         text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd, made)

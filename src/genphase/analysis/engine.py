@@ -251,12 +251,11 @@ def coverage_warnings(h_bar: pd.DataFrame, verdict: Mapping[str, Any] | None = N
     msg = (f"H-bar is defined on fewer than {min_share:.0%} of the {of} explained training samples at epoch(s) {where}: "
            "the others have no salient interaction there (with interactions.tau_mode=absolute, early effects can all "
            "lie below tau), so the mean H-bar of those checkpoints describes a few samples only")
-    b = dict((verdict or {}).get("boundaries") or {})
-    b["peak of the mean H-bar"] = (((verdict or {}).get("evidence") or {}).get("h_bar") or {}).get("peak_epoch")
-    names = {"phase1_end": "end of phase 1", "phase3_start": "start of phase 3",
-             "peak of the mean H-bar": "peak of the mean H-bar"}
-    at = [f"{label} (epoch {b[name]})" for name, label in names.items()
-          if b.get(name) is not None and int(b[name]) in {t["checkpoint"] for t in thin}]
+    b = (verdict or {}).get("boundaries") or {}
+    epochs = {"end of phase 1": b.get("phase1_end"), "start of phase 3": b.get("phase3_start"),
+              "peak of the mean H-bar": (((verdict or {}).get("evidence") or {}).get("h_bar") or {}).get("peak_epoch")}
+    thin_at = {t["checkpoint"] for t in thin}
+    at = [f"{label} (epoch {e})" for label, e in epochs.items() if e is not None and int(e) in thin_at]
     if at:
         msg += f"; the verdict's {' and '.join(at)} lies at such a checkpoint"
     return cov, [msg + "; a lower tau, or tau_mode=relative, covers more samples"]

@@ -323,19 +323,20 @@ class _NoisySplit(_NoiseFreeSplit):
         qi = (z[:, 3].to(self.dt) / self.beta).abs()
         obj = l1(p) + l1(orf)
         par = self.par.cpu().numpy()
+        dtype, device = self.t.dtype, self.t.device
         for i in idx:
+            t_i = self.t[i:i + 1]
             cols = [torch.nonzero((eff[i, j] != 0) | (m > _FINISH_SHARE * top[i])).flatten().cpu().numpy()
                     for j, m in ((0, m_and[i]), (1, m_or[i]))]
             rows = torch.nonzero(qi[i] >= _FINISH_SHARE * self.eta[i]).flatten().cpu().numpy()
             e = float(self.eta[i])
             for a_c, q_c, y_c in support_finish(self.v[i].cpu().numpy(), e, par, cols[0], cols[1], rows):
-                t_i, like = self.t[i:i + 1], self.t
-                q_t = torch.as_tensor(q_c, dtype=like.dtype, device=like.device)[None]
-                pa, po = best_primal((torch.as_tensor(a_c, device=like.device)[None],), t_i, c_apply(q_t, self.par), self.par, self.dt)
+                q_t = torch.as_tensor(q_c, dtype=dtype, device=device)[None]
+                pa, po = best_primal((torch.as_tensor(a_c, device=device)[None],), t_i, c_apply(q_t, self.par), self.par, self.dt)
                 ob = l1(pa) + l1(po)
                 if bool(ob[0] < obj[i]):
                     p[i], orf[i], q[i], obj[i] = pa[0], po[0], q_t[0], ob[0]
-                y_t = torch.as_tensor(y_c, dtype=like.dtype, device=like.device)[None]
+                y_t = torch.as_tensor(y_c, dtype=dtype, device=device)[None]
                 lb[i] = torch.maximum(lb[i], dual_lower_bound(y_t, t_i, self.eta[i:i + 1], self.par)[0])
         return p, orf, q, lb
 
