@@ -20,7 +20,8 @@ Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` 
 ``quick-runs`` (one row per preset and seed), ``quick-summary``, ``quick-claims`` (per preset, each claim's
 verdicts over its seeds), ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
 ``sweep-k``, ``sweep-ties`` (one row per value and seed of each sweep of :data:`SWEEPS`; a sweep's runs record their
-commit in its own ``COMMIT``), ``sweep-summary`` (one row per swept value, over its seeds),
+commit in its own ``COMMIT``), ``sweep-ties-files`` (what the tie rule changes in the interaction files that both
+rules have extracted, partial runs included), ``sweep-summary`` (one row per swept value, over its seeds),
 ``history`` (the settings the default had before,
 each run once with the current code: what they show now).
 """
@@ -272,6 +273,98 @@ def sweep_lines(root: Path) -> list[str]:
     return lines
 
 
+TIE_KINDS = {"baseline_": "baselines", "null_baseline_": "null baselines", "model/": "model checkpoints"}
+
+
+def _tie_pairs(root: Path) -> dict[tuple[int, str], list[tuple[Path, Path]]]:
+    """Interactions files that both rules' runs of one seed hold, per (seed, kind of model): the same network and the
+    same masked outputs (checked), so only the optimum of Eq. 6 differs."""
+    cold, least = root / "interactions.ties=cold-start", root / "interactions.ties=least-norm"
+    pairs: dict[tuple[int, str], list[tuple[Path, Path]]] = {}
+    for ln in sorted(least.glob("seed_*/interactions/**/*.npz")):
+        rel = ln.relative_to(least)
+        cs = cold / rel
+        if not cs.is_file():
+            continue
+        name = str(rel.relative_to(rel.parts[0], "interactions"))
+        kind = next(k for p, k in TIE_KINDS.items() if name.startswith(p))
+        pairs.setdefault((int(rel.parts[0].split("_")[1]), kind), []).append((cs, ln))
+    return pairs
+
+
+def _tau(run: Path) -> float:
+    import yaml
+
+    return float(yaml.safe_load((run / "config.yaml").read_text())["interactions"]["tau"])
+
+
+def tie_file_lines(root: Path) -> list[str]:
+    """How much the tie rule moves the interactions themselves, on every file both rules have extracted (a run of
+    ``least-norm`` takes hours, so this reads partial runs too). Per seed and kind of model, over the explained
+    samples of its files: the share of samples whose tie certificate holds; the salient interactions per sample under
+    each rule (the run's relative tau, singletons merged as the analysis does); the overlap of the two salient sets
+    (Jaccard); the share of the cold-start rule's salient strength that is salient with the same sign under
+    least-norm; the ratio of the L1 objectives. Then, per seed whose K baselines both rules have extracted, the
+    agreement between baselines under each rule: for each ordered pair, the share of one baseline's salient strength
+    that the other holds salient with the same sign (a baseline-against-baseline H-bar), averaged."""
+    from genphase.analysis import salience
+    from genphase.io import load_interactions
+
+    pairs = _tie_pairs(root)
+    if not pairs:
+        return ["*No file extracted under both rules yet.*"]
+    lines = ["| seed | models | files | samples | least-norm certified | salient per sample: cold-start / least-norm "
+             "(median) | overlap of the salient sets (Jaccard): median (min) | cold-start salient strength kept, same "
+             "sign: median (min) | L1 objective, least-norm / cold-start: median |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    agree: dict[int, dict[str, list[np.ndarray]]] = {}
+    for (seed, kind), files in sorted(pairs.items()):
+        tau = _tau(files[0][0].parents[2] if kind == "model checkpoints" else files[0][0].parents[1])
+        cert, n_cs, n_ln, jac, kept, l1 = [], [], [], [], [], []
+        for cs_path, ln_path in files:
+            cs, ln = load_interactions(cs_path), load_interactions(ln_path)
+            if not np.array_equal(cs.values, ln.values):
+                raise SystemExit(f"{cs_path} and {ln_path} decompose different games: not one run under two rules")
+            a, b = salience(cs, tau), salience(ln, tau)
+            inter = (a.mask & b.mask).sum((-2, -1))
+            jac.append(inter / np.maximum((a.mask | b.mask).sum((-2, -1)), 1))
+            same = a.mask & b.mask & (np.sign(a.effects) == np.sign(b.effects))
+            strength = np.abs(a.effects)
+            kept.append((strength * same).sum((-2, -1)) / (strength * a.mask).sum((-2, -1)))
+            n_cs.append(a.mask.sum((-2, -1)))
+            n_ln.append(b.mask.sum((-2, -1)))
+            cert.append(ln.converged)
+            l1.append(ln.objective / cs.objective)
+            if kind == "baselines":
+                agree.setdefault(seed, {}).setdefault("cold-start", []).append(a)
+                agree[seed].setdefault("least-norm", []).append(b)
+        cat = np.concatenate
+        j, k = cat(jac), cat(kept)
+        lines.append(f"| {seed} | {kind} | {len(files)} | {len(j)} | {cat(cert).mean():.2f} | "
+                     f"{np.median(cat(n_cs)):.0f} / {np.median(cat(n_ln)):.0f} | {np.median(j):.2f} ({j.min():.2f}) | "
+                     f"{np.median(k):.2f} ({k.min():.2f}) | {np.median(cat(l1)):.4f} |")
+    full = {s: r for s, r in agree.items() if len(r["cold-start"]) > 1}
+    if full:
+        lines += ["", "| seed | baselines | agreement between baselines: cold-start | least-norm | difference |",
+                  "| --- | --- | --- | --- | --- |"]
+        for seed, rules in sorted(full.items()):
+            means = []
+            for sal in rules.values():
+                shares = []
+                for i, x in enumerate(sal):
+                    for y in sal[:i] + sal[i + 1:]:
+                        same = x.mask & y.mask & (np.sign(x.effects) == np.sign(y.effects))
+                        w = np.abs(x.effects)
+                        shares.append(((w * same).sum((-2, -1)) / (w * x.mask).sum((-2, -1))).mean())
+                means.append(float(np.mean(shares)))
+            lines.append(f"| {seed} | {len(rules['cold-start'])} | {means[0]:.3f} | {means[1]:.3f} | "
+                         f"{means[1] - means[0]:+.3f} |")
+    runs = [run_lines(f"interactions.ties = {r}", root / f"interactions.ties={r}") for r in ("cold-start", "least-norm")]
+    if runs[1]:  # a least-norm run has finished: every finished run of both rules, side by side
+        lines += ["", RUN_HEADER.replace("| study | seed |", "| rule | seed |"), *runs[0], *runs[1]]
+    return lines
+
+
 def claim_cells(rows: pd.DataFrame) -> list[str]:
     """Per claim of :data:`CLAIM_SHORT`: in how many of ``rows`` (runs: study.parquet rows, last checkpoint) it is
     supported / refuted / undecided, as ``yes/no/undecided``."""
@@ -422,6 +515,8 @@ def main() -> None:
                 subprocess.run(cmd_, check=True)
                 (root / "COMMIT").write_text(commit() + "\n")
             text = replace_block(text, block, sweep_lines(root), f"{cmd} --sweeps {block}", sweep_commit(root))
+        ties = roots["sweep-ties"]
+        text = replace_block(text, "sweep-ties-files", tie_file_lines(ties), f"{cmd} --sweeps sweep-ties", sweep_commit(ties))
         commits = ", ".join(f"{sweep_commit(r)} ({b})" for b, r in roots.items() if (r / "sweep.parquet").is_file())
         text = replace_block(text, "sweep-summary", sweep_summary_lines(roots), cmd, commits or made)
     if args.part in ("all", "history"):
