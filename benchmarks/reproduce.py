@@ -292,17 +292,20 @@ def _tie_pairs(root: Path) -> dict[tuple[int, str], list[tuple[Path, Path]]]:
     return pairs
 
 
-def _tau(run: Path) -> float:
+def _salience_args(run: Path) -> dict:
+    """The salience threshold a run's analysis used: ``tau`` (relative) or ``absolute`` (``interactions.tau_mode``)."""
     import yaml
 
-    return float(yaml.safe_load((run / "config.yaml").read_text())["interactions"]["tau"])
+    cfg = yaml.safe_load((run / "config.yaml").read_text())["interactions"]
+    tau = float(cfg["tau"])
+    return {"absolute": tau} if cfg.get("tau_mode", "relative") == "absolute" else {"tau": tau}
 
 
 def tie_file_lines(root: Path) -> list[str]:
     """How much the tie rule moves the interactions themselves, on every file both rules have extracted (a run of
     ``least-norm`` takes hours, so this reads partial runs too). Per seed and kind of model, over the explained
     samples of its files: the share of samples whose tie certificate holds; the salient interactions per sample under
-    each rule (the run's relative tau, singletons merged as the analysis does); the overlap of the two salient sets
+    each rule (the run's threshold, singletons merged as the analysis does); the overlap of the two salient sets
     (Jaccard); the share of the cold-start rule's salient strength that is salient with the same sign under
     least-norm; the ratio of the L1 objectives. Then, per seed whose K baselines both rules have extracted, the
     agreement between baselines under each rule: for each ordered pair, the share of one baseline's salient strength
@@ -319,13 +322,13 @@ def tie_file_lines(root: Path) -> list[str]:
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     agree: dict[int, dict[str, list[np.ndarray]]] = {}
     for (seed, kind), files in sorted(pairs.items()):
-        tau = _tau(files[0][0].parents[2] if kind == "model checkpoints" else files[0][0].parents[1])
+        thr = _salience_args(files[0][0].parents[2] if kind == "model checkpoints" else files[0][0].parents[1])
         cert, n_cs, n_ln, jac, kept, l1 = [], [], [], [], [], []
         for cs_path, ln_path in files:
             cs, ln = load_interactions(cs_path), load_interactions(ln_path)
             if not np.array_equal(cs.values, ln.values):
                 raise SystemExit(f"{cs_path} and {ln_path} decompose different games: not one run under two rules")
-            a, b = salience(cs, tau), salience(ln, tau)
+            a, b = salience(cs, **thr), salience(ln, **thr)
             inter = (a.mask & b.mask).sum((-2, -1))
             jac.append(inter / np.maximum((a.mask | b.mask).sum((-2, -1)), 1))
             same = a.mask & b.mask & (np.sign(a.effects) == np.sign(b.effects))
