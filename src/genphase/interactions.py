@@ -527,7 +527,7 @@ def extract_and_or(
             (docs/solver.md, "Ties"; the rule is stated in ``metadata["tie_rule"]``):
             ``"cold-start"`` (default) the one the iteration reaches from its fixed cold start,
             the same alone or in any batch; ``"least-norm"`` the least-L2-norm optimum,
-            certified and independent of the algorithm, several times slower, with
+            certified and independent of the algorithm, tens of times slower on network games, with
             ``tiebreak`` (its ``mu``, in [1e-4, 10], default 0.5) and ``tie_tol`` (certified
             distance as a fraction of max|effect|, in [1e-8, 0.05], default 5e-3).
 

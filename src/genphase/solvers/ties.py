@@ -5,8 +5,9 @@ Two rules, chosen with the option ``ties``:
 * ``"cold-start"`` (default): the optimum the default iteration reaches from its fixed cold start
   (AND effects and multipliers zero); a warm start is not used. No extra work; reproducible to
   the solver's tolerance (docs/solver.md, "The default rule"). :func:`cold_start_rule` states it.
-* ``"least-norm"``: the least-L2-norm optimum, certified, independent of the algorithm; several
-  times slower. The rest of this docstring describes it.
+* ``"least-norm"``: the least-L2-norm optimum, certified, independent of the algorithm; 4.5-140
+  times slower (tens of times on network games; docs/solver.md, "Cost"). The rest of this
+  docstring describes it.
 
 Rule. In units of the normalised game (``max_S |v[S] - v[{}]| = 1``), the reported effects
 ``x = (I_and, I_or)`` (entries ``T != {}``) are the unique minimiser ``x_mu`` of
@@ -113,7 +114,7 @@ def check_tie_options(mu: float, tie_tol: float, ties: str = "least-norm") -> No
     if ties not in TIE_RULES:
         raise InputError(
             f"ties must be one of {TIE_RULES} ('cold-start', the default, is the cold path's optimum; "
-            f"'least-norm' the certified least-norm one, several times slower), got {ties!r}"
+            f"'least-norm' the certified least-norm one, tens of times slower on network games), got {ties!r}"
         )
     lo, hi = TIE_MU_RANGE
     if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not (lo <= mu <= hi):
