@@ -190,6 +190,15 @@ def reanalysed_claims(run: Path) -> pd.DataFrame:
     return out["tables"]["claims"]
 
 
+def last_claims(t: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per claim of a ``claims.parquet`` table, its row at the last checkpoint (a per-run claim: its one row)."""
+    out = {}
+    for claim in dict.fromkeys(t["claim"]):
+        rows = t[t["claim"] == claim]
+        out[claim] = rows.iloc[-1] if rows["checkpoint"].isna().all() else rows.loc[rows["checkpoint"].idxmax()]
+    return out
+
+
 def claims_lines(label: str, study: Path) -> list[str]:
     """Per seed and claim: the statistic with its interval against its placebo's, and the verdict, at the last
     checkpoint (per-run claims: their one row). A run without ``claims.parquet`` (made before the claims) is
@@ -201,10 +210,7 @@ def claims_lines(label: str, study: Path) -> list[str]:
             continue
         path = run / "metrics" / "claims.parquet"
         t = pd.read_parquet(path) if path.is_file() else reanalysed_claims(run)
-        for claim in dict.fromkeys(t["claim"]):
-            rows = t[t["claim"] == claim]
-            r = rows.iloc[-1] if rows["checkpoint"].isna().all() else rows.loc[rows["checkpoint"].idxmax()]
-
+        for claim, r in last_claims(t).items():
             def ci(v, lo, hi):
                 return "–" if pd.isna(v) else f"{v:+.3f}" + ("" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}]")
             where = "" if pd.isna(r["checkpoint"]) else f" (epoch {int(r['checkpoint'])})"
@@ -363,8 +369,28 @@ def tie_file_lines(root: Path) -> list[str]:
             lines.append(f"| {seed} | {len(rules['cold-start'])} | {means[0]:.3f} | {means[1]:.3f} | "
                          f"{means[1] - means[0]:+.3f} |")
     runs = [run_lines(f"interactions.ties = {r}", root / f"interactions.ties={r}") for r in ("cold-start", "least-norm")]
-    if runs[1]:  # a least-norm run has finished: every finished run of both rules, side by side
+    if runs[1]:  # a least-norm run has finished: every finished run of both rules, side by side, and their claims
         lines += ["", RUN_HEADER.replace("| study | seed |", "| rule | seed |"), *runs[0], *runs[1]]
+        lines += ["", "| seed | claim | cold-start: value [95% CI] / placebo | supported | least-norm: value [95% CI] / "
+                  "placebo | supported |", "| --- | --- | --- | --- | --- | --- |"]
+        for ln_run in sorted((root / "interactions.ties=least-norm").glob("seed_*/metrics/claims.parquet")):
+            seed = ln_run.parents[1].name
+            cs_run = root / "interactions.ties=cold-start" / seed / "metrics" / "claims.parquet"
+            if not cs_run.is_file():
+                continue
+            last = [last_claims(pd.read_parquet(f)) for f in (cs_run, ln_run)]
+            for claim in last[0]:
+                cells = []
+                for rows in last:
+                    r = rows.get(claim)
+                    if r is None:
+                        cells += ["–", "–"]
+                        continue
+                    val = "–" if pd.isna(r["value"]) else f"{r['value']:+.3f}" + (
+                        "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
+                    plc = "" if pd.isna(r["placebo"]) else f" / {r['placebo']:+.3f}"
+                    cells += [val + plc, "–" if pd.isna(r["supported"]) else ("yes" if bool(r["supported"]) else "no")]
+                lines.append(f"| {seed.split('_')[1]} | `{claim}` | " + " | ".join(cells) + " |")
     return lines
 
 
