@@ -371,8 +371,8 @@ def tie_file_lines(root: Path) -> list[str]:
     runs = [run_lines(f"interactions.ties = {r}", root / f"interactions.ties={r}") for r in ("cold-start", "least-norm")]
     if runs[1]:  # a least-norm run has finished: every finished run of both rules, side by side, and their claims
         lines += ["", RUN_HEADER.replace("| study | seed |", "| rule | seed |"), *runs[0], *runs[1]]
-        lines += ["", "| seed | claim | cold-start: value [95% CI] / placebo | supported | least-norm: value [95% CI] / "
-                  "placebo | supported |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "| seed | claim | cold-start: value [95% CI] / placebo [95% CI] | supported | least-norm: value [95% "
+                  "CI] / placebo [95% CI] | supported |", "| --- | --- | --- | --- | --- | --- |"]
         for ln_run in sorted((root / "interactions.ties=least-norm").glob("seed_*/metrics/claims.parquet")):
             seed = ln_run.parents[1].name
             cs_run = root / "interactions.ties=cold-start" / seed / "metrics" / "claims.parquet"
@@ -388,7 +388,8 @@ def tie_file_lines(root: Path) -> list[str]:
                         continue
                     val = "–" if pd.isna(r["value"]) else f"{r['value']:+.3f}" + (
                         "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
-                    plc = "" if pd.isna(r["placebo"]) else f" / {r['placebo']:+.3f}"
+                    plc = "" if pd.isna(r["placebo"]) else f" / {r['placebo']:+.3f}" + (
+                        "" if pd.isna(r["placebo_ci_low"]) else f" [{r['placebo_ci_low']:+.3f}, {r['placebo_ci_high']:+.3f}]")
                     cells += [val + plc, "–" if pd.isna(r["supported"]) else ("yes" if bool(r["supported"]) else "no")]
                 lines.append(f"| {seed.split('_')[1]} | `{claim}` | " + " | ".join(cells) + " |")
     return lines
