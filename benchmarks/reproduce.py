@@ -293,7 +293,9 @@ def _tie_pairs(root: Path) -> dict[tuple[int, str], list[tuple[Path, Path]]]:
         if not cs.is_file():
             continue
         name = str(rel.relative_to(rel.parts[0], "interactions"))
-        kind = next(k for p, k in TIE_KINDS.items() if name.startswith(p))
+        kind = next((k for p, k in TIE_KINDS.items() if name.startswith(p)), None)
+        if kind is None:  # not a model's file (none other is written today)
+            continue
         pairs.setdefault((int(rel.parts[0].split("_")[1]), kind), []).append((cs, ln))
     return pairs
 
@@ -339,7 +341,8 @@ def tie_file_lines(root: Path) -> list[str]:
             jac.append(inter / np.maximum((a.mask | b.mask).sum((-2, -1)), 1))
             same = a.mask & b.mask & (np.sign(a.effects) == np.sign(b.effects))
             strength = np.abs(a.effects)
-            kept.append((strength * same).sum((-2, -1)) / (strength * a.mask).sum((-2, -1)))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                kept.append((strength * same).sum((-2, -1)) / (strength * a.mask).sum((-2, -1)))
             n_cs.append(a.mask.sum((-2, -1)))
             n_ln.append(b.mask.sum((-2, -1)))
             cert.append(ln.converged)
@@ -349,9 +352,11 @@ def tie_file_lines(root: Path) -> list[str]:
                 agree[seed].setdefault("least-norm", []).append(b)
         cat = np.concatenate
         j, k = cat(jac), cat(kept)
+        k = k[np.isfinite(k)]  # a sample without salient interactions (an absolute threshold) keeps no strength share
         lines.append(f"| {seed} | {kind} | {len(files)} | {len(j)} | {cat(cert).mean():.2f} | "
                      f"{np.median(cat(n_cs)):.0f} / {np.median(cat(n_ln)):.0f} | {np.median(j):.2f} ({j.min():.2f}) | "
-                     f"{np.median(k):.2f} ({k.min():.2f}) | {np.median(cat(l1)):.4f} |")
+                     f"{_num(np.median(k) if k.size else None)} ({_num(k.min() if k.size else None)}) | "
+                     f"{np.median(cat(l1)):.4f} |")
     full = {s: r for s, r in agree.items() if len(r["cold-start"]) > 1}
     if full:
         lines += ["", "| seed | baselines | agreement between baselines: cold-start | least-norm | difference |",
