@@ -300,26 +300,18 @@ def _tie_pairs(root: Path) -> dict[tuple[int, str], list[tuple[Path, Path]]]:
     return pairs
 
 
-def _salience_args(run: Path) -> dict:
-    """The salience threshold a run's analysis used: ``tau`` (relative) or ``absolute`` (``interactions.tau_mode``)."""
-    import yaml
-
-    cfg = yaml.safe_load((run / "config.yaml").read_text())["interactions"]
-    tau = float(cfg["tau"])
-    return {"absolute": tau} if cfg.get("tau_mode", "relative") == "absolute" else {"tau": tau}
-
-
 def tie_file_lines(root: Path) -> list[str]:
     """How much the tie rule moves the interactions themselves, on every file both rules have extracted (a run of
     ``least-norm`` takes hours, so this reads partial runs too). Per seed and kind of model, over the explained
     samples of its files: the share of samples whose tie certificate holds; the salient interactions per sample under
     each rule (the run's threshold, singletons merged as the analysis does); the overlap of the two salient sets
     (Jaccard); the share of the cold-start rule's salient strength that is salient with the same sign under
-    least-norm; the ratio of the L1 objectives. Then, per seed whose K baselines both rules have extracted, the
-    agreement between baselines under each rule: for each ordered pair, the share of one baseline's salient strength
-    that the other holds salient with the same sign (a baseline-against-baseline H-bar), averaged."""
-    from genphase.analysis import salience
+    least-norm (H-bar with the least-norm answer as the one baseline); the ratio of the L1 objectives. Then, per seed
+    whose K baselines both rules have extracted, the agreement between baselines under each rule: for each ordered
+    pair, H-bar of one baseline against the other, averaged."""
+    from genphase.analysis import generalization_power
     from genphase.io import load_interactions
+    from genphase.pipeline.config import load_config
 
     pairs = _tie_pairs(root)
     if not pairs:
@@ -328,28 +320,27 @@ def tie_file_lines(root: Path) -> list[str]:
              "(median) | overlap of the salient sets (Jaccard): median (min) | cold-start salient strength kept, same "
              "sign: median (min) | L1 objective, least-norm / cold-start: median |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    agree: dict[int, dict[str, list[np.ndarray]]] = {}
+    agree: dict[int, dict[str, list]] = {}
     for (seed, kind), files in sorted(pairs.items()):
-        thr = _salience_args(files[0][0].parents[2] if kind == "model checkpoints" else files[0][0].parents[1])
+        thr = load_config(str(root / "interactions.ties=cold-start" / f"seed_{seed}" / "config.yaml")).interactions.salience
         cert, n_cs, n_ln, jac, kept, l1 = [], [], [], [], [], []
         for cs_path, ln_path in files:
             cs, ln = load_interactions(cs_path), load_interactions(ln_path)
             if not np.array_equal(cs.values, ln.values):
                 raise SystemExit(f"{cs_path} and {ln_path} decompose different games: not one run under two rules")
-            a, b = salience(cs, **thr), salience(ln, **thr)
+            power = generalization_power(cs, [ln], **thr)
+            a, b = power.model, power.baselines[0]
             inter = (a.mask & b.mask).sum((-2, -1))
             jac.append(inter / np.maximum((a.mask | b.mask).sum((-2, -1)), 1))
-            same = a.mask & b.mask & (np.sign(a.effects) == np.sign(b.effects))
-            strength = np.abs(a.effects)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                kept.append((strength * same).sum((-2, -1)) / (strength * a.mask).sum((-2, -1)))
+            kept.append(power.h_bar())
             n_cs.append(a.mask.sum((-2, -1)))
             n_ln.append(b.mask.sum((-2, -1)))
             cert.append(ln.converged)
             l1.append(ln.objective / cs.objective)
             if kind == "baselines":
-                agree.setdefault(seed, {}).setdefault("cold-start", []).append(a)
-                agree[seed].setdefault("least-norm", []).append(b)
+                agree.setdefault(seed, {"thr": thr, "cold-start": [], "least-norm": []})
+                agree[seed]["cold-start"].append(cs)
+                agree[seed]["least-norm"].append(ln)
         cat = np.concatenate
         j, k = cat(jac), cat(kept)
         k = k[np.isfinite(k)]  # a sample without salient interactions (an absolute threshold) keeps no strength share
@@ -363,14 +354,10 @@ def tie_file_lines(root: Path) -> list[str]:
                   "| --- | --- | --- | --- | --- |"]
         for seed, rules in sorted(full.items()):
             means = []
-            for sal in rules.values():
-                shares = []
-                for i, x in enumerate(sal):
-                    for y in sal[:i] + sal[i + 1:]:
-                        same = x.mask & y.mask & (np.sign(x.effects) == np.sign(y.effects))
-                        w = np.abs(x.effects)
-                        shares.append(((w * same).sum((-2, -1)) / (w * x.mask).sum((-2, -1))).mean())
-                means.append(float(np.mean(shares)))
+            for rule in ("cold-start", "least-norm"):
+                res = rules[rule]
+                means.append(float(np.mean([generalization_power(x, [y], **rules["thr"]).h_bar().mean()
+                                            for i, x in enumerate(res) for y in res[:i] + res[i + 1:]])))
             lines.append(f"| {seed} | {len(rules['cold-start'])} | {means[0]:.3f} | {means[1]:.3f} | "
                          f"{means[1] - means[0]:+.3f} |")
     runs = [run_lines(f"interactions.ties = {r}", root / f"interactions.ties={r}") for r in ("cold-start", "least-norm")]
