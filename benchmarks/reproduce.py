@@ -199,6 +199,16 @@ def last_claims(t: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
+def _signed_ci(v, lo, hi) -> str:
+    """A claim's statistic as ``+v [lo, hi]`` (``–`` when undecided; no bracket without an interval)."""
+    return "–" if pd.isna(v) else f"{v:+.3f}" + ("" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}]")
+
+
+def _supported(v) -> str:
+    """A claim's ``supported`` as yes / no / ``–`` (undecided)."""
+    return "–" if pd.isna(v) else ("yes" if bool(v) else "no")
+
+
 def claims_lines(label: str, study: Path) -> list[str]:
     """Per seed and claim: the statistic with its interval against its placebo's, and the verdict, at the last
     checkpoint (per-run claims: their one row). A run without ``claims.parquet`` (made before the claims) is
@@ -211,13 +221,11 @@ def claims_lines(label: str, study: Path) -> list[str]:
         path = run / "metrics" / "claims.parquet"
         t = pd.read_parquet(path) if path.is_file() else reanalysed_claims(run)
         for claim, r in last_claims(t).items():
-            def ci(v, lo, hi):
-                return "–" if pd.isna(v) else f"{v:+.3f}" + ("" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}]")
             where = "" if pd.isna(r["checkpoint"]) else f" (epoch {int(r['checkpoint'])})"
-            sup = "–" if pd.isna(r["supported"]) else ("yes" if bool(r["supported"]) else "no")
+            sup = _supported(r["supported"])
             note = str(r["note"]).replace("|", "/")
-            lines.append(f"| {label} | {run.name.split('_')[1]} | `{claim}`{where} | {ci(r['value'], r['ci_low'], r['ci_high'])} | "
-                         f"{ci(r['placebo'], r['placebo_ci_low'], r['placebo_ci_high'])} | {sup} | {note} |")
+            lines.append(f"| {label} | {run.name.split('_')[1]} | `{claim}`{where} | {_signed_ci(r['value'], r['ci_low'], r['ci_high'])} | "
+                         f"{_signed_ci(r['placebo'], r['placebo_ci_low'], r['placebo_ci_high'])} | {sup} | {note} |")
     return lines
 
 
@@ -378,11 +386,10 @@ def tie_file_lines(root: Path) -> list[str]:
                     if r is None:
                         cells += ["–", "–"]
                         continue
-                    val = "–" if pd.isna(r["value"]) else f"{r['value']:+.3f}" + (
-                        "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
-                    plc = "" if pd.isna(r["placebo"]) else f" / {r['placebo']:+.3f}" + (
-                        "" if pd.isna(r["placebo_ci_low"]) else f" [{r['placebo_ci_low']:+.3f}, {r['placebo_ci_high']:+.3f}]")
-                    cells += [val + plc, "–" if pd.isna(r["supported"]) else ("yes" if bool(r["supported"]) else "no")]
+                    val = _signed_ci(r["value"], r["ci_low"], r["ci_high"])
+                    plc = "" if pd.isna(r["placebo"]) else " / " + _signed_ci(r["placebo"], r["placebo_ci_low"],
+                                                                             r["placebo_ci_high"])
+                    cells += [val + plc, _supported(r["supported"])]
                 lines.append(f"| {seed.split('_')[1]} | `{claim}` | " + " | ".join(cells) + " |")
     return lines
 
