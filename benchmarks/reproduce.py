@@ -1,4 +1,4 @@
-"""Re-make every generated table of docs/reproduction.md from the current code: one command.
+"""Re-make every generated table of docs/reproduction.md and docs/presets.md from the current code: one command.
 
     python benchmarks/reproduce.py                      # every part (hours on the 2-core CPU)
     python benchmarks/reproduce.py --part default       # the default study: 5 seeds for each --vary
@@ -11,19 +11,18 @@
 Each part runs ``genphase study`` (resumable: a finished seed is not run again) into ``--out`` (default
 ``runs/reproduce``), recording the code's commit in ``--out/COMMIT`` (``git rev-parse --short HEAD``, ``+dirty`` when
 the tree has uncommitted changes), then rewrites the blocks between ``<!-- BEGIN <name> -->`` and
-``<!-- END <name> -->`` in docs/reproduction.md. Every block starts with the command and the commit whose code made
-the runs (and the commit that wrote the table, when it differs: ``--tables-only``). Prose outside the blocks is not
-touched.
+``<!-- END <name> -->`` in docs/reproduction.md (``quick-timings``: in docs/presets.md). Every block starts with the
+command and the commit whose code made the runs (and the commit that wrote the table, when it differs:
+``--tables-only``). Prose outside the blocks is not touched.
 
 Blocks: ``default-runs`` (one row per --vary and seed), ``default-replication`` (replication.json per --vary),
-``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study),
-``quick-runs`` (one row per preset and seed), ``quick-summary``, ``quick-claims`` (per preset, each claim's
-verdicts over its seeds), ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
+``default-claims`` (each claim of ``claims.parquet`` per seed of the ``--vary all`` study), ``quick-runs`` (one row
+per preset and seed), ``quick-summary``, ``quick-claims`` (per preset, each claim's verdicts over its seeds),
+``quick-timings`` (where each quick study's time went), ``sweep-tau``, ``sweep-tau-absolute``, ``sweep-n``,
 ``sweep-k``, ``sweep-ties`` (one row per value and seed of each sweep of :data:`SWEEPS`; a sweep's runs record their
 commit in its own ``COMMIT``), ``sweep-ties-files`` (what the tie rule changes in the interaction files that both
 rules have extracted, partial runs included), ``sweep-summary`` (one row per swept value, over its seeds),
-``history`` (the settings the default had before,
-each run once with the current code: what they show now).
+``history`` (the settings the default had before, each run once with the current code: what they show now).
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reproduction.md"
+PRESETS_DOC = ROOT / "docs" / "presets.md"
 VARY = ("all", "model", "baselines", "samples")
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 QUICK_SEEDS = (0, 1, 2)
@@ -463,6 +463,38 @@ def quick_summary_lines(studies: dict[str, Path]) -> list[str]:
     return lines
 
 
+def _durations(values: pd.Series) -> str:
+    """Median [min-max] in one unit: seconds below 2 minutes, else minutes."""
+    v = values.to_numpy(float)
+    div, unit, fmt = (1, "s", "{:.0f}") if v.max() < 120 else (60, "min", "{:.1f}")
+    m, lo, hi = (fmt.format(x / div) for x in (np.median(v), v.min(), v.max()))
+    return f"{m} [{lo}-{hi}] {unit}"
+
+
+def quick_timing_lines(studies: dict[str, Path]) -> list[str]:
+    """Per quick preset, where its time goes: each seed's ``manifest.json`` timings (``masked_forward_s`` and
+    ``solve_s`` add up over invocations, ``timings.extract`` does not) and the study's last invocation."""
+    from genphase.pipeline.config import load_config
+
+    lines = ["| preset | explained samples per split, n | study wall time (3 seeds, its last invocation) | "
+             "per seed, median [range]: train the model | train the K baselines and K null baselines | "
+             "masked forward passes | solve |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for preset, study in studies.items():
+        runs = sorted(r for r in study.glob("seed_*") if (r / "manifest.json").is_file())
+        if not runs:
+            continue
+        t = pd.DataFrame([json.loads((r / "manifest.json").read_text())["timings"] for r in runs])
+        cfg = load_config(str(runs[0] / "config.yaml"))
+        per_seed = {
+            "train": t["train_model"],
+            "baselines": t.filter(regex=r"^(null_)?baseline_\d+$").sum(axis=1),
+            "forward": t["masked_forward_s"], "solve": t["solve_s"]}
+        cells = [_durations(v) for v in per_seed.values()]
+        lines.append(f"| `{preset} --quick` | {cfg.explain.samples}, n = {cfg.variables.n} | "
+                     f"{t['total_last_invocation'].max() / 60:.1f} min | " + " | ".join(cells) + " |")
+    return lines
+
+
 def run_history(out: Path, tables_only: bool) -> list[str]:
     rows = [RUN_HEADER.replace("| study | seed |", "| setting | seed |")]
     for i, (label, overrides) in enumerate(HISTORY.items()):
@@ -482,14 +514,14 @@ def runs_commit(out: Path) -> str:
     return path.read_text().strip() if path.is_file() else "unknown (no COMMIT file beside the runs)"
 
 
-def replace_block(text: str, name: str, body: list[str], command: str, made_at: str) -> str:
+def replace_block(text: str, name: str, body: list[str], command: str, made_at: str, doc: Path = DOC) -> str:
     now = commit()
     stamp = (f"*Made by `{command}` at commit {made_at}.*" if now == made_at else
              f"*Runs made by `{command}` with the code of commit {made_at}; table written at commit {now}.*")
     block = "\n".join([f"<!-- BEGIN {name} -->", stamp, "", *body, f"<!-- END {name} -->"])
     pat = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
     if not pat.search(text):
-        raise SystemExit(f"docs/reproduction.md has no block {name!r} (<!-- BEGIN {name} --> ... <!-- END {name} -->)")
+        raise SystemExit(f"{doc.relative_to(ROOT)} has no block {name!r} (<!-- BEGIN {name} --> ... <!-- END {name} -->)")
     return pat.sub(lambda _: block, text)
 
 
@@ -533,6 +565,8 @@ def main() -> None:
         text = replace_block(text, "quick-runs", rows, cmd, made)
         text = replace_block(text, "quick-summary", quick_summary_lines(studies), cmd, made)
         text = replace_block(text, "quick-claims", quick_claims_lines(studies), cmd, made)
+        PRESETS_DOC.write_text(replace_block(PRESETS_DOC.read_text(), "quick-timings", quick_timing_lines(studies), cmd,
+                                             made, PRESETS_DOC))
     if args.part in ("all", "sweep"):
         roots = {}
         for block, (name, spec, overrides) in SWEEPS.items():
@@ -551,7 +585,7 @@ def main() -> None:
     if args.part in ("all", "history"):
         text = replace_block(text, "history", run_history(args.out, args.tables_only), cmd, made)
     DOC.write_text(text)
-    print(f"rewrote the tables of {DOC}")
+    print(f"rewrote the tables of {DOC}" + (f" and {PRESETS_DOC}" if args.part in ("all", "quick") else ""))
 
 
 if __name__ == "__main__":
