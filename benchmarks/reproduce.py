@@ -476,7 +476,7 @@ def quick_timing_lines(studies: dict[str, Path]) -> list[str]:
     ``solve_s`` add up over invocations, ``timings.extract`` does not) and the study's last invocation."""
     from genphase.pipeline.config import load_config
 
-    lines = ["| preset | explained samples per split, n | study wall time (3 seeds, its last invocation) | "
+    lines = [f"| preset | explained samples per split, n | study wall time ({len(QUICK_SEEDS)} seeds, its last invocation) | "
              "per seed, median [range]: train the model | train the K baselines and K null baselines | "
              "masked forward passes | solve |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for preset, study in studies.items():
