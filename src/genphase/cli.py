@@ -30,8 +30,8 @@ app = typer.Typer(
     help=(
         "genphase measures how the generalization power of a DNN's AND-OR interactions changes through "
         "training (rises, falls, stays low: the three phases).\n\n"
-        "Start with [bold]genphase run[/bold] (the embedded digits default, ~4 min on a 2-core CPU) and open "
-        "RUN_DIR/report.html. [bold]genphase presets[/bold] lists the other studies; "
+        "Start with [bold]genphase run[/bold] (the embedded digits default, a few minutes on a 2-core CPU: the README "
+        "times it) and open RUN_DIR/report.html. [bold]genphase presets[/bold] lists the other studies; "
         "[bold]genphase study PRESET --seeds 0 1 2[/bold] scores the recommended stop on held-out data over seeds."
     ),
 )
